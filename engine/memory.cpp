@@ -1,0 +1,78 @@
+#include "engine/memory.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "engine/error.h"
+#ifdef MMENGINE_WITH_CUDA
+#include "engine/cuda/cuda_memory.h"
+#endif
+
+namespace mmengine {
+
+namespace {
+constexpr size_t kCpuAlignment = 64;
+
+std::shared_ptr<void> allocate_cpu(size_t bytes) {
+  size_t rounded = (bytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
+  if (rounded == 0) rounded = kCpuAlignment;
+  void* p = std::aligned_alloc(kCpuAlignment, rounded);
+  MM_CHECK(p != nullptr, "out of host memory allocating ", bytes, " bytes");
+  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+}
+}  // namespace
+
+#ifndef MMENGINE_WITH_CUDA
+[[noreturn]] static void no_cuda() { MM_FAIL("this build has no CUDA support: use --device cpu"); }
+#endif
+
+std::shared_ptr<void> allocate(Device d, size_t bytes) {
+  if (d == Device::CPU) return allocate_cpu(bytes);
+#ifdef MMENGINE_WITH_CUDA
+  return cuda_allocate(bytes);
+#else
+  no_cuda();
+#endif
+}
+
+void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_dev == Device::CPU && src_dev == Device::CPU) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+#ifdef MMENGINE_WITH_CUDA
+  cuda_copy(dst, dst_dev == Device::CUDA, src, src_dev == Device::CUDA, bytes);
+#else
+  no_cuda();
+#endif
+}
+
+void fill_bytes(void* dst, Device d, int byte_value, size_t bytes) {
+  if (bytes == 0) return;
+  if (d == Device::CPU) {
+    std::memset(dst, byte_value, bytes);
+    return;
+  }
+#ifdef MMENGINE_WITH_CUDA
+  cuda_fill_bytes(dst, byte_value, bytes);
+#else
+  no_cuda();
+#endif
+}
+
+CudaAllocatorStats cuda_allocator_stats() {
+#ifdef MMENGINE_WITH_CUDA
+  return cuda_stats();
+#else
+  return {};
+#endif
+}
+
+void cuda_empty_cache() {
+#ifdef MMENGINE_WITH_CUDA
+  cuda_release_cache();
+#endif
+}
+
+}  // namespace mmengine

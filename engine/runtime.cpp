@@ -1,0 +1,77 @@
+#include "engine/runtime.h"
+
+#ifdef MMENGINE_WITH_CUDA
+#include "engine/cuda_check.h"
+#endif
+
+namespace mmengine {
+
+std::string shape_str(const Shape& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+int64_t shape_numel(const Shape& s) {
+  int64_t n = 1;
+  for (auto d : s) n *= d;
+  return n;
+}
+
+bool built_with_cuda() {
+#ifdef MMENGINE_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+#ifdef MMENGINE_WITH_CUDA
+static cudaError_t device_count_status(int* count) {
+  static int cached = -1;
+  static cudaError_t status = cudaSuccess;
+  if (cached < 0) {
+    status = cudaGetDeviceCount(&cached);
+    if (status != cudaSuccess) {
+      cached = 0;
+      cudaGetLastError();  // clear the sticky "no device" error for later calls
+    }
+  }
+  *count = cached;
+  return status;
+}
+#endif
+
+int cuda_device_count() {
+#ifdef MMENGINE_WITH_CUDA
+  int n = 0;
+  device_count_status(&n);
+  return n;
+#else
+  return 0;
+#endif
+}
+
+bool cuda_available() { return cuda_device_count() > 0; }
+
+std::string cuda_unavailable_reason() {
+#ifdef MMENGINE_WITH_CUDA
+  int n = 0;
+  cudaError_t st = device_count_status(&n);
+  if (st != cudaSuccess) return std::string("no CUDA device: ") + cudaGetErrorString(st);
+  if (n == 0) return "no CUDA device: the runtime reports 0 devices";
+  return "";
+#else
+  return "this build has no CUDA support (configured with MMENGINE_CUDA=OFF or without nvcc)";
+#endif
+}
+
+void synchronize(Device d) {
+#ifdef MMENGINE_WITH_CUDA
+  if (d == Device::CUDA) CUDA_CHECK(cudaDeviceSynchronize());
+#else
+  (void)d;
+#endif
+}
+
+}  // namespace mmengine

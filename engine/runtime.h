@@ -1,0 +1,14 @@
+// What the process can run on: the CUDA device count (0 when built without CUDA, when no
+// driver is present, or when the driver reports no device), and device-wide synchronization.
+#pragma once
+#include "engine/dtype.h"
+
+namespace mmengine {
+
+bool built_with_cuda();
+int cuda_device_count();  // never throws: 0 when CUDA is unusable
+bool cuda_available();
+std::string cuda_unavailable_reason();
+void synchronize(Device d);  // waits for queued device work; a no-op on CPU
+
+}  // namespace mmengine

@@ -1,0 +1,152 @@
+#include "engine/tensor.h"
+
+#include <cmath>
+
+#include "engine/autograd.h"
+#include "engine/memory.h"
+#include "engine/runtime.h"
+
+namespace mmengine {
+
+std::string describe(const Tensor& t) {
+  return std::string(dtype_name(t.dtype())) + shape_str(t.shape()) + " on " + device_name(t.device());
+}
+
+namespace {
+bool g_poison = false;
+}
+void set_poison_new_tensors(bool on) { g_poison = on; }
+bool poison_new_tensors() { return g_poison; }
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  for (auto d : shape) MM_CHECK(d >= 0, "negative dimension in shape ", shape_str(shape));
+  if (device == Device::CUDA)
+    MM_CHECK(cuda_available(), "cannot create a CUDA tensor: ", cuda_unavailable_reason());
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = shape;
+  impl->dtype = dtype;
+  impl->device = device;
+  impl->storage = allocate(device, shape_numel(shape) * dtype_size(dtype));
+  Tensor t(impl);
+  if (g_poison) t.poison_();
+  return t;
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  fill_bytes(t.raw(), device, 0, t.nbytes());  // all-zero bytes are 0.0 for IEEE floats
+  return t;
+}
+
+Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  t.fill_(value);
+  return t;
+}
+
+Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape, DType dtype, Device device) {
+  MM_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "from_vector: ", values.size(),
+           " values do not fill shape ", shape_str(shape));
+  Tensor host = empty(shape, dtype, Device::CPU);
+  MM_DISPATCH_FLOAT(dtype, T, {
+    T* p = host.data<T>();
+    for (size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
+  });
+  return device == Device::CPU ? host : host.to(device);
+}
+
+Tensor Tensor::scalar(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
+
+int64_t Tensor::size(int64_t d) const {
+  int64_t n = dim();
+  if (d < 0) d += n;
+  MM_CHECK(d >= 0 && d < n, "dimension ", d, " out of range for ", describe(*this));
+  return shape()[d];
+}
+
+template <typename T>
+T* Tensor::data() const {
+  constexpr DType want = sizeof(T) == 4 ? DType::F32 : DType::F64;
+  MM_CHECK(dtype() == want, "data<", dtype_name(want), ">() on a ", describe(*this));
+  return static_cast<T*>(raw());
+}
+template float* Tensor::data<float>() const;
+template double* Tensor::data<double>() const;
+
+Tensor Tensor::to(Device d) const {
+  Tensor out = empty(shape(), dtype(), d);
+  copy_bytes(out.raw(), d, raw(), device(), nbytes());
+  return out;
+}
+
+Tensor Tensor::to(DType t) const {
+  Tensor host = device() == Device::CPU ? *this : to(Device::CPU);
+  Tensor out = empty(shape(), t, Device::CPU);
+  int64_t n = numel();
+  MM_DISPATCH_FLOAT(dtype(), S, {
+    const S* src = host.data<S>();
+    MM_DISPATCH_FLOAT(t, D, {
+      D* dst = out.data<D>();
+      for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<D>(src[i]);
+    });
+  });
+  return device() == Device::CPU ? out : out.to(device());
+}
+
+Tensor Tensor::clone() const { return to(device()); }
+
+std::vector<double> Tensor::to_vector() const {
+  Tensor host = device() == Device::CPU ? *this : to(Device::CPU);
+  std::vector<double> out(numel());
+  MM_DISPATCH_FLOAT(dtype(), T, {
+    const T* p = host.data<T>();
+    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i]);
+  });
+  return out;
+}
+
+double Tensor::item() const {
+  MM_CHECK(numel() == 1, "item() needs a one-element tensor, got ", describe(*this));
+  return to_vector()[0];
+}
+
+void Tensor::copy_from(const Tensor& src) {
+  MM_CHECK(src.shape() == shape() && src.dtype() == dtype(), "copy_from: ", describe(src), " into ",
+           describe(*this));
+  copy_bytes(raw(), device(), src.raw(), src.device(), nbytes());
+}
+
+void Tensor::fill_(double value) {
+  Tensor host = empty(shape(), dtype(), Device::CPU);
+  int64_t n = numel();
+  MM_DISPATCH_FLOAT(dtype(), T, {
+    T* p = host.data<T>();
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(value);
+  });
+  copy_from(host);
+}
+
+void Tensor::poison_() { fill_bytes(raw(), device(), 0xFF, nbytes()); }
+
+Tensor& Tensor::set_requires_grad(bool r) {
+  MM_CHECK(!r || !impl().grad_fn, "set_requires_grad(true) is for leaves; this tensor comes from an op");
+  impl().requires_grad = r;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return Tensor(impl().grad); }
+
+void Tensor::zero_grad() { impl().grad.reset(); }
+
+Tensor Tensor::detach() const {
+  auto impl2 = std::make_shared<TensorImpl>();
+  impl2->storage = impl().storage;
+  impl2->shape = shape();
+  impl2->dtype = dtype();
+  impl2->device = device();
+  return Tensor(impl2);
+}
+
+void Tensor::backward() const { run_backward(*this); }
+
+}  // namespace mmengine

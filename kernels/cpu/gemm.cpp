@@ -1,0 +1,64 @@
+#include "kernels/gemm.h"
+
+#include <algorithm>
+#include <vector>
+
+#ifdef MMENGINE_WITH_BLAS
+#include <cblas.h>
+#endif
+
+namespace mmengine::kernels {
+
+namespace {
+// The fallback when OpenBLAS is absent: pack op(A) and op(B) into row-major [M,K] and [K,N]
+// copies, then an i-k-j loop over cache blocks (the inner loop runs along contiguous rows of
+// B and C, which the compiler vectorizes).
+template <typename T>
+void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta, T* C) {
+  std::vector<T> a(M * K), b(K * N);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t k = 0; k < K; ++k) a[i * K + k] = ta ? A[k * M + i] : A[i * K + k];
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t j = 0; j < N; ++j) b[k * N + j] = tb ? B[j * K + k] : B[k * N + j];
+  for (int64_t i = 0; i < M * N; ++i) C[i] = beta == T(0) ? T(0) : beta * C[i];  // beta 0 must clear NaN
+  constexpr int64_t kBlock = 64;
+#pragma omp parallel for schedule(static) if (M * N * K > (1 << 18))
+  for (int64_t i0 = 0; i0 < M; i0 += kBlock)
+    for (int64_t k0 = 0; k0 < K; k0 += kBlock)
+      for (int64_t j0 = 0; j0 < N; j0 += kBlock) {
+        int64_t i1 = std::min(M, i0 + kBlock), k1 = std::min(K, k0 + kBlock), j1 = std::min(N, j0 + kBlock);
+        for (int64_t i = i0; i < i1; ++i)
+          for (int64_t k = k0; k < k1; ++k) {
+            T aik = alpha * a[i * K + k];
+            const T* brow = &b[k * N];
+            T* crow = &C[i * N];
+            for (int64_t j = j0; j < j1; ++j) crow[j] += aik * brow[j];
+          }
+      }
+}
+}  // namespace
+
+template <typename T>
+void gemm_cpu(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta, T* C) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    for (int64_t i = 0; i < M * N; ++i) C[i] = beta == T(0) ? T(0) : beta * C[i];
+    return;
+  }
+#ifdef MMENGINE_WITH_BLAS
+  if (beta == T(0)) std::fill(C, C + M * N, T(0));  // BLAS may read C even when beta is 0
+  const auto opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+  const int lda = ta ? M : K, ldb = tb ? K : N;
+  if constexpr (sizeof(T) == 4)
+    cblas_sgemm(CblasRowMajor, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
+  else
+    cblas_dgemm(CblasRowMajor, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, N);
+#else
+  gemm_blocked(ta, tb, M, N, K, alpha, A, B, beta, C);
+#endif
+}
+
+template void gemm_cpu<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, const float*, float, float*);
+template void gemm_cpu<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, const double*, double, double*);
+
+}  // namespace mmengine::kernels

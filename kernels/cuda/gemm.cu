@@ -1,0 +1,46 @@
+#include <mutex>
+
+#include "kernels/cuda/launch.cuh"
+#include "kernels/gemm.h"
+
+namespace mmengine::kernels {
+
+namespace {
+cublasHandle_t handle() {
+  static cublasHandle_t h = [] {
+    cublasHandle_t created;
+    CUBLAS_CHECK(cublasCreate(&created));
+    // Full precision: no TF32 unless a later, measured change opts in.
+    CUBLAS_CHECK(cublasSetMathMode(created, CUBLAS_DEFAULT_MATH));
+    return created;
+  }();
+  return h;
+}
+
+template <typename T>
+__global__ void scale_kernel(T* c, T beta, int64_t n) {
+  MM_GRID_STRIDE(i, n) c[i] = beta == T(0) ? T(0) : beta * c[i];
+}
+}  // namespace
+
+template <typename T>
+void gemm_cuda(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta, T* C) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    scale_kernel<<<grid_for(M * N), kThreads>>>(C, beta, M * N);
+    MM_LAUNCH_CHECK();
+    return;
+  }
+  // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands.
+  const cublasOperation_t opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int ldb = tb ? K : N, lda = ta ? M : K;
+  if constexpr (sizeof(T) == 4)
+    CUBLAS_CHECK(cublasSgemm(handle(), opb, opa, N, M, K, &alpha, B, ldb, A, lda, &beta, C, N));
+  else
+    CUBLAS_CHECK(cublasDgemm(handle(), opb, opa, N, M, K, &alpha, B, ldb, A, lda, &beta, C, N));
+}
+
+template void gemm_cuda<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, const float*, float, float*);
+template void gemm_cuda<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, const double*, double, double*);
+
+}  // namespace mmengine::kernels

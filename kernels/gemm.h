@@ -1,0 +1,18 @@
+// Row-major GEMM: C[M, N] = alpha * op(A) * op(B) + beta * C, where op(A) is [M, K] (A stored
+// [K, M] when trans_a) and op(B) is [K, N] (B stored [N, K] when trans_b). With beta = 0, C is
+// overwritten (it may hold NaN). CPU: OpenBLAS when built with it, else a blocked loop.
+// CUDA: cuBLAS in full FP32/FP64 precision.
+#pragma once
+#include <cstdint>
+
+namespace mmengine::kernels {
+
+template <typename T>
+void gemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta, T* C);
+
+#ifdef MMENGINE_WITH_CUDA
+template <typename T>
+void gemm_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta, T* C);
+#endif
+
+}  // namespace mmengine::kernels

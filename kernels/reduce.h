@@ -1,0 +1,18 @@
+// Sums over one axis of a tensor viewed as [outer, len, inner], and the broadcast back that is
+// their backward. Accumulation in double on both devices.
+#pragma once
+#include <cstdint>
+
+namespace mmengine::kernels {
+
+// out[o, i] = sum_l x[o, l, i]
+template <typename T> void sum_axis_cpu(const T* x, T* out, int64_t outer, int64_t len, int64_t inner);
+// gx[o, l, i] = scale * g[o, i]
+template <typename T> void broadcast_axis_cpu(const T* g, T* gx, int64_t outer, int64_t len, int64_t inner, T scale);
+
+#ifdef MMENGINE_WITH_CUDA
+template <typename T> void sum_axis_cuda(const T* x, T* out, int64_t outer, int64_t len, int64_t inner);
+template <typename T> void broadcast_axis_cuda(const T* g, T* gx, int64_t outer, int64_t len, int64_t inner, T scale);
+#endif
+
+}  // namespace mmengine::kernels

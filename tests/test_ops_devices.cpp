@@ -1,0 +1,95 @@
+// Every registered case (ops, layers, loss) on CUDA against the CPU reference: forward outputs
+// and input gradients, float32 and float64, small and multi-block shapes, NaN-poisoned outputs.
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/rng.h"
+#include "tests/test_util.h"
+#include "tools/grad_cases.h"
+
+using namespace mmengine;
+using namespace mmengine::testing;
+
+namespace {
+struct CaseRun {
+  Tensor out;
+  std::vector<Tensor> grads;
+};
+
+CaseRun run_case(const GradCase& c, const std::vector<Tensor>& inputs) {
+  if (c.before_forward) c.before_forward();
+  CaseRun r;
+  r.out = c.forward(inputs);
+  Tensor w = rand_uniform(r.out.shape(), 77, 0, r.out.dtype(), r.out.device(), -1, 1);
+  Tensor loss = sum(mul(r.out, w));
+  if (loss.requires_grad()) loss.backward();
+  for (auto& t : inputs) r.grads.push_back(t.requires_grad() ? t.grad() : Tensor());
+  return r;
+}
+
+std::vector<Tensor> copy_to(const std::vector<Tensor>& in, Device d) {
+  std::vector<Tensor> out;
+  for (auto& t : in) {
+    Tensor c = t.to(d);
+    c.set_requires_grad(t.requires_grad());
+    out.push_back(c);
+  }
+  return out;
+}
+
+struct CaseParam {
+  std::string name;
+  DType dtype;
+  bool large;
+};
+
+std::vector<CaseParam> all_params() {
+  std::vector<CaseParam> p;
+  for (auto& c : all_grad_cases())
+    for (DType t : {DType::F32, DType::F64})
+      for (bool large : {false, true}) p.push_back({c.name, t, large});
+  return p;
+}
+}  // namespace
+
+class CudaMatchesCpu : public ::testing::TestWithParam<CaseParam> {};
+
+TEST_P(CudaMatchesCpu, ForwardAndBackward) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  const CaseParam& p = GetParam();
+  GradCase c;
+  for (auto& k : all_grad_cases())
+    if (k.name == p.name) c = k;
+  PoisonScope poison;
+  std::vector<Tensor> cpu_in = c.make_inputs(Device::CPU, p.dtype, 2024, p.large);
+  std::vector<Tensor> cuda_in = copy_to(cpu_in, Device::CUDA);
+  CaseRun want = run_case(c, cpu_in), got = run_case(c, cuda_in);
+  Tolerance tol = reduction_tol(p.dtype);  // most cases involve a sum or a GEMM somewhere
+  EXPECT_TRUE(all_close(got.out, want.out, tol)) << "forward of " << p.name;
+  for (size_t i = 0; i < want.grads.size(); ++i) {
+    if (!want.grads[i].defined()) continue;
+    ASSERT_TRUE(got.grads[i].defined());
+    EXPECT_TRUE(all_close(got.grads[i], want.grads[i], tol)) << "gradient of input " << i << " of " << p.name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCases, CudaMatchesCpu, ::testing::ValuesIn(all_params()), [](const auto& info) {
+  std::string n = info.param.name + (info.param.dtype == DType::F32 ? "_f32" : "_f64") + (info.param.large ? "_large" : "_small");
+  for (auto& ch : n)
+    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
+});
+
+// Elementwise ops must agree to the tight elementwise tolerance, batch-1 and odd sizes.
+TEST(CudaMatchesCpuElementwise, TightTolerance) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  PoisonScope poison;
+  for (DType t : {DType::F32, DType::F64})
+    for (Shape s : {Shape{1, 1, 1, 1}, Shape{3, 5, 7, 9}, Shape{2, 33, 17, 13}}) {
+      Tensor a = rand_uniform(s, 1, 0, t, Device::CPU, 0.5, 2), b = rand_uniform(s, 2, 0, t, Device::CPU, 0.5, 2);
+      Tensor ca = a.to(Device::CUDA), cb = b.to(Device::CUDA);
+      EXPECT_TRUE(all_close(mul(ca, cb), mul(a, b), elementwise_tol(t)));
+      EXPECT_TRUE(all_close(div(ca, cb), div(a, b), elementwise_tol(t)));
+      EXPECT_TRUE(all_close(exp(ca), exp(a), elementwise_tol(t)));
+      EXPECT_TRUE(all_close(leaky_relu(sub(ca, cb), 0.1), leaky_relu(sub(a, b), 0.1), elementwise_tol(t)));
+    }
+}

@@ -1,0 +1,56 @@
+// Helpers shared by the test files.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "engine/runtime.h"
+#include "engine/tensor.h"
+
+namespace mmengine::testing {
+
+// A CUDA test without a device must show as skipped, never as passed.
+#define MM_SKIP_WITHOUT(device)                                                            \
+  do {                                                                                     \
+    if ((device) == ::mmengine::Device::CUDA && !::mmengine::cuda_available())             \
+      GTEST_SKIP() << "CUDA test skipped: " << ::mmengine::cuda_unavailable_reason();     \
+  } while (0)
+
+struct Tolerance {
+  double rtol, atol;
+};
+// The design note's starting tolerances.
+inline Tolerance elementwise_tol(DType t) { return t == DType::F32 ? Tolerance{1e-6, 1e-7} : Tolerance{1e-12, 1e-14}; }
+inline Tolerance reduction_tol(DType t) { return t == DType::F32 ? Tolerance{1e-4, 1e-5} : Tolerance{1e-10, 1e-12}; }
+
+// Fails on any element with !(|a - e| <= atol + rtol |e|) (NaN fails too); reports the worst.
+inline ::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected, Tolerance tol) {
+  if (actual.shape() != expected.shape())
+    return ::testing::AssertionFailure() << "shape " << describe(actual) << " vs " << describe(expected);
+  auto a = actual.to_vector(), e = expected.to_vector();
+  int64_t bad = 0, worst = -1;
+  double worst_excess = -1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    double err = std::fabs(a[i] - e[i]), allowed = tol.atol + tol.rtol * std::fabs(e[i]);
+    if (!(err <= allowed)) {
+      ++bad;
+      double excess = std::isnan(err) ? INFINITY : err / allowed;
+      if (excess > worst_excess) worst_excess = excess, worst = static_cast<int64_t>(i);
+    }
+  }
+  if (bad == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << bad << " of " << a.size() << " elements differ; worst at " << worst << ": "
+                                       << a[worst] << " vs expected " << e[worst] << " (rtol " << tol.rtol << ", atol "
+                                       << tol.atol << ")";
+}
+
+inline std::string param_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
+
+// Turns NaN-poisoning of fresh tensors on for the lifetime of the object.
+struct PoisonScope {
+  PoisonScope() { set_poison_new_tensors(true); }
+  ~PoisonScope() { set_poison_new_tensors(false); }
+};
+
+}  // namespace mmengine::testing

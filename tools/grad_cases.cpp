@@ -1,0 +1,16 @@
+#include "tools/grad_cases.h"
+
+#include "engine/op_cases.h"
+
+namespace mmengine {
+
+std::vector<GradCase> all_grad_cases() {
+  std::vector<GradCase> all;
+  for (auto* group : {&op_grad_cases}) {
+    auto cases = group();
+    all.insert(all.end(), cases.begin(), cases.end());
+  }
+  return all;
+}
+
+}  // namespace mmengine
