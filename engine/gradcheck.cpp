@@ -90,10 +90,10 @@ GradCheckResult gradcheck(const GradCase& c, Device device, uint64_t seed) {
       std::vector<double> host = x.to_vector(), ga = g1[i].to_vector();
       const int64_t n = x.numel();
       std::vector<int64_t> elems;
-      if (n <= kMaxElementsChecked) {
+      if (n <= c.max_elements) {
         for (int64_t k = 0; k < n; ++k) elems.push_back(k);
       } else {
-        for (int64_t k = 0; k < kMaxElementsChecked; ++k) elems.push_back(static_cast<int64_t>(pick.below(n)));
+        for (int64_t k = 0; k < c.max_elements; ++k) elems.push_back(static_cast<int64_t>(pick.below(n)));
       }
       auto load = [&](const std::vector<double>& v) { x.detach().copy_from(Tensor::from_vector(v, x.shape(), DType::F64, device)); };
       for (int64_t k : elems) {

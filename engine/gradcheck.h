@@ -3,7 +3,7 @@
 // A GradCase builds its inputs (which ones are differentiable is up to the case) and a
 // forward function producing one tensor. The check uses float64 only: loss = sum(r * f(x))
 // with a fixed random r, central differences with h = 1e-6 on every element of inputs up to
-// kMaxElementsChecked elements (a random subset beyond) plus one random-direction check; it
+// GradCase::max_elements elements (a random subset beyond) plus one random-direction check; it
 // passes when |analytic - numeric| <= 1e-5 + 1e-3 * |numeric|. Backward is run twice and the
 // two gradients must agree. Cases keep inputs away from non-smooth points (LeakyReLU at 0),
 // Caffe's "kink" rule applied where the inputs are made.
@@ -24,6 +24,7 @@ struct GradCase {
   std::function<Tensor(const std::vector<Tensor>& inputs)> forward;
   // Called before every forward evaluation (e.g. to reseed or freeze state); may be empty.
   std::function<void()> before_forward;
+  int64_t max_elements = 256;  // per input: every element up to this many, a random subset beyond
 };
 
 struct GradCheckResult {
@@ -35,8 +36,6 @@ struct GradCheckResult {
   bool passed = false;
   std::string message;  // why it failed, empty when passed
 };
-
-constexpr int64_t kMaxElementsChecked = 256;
 
 GradCheckResult gradcheck(const GradCase& c, Device device, uint64_t seed = 1234);
 

@@ -10,7 +10,16 @@ namespace mmengine::kernels {
 template <typename T>
 void gemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta, T* C);
 
+// `batch` independent GEMMs; operand i starts at A + i * stride_a etc. (a stride of 0 reuses
+// one operand, e.g. the convolution weight for every image).
+template <typename T>
+void gemm_batched_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t stride_a,
+                      const T* B, int64_t stride_b, T beta, T* C, int64_t stride_c, int64_t batch);
+
 #ifdef MMENGINE_WITH_CUDA
+template <typename T>
+void gemm_batched_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t stride_a,
+                       const T* B, int64_t stride_b, T beta, T* C, int64_t stride_c, int64_t batch);
 template <typename T>
 void gemm_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta, T* C);
 #endif

@@ -8,7 +8,7 @@ jobs=${JOBS:-$(nproc)}
 arch=${CMAKE_CUDA_ARCHITECTURES:-90}
 
 echo "== main build (build/) =="
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$arch"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMMENGINE_CUDA=AUTO -DMMENGINE_BLAS=AUTO -DCMAKE_CUDA_ARCHITECTURES="$arch"
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs" --timeout 900
 ./build/tools/mmengine-gradcheck --device all

@@ -58,6 +58,16 @@ void gemm_cpu(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const 
 #endif
 }
 
+template <typename T>
+void gemm_batched_cpu(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t sa, const T* B,
+                      int64_t sb, T beta, T* C, int64_t sc, int64_t batch) {
+  for (int64_t i = 0; i < batch; ++i) gemm_cpu(ta, tb, M, N, K, alpha, A + i * sa, B + i * sb, beta, C + i * sc);
+}
+
+template void gemm_batched_cpu<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+                                      int64_t, float, float*, int64_t, int64_t);
+template void gemm_batched_cpu<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                                       const double*, int64_t, double, double*, int64_t, int64_t);
 template void gemm_cpu<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, const float*, float, float*);
 template void gemm_cpu<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, const double*, double, double*);
 

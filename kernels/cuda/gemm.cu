@@ -40,6 +40,28 @@ void gemm_cuda(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
     CUBLAS_CHECK(cublasDgemm(handle(), opb, opa, N, M, K, &alpha, B, ldb, A, lda, &beta, C, N));
 }
 
+template <typename T>
+void gemm_batched_cuda(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t sa, const T* B,
+                       int64_t sb, T beta, T* C, int64_t sc, int64_t batch) {
+  if (M == 0 || N == 0 || batch == 0) return;
+  if (K == 0) {
+    for (int64_t i = 0; i < batch; ++i) gemm_cuda(ta, tb, M, N, K, alpha, A, B, beta, C + i * sc);
+    return;
+  }
+  const cublasOperation_t opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int ldb = tb ? K : N, lda = ta ? M : K;
+  if constexpr (sizeof(T) == 4)
+    CUBLAS_CHECK(cublasSgemmStridedBatched(handle(), opb, opa, N, M, K, &alpha, B, ldb, sb, A, lda, sa, &beta, C, N, sc,
+                                           static_cast<int>(batch)));
+  else
+    CUBLAS_CHECK(cublasDgemmStridedBatched(handle(), opb, opa, N, M, K, &alpha, B, ldb, sb, A, lda, sa, &beta, C, N, sc,
+                                           static_cast<int>(batch)));
+}
+
+template void gemm_batched_cuda<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+                                       int64_t, float, float*, int64_t, int64_t);
+template void gemm_batched_cuda<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                                        const double*, int64_t, double, double*, int64_t, int64_t);
 template void gemm_cuda<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, const float*, float, float*);
 template void gemm_cuda<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, const double*, double, double*);
 

@@ -1,0 +1,42 @@
+#include "engine/conv_backend.h"
+
+#include <cstdlib>
+
+#include "engine/error.h"
+
+namespace mmengine {
+
+bool cudnn_built() {
+#ifdef MMENGINE_WITH_CUDNN
+  return true;
+#else
+  return false;
+#endif
+}
+
+ConvBackend parse_conv_backend(const std::string& name, const char* what) {
+  if (name == "own") return ConvBackend::Own;
+  if (name == "cudnn") {
+    MM_CHECK(cudnn_built(), what, "=cudnn: this build has no cuDNN (it was not found at configure time)");
+    return ConvBackend::Cudnn;
+  }
+  MM_FAIL(what, ": expected 'own' or 'cudnn', got '", name, "'");
+}
+
+namespace {
+ConvBackend& current() {
+  static ConvBackend b = [] {
+    const char* env = std::getenv("MMENGINE_CONV");
+    return env ? parse_conv_backend(env, "MMENGINE_CONV") : ConvBackend::Own;
+  }();
+  return b;
+}
+}  // namespace
+
+ConvBackend conv_backend() { return current(); }
+void set_conv_backend(ConvBackend b) {
+  MM_CHECK(b == ConvBackend::Own || cudnn_built(), "cuDNN backend requested but this build has no cuDNN");
+  current() = b;
+}
+
+}  // namespace mmengine

@@ -1,0 +1,56 @@
+#include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/ops_nn.h"
+#include "kernels/batchnorm.h"
+
+namespace mmengine {
+
+Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats) {
+  check_same_place("batch_norm", x, gamma);
+  check_same_place("batch_norm", x, beta);
+  MM_CHECK(x.dim() >= 2 && gamma.dim() == 1 && gamma.size(0) == x.size(1) && beta.shape() == gamma.shape(),
+           "batch_norm: needs x [N, C, ...] and gamma, beta [C], got ", describe(x), ", ", describe(gamma), ", ",
+           describe(beta));
+  MM_CHECK(eps > 0, "batch_norm: eps must be positive, got ", eps);
+  const int64_t N = x.size(0), C = x.size(1), HW = x.numel() / std::max<int64_t>(1, N * C);
+  MM_CHECK(N * HW > 1, "batch_norm in training mode needs more than one value per channel, got ", describe(x));
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor mean = Tensor::empty({C}, x.dtype(), x.device()), var = Tensor::empty({C}, x.dtype(), x.device()),
+         invstd = Tensor::empty({C}, x.dtype(), x.device());
+  MM_DISPATCH_FLOAT(x.dtype(), T,
+                    MM_KERNEL(x.device(), batchnorm_forward_train, T)(x.data<T>(), gamma.data<T>(), beta.data<T>(),
+                                                                     y.data<T>(), mean.data<T>(), var.data<T>(),
+                                                                     invstd.data<T>(), N, C, HW, eps));
+  if (stats) *stats = BatchStats{mean, var, N * HW};
+  Tensor X = x.detach(), G = gamma.detach();
+  const bool need_gamma = gamma.requires_grad(), need_beta = beta.requires_grad();
+  return record(y, "batch_norm", {x, gamma, beta}, [=](const Tensor& gy) {
+    Tensor gx = Tensor::empty(X.shape(), X.dtype(), X.device());
+    Tensor gg, gb;
+    if (need_gamma) gg = Tensor::empty({C}, X.dtype(), X.device());
+    if (need_beta) gb = Tensor::empty({C}, X.dtype(), X.device());
+    MM_DISPATCH_FLOAT(X.dtype(), T,
+                      MM_KERNEL(X.device(), batchnorm_backward, T)(X.data<T>(), gy.data<T>(), G.data<T>(), mean.data<T>(),
+                                                                  invstd.data<T>(), gx.data<T>(),
+                                                                  need_gamma ? gg.data<T>() : nullptr,
+                                                                  need_beta ? gb.data<T>() : nullptr, N, C, HW));
+    return std::vector<Tensor>{gx, gg, gb};
+  });
+}
+
+Tensor batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& var,
+                       double eps) {
+  MM_CHECK(x.dim() >= 2 && mean.dim() == 1 && mean.size(0) == x.size(1) && var.shape() == mean.shape(),
+           "batch_norm (eval): needs x [N, C, ...] and running statistics [C], got ", describe(x), ", ", describe(mean));
+  // scale = gamma / sqrt(var + eps); y = x * scale + (beta - mean * scale): two passes over x.
+  Tensor scale;
+  {
+    NoGrad ng;
+    scale = pow(add(var.detach(), eps), -0.5);
+  }
+  Tensor gscale = mul(gamma, scale);
+  Tensor shift = sub(beta, mul(mean.detach(), gscale));
+  return add_channel(mul_channel(x, gscale), shift);
+}
+
+}  // namespace mmengine

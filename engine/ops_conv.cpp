@@ -1,0 +1,128 @@
+#include "engine/autograd.h"
+#include "engine/conv_backend.h"
+#include "engine/dispatch.h"
+#include "engine/ops_nn.h"
+#include "kernels/conv.h"
+#include "kernels/gemm.h"
+#ifdef MMENGINE_WITH_CUDNN
+#include "engine/cuda/conv_cudnn.h"
+#endif
+
+namespace mmengine {
+
+namespace {
+using kernels::ConvGeometry;
+
+#ifdef MMENGINE_WITH_CUDNN
+bool use_cudnn(Device d) { return d == Device::CUDA && conv_backend() == ConvBackend::Cudnn; }
+#endif
+
+// y[n] = W [Cout, K] x cols[n] [K, HW]
+Tensor conv_forward_own(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& w) {
+  const int64_t K = g.col_rows(), HW = g.col_cols();
+  Tensor cols = Tensor::empty({g.batch, K, HW}, x.dtype(), x.device());
+  Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), x.device());
+  MM_DISPATCH_FLOAT(x.dtype(), T, {
+    MM_KERNEL(x.device(), im2col, T)(g, x.data<T>(), cols.data<T>());
+    MM_KERNEL(x.device(), gemm_batched, T)(false, false, cout, HW, K, T(1), w.data<T>(), 0, cols.data<T>(), K * HW, T(0),
+                                          y.data<T>(), cout * HW, g.batch);
+  });
+  return y;
+}
+
+// gx = col2im(W^T x gy[n])
+Tensor conv_grad_input_own(const ConvGeometry& g, int64_t cout, const Tensor& w, const Tensor& gy) {
+  const int64_t K = g.col_rows(), HW = g.col_cols();
+  Tensor gcols = Tensor::empty({g.batch, K, HW}, gy.dtype(), gy.device());
+  Tensor gx = Tensor::empty({g.batch, g.in_channels, g.height, g.width}, gy.dtype(), gy.device());
+  MM_DISPATCH_FLOAT(gy.dtype(), T, {
+    MM_KERNEL(gy.device(), gemm_batched, T)(true, false, K, HW, cout, T(1), w.data<T>(), 0, gy.data<T>(), cout * HW, T(0),
+                                           gcols.data<T>(), K * HW, g.batch);
+    MM_KERNEL(gy.device(), col2im, T)(g, gcols.data<T>(), gx.data<T>());
+  });
+  return gx;
+}
+
+// gw = sum_n gy[n] [Cout, HW] x cols[n]^T [HW, K]; the columns are recomputed, not saved.
+Tensor conv_grad_weight_own(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy) {
+  const int64_t K = g.col_rows(), HW = g.col_cols();
+  Tensor cols = Tensor::empty({g.batch, K, HW}, x.dtype(), x.device());
+  Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, x.dtype(), x.device());
+  MM_DISPATCH_FLOAT(x.dtype(), T, {
+    MM_KERNEL(x.device(), im2col, T)(g, x.data<T>(), cols.data<T>());
+    auto gemm = MM_KERNEL(x.device(), gemm, T);
+    if (g.batch == 0) gw.fill_(0);
+    for (int64_t n = 0; n < g.batch; ++n)
+      gemm(false, true, cout, K, HW, T(1), gy.data<T>() + n * cout * HW, cols.data<T>() + n * K * HW,
+           n == 0 ? T(0) : T(1), gw.data<T>());
+  });
+  return gw;
+}
+
+Tensor conv_forward(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& w) {
+#ifdef MMENGINE_WITH_CUDNN
+  if (use_cudnn(x.device())) {
+    Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), x.device());
+    MM_DISPATCH_FLOAT(x.dtype(), T, cudnn_conv_forward<T>(g, cout, x.data<T>(), w.data<T>(), y.data<T>()));
+    return y;
+  }
+#endif
+  return conv_forward_own(g, cout, x, w);
+}
+
+Tensor conv_grad_input(const ConvGeometry& g, int64_t cout, const Tensor& w, const Tensor& gy) {
+#ifdef MMENGINE_WITH_CUDNN
+  if (use_cudnn(gy.device())) {
+    Tensor gx = Tensor::empty({g.batch, g.in_channels, g.height, g.width}, gy.dtype(), gy.device());
+    MM_DISPATCH_FLOAT(gy.dtype(), T, cudnn_conv_backward_data<T>(g, cout, w.data<T>(), gy.data<T>(), gx.data<T>()));
+    return gx;
+  }
+#endif
+  return conv_grad_input_own(g, cout, w, gy);
+}
+
+Tensor conv_grad_weight(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy) {
+#ifdef MMENGINE_WITH_CUDNN
+  if (use_cudnn(gy.device())) {
+    Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, gy.dtype(), gy.device());
+    MM_DISPATCH_FLOAT(gy.dtype(), T, cudnn_conv_backward_filter<T>(g, cout, x.data<T>(), gy.data<T>(), gw.data<T>()));
+    return gw;
+  }
+#endif
+  return conv_grad_weight_own(g, cout, x, gy);
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding) {
+  check_same_place("conv2d", x, w);
+  MM_CHECK(x.dim() == 4 && w.dim() == 4 && w.size(1) == x.size(1), "conv2d: needs x [N, Cin, H, W] and w [Cout, Cin, KH, KW], got ",
+           describe(x), " and ", describe(w));
+  MM_CHECK(stride >= 1 && padding >= 0, "conv2d: stride must be >= 1 and padding >= 0, got ", stride, " and ", padding);
+  ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(2), w.size(3), stride, padding};
+  MM_CHECK(g.out_h() >= 1 && g.out_w() >= 1, "conv2d: kernel ", g.kernel_h, "x", g.kernel_w, " larger than padded input ",
+           describe(x));
+  const int64_t cout = w.size(0);
+  Tensor y = conv_forward(g, cout, x, w);
+  Tensor X = x.detach(), W = w.detach();
+  bool need_x = x.requires_grad(), need_w = w.requires_grad();
+  y = record(y, "conv2d", {x, w}, [=](const Tensor& gy) {
+    Tensor gx, gw;
+    if (need_x) gx = conv_grad_input(g, cout, W, gy);
+    if (need_w) gw = conv_grad_weight(g, cout, X, gy);
+    return std::vector<Tensor>{gx, gw};
+  });
+  if (!bias.defined()) return y;
+  return add_channel(y, bias);
+}
+
+Tensor global_avg_pool(const Tensor& x) {
+  MM_CHECK(x.dim() == 4, "global_avg_pool: needs [N, C, H, W], got ", describe(x));
+  return mean(reshape(x, {x.size(0), x.size(1), -1}), 2);
+}
+
+Tensor flatten(const Tensor& x) {
+  MM_CHECK(x.dim() >= 1, "flatten: needs at least one dimension");
+  return reshape(x, {x.size(0), -1});
+}
+
+}  // namespace mmengine

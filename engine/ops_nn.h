@@ -1,0 +1,26 @@
+// Neural-network ops built on kernels/: convolution, batch normalization, pooling.
+#pragma once
+#include "engine/ops.h"
+
+namespace mmengine {
+
+// x [N, Cin, H, W], w [Cout, Cin, KH, KW], bias [Cout] or undefined.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding);
+
+// The statistics one training-mode call computed (per channel; var is the biased variance).
+struct BatchStats {
+  Tensor mean, var;
+  int64_t count = 0;  // values per channel (N * H * W)
+};
+
+// Normalizes with the batch statistics; everything backward needs (mean, inverse std) lives
+// in this call's autograd node. The statistics are returned through `stats` (may be null).
+Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats);
+// Normalizes with given (running) statistics; differentiable through x, gamma and beta.
+Tensor batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& var,
+                       double eps);
+
+Tensor global_avg_pool(const Tensor& x);  // [N, C, H, W] -> [N, C]
+Tensor flatten(const Tensor& x);          // [N, ...] -> [N, rest]
+
+}  // namespace mmengine

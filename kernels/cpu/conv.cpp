@@ -1,0 +1,55 @@
+#include "kernels/conv.h"
+
+namespace mmengine::kernels {
+
+template <typename T>
+void im2col_cpu(const ConvGeometry& g, const T* images, T* cols) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), rows = g.col_rows(), ncols = g.col_cols();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t c = r / (g.kernel_h * g.kernel_w), ky = (r / g.kernel_w) % g.kernel_h, kx = r % g.kernel_w;
+      const T* img = images + (n * g.in_channels + c) * g.height * g.width;
+      T* out = cols + (n * rows + r) * ncols;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        const int64_t iy = oy * g.stride - g.padding + ky;
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int64_t ix = ox * g.stride - g.padding + kx;
+          const bool inside = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width;
+          out[oy * ow + ox] = inside ? img[iy * g.width + ix] : T(0);
+        }
+      }
+    }
+}
+
+template <typename T>
+void col2im_cpu(const ConvGeometry& g, const T* cols, T* images) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), rows = g.col_rows(), ncols = g.col_cols();
+  // Parallel over (image, channel): each writes only its own plane.
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t c = 0; c < g.in_channels; ++c) {
+      T* img = images + (n * g.in_channels + c) * g.height * g.width;
+      for (int64_t i = 0; i < g.height * g.width; ++i) img[i] = T(0);
+      for (int64_t ky = 0; ky < g.kernel_h; ++ky)
+        for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+          const int64_t r = (c * g.kernel_h + ky) * g.kernel_w + kx;
+          const T* col = cols + (n * rows + r) * ncols;
+          for (int64_t oy = 0; oy < oh; ++oy) {
+            const int64_t iy = oy * g.stride - g.padding + ky;
+            if (iy < 0 || iy >= g.height) continue;
+            for (int64_t ox = 0; ox < ow; ++ox) {
+              const int64_t ix = ox * g.stride - g.padding + kx;
+              if (ix >= 0 && ix < g.width) img[iy * g.width + ix] += col[oy * ow + ox];
+            }
+          }
+        }
+    }
+}
+
+template void im2col_cpu<float>(const ConvGeometry&, const float*, float*);
+template void im2col_cpu<double>(const ConvGeometry&, const double*, double*);
+template void col2im_cpu<float>(const ConvGeometry&, const float*, float*);
+template void col2im_cpu<double>(const ConvGeometry&, const double*, double*);
+
+}  // namespace mmengine::kernels

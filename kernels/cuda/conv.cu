@@ -1,0 +1,69 @@
+#include "kernels/conv.h"
+#include "kernels/cuda/launch.cuh"
+
+namespace mmengine::kernels {
+
+namespace {
+// One thread per column-matrix element.
+template <typename T>
+__global__ void im2col_kernel(ConvGeometry g, const T* images, T* cols, int64_t total) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), rows = g.col_rows(), ncols = oh * ow;
+  MM_GRID_STRIDE(k, total) {
+    const int64_t col = k % ncols, r = (k / ncols) % rows, n = k / (ncols * rows);
+    const int64_t c = r / (g.kernel_h * g.kernel_w), ky = (r / g.kernel_w) % g.kernel_h, kx = r % g.kernel_w;
+    const int64_t iy = (col / ow) * g.stride - g.padding + ky, ix = (col % ow) * g.stride - g.padding + kx;
+    const bool inside = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width;
+    cols[k] = inside ? images[((n * g.in_channels + c) * g.height + iy) * g.width + ix] : T(0);
+  }
+}
+
+// One thread per image pixel: gathers every column entry that read it (no atomics, so the
+// sum order is fixed and the result deterministic).
+template <typename T>
+__global__ void col2im_kernel(ConvGeometry g, const T* cols, T* images, int64_t total) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), rows = g.col_rows(), ncols = oh * ow;
+  MM_GRID_STRIDE(k, total) {
+    const int64_t x = k % g.width, y = (k / g.width) % g.height, c = (k / (g.width * g.height)) % g.in_channels,
+                  n = k / (g.width * g.height * g.in_channels);
+    T acc = 0;
+    for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
+      const int64_t ty = y + g.padding - ky;
+      if (ty < 0 || ty % g.stride != 0) continue;
+      const int64_t oy = ty / g.stride;
+      if (oy >= oh) continue;
+      for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+        const int64_t tx = x + g.padding - kx;
+        if (tx < 0 || tx % g.stride != 0) continue;
+        const int64_t ox = tx / g.stride;
+        if (ox >= ow) continue;
+        const int64_t r = (c * g.kernel_h + ky) * g.kernel_w + kx;
+        acc += cols[(n * rows + r) * ncols + oy * ow + ox];
+      }
+    }
+    images[k] = acc;
+  }
+}
+}  // namespace
+
+template <typename T>
+void im2col_cuda(const ConvGeometry& g, const T* images, T* cols) {
+  const int64_t total = g.batch * g.col_rows() * g.col_cols();
+  if (total == 0) return;
+  im2col_kernel<<<grid_for(total), kThreads>>>(g, images, cols, total);
+  MM_LAUNCH_CHECK();
+}
+
+template <typename T>
+void col2im_cuda(const ConvGeometry& g, const T* cols, T* images) {
+  const int64_t total = g.batch * g.in_channels * g.height * g.width;
+  if (total == 0) return;
+  col2im_kernel<<<grid_for(total), kThreads>>>(g, cols, images, total);
+  MM_LAUNCH_CHECK();
+}
+
+template void im2col_cuda<float>(const ConvGeometry&, const float*, float*);
+template void im2col_cuda<double>(const ConvGeometry&, const double*, double*);
+template void col2im_cuda<float>(const ConvGeometry&, const float*, float*);
+template void col2im_cuda<double>(const ConvGeometry&, const double*, double*);
+
+}  // namespace mmengine::kernels

@@ -1,0 +1,52 @@
+// The basic layers: Conv2d, BatchNorm2d, LeakyReLU, Linear, GlobalAvgPool.
+#pragma once
+#include "layers/module.h"
+
+namespace mmengine {
+
+class Conv2d : public Module {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding, bool bias,
+         DType dtype = DType::F32);
+  Tensor forward(const Tensor& x, const ForwardOptions& opts = {}) override;
+  Tensor weight, bias;  // bias undefined when disabled
+  int64_t stride, padding;
+};
+
+class BatchNorm2d : public Module {
+ public:
+  explicit BatchNorm2d(int64_t channels, double momentum = 0.001, double eps = 1e-5, DType dtype = DType::F32);
+  // Training mode: batch statistics; the running statistics move only when
+  // opts.update_running_stats (PyTorch's rule, unbiased variance). Eval mode: running stats.
+  Tensor forward(const Tensor& x, const ForwardOptions& opts = {}) override;
+  void set_bn_recorder(BnRecorder* r) override { recorder_ = r; }
+  void set_name(const std::string& n) { name_ = n; }
+  Tensor weight, bias, running_mean, running_var;
+  int64_t num_batches_tracked = 0;
+  double momentum, eps;
+
+ private:
+  BnRecorder* recorder_ = nullptr;
+  std::string name_;
+};
+
+class LeakyReLU : public Module {
+ public:
+  explicit LeakyReLU(double slope = 0.1) : slope(slope) {}
+  Tensor forward(const Tensor& x, const ForwardOptions& opts = {}) override;
+  double slope;
+};
+
+class Linear : public Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, DType dtype = DType::F32);
+  Tensor forward(const Tensor& x, const ForwardOptions& opts = {}) override;
+  Tensor weight, bias;
+};
+
+class GlobalAvgPool : public Module {
+ public:
+  Tensor forward(const Tensor& x, const ForwardOptions& opts = {}) override;
+};
+
+}  // namespace mmengine

@@ -1,0 +1,202 @@
+#include <cmath>
+
+#include "engine/autograd.h"
+#include "engine/conv_backend.h"
+#include "engine/ops_nn.h"
+#include "engine/rng.h"
+#include "layers/bn_recorder.h"
+#include "layers/wideresnet.h"
+#include "tests/test_util.h"
+
+using namespace mmengine;
+using namespace mmengine::testing;
+
+class BatchNormOnDevice : public ::testing::TestWithParam<Device> {};
+
+TEST_P(BatchNormOnDevice, TrainingForwardAndRunningStatsMatchHandValues) {
+  MM_SKIP_WITHOUT(GetParam());
+  BatchNorm2d bn(1, /*momentum=*/0.1, /*eps=*/1e-5, DType::F64);
+  bn.to(GetParam());
+  Tensor x = Tensor::from_vector({1, 2, 3, 4}, {2, 1, 1, 2}, DType::F64, GetParam());
+  Tensor y = bn(x);
+  const double is = 1.0 / std::sqrt(1.25 + 1e-5);  // mean 2.5, biased variance 1.25
+  auto v = y.to_vector();
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(v[i], (i + 1 - 2.5) * is, 1e-12);
+  EXPECT_NEAR(bn.running_mean.item(), 0.1 * 2.5, 1e-15);
+  EXPECT_NEAR(bn.running_var.item(), 0.9 * 1.0 + 0.1 * (5.0 / 3.0), 1e-15);  // unbiased batch variance
+  EXPECT_EQ(bn.num_batches_tracked, 1);
+
+  ForwardOptions frozen;
+  frozen.update_running_stats = false;
+  bn(x, frozen);
+  EXPECT_NEAR(bn.running_mean.item(), 0.25, 1e-15) << "a call with update off must not move the running stats";
+  EXPECT_EQ(bn.num_batches_tracked, 1);
+
+  bn.eval();
+  Tensor ye = bn(x);
+  const double rm = 0.25, rv = 0.9 + 0.1 * 5.0 / 3.0;
+  auto ve = ye.to_vector();
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(ve[i], (i + 1 - rm) / std::sqrt(rv + 1e-5), 1e-12);
+  EXPECT_EQ(bn.num_batches_tracked, 1) << "eval mode never updates";
+}
+
+TEST_P(BatchNormOnDevice, StableForLargeMeans) {
+  MM_SKIP_WITHOUT(GetParam());
+  Tensor x64 = rand_normal({16, 3, 9, 7}, 5, 0, DType::F64, Device::CPU, 1e4, 1.0);
+  Tensor x = x64.to(DType::F32).to(GetParam());
+  Tensor g = Tensor::full({3}, 1.0, DType::F32, GetParam()), b = Tensor::zeros({3}, DType::F32, GetParam());
+  BatchStats stats;
+  batch_norm_train(x, g, b, 1e-5, &stats);
+  BatchStats ref;
+  // Reference: the same float32-rounded values, in float64.
+  batch_norm_train(x.to(Device::CPU).to(DType::F64), g.to(Device::CPU).to(DType::F64), b.to(Device::CPU).to(DType::F64), 1e-5, &ref);
+  EXPECT_TRUE(all_close(stats.var.to(DType::F64).to(Device::CPU), ref.var, {1e-4, 1e-6}));
+  for (double v : stats.var.to_vector()) EXPECT_NEAR(v, 1.0, 0.2);
+}
+
+TEST_P(BatchNormOnDevice, EachCallKeepsItsOwnSavedStatistics) {
+  MM_SKIP_WITHOUT(GetParam());
+  // The interleaved step calls one BN three times before backward: the gradient of the first
+  // call's input must not change when more calls follow.
+  auto grad_of_a = [&](bool second_call) {
+    BatchNorm2d bn(3, 0.001, 1e-5, DType::F64);
+    bn.to(GetParam());
+    Tensor a = rand_normal({4, 3, 5, 5}, 1, 0, DType::F64, GetParam());
+    Tensor b = rand_normal({4, 3, 5, 5}, 2, 0, DType::F64, GetParam(), 3.0, 2.0);
+    a.set_requires_grad(true);
+    Tensor r = rand_uniform({4, 3, 5, 5}, 3, 0, DType::F64, GetParam());
+    Tensor loss = sum(mul(bn(a), r));
+    if (second_call) loss = add(loss, sum(mul(bn(b), r)));
+    loss.backward();
+    return a.grad();
+  };
+  EXPECT_TRUE(all_close(grad_of_a(true), grad_of_a(false), {1e-12, 1e-14}));
+}
+
+TEST_P(BatchNormOnDevice, RecorderSeesEveryTrainingCallOnlyWhenAttached) {
+  MM_SKIP_WITHOUT(GetParam());
+  WideResNetConfig cfg;
+  cfg.depth = 10;
+  cfg.widen_factor = 1;
+  WideResNet net(cfg);
+  net.to(GetParam());
+  Tensor x = rand_normal({3, 3, 8, 8}, 1, 0, DType::F32, GetParam());
+  BnRecorder rec;
+  net(x);
+  EXPECT_TRUE(rec.records().empty());
+  net.set_bn_recorder(&rec);
+  ForwardOptions opts;
+  opts.tag = "labeled";
+  net(x, opts);
+  ASSERT_EQ(rec.records().size(), net.batchnorms().size());
+  EXPECT_EQ(rec.records()[0].layer, "block1.layer.0.bn1");
+  EXPECT_EQ(rec.records()[0].tag, "labeled");
+  EXPECT_EQ(rec.records()[0].count, 3 * 8 * 8);
+  EXPECT_EQ(rec.records().back().layer, "bn1");
+  net.set_bn_recorder(nullptr);
+  net(x);
+  EXPECT_EQ(rec.records().size(), net.batchnorms().size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, BatchNormOnDevice, ::testing::Values(Device::CPU, Device::CUDA),
+                         [](const auto& info) { return param_name(info.param); });
+
+TEST(WideResNet, ParameterCountsMatchThePortAndTheOriginal) {
+  WideResNetConfig cfg;  // WRN-28-2, 10 classes
+  WideResNet port(cfg);
+  EXPECT_EQ(port.parameter_count(), 1467610);
+  cfg.conv_bias = true;
+  WideResNet google(cfg);
+  EXPECT_EQ(google.parameter_count(), 1469642);
+}
+
+TEST(WideResNet, StateDictNamesAreThePortsModuleNames) {
+  WideResNet net(WideResNetConfig{});
+  auto state = net.named_state();
+  ASSERT_FALSE(state.empty());
+  EXPECT_EQ(state.front().first, "conv1.weight");
+  EXPECT_EQ(state.back().first, "fc.bias");
+  std::vector<std::string> names;
+  for (auto& [n, t] : state) names.push_back(n);
+  auto has = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+  EXPECT_TRUE(has("block1.layer.0.bn1.running_mean"));
+  EXPECT_TRUE(has("block1.layer.0.convShortcut.weight"));
+  EXPECT_TRUE(has("block2.layer.3.conv2.weight"));
+  EXPECT_FALSE(has("block2.layer.1.convShortcut.weight"));
+  EXPECT_TRUE(has("bn1.running_var"));
+  EXPECT_EQ(net.named_counters().size(), 25u);  // num_batches_tracked of every BN
+  EXPECT_EQ(net.named_counters()[0].name, "block1.layer.0.bn1.num_batches_tracked");
+}
+
+TEST(WideResNet, OutputShapesAndInitialisation) {
+  WideResNet net(WideResNetConfig{});
+  Tensor logits = net(rand_normal({2, 3, 32, 32}, 1, 0));
+  EXPECT_EQ(logits.shape(), (Shape{2, 10}));
+  // Kaiming fan_out: conv1 is [16, 3, 3, 3], std sqrt(2 / (16 * 9)).
+  auto w = net.named_parameters()[0].second->to_vector();
+  double ss = 0;
+  for (double v : w) ss += v * v;
+  EXPECT_NEAR(std::sqrt(ss / w.size()), std::sqrt(2.0 / 144), 0.03);
+  // 28x28 single-channel inputs (Fashion-MNIST) work too.
+  WideResNetConfig small;
+  small.depth = 10;
+  small.widen_factor = 1;
+  small.in_channels = 1;
+  WideResNet g(small);
+  EXPECT_EQ(g(rand_normal({1, 1, 28, 28}, 1, 0)).shape(), (Shape{1, 10}));
+}
+
+TEST(WideResNet, QuirkBn1OfWidthChangingBlocksIsComputedButUnused) {
+  WideResNetConfig cfg;
+  cfg.depth = 10;
+  cfg.widen_factor = 1;
+  cfg.dtype = DType::F64;
+  WideResNet net(cfg);
+  Tensor x = rand_normal({2, 3, 8, 8}, 1, 0, DType::F64);
+  Tensor before = net(x);
+  for (auto& [name, t] : net.named_parameters())
+    if (name == "block2.layer.0.bn1.weight") t->fill_(7.0);  // changing its scale changes nothing downstream
+  Tensor after = net(x);
+  EXPECT_TRUE(all_close(after, before, {1e-12, 1e-12}));
+  int64_t steps = 0;
+  for (auto& c : net.named_counters())
+    if (c.name == "block2.layer.0.bn1.num_batches_tracked") steps = *c.value;
+  EXPECT_EQ(steps, 2) << "its running statistics still update";
+}
+
+TEST(Conv, CudnnMatchesOwnKernels) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  if (!cudnn_built()) GTEST_SKIP() << "built without cuDNN";
+  for (auto [k, s, p] : {std::tuple<int, int, int>{3, 1, 1}, {3, 2, 1}, {1, 2, 0}}) {
+    Tensor x = rand_normal({5, 17, 19, 23}, 1, 0, DType::F32, Device::CUDA);
+    Tensor w = rand_normal({33, 17, k, k}, 2, 0, DType::F32, Device::CUDA);
+    x.set_requires_grad(true);
+    w.set_requires_grad(true);
+    Tensor r = rand_uniform({5, 33, (19 + 2 * p - k) / s + 1, (23 + 2 * p - k) / s + 1}, 3, 0, DType::F32, Device::CUDA);
+    auto run = [&](ConvBackend b) {
+      set_conv_backend(b);
+      x.zero_grad();
+      w.zero_grad();
+      Tensor y = conv2d(x, w, Tensor(), s, p);
+      sum(mul(y, r)).backward();
+      return std::vector<Tensor>{y, x.grad(), w.grad()};
+    };
+    auto own = run(ConvBackend::Own), cudnn = run(ConvBackend::Cudnn);
+    set_conv_backend(ConvBackend::Own);
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(all_close(cudnn[i], own[i], {1e-4, 1e-4})) << "output " << i;
+  }
+}
+
+TEST(WideResNet, CudaForwardAndBackwardMatchCpuAtRealSizes) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  WideResNet cpu(WideResNetConfig{}), gpu(WideResNetConfig{});
+  gpu.to(Device::CUDA);
+  Tensor x = rand_normal({4, 3, 32, 32}, 1, 0);
+  Tensor lc = cpu(x), lg = gpu(x.to(Device::CUDA));
+  EXPECT_TRUE(all_close(lg, lc, {1e-3, 1e-4}));
+  sum(mul(lc, lc)).backward();
+  sum(mul(lg, lg)).backward();
+  auto pc = cpu.named_parameters(), pg = gpu.named_parameters();
+  for (size_t i = 0; i < pc.size(); ++i)
+    EXPECT_TRUE(all_close(pg[i].second->grad(), pc[i].second->grad(), {1e-3, 1e-4})) << pc[i].first;
+}

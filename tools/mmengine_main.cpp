@@ -1,0 +1,38 @@
+// mmengine: the command-line entry point. Subcommands are defined in tools/cmd_*.cpp.
+#include <cstdio>
+
+#include "engine/error.h"
+#include "engine/runtime.h"
+#include "tools/commands.h"
+
+using namespace mmengine;
+
+namespace mmengine {
+Device resolve_device(const std::string& v, const char* flag) {
+  if (v == "cpu") return Device::CPU;
+  if (v == "cuda") {
+    MM_CHECK(cuda_available(), flag, " cuda: ", cuda_unavailable_reason());
+    return Device::CUDA;
+  }
+  MM_CHECK(v == "auto", flag, ": expected auto, cpu or cuda, got '", v, "'");
+  return cuda_available() ? Device::CUDA : Device::CPU;
+}
+}  // namespace mmengine
+
+int main(int argc, char** argv) {
+  CLI::App app{"mmengine: a C++/CUDA engine to train and study MixMatch"};
+  app.require_subcommand(1);
+  CommandAction action;
+  add_reference_dump_command(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return action ? action() : 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mmengine: error: %s\n", e.what());
+    return 1;
+  }
+}
