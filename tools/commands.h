@@ -12,6 +12,7 @@ namespace mmengine {
 using CommandAction = std::function<int()>;
 
 void add_reference_dump_command(CLI::App& app, CommandAction& action);
+void add_data_command(CLI::App& app, CommandAction& action);
 
 // --device auto|cpu|cuda -> a device, with a clear error when CUDA is asked for but absent.
 Device resolve_device(const std::string& flag_value, const char* flag_name = "--device");

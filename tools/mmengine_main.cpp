@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   CLI::App app{"mmengine: a C++/CUDA engine to train and study MixMatch"};
   app.require_subcommand(1);
   CommandAction action;
+  add_data_command(app, action);
   add_reference_dump_command(app, action);
   try {
     app.parse(argc, argv);
