@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/block_cache.h"
 #include "engine/error.h"
 #ifdef MMENGINE_WITH_CUDA
 #include "engine/cuda/cuda_memory.h"
@@ -13,12 +14,19 @@ namespace mmengine {
 namespace {
 constexpr size_t kCpuAlignment = 64;
 
+// Host blocks are cached like device blocks: a step's large activations would otherwise go
+// through mmap/munmap and fresh page faults on every allocation.
+BlockCache& cpu_cache() {
+  static BlockCache* c = new BlockCache(  // leaked: blocks may return during static destruction
+      [](size_t bytes) { return std::aligned_alloc(kCpuAlignment, (bytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment); },
+      [](void* p) { std::free(p); });
+  return *c;
+}
+
 std::shared_ptr<void> allocate_cpu(size_t bytes) {
-  size_t rounded = (bytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
-  if (rounded == 0) rounded = kCpuAlignment;
-  void* p = std::aligned_alloc(kCpuAlignment, rounded);
+  auto p = cpu_cache().allocate(bytes);
   MM_CHECK(p != nullptr, "out of host memory allocating ", bytes, " bytes");
-  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  return p;
 }
 }  // namespace
 

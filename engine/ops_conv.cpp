@@ -50,11 +50,8 @@ Tensor conv_grad_weight_own(const ConvGeometry& g, int64_t cout, const Tensor& x
   Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, x.dtype(), x.device());
   MM_DISPATCH_FLOAT(x.dtype(), T, {
     MM_KERNEL(x.device(), im2col, T)(g, x.data<T>(), cols.data<T>());
-    auto gemm = MM_KERNEL(x.device(), gemm, T);
-    if (g.batch == 0) gw.fill_(0);
-    for (int64_t n = 0; n < g.batch; ++n)
-      gemm(false, true, cout, K, HW, T(1), gy.data<T>() + n * cout * HW, cols.data<T>() + n * K * HW,
-           n == 0 ? T(0) : T(1), gw.data<T>());
+    MM_KERNEL(x.device(), gemm_batched_sum, T)(false, true, cout, K, HW, gy.data<T>(), cout * HW, cols.data<T>(),
+                                              K * HW, gw.data<T>(), g.batch);
   });
   return gw;
 }

@@ -1,5 +1,7 @@
 #include "engine/runtime.h"
 
+#include "engine/error.h"
+
 #ifdef MMENGINE_WITH_CUDA
 #include "engine/cuda_check.h"
 #endif
@@ -72,6 +74,16 @@ void synchronize(Device d) {
 #else
   (void)d;
 #endif
+}
+
+Device resolve_device(const std::string& v, const char* flag) {
+  if (v == "cpu") return Device::CPU;
+  if (v == "cuda") {
+    MM_CHECK(cuda_available(), flag, " cuda: ", cuda_unavailable_reason());
+    return Device::CUDA;
+  }
+  MM_CHECK(v == "auto", flag, ": expected auto, cpu or cuda, got '", v, "'");
+  return cuda_available() ? Device::CUDA : Device::CPU;
 }
 
 }  // namespace mmengine

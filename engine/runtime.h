@@ -1,6 +1,8 @@
 // What the process can run on: the CUDA device count (0 when built without CUDA, when no
 // driver is present, or when the driver reports no device), and device-wide synchronization.
 #pragma once
+#include <string>
+
 #include "engine/dtype.h"
 
 namespace mmengine {
@@ -9,6 +11,9 @@ bool built_with_cuda();
 int cuda_device_count();  // never throws: 0 when CUDA is unusable
 bool cuda_available();
 std::string cuda_unavailable_reason();
-void synchronize(Device d);  // waits for queued device work; a no-op on CPU
+void synchronize(Device d);
+// A --device flag value (auto|cpu|cuda) -> a device; auto picks CUDA when a device exists.
+// Errors name the flag, and say why when CUDA is asked for but unusable.
+Device resolve_device(const std::string& flag_value, const char* flag_name = "--device");  // waits for queued device work; a no-op on CPU
 
 }  // namespace mmengine

@@ -16,7 +16,15 @@ template <typename T>
 void gemm_batched_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t stride_a,
                       const T* B, int64_t stride_b, T beta, T* C, int64_t stride_c, int64_t batch);
 
+// C = sum over i of op(A_i) op(B_i) (the convolution weight gradient over the images).
+template <typename T>
+void gemm_batched_sum_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t stride_a,
+                          const T* B, int64_t stride_b, T* C, int64_t batch);
+
 #ifdef MMENGINE_WITH_CUDA
+template <typename T>
+void gemm_batched_sum_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t stride_a,
+                           const T* B, int64_t stride_b, T* C, int64_t batch);
 template <typename T>
 void gemm_batched_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t stride_a,
                        const T* B, int64_t stride_b, T beta, T* C, int64_t stride_c, int64_t batch);

@@ -4,7 +4,7 @@
 #include <functional>
 #include <string>
 
-#include "engine/dtype.h"
+#include "engine/runtime.h"
 
 namespace mmengine {
 
@@ -13,8 +13,8 @@ using CommandAction = std::function<int()>;
 
 void add_reference_dump_command(CLI::App& app, CommandAction& action);
 void add_data_command(CLI::App& app, CommandAction& action);
+void add_train_command(CLI::App& app, CommandAction& action);
+void add_eval_command(CLI::App& app, CommandAction& action);
 
-// --device auto|cpu|cuda -> a device, with a clear error when CUDA is asked for but absent.
-Device resolve_device(const std::string& flag_value, const char* flag_name = "--device");
 
 }  // namespace mmengine

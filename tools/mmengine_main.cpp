@@ -7,22 +7,13 @@
 
 using namespace mmengine;
 
-namespace mmengine {
-Device resolve_device(const std::string& v, const char* flag) {
-  if (v == "cpu") return Device::CPU;
-  if (v == "cuda") {
-    MM_CHECK(cuda_available(), flag, " cuda: ", cuda_unavailable_reason());
-    return Device::CUDA;
-  }
-  MM_CHECK(v == "auto", flag, ": expected auto, cpu or cuda, got '", v, "'");
-  return cuda_available() ? Device::CUDA : Device::CPU;
-}
-}  // namespace mmengine
 
 int main(int argc, char** argv) {
   CLI::App app{"mmengine: a C++/CUDA engine to train and study MixMatch"};
   app.require_subcommand(1);
   CommandAction action;
+  add_train_command(app, action);
+  add_eval_command(app, action);
   add_data_command(app, action);
   add_reference_dump_command(app, action);
   try {

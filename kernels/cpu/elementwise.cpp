@@ -4,21 +4,25 @@ namespace mmengine::kernels {
 
 template <typename T>
 void unary_forward_cpu(Unary op, T p, const T* x, T* y, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 32768)
   for (int64_t i = 0; i < n; ++i) y[i] = unary_value(op, p, x[i]);
 }
 
 template <typename T>
 void unary_backward_cpu(Unary op, T p, const T* x, const T* y, const T* gy, T* gx, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 32768)
   for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * unary_derivative(op, p, x[i], y[i]);
 }
 
 template <typename T>
 void binary_forward_cpu(Binary op, const T* a, const T* b, T* out, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 32768)
   for (int64_t i = 0; i < n; ++i) out[i] = binary_value(op, a[i], b[i]);
 }
 
 template <typename T>
 void binary_backward_cpu(Binary op, const T* a, const T* b, const T* g, T* ga, T* gb, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 32768)
   for (int64_t i = 0; i < n; ++i) {
     if (ga) ga[i] = g[i] * binary_da(op, a[i], b[i]);
     if (gb) gb[i] = g[i] * binary_db(op, a[i], b[i]);
@@ -27,6 +31,7 @@ void binary_backward_cpu(Binary op, const T* a, const T* b, const T* g, T* ga, T
 
 template <typename T>
 void channel_forward_cpu(Binary op, const T* x, const T* ch, T* out, int64_t outer, int64_t channels, int64_t inner) {
+#pragma omp parallel for collapse(2) schedule(static) if (outer * channels * inner > 32768)
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < channels; ++c) {
       int64_t base = (o * channels + c) * inner;
@@ -37,6 +42,7 @@ void channel_forward_cpu(Binary op, const T* x, const T* ch, T* out, int64_t out
 template <typename T>
 void channel_backward_cpu(Binary op, const T* x, const T* ch, const T* g, T* gx, T* gch, int64_t outer,
                           int64_t channels, int64_t inner) {
+#pragma omp parallel for schedule(static) if (outer * channels * inner > 32768)
   for (int64_t c = 0; c < channels; ++c) {
     typename Accumulator<T>::type acc = 0;
     for (int64_t o = 0; o < outer; ++o) {

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #ifdef MMENGINE_WITH_BLAS
 #include <cblas.h>
 #endif
@@ -38,6 +42,20 @@ void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, co
 }
 }  // namespace
 
+namespace {
+// OpenBLAS's own thread pool fights OpenMP's: the batched forms call it from OpenMP threads,
+// one GEMM per thread, so its pool is set to one thread for the whole process.
+void single_threaded_blas() {
+#ifdef MMENGINE_WITH_BLAS
+  static const bool once = [] {
+    openblas_set_num_threads(1);
+    return true;
+  }();
+  (void)once;
+#endif
+}
+}  // namespace
+
 template <typename T>
 void gemm_cpu(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta, T* C) {
   if (M == 0 || N == 0) return;
@@ -58,11 +76,43 @@ void gemm_cpu(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const 
 #endif
 }
 
+// Parallel over the batch, one single-threaded GEMM per item: the per-image GEMMs of a
+// convolution are small, and splitting each across threads costs more in synchronization
+// than it gains (measured: see docs/perf-notes.md).
 template <typename T>
 void gemm_batched_cpu(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t sa, const T* B,
                       int64_t sb, T beta, T* C, int64_t sc, int64_t batch) {
+  single_threaded_blas();
+#pragma omp parallel for schedule(static) if (batch > 1)
   for (int64_t i = 0; i < batch; ++i) gemm_cpu(ta, tb, M, N, K, alpha, A + i * sa, B + i * sb, beta, C + i * sc);
 }
+
+template <typename T>
+void gemm_batched_sum_cpu(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t sa, const T* B,
+                          int64_t sb, T* C, int64_t batch) {
+  single_threaded_blas();
+  int threads = 1;
+#ifdef _OPENMP
+  threads = static_cast<int>(std::min<int64_t>(omp_get_max_threads(), std::max<int64_t>(batch, 1)));
+#endif
+  // Each thread sums a contiguous range of items into its own partial; partials are added in
+  // thread order, so the result does not depend on scheduling.
+  std::vector<std::vector<T>> partial(threads, std::vector<T>(M * N, T(0)));
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int t = 0; t < threads; ++t) {
+    const int64_t begin = batch * t / threads, end = batch * (t + 1) / threads;
+    for (int64_t i = begin; i < end; ++i)
+      gemm_cpu(ta, tb, M, N, K, T(1), A + i * sa, B + i * sb, i == begin ? T(0) : T(1), partial[t].data());
+  }
+  std::fill(C, C + M * N, T(0));
+  for (int t = 0; t < threads; ++t)
+    for (int64_t k = 0; k < M * N; ++k) C[k] += partial[t][k];
+}
+
+template void gemm_batched_sum_cpu<float>(bool, bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*,
+                                          int64_t, float*, int64_t);
+template void gemm_batched_sum_cpu<double>(bool, bool, int64_t, int64_t, int64_t, const double*, int64_t, const double*,
+                                           int64_t, double*, int64_t);
 
 template void gemm_batched_cpu<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                                       int64_t, float, float*, int64_t, int64_t);

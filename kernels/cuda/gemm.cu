@@ -58,6 +58,21 @@ void gemm_batched_cuda(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alph
                                            static_cast<int>(batch)));
 }
 
+template <typename T>
+void gemm_batched_sum_cuda(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t sa, const T* B,
+                           int64_t sb, T* C, int64_t batch) {
+  if (batch == 0) {
+    scale_kernel<<<grid_for(M * N), kThreads>>>(C, T(0), M * N);
+    MM_LAUNCH_CHECK();
+    return;
+  }
+  for (int64_t i = 0; i < batch; ++i) gemm_cuda(ta, tb, M, N, K, T(1), A + i * sa, B + i * sb, i == 0 ? T(0) : T(1), C);
+}
+
+template void gemm_batched_sum_cuda<float>(bool, bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*,
+                                           int64_t, float*, int64_t);
+template void gemm_batched_sum_cuda<double>(bool, bool, int64_t, int64_t, int64_t, const double*, int64_t,
+                                            const double*, int64_t, double*, int64_t);
 template void gemm_batched_cuda<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                                        int64_t, float, float*, int64_t, int64_t);
 template void gemm_batched_cuda<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,

@@ -1,0 +1,30 @@
+#pragma once
+#include <cmath>
+
+#include "kernels/common.h"
+#include "kernels/optim.h"
+
+namespace mmengine::kernels {
+
+#if !defined(__CUDACC__)
+using std::pow;
+using std::sqrt;
+#endif
+
+// Per element, in double, as torch does in float32 up to rounding.
+template <typename T>
+MM_HD void adam_element(const AdamSpec& s, double bc1, double sqrt_bc2, T& p, T g, T& m, T& v) {
+  const double mn = s.beta1 * m + (1 - s.beta1) * g;
+  const double vn = s.beta2 * v + (1 - s.beta2) * static_cast<double>(g) * g;
+  m = static_cast<T>(mn);
+  v = static_cast<T>(vn);
+  p = static_cast<T>(p - (s.lr / bc1) * static_cast<double>(m) / (sqrt(static_cast<double>(v)) / sqrt_bc2 + s.eps));
+}
+
+template <typename T>
+MM_HD void ema_element(T& teacher, T& student, double decay, double scale) {
+  teacher = static_cast<T>(decay * teacher + (1 - decay) * student);
+  student = static_cast<T>(student * scale);
+}
+
+}  // namespace mmengine::kernels

@@ -1,0 +1,103 @@
+#include "mixmatch/config.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "engine/error.h"
+
+namespace mmengine {
+
+double TrainConfig::effective_lr() const {
+  return (bn_mode == BnMode::Single && lr_scale_sqrt) ? lr * std::sqrt(static_cast<double>(K + 1)) : lr;
+}
+
+const char* bn_mode_name(BnMode m) {
+  return m == BnMode::Interleave ? "interleave" : m == BnMode::Separate ? "separate" : "single";
+}
+
+BnMode parse_bn_mode(const std::string& s) {
+  if (s == "interleave") return BnMode::Interleave;
+  if (s == "separate") return BnMode::Separate;
+  if (s == "single") return BnMode::Single;
+  MM_FAIL("--bn-mode: expected interleave, separate or single, got '", s, "'");
+}
+
+const char* bn_update_name(BnUpdate u) {
+  return u == BnUpdate::All ? "all" : u == BnUpdate::First ? "first" : "none-in-guess";
+}
+
+BnUpdate parse_bn_update(const std::string& s) {
+  if (s == "all") return BnUpdate::All;
+  if (s == "first") return BnUpdate::First;
+  if (s == "none-in-guess") return BnUpdate::NoneInGuess;
+  MM_FAIL("--bn-update: expected all, first or none-in-guess, got '", s, "'");
+}
+
+void validate(const TrainConfig& c) {
+  auto positive = [](int64_t v, const char* flag) { MM_CHECK(v > 0, flag, ": must be positive, got ", v); };
+  positive(c.labels, "--labels");
+  positive(c.epochs, "--epochs");
+  positive(c.steps_per_epoch, "--steps-per-epoch");
+  positive(c.batch_size, "--batch-size");
+  positive(c.eval_every, "--eval-every");
+  positive(c.checkpoint_every, "--checkpoint-every");
+  positive(c.eval_batch, "--eval-batch");
+  positive(c.log_every, "--log-every");
+  MM_CHECK(c.val_per_class >= 1, "--val-per-class: must be >= 1 (validation picks the best model), got ", c.val_per_class);
+  MM_CHECK(c.max_eval_images >= 0, "--max-eval-images: must be >= 0, got ", c.max_eval_images);
+  MM_CHECK(c.K >= 1 && c.K <= 16, "--K: must be in 1..16, got ", c.K);
+  MM_CHECK(c.T > 0 && std::isfinite(c.T), "--T: must be positive, got ", c.T);
+  MM_CHECK(c.alpha > 0 && std::isfinite(c.alpha), "--alpha: must be positive, got ", c.alpha);
+  MM_CHECK(c.lambda_u >= 0 && std::isfinite(c.lambda_u), "--lambda-u: must be >= 0, got ", c.lambda_u);
+  MM_CHECK(c.lr > 0 && std::isfinite(c.lr), "--lr: must be positive, got ", c.lr);
+  MM_CHECK(c.ema_decay > 0 && c.ema_decay < 1, "--ema-decay: must be in (0, 1), got ", c.ema_decay);
+  MM_CHECK(c.bn_eps > 0, "--bn-eps: must be positive, got ", c.bn_eps);
+  MM_CHECK(c.rampup_steps >= -1, "--rampup-steps: must be >= 0 (or -1 for the whole run), got ", c.rampup_steps);
+  MM_CHECK(c.depth >= 10 && (c.depth - 4) % 6 == 0, "--depth: must be 6n + 4 (10, 16, 22, 28, ...), got ", c.depth);
+  MM_CHECK(c.widen >= 1, "--widen: must be >= 1, got ", c.widen);
+  MM_CHECK(c.prefetch >= 0, "--prefetch: must be >= 0, got ", c.prefetch);
+  MM_CHECK(!c.out_dir.empty(), "--out: must not be empty");
+  MM_CHECK(!(c.lr_scale_sqrt && c.bn_mode != BnMode::Single), "--lr-scale sqrt: only meaningful with --bn-mode single");
+}
+
+std::string config_to_json(const TrainConfig& c, const std::string& device_used) {
+  nlohmann::ordered_json j;
+  j["dataset"] = c.dataset;
+  j["data_dir"] = c.data_dir;
+  j["labels"] = c.labels;
+  j["val_per_class"] = c.val_per_class;
+  j["seed"] = c.seed;
+  j["epochs"] = c.epochs;
+  j["steps_per_epoch"] = c.steps_per_epoch;
+  j["total_steps"] = c.total_steps();
+  j["batch_size"] = c.batch_size;
+  j["eval_every"] = c.eval_every;
+  j["checkpoint_every"] = c.checkpoint_every;
+  j["max_eval_images"] = c.max_eval_images;
+  j["K"] = c.K;
+  j["T"] = c.T;
+  j["alpha"] = c.alpha;
+  j["lambda_u"] = c.lambda_u;
+  j["lr"] = c.lr;
+  j["effective_lr"] = c.effective_lr();
+  j["ema_decay"] = c.ema_decay;
+  j["bn_mode"] = bn_mode_name(c.bn_mode);
+  j["lr_scale"] = c.lr_scale_sqrt ? "sqrt" : "none";
+  j["ema"] = c.ema;
+  j["ema_decay_buffers"] = c.ema_decay_buffers;
+  j["recipe"] = c.recipe;
+  j["bn_update"] = bn_update_name(c.bn_update);
+  j["rampup_steps"] = c.resolved_rampup();
+  j["mixup_lambda"] = "batch";
+  j["ema_scope"] = c.ema_params_only ? "params" : "state";
+  j["decay_scope"] = c.ema_decay_buffers ? "state" : "params";
+  j["bn_eps"] = c.bn_eps;
+  j["conv_bias"] = c.conv_bias;
+  j["model"] = "WRN-" + std::to_string(c.depth) + "-" + std::to_string(c.widen);
+  j["device"] = device_used;
+  j["out_dir"] = c.out_dir;
+  j["git_commit"] = MMENGINE_GIT_COMMIT;
+  return j.dump(2) + "\n";
+}
+
+}  // namespace mmengine

@@ -1,0 +1,59 @@
+// Every setting of a MixMatch training run. Defaults are the paper's / the PyTorch port's;
+// `mmengine train` fills this from its flags and writes it (resolved) to config.json.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "engine/dtype.h"
+
+namespace mmengine {
+
+enum class BnMode { Interleave, Separate, Single };
+enum class BnUpdate { All, First, NoneInGuess };  // which forward calls move BN running stats
+
+struct TrainConfig {
+  // data
+  std::string dataset = "cifar10", data_dir;
+  int64_t labels = 4000, val_per_class = 500;
+  uint64_t seed = 0;
+  // schedule
+  int64_t epochs = 1024, steps_per_epoch = 1024, batch_size = 64;
+  int64_t eval_every = 1;        // epochs between evaluations
+  int64_t checkpoint_every = 1;  // epochs between checkpoints
+  int64_t eval_batch = 256;
+  int64_t max_eval_images = 0;   // 0 = whole validation and test sets
+  // MixMatch
+  int K = 2;
+  double T = 0.5, alpha = 0.75, lambda_u = 75, lr = 0.002, ema_decay = 0.999;
+  BnMode bn_mode = BnMode::Interleave;
+  bool lr_scale_sqrt = false;
+  bool ema = true, ema_decay_buffers = true;
+  // the recipe switches (PyTorch port defaults)
+  std::string recipe = "port";
+  BnUpdate bn_update = BnUpdate::All;
+  int64_t rampup_steps = -1;  // -1: the whole run
+  bool ema_params_only = false;
+  double bn_eps = 1e-5;
+  bool conv_bias = false;
+  // model
+  int64_t depth = 28, widen = 2;
+  // run
+  std::string device = "auto", out_dir = "runs/mixmatch";
+  bool resume = false;
+  int prefetch = 2;
+  int64_t log_every = 50;
+
+  int64_t total_steps() const { return epochs * steps_per_epoch; }
+  int64_t resolved_rampup() const { return rampup_steps < 0 ? total_steps() : rampup_steps; }
+  double effective_lr() const;  // lr, times sqrt(K + 1) for the single pass with --lr-scale sqrt
+};
+
+const char* bn_mode_name(BnMode m);
+BnMode parse_bn_mode(const std::string& s);
+const char* bn_update_name(BnUpdate u);
+BnUpdate parse_bn_update(const std::string& s);
+// Checks every value; errors name the flag and what was expected.
+void validate(const TrainConfig& c);
+std::string config_to_json(const TrainConfig& c, const std::string& device_used);
+
+}  // namespace mmengine

@@ -1,0 +1,36 @@
+#include "mixmatch/ema.h"
+
+#include <set>
+
+#include "engine/dispatch.h"
+#include "kernels/optim.h"
+
+namespace mmengine {
+
+void copy_state(Module& from, Module& to) {
+  auto a = from.named_state(), b = to.named_state();
+  MM_CHECK(a.size() == b.size(), "copy_state: models differ");
+  for (size_t i = 0; i < a.size(); ++i) b[i].second->copy_from(*a[i].second);
+  auto ca = from.named_counters(), cb = to.named_counters();
+  for (size_t i = 0; i < ca.size(); ++i) *cb[i].value = *ca[i].value;
+}
+
+void ema_step(Module& teacher, Module& student, const EmaSpec& spec) {
+  auto t = teacher.named_state(), s = student.named_state();
+  MM_CHECK(t.size() == s.size(), "ema_step: teacher and student differ");
+  // named_state lists each module's parameters then buffers, so membership is by name.
+  std::set<std::string> param_names;
+  for (auto& [n, p] : student.named_parameters()) param_names.insert(n);
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool is_param = param_names.count(s[i].first) > 0;
+    if (spec.params_only && !is_param) continue;
+    const double decay = spec.decay;
+    const double scale = (is_param || spec.decay_buffers) ? 1.0 - spec.weight_decay : 1.0;
+    Tensor& tt = *t[i].second;
+    Tensor& st = *s[i].second;
+    MM_DISPATCH_FLOAT(st.dtype(), T,
+                      MM_KERNEL(st.device(), ema_update, T)(tt.data<T>(), st.data<T>(), decay, scale, st.numel()));
+  }
+}
+
+}  // namespace mmengine

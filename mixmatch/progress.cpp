@@ -1,0 +1,41 @@
+#include "mixmatch/progress.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace mmengine {
+
+Progress::Progress(int64_t total, int64_t per_epoch, int64_t first, int64_t every)
+    : total_(total), per_epoch_(per_epoch), first_(first), every_(every), tty_(::isatty(STDOUT_FILENO)),
+      start_(std::chrono::steady_clock::now()), last_step_(first) {}
+
+double Progress::steps_per_second() const {
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  return s > 0 ? (last_step_ - first_) / s : 0.0;
+}
+
+void Progress::update(int64_t step, double loss, double lx, double lu, double acc) {
+  last_step_ = step;
+  const double rate = steps_per_second();
+  const double eta = rate > 0 ? (total_ - step) / rate : 0;
+  char line[256];
+  std::snprintf(line, sizeof(line), "epoch %lld step %lld/%lld  loss %.4f (Lx %.4f Lu %.4f)  acc %.2f%%  %.2f it/s  ETA %02d:%02d:%02d",
+                (long long)((step - 1) / per_epoch_ + 1), (long long)step, (long long)total_, loss, lx, lu, acc, rate,
+                int(eta / 3600), int(eta / 60) % 60, int(eta) % 60);
+  if (tty_) {
+    std::printf("\r%-120s", line);
+    std::fflush(stdout);
+  } else if (step % every_ == 0 || step == total_) {
+    std::printf("%s\n", line);
+    std::fflush(stdout);
+  }
+}
+
+void Progress::message(const std::string& text) {
+  if (tty_) std::printf("\r%-120s\r", "");
+  std::printf("%s\n", text.c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace mmengine

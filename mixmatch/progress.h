@@ -1,0 +1,24 @@
+// Progress output: on a terminal a one-line bar redrawn in place (epoch, step, losses,
+// accuracy, it/s, ETA); in a pipe or CI plain log lines every `every` steps.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace mmengine {
+
+class Progress {
+ public:
+  Progress(int64_t total_steps, int64_t steps_per_epoch, int64_t first_step, int64_t every);
+  void update(int64_t step, double loss, double lx, double lu, double last_acc);
+  void message(const std::string& line);  // a full line that does not disturb the bar
+  double steps_per_second() const;
+
+ private:
+  int64_t total_, per_epoch_, first_, every_;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_;
+  int64_t last_step_ = 0;
+};
+
+}  // namespace mmengine

@@ -1,0 +1,24 @@
+// One MixMatch training step: guess, sharpen, MixUp, the forward in the chosen BatchNorm mode,
+// the loss, Adam, and the EMA teacher.
+#pragma once
+#include "data/stream.h"
+#include "engine/adam.h"
+#include "layers/wideresnet.h"
+#include "mixmatch/config.h"
+
+namespace mmengine {
+
+struct StepResult {
+  double loss = 0, lx = 0, lu = 0, weight = 0, lambda = 0;
+};
+
+// The logits of the mixed batch (rows in mixed order: B labeled, then K * B unlabeled), by
+// the BN mode: one forward per interleaved chunk and un-interleave, one per chunk without
+// swapping, or a single pass. Which calls update the running statistics follows bn_update.
+Tensor forward_mixed(Module& model, const Tensor& mixed, int64_t batch, BnMode mode, BnUpdate update);
+
+// Runs the step and updates student (Adam), teacher (EMA, when enabled) in place.
+StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, const StepBatch& batch,
+                         const TrainConfig& cfg, int64_t step, int num_classes);
+
+}  // namespace mmengine

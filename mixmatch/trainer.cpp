@@ -1,0 +1,186 @@
+#include "mixmatch/trainer.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "data/split.h"
+#include "data/stream.h"
+#include "engine/runtime.h"
+#include "engine/safetensors.h"
+#include "layers/checkpoint.h"
+#include "mixmatch/ema.h"
+#include "mixmatch/evaluate.h"
+#include "mixmatch/metrics.h"
+#include "mixmatch/progress.h"
+#include "mixmatch/step.h"
+#include "mixmatch/train_state.h"
+
+namespace mmengine {
+
+std::string last_checkpoint_path(const std::string& d) { return d + "/last.safetensors"; }
+std::string best_checkpoint_path(const std::string& d) { return d + "/best.safetensors"; }
+
+namespace {
+bool file_exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+void make_dirs(const std::string& dir) {
+  for (size_t pos = 1; pos <= dir.size(); ++pos)
+    if (pos == dir.size() || dir[pos] == '/') {
+      const std::string part = dir.substr(0, pos);
+      if (!file_exists(part)) MM_CHECK(::mkdir(part.c_str(), 0755) == 0, "--out ", dir, ": cannot create ", part);
+    }
+}
+
+std::vector<int64_t> first_n(std::vector<int64_t> v, int64_t n) {
+  if (n > 0 && static_cast<int64_t>(v.size()) > n) v.resize(n);
+  return v;
+}
+
+std::string num(double v) {
+  char b[64];
+  std::snprintf(b, sizeof(b), "%.6g", v);
+  return b;
+}
+
+double meta(const std::map<std::string, std::string>& m, const char* key, double fallback) {
+  auto it = m.find(key);
+  return it == m.end() ? fallback : std::atof(it->second.c_str());
+}
+
+const std::vector<std::string> kColumns{
+    "step", "epoch", "loss", "loss_x", "loss_u", "weight_u", "mixup_lambda", "lr", "images_per_s",
+    "val_acc_teacher", "val_loss_teacher", "test_acc_teacher", "test_loss_teacher",
+    "val_acc_student", "val_loss_student", "test_acc_student", "test_loss_student", "best_val_acc", "best_test_acc"};
+}  // namespace
+
+TrainSummary train_mixmatch(const TrainConfig& cfg) {
+  validate(cfg);
+  const Device device = resolve_device(cfg.device);
+  TrainTest data = load_dataset(cfg.dataset, cfg.data_dir);
+  Split split = split_dataset(data.train, cfg.labels, cfg.val_per_class, cfg.seed);
+  std::vector<int64_t> test_idx(data.test.count);
+  for (int64_t i = 0; i < data.test.count; ++i) test_idx[i] = i;
+  const std::vector<int64_t> val_eval = first_n(split.validation, cfg.max_eval_images),
+                             test_eval = first_n(test_idx, cfg.max_eval_images);
+
+  WideResNetConfig mc;
+  mc.depth = cfg.depth;
+  mc.widen_factor = cfg.widen;
+  mc.num_classes = data.train.num_classes;
+  mc.in_channels = data.train.channels;
+  mc.bn_eps = cfg.bn_eps;
+  mc.conv_bias = cfg.conv_bias;
+  mc.seed = cfg.seed;
+  WideResNet student(mc), teacher(mc);
+  student.to(device);
+  teacher.to(device);
+  copy_state(student, teacher);
+  teacher.eval();
+  Adam adam(student.named_parameters(), cfg.effective_lr());
+  MixMatchLoader loader(data.train, split, cfg.batch_size, cfg.K, cfg.seed, device, cfg.prefetch);
+
+  make_dirs(cfg.out_dir);
+  const std::string last = last_checkpoint_path(cfg.out_dir), best = best_checkpoint_path(cfg.out_dir);
+  TrainSummary sum;
+  sum.device = device_name(device);
+  int64_t start = 0;
+  if (cfg.resume) {
+    MM_CHECK(file_exists(last), "--resume: ", last, " does not exist");
+    TrainState s = load_train_state(last, student, teacher, adam);
+    start = s.step;
+    loader.seek(s.loader);
+    sum.best_val_acc = meta(s.metadata, "best_val_acc", -1);
+    sum.best_test_acc = meta(s.metadata, "best_test_acc", -1);
+    sum.best_step = static_cast<int64_t>(meta(s.metadata, "best_step", -1));
+  } else {
+    MM_CHECK(!file_exists(last), "--out ", cfg.out_dir, " already holds a run (", last,
+             "): pass --resume to continue it, or choose another --out");
+  }
+  write_file_atomically(cfg.out_dir + "/config.json", config_to_json(cfg, sum.device));
+  MetricsWriter metrics(cfg.out_dir, kColumns, cfg.resume ? start : -1);
+  Progress progress(cfg.total_steps(), cfg.steps_per_epoch, start, cfg.log_every);
+  progress.message("mmengine train: " + std::string(bn_mode_name(cfg.bn_mode)) + " BN, EMA " + (cfg.ema ? "on" : "off") +
+                   ", WRN-" + std::to_string(cfg.depth) + "-" + std::to_string(cfg.widen) + " (" +
+                   std::to_string(student.parameter_count()) + " parameters) on " + sum.device + ", " + data.train.name +
+                   ": " + std::to_string(split.labeled.size()) + " labeled / " + std::to_string(split.unlabeled.size()) +
+                   " unlabeled / " + std::to_string(split.validation.size()) + " validation; steps " +
+                   std::to_string(start) + ".." + std::to_string(cfg.total_steps()));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  double last_acc = 0;
+  const double images_per_step = static_cast<double>(cfg.batch_size * (cfg.K + 1));
+  for (int64_t step = start; step < cfg.total_steps(); ++step) {
+    StepBatch batch = loader.next();
+    MM_CHECK(batch.step == step, "internal: loader at step ", batch.step, ", trainer at ", step);
+    StepResult r = mixmatch_step(student, cfg.ema ? &teacher : nullptr, adam, batch, cfg, step, data.train.num_classes);
+    const int64_t done = step + 1, epoch = (done - 1) / cfg.steps_per_epoch + 1;
+    progress.update(done, r.loss, r.lx, r.lu, last_acc);
+    MetricsRow row{{"step", double(done)},        {"epoch", double(epoch)},    {"loss", r.loss},
+                   {"loss_x", r.lx},              {"loss_u", r.lu},            {"weight_u", r.weight},
+                   {"mixup_lambda", r.lambda},    {"lr", cfg.effective_lr()},
+                   {"images_per_s", progress.steps_per_second() * images_per_step}};
+    const bool epoch_end = done % cfg.steps_per_epoch == 0, final_step = done == cfg.total_steps();
+    const bool evaluate_now = (epoch_end && epoch % cfg.eval_every == 0) || final_step;
+    if (evaluate_now) {
+      EvalResult tv = evaluate(teacher, data.train, val_eval, device, cfg.eval_batch),
+                 tt = evaluate(teacher, data.test, test_eval, device, cfg.eval_batch),
+                 sv = evaluate(student, data.train, val_eval, device, cfg.eval_batch),
+                 st = evaluate(student, data.test, test_eval, device, cfg.eval_batch);
+      // With --ema off the teacher never moves: the student is the model that is selected.
+      const EvalResult& sel_val = cfg.ema ? tv : sv;
+      const EvalResult& sel_test = cfg.ema ? tt : st;
+      if (sel_val.accuracy > sum.best_val_acc) {
+        sum.best_val_acc = sel_val.accuracy;
+        sum.best_test_acc = sel_test.accuracy;
+        sum.best_step = done;
+        save_module(best, cfg.ema ? static_cast<Module&>(teacher) : static_cast<Module&>(student),
+                    {{"step", std::to_string(done)}, {"val_acc", num(sel_val.accuracy)}, {"test_acc", num(sel_test.accuracy)},
+                     {"model", cfg.ema ? "teacher" : "student"}});
+      }
+      last_acc = sel_test.accuracy;
+      sum.final_teacher_val = tv.accuracy;
+      sum.final_teacher_test = tt.accuracy;
+      sum.final_student_val = sv.accuracy;
+      sum.final_student_test = st.accuracy;
+      row.insert(row.end(), {{"val_acc_teacher", tv.accuracy}, {"val_loss_teacher", tv.loss},
+                             {"test_acc_teacher", tt.accuracy}, {"test_loss_teacher", tt.loss},
+                             {"val_acc_student", sv.accuracy}, {"val_loss_student", sv.loss},
+                             {"test_acc_student", st.accuracy}, {"test_loss_student", st.loss},
+                             {"best_val_acc", sum.best_val_acc}, {"best_test_acc", sum.best_test_acc}});
+      char line[256];
+      std::snprintf(line, sizeof(line),
+                    "epoch %lld step %lld: teacher val %.2f%% test %.2f%% | student val %.2f%% test %.2f%% | best val "
+                    "%.2f%% (test %.2f%%)",
+                    (long long)epoch, (long long)done, tv.accuracy, tt.accuracy, sv.accuracy, st.accuracy,
+                    sum.best_val_acc, sum.best_test_acc);
+      progress.message(line);
+    }
+    if (done % cfg.log_every == 0 || evaluate_now) metrics.write(row);
+    if ((epoch_end && epoch % cfg.checkpoint_every == 0) || final_step) {
+      TrainState s;
+      s.step = done;
+      s.loader = loader.position();
+      s.metadata = {{"best_val_acc", num(sum.best_val_acc)}, {"best_test_acc", num(sum.best_test_acc)},
+                    {"best_step", std::to_string(sum.best_step)}};
+      save_train_state(last, student, teacher, adam, s);
+    }
+  }
+  sum.steps = cfg.total_steps() - start;
+  sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  sum.images_per_second = sum.seconds > 0 ? sum.steps * images_per_step / sum.seconds : 0;
+  char line[320];
+  std::snprintf(line, sizeof(line),
+                "final: teacher test %.2f%% student test %.2f%% | best val %.2f%% -> test %.2f%% at step %lld | %lld "
+                "steps in %.1f s (%.0f images/s) on %s",
+                sum.final_teacher_test, sum.final_student_test, sum.best_val_acc, sum.best_test_acc,
+                (long long)sum.best_step, (long long)sum.steps, sum.seconds, sum.images_per_second, sum.device.c_str());
+  progress.message(line);
+  return sum;
+}
+
+}  // namespace mmengine
