@@ -51,10 +51,12 @@ void validate(const TrainConfig& c) {
   MM_CHECK(c.lambda_u >= 0 && std::isfinite(c.lambda_u), "--lambda-u: must be >= 0, got ", c.lambda_u);
   MM_CHECK(c.lr > 0 && std::isfinite(c.lr), "--lr: must be positive, got ", c.lr);
   MM_CHECK(c.ema_decay > 0 && c.ema_decay < 1, "--ema-decay: must be in (0, 1), got ", c.ema_decay);
+  MM_CHECK(c.bn_momentum > 0 && c.bn_momentum <= 1, "--bn-momentum: must be in (0, 1], got ", c.bn_momentum);
   MM_CHECK(c.bn_eps > 0, "--bn-eps: must be positive, got ", c.bn_eps);
   MM_CHECK(c.rampup_steps >= -1, "--rampup-steps: must be >= 0 (or -1 for the whole run), got ", c.rampup_steps);
   MM_CHECK(c.depth >= 10 && (c.depth - 4) % 6 == 0, "--depth: must be 6n + 4 (10, 16, 22, 28, ...), got ", c.depth);
   MM_CHECK(c.widen >= 1, "--widen: must be >= 1, got ", c.widen);
+  MM_CHECK(c.stop_after >= 0, "--stop-after: must be >= 0, got ", c.stop_after);
   MM_CHECK(c.prefetch >= 0, "--prefetch: must be >= 0, got ", c.prefetch);
   MM_CHECK(!c.out_dir.empty(), "--out: must not be empty");
   MM_CHECK(!(c.lr_scale_sqrt && c.bn_mode != BnMode::Single), "--lr-scale sqrt: only meaningful with --bn-mode single");
@@ -92,6 +94,7 @@ std::string config_to_json(const TrainConfig& c, const std::string& device_used)
   j["ema_scope"] = c.ema_params_only ? "params" : "state";
   j["decay_scope"] = c.ema_decay_buffers ? "state" : "params";
   j["bn_eps"] = c.bn_eps;
+  j["bn_momentum"] = c.bn_momentum;
   j["conv_bias"] = c.conv_bias;
   j["model"] = "WRN-" + std::to_string(c.depth) + "-" + std::to_string(c.widen);
   j["device"] = device_used;

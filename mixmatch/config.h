@@ -34,12 +34,14 @@ struct TrainConfig {
   int64_t rampup_steps = -1;  // -1: the whole run
   bool ema_params_only = false;
   double bn_eps = 1e-5;
+  double bn_momentum = 0.001;  // the port's value, tuned for ~1M steps
   bool conv_bias = false;
   // model
   int64_t depth = 28, widen = 2;
   // run
   std::string device = "auto", out_dir = "runs/mixmatch";
   bool resume = false;
+  int64_t stop_after = 0;  // > 0: stop (with a checkpoint) after this many steps of this invocation
   int prefetch = 2;
   int64_t log_every = 50;
 

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -74,6 +75,7 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
   mc.num_classes = data.train.num_classes;
   mc.in_channels = data.train.channels;
   mc.bn_eps = cfg.bn_eps;
+  mc.bn_momentum = cfg.bn_momentum;
   mc.conv_bias = cfg.conv_bias;
   mc.seed = cfg.seed;
   WideResNet student(mc), teacher(mc);
@@ -114,7 +116,8 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
   const auto t0 = std::chrono::steady_clock::now();
   double last_acc = 0;
   const double images_per_step = static_cast<double>(cfg.batch_size * (cfg.K + 1));
-  for (int64_t step = start; step < cfg.total_steps(); ++step) {
+  const int64_t end = cfg.stop_after > 0 ? std::min(cfg.total_steps(), start + cfg.stop_after) : cfg.total_steps();
+  for (int64_t step = start; step < end; ++step) {
     StepBatch batch = loader.next();
     MM_CHECK(batch.step == step, "internal: loader at step ", batch.step, ", trainer at ", step);
     StepResult r = mixmatch_step(student, cfg.ema ? &teacher : nullptr, adam, batch, cfg, step, data.train.num_classes);
@@ -125,6 +128,7 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
                    {"mixup_lambda", r.lambda},    {"lr", cfg.effective_lr()},
                    {"images_per_s", progress.steps_per_second() * images_per_step}};
     const bool epoch_end = done % cfg.steps_per_epoch == 0, final_step = done == cfg.total_steps();
+    const bool interrupted = done == end && !final_step;  // --stop-after: checkpoint, then stop
     const bool evaluate_now = (epoch_end && epoch % cfg.eval_every == 0) || final_step;
     if (evaluate_now) {
       EvalResult tv = evaluate(teacher, data.train, val_eval, device, cfg.eval_batch),
@@ -161,7 +165,7 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
       progress.message(line);
     }
     if (done % cfg.log_every == 0 || evaluate_now) metrics.write(row);
-    if ((epoch_end && epoch % cfg.checkpoint_every == 0) || final_step) {
+    if ((epoch_end && epoch % cfg.checkpoint_every == 0) || final_step || interrupted) {
       TrainState s;
       s.step = done;
       s.loader = loader.position();
@@ -170,7 +174,7 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
       save_train_state(last, student, teacher, adam, s);
     }
   }
-  sum.steps = cfg.total_steps() - start;
+  sum.steps = end - start;
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   sum.images_per_second = sum.seconds > 0 ? sum.steps * images_per_step / sum.seconds : 0;
   char line[320];

@@ -27,6 +27,7 @@ void apply_preset(const std::string& name, TrainConfig& c) {
     c.max_eval_images = 2000;
     c.log_every = 25;
     c.ema_decay = 0.99;  // the EMA horizon (1 / (1 - decay) steps) must be well inside a 300-step run
+    c.bn_momentum = 0.01;  // likewise for the BN running statistics (0.001 would keep ~20% of their init)
     c.out_dir = "runs/quick";
     return;
   }
@@ -41,6 +42,7 @@ void apply_preset(const std::string& name, TrainConfig& c) {
     c.steps_per_epoch = 40;
     c.log_every = 20;
     c.ema_decay = 0.95;  // a 120-step run: a short EMA horizon
+    c.bn_momentum = 0.05;
     c.out_dir = "runs/synthetic";
     return;
   }
@@ -79,11 +81,13 @@ void add_train_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--bn-update", f->bn_update, "which forward calls update BN running stats: all, first, none-in-guess");
   cmd->add_option("--rampup-steps", c.rampup_steps, "lambda_u ramp length in steps (-1: the whole run)");
   cmd->add_option("--bn-eps", c.bn_eps, "BatchNorm epsilon");
+  cmd->add_option("--bn-momentum", c.bn_momentum, "BatchNorm running-statistics momentum");
   cmd->add_option("--depth", c.depth, "WideResNet depth (6n + 4)");
   cmd->add_option("--widen", c.widen, "WideResNet widen factor");
   cmd->add_option("--device", c.device, "auto, cpu or cuda");
   cmd->add_option("--out", c.out_dir, "run folder");
   cmd->add_flag("--resume", c.resume, "continue the run in --out from its last checkpoint");
+  cmd->add_option("--stop-after", c.stop_after, "stop after this many steps (checkpointed; continue with --resume)");
   cmd->add_option("--eval-every", c.eval_every, "epochs between evaluations");
   cmd->add_option("--checkpoint-every", c.checkpoint_every, "epochs between checkpoints");
   cmd->add_option("--max-eval-images", c.max_eval_images, "evaluate on at most this many validation/test images (0: all)");
@@ -112,6 +116,7 @@ void add_train_command(CLI::App& app, CommandAction& action) {
     pick(&TrainConfig::log_every, "--log-every");
     pick(&TrainConfig::out_dir, "--out");
     pick(&TrainConfig::ema_decay, "--ema-decay");
+    pick(&TrainConfig::bn_momentum, "--bn-momentum");
     f->c.bn_mode = parse_bn_mode(f->bn_mode);
     f->c.bn_update = parse_bn_update(f->bn_update);
     auto on_off = [](const std::string& v, const char* flag) {

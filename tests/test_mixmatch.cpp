@@ -1,0 +1,244 @@
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "engine/adam.h"
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "layers/checkpoint.h"
+#include "layers/layers.h"
+#include "mixmatch/config.h"
+#include "mixmatch/ema.h"
+#include "mixmatch/guess.h"
+#include "mixmatch/interleave.h"
+#include "mixmatch/loss.h"
+#include "mixmatch/mixup.h"
+#include "mixmatch/trainer.h"
+#include "tests/test_util.h"
+
+using namespace mmengine;
+using namespace mmengine::testing;
+
+namespace {
+Tensor rows_tensor(int64_t first, int64_t n) {  // row r holds the value first + r
+  std::vector<double> v(n);
+  for (int64_t i = 0; i < n; ++i) v[i] = static_cast<double>(first + i);
+  return Tensor::from_vector(v, {n, 1}, DType::F64);
+}
+
+template <typename F>
+void expect_error_with(F&& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error mentioning " << needle;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+std::string run_dir(const std::string& name) {
+  return ::testing::TempDir() + "mmrun_" + std::to_string(::getpid()) + "_" + name;
+}
+
+TrainConfig tiny_run(const std::string& out) {
+  TrainConfig c;
+  c.dataset = "synthetic";
+  c.labels = 100;
+  c.val_per_class = 20;
+  c.depth = 10;
+  c.widen = 1;
+  c.batch_size = 16;
+  c.epochs = 2;
+  c.steps_per_epoch = 4;
+  c.max_eval_images = 100;
+  c.ema_decay = 0.9;
+  c.bn_momentum = 0.05;
+  c.device = "cpu";
+  c.out_dir = out;
+  c.log_every = 2;
+  return c;
+}
+}  // namespace
+
+TEST(Sharpen, MatchesHandValues) {
+  Tensor p = Tensor::from_vector({0.6, 0.4, 0.5, 0.5}, {2, 2}, DType::F64);
+  auto v = sharpen(p, 0.5).to_vector();
+  EXPECT_NEAR(v[0], 0.36 / 0.52, 1e-15);
+  EXPECT_NEAR(v[1], 0.16 / 0.52, 1e-15);
+  EXPECT_NEAR(v[2], 0.5, 1e-15);
+  expect_error_with([&] { sharpen(p, 0); }, "--T");
+}
+
+TEST(MixUp, LambdaIsTheLargerHalfAndMixingIsLinear) {
+  for (uint64_t step = 0; step < 50; ++step) {
+    MixUpDraw d = draw_mixup(7, 0.75, 3, step);
+    EXPECT_GE(d.lambda, 0.5);
+    EXPECT_LE(d.lambda, 1.0);
+    auto sorted = d.perm;
+    std::sort(sorted.begin(), sorted.end());
+    for (int64_t i = 0; i < 7; ++i) EXPECT_EQ(sorted[i], i);
+    EXPECT_EQ(draw_mixup(7, 0.75, 3, step).perm, d.perm) << "a step's draw is reproducible";
+  }
+  MixUpDraw d{0.8, {2, 0, 1}};
+  auto v = mix(rows_tensor(10, 3), d).to_vector();  // 0.8 * [10 11 12] + 0.2 * [12 10 11]
+  EXPECT_NEAR(v[0], 10.4, 1e-12);
+  EXPECT_NEAR(v[1], 10.8, 1e-12);
+  EXPECT_NEAR(v[2], 11.8, 1e-12);
+}
+
+TEST(Interleave, OffsetsMatchTheSeed) {
+  EXPECT_EQ(interleave_offsets(64, 2), (std::vector<int64_t>{0, 21, 42, 64}));
+  EXPECT_EQ(interleave_offsets(5, 2), (std::vector<int64_t>{0, 1, 3, 5}));
+  EXPECT_EQ(interleave_offsets(7, 3), (std::vector<int64_t>{0, 1, 3, 5, 7}));
+  EXPECT_EQ(interleave_offsets(6, 2), (std::vector<int64_t>{0, 2, 4, 6}));
+}
+
+TEST(Interleave, SwapsSliceIOfChunkZeroWithSliceIOfChunkI) {
+  for (int64_t B : {64, 5}) {
+    std::vector<Tensor> xy{rows_tensor(0, B), rows_tensor(1000, B), rows_tensor(2000, B)};
+    auto out = interleave(xy, B);
+    auto off = interleave_offsets(B, 2);
+    std::vector<std::vector<double>> got;
+    for (auto& t : out) got.push_back(t.to_vector());
+    for (int64_t r = 0; r < B; ++r) {
+      const int part = r < off[1] ? 0 : r < off[2] ? 1 : 2;
+      // chunk 0 takes slice `part` from chunk `part`; chunk i (i > 0) takes slice i from chunk 0.
+      EXPECT_EQ(got[0][r], 1000.0 * part + r) << "B=" << B << " row " << r;
+      for (int i = 1; i <= 2; ++i) EXPECT_EQ(got[i][r], (part == i ? 0.0 : 1000.0 * i) + r) << "B=" << B;
+    }
+    auto back = interleave(out, B);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(back[i].to_vector(), xy[i].to_vector()) << "un-interleave is the inverse";
+  }
+}
+
+TEST(Loss, ValuesByHand) {
+  Tensor lx = Tensor::from_vector({0.0, std::log(3.0)}, {1, 2}, DType::F64);  // softmax [1/4, 3/4]
+  Tensor tx = Tensor::from_vector({0.5, 0.5}, {1, 2}, DType::F64);
+  Tensor lu = Tensor::from_vector({0.0, 0.0, 0.0, std::log(3.0)}, {2, 2}, DType::F64);
+  Tensor tu = Tensor::from_vector({1.0, 0.0, 0.25, 0.75}, {2, 2}, DType::F64);
+  MixMatchLoss l = mixmatch_loss(lx, tx, lu, tu, 75.0, 0.5);
+  const double want_lx = -(0.5 * std::log(0.25) + 0.5 * std::log(0.75));
+  const double want_lu = (0.25 + 0.25 + 0 + 0) / 4.0;  // (0.5-1)^2 + (0.5-0)^2 + 0 + 0 over 4
+  EXPECT_NEAR(l.lx.item(), want_lx, 1e-14);
+  EXPECT_NEAR(l.lu.item(), want_lu, 1e-14);
+  EXPECT_NEAR(l.weight, 37.5, 1e-14);
+  EXPECT_NEAR(l.total.item(), want_lx + 37.5 * want_lu, 1e-12);
+}
+
+TEST(Loss, LinearRampup) {
+  EXPECT_EQ(linear_rampup(0, 100), 0.0);
+  EXPECT_EQ(linear_rampup(50, 100), 0.5);
+  EXPECT_EQ(linear_rampup(150, 100), 1.0);
+  EXPECT_EQ(linear_rampup(5, 0), 1.0);
+}
+
+TEST(Adam, MatchesAHandComputedStep) {
+  Tensor p = Tensor::from_vector({1.0}, {1}, DType::F64);
+  p.set_requires_grad(true);
+  Adam adam({{"p", &p}}, 0.1);
+  sum(mul(p, 0.5)).backward();  // g = 0.5
+  adam.step();
+  // m = 0.05, v = 0.00025; m_hat = 0.5, v_hat = 0.25: p = 1 - 0.1 * 0.5 / (0.5 + 1e-8)
+  EXPECT_NEAR(p.item(), 1 - 0.1 * 0.5 / (0.5 + 1e-8), 1e-15);
+  p.zero_grad();
+  sum(mul(p, -0.25)).backward();  // g = -0.25
+  adam.step();
+  const double m = 0.9 * 0.05 + 0.1 * -0.25, v = 0.999 * 0.00025 + 0.001 * 0.0625;
+  const double mhat = m / (1 - 0.81), vhat = v / (1 - 0.999 * 0.999);
+  EXPECT_NEAR(p.item(), 1 - 0.1 * 0.5 / (0.5 + 1e-8) - 0.1 * mhat / (std::sqrt(vhat) + 1e-8), 1e-14);
+}
+
+TEST(Ema, TeacherAveragesAndStudentDecaysWithAndWithoutBuffers) {
+  for (bool decay_buffers : {true, false}) {
+    BatchNorm2d student(2, 0.1, 1e-5, DType::F64), teacher(2, 0.1, 1e-5, DType::F64);
+    student.weight.fill_(2.0);
+    student.running_mean.fill_(4.0);
+    EmaSpec spec;
+    spec.decay = 0.9;
+    spec.weight_decay = 0.5;
+    spec.decay_buffers = decay_buffers;
+    ema_step(teacher, student, spec);
+    EXPECT_NEAR(teacher.weight.to_vector()[0], 0.9 * 1.0 + 0.1 * 2.0, 1e-15);
+    EXPECT_NEAR(teacher.running_mean.to_vector()[0], 0.1 * 4.0, 1e-15);
+    EXPECT_NEAR(student.weight.to_vector()[0], 1.0, 1e-15);  // 2 * (1 - 0.5)
+    EXPECT_NEAR(student.running_mean.to_vector()[0], decay_buffers ? 2.0 : 4.0, 1e-15);
+    EXPECT_EQ(student.num_batches_tracked, teacher.num_batches_tracked) << "integer counters are not averaged";
+  }
+}
+
+TEST(TrainConfig, ErrorsNameTheFlag) {
+  auto with = [](auto change, const std::string& flag) {
+    TrainConfig c;
+    change(c);
+    expect_error_with([&] { validate(c); }, flag);
+  };
+  with([](TrainConfig& c) { c.epochs = 0; }, "--epochs");
+  with([](TrainConfig& c) { c.batch_size = -3; }, "--batch-size");
+  with([](TrainConfig& c) { c.lr = 0; }, "--lr");
+  with([](TrainConfig& c) { c.T = -1; }, "--T");
+  with([](TrainConfig& c) { c.ema_decay = 1.0; }, "--ema-decay");
+  with([](TrainConfig& c) { c.depth = 12; }, "--depth");
+  with([](TrainConfig& c) { c.K = 0; }, "--K");
+  with([](TrainConfig& c) { c.lr_scale_sqrt = true; }, "--lr-scale");
+  expect_error_with([] { parse_bn_mode("both"); }, "--bn-mode");
+  expect_error_with([] { parse_bn_update("some"); }, "--bn-update");
+  TrainConfig c = tiny_run(run_dir("bad"));
+  c.labels = 105;
+  expect_error_with([&] { train_mixmatch(c); }, "--labels");
+  c = tiny_run(run_dir("bad2"));
+  c.dataset = "imagenet";
+  expect_error_with([&] { train_mixmatch(c); }, "--dataset");
+  c = tiny_run(run_dir("bad3"));
+  c.dataset = "cifar10";
+  c.data_dir = "/nonexistent";
+  expect_error_with([&] { train_mixmatch(c); }, "data_batch_1.bin");
+}
+
+TEST(Trainer, ResumeIsBitIdentical) {
+  const std::string straight = run_dir("straight"), split = run_dir("split");
+  TrainConfig a = tiny_run(straight);
+  train_mixmatch(a);
+  TrainConfig b = tiny_run(split);
+  b.stop_after = 3;  // interrupted mid-epoch, then continued
+  EXPECT_EQ(train_mixmatch(b).steps, 3);
+  b.resume = true;
+  b.stop_after = 0;
+  EXPECT_EQ(train_mixmatch(b).steps, 5);
+  TensorFile fa = load_safetensors(last_checkpoint_path(straight)), fb = load_safetensors(last_checkpoint_path(split));
+  ASSERT_EQ(fa.tensors.size(), fb.tensors.size());
+  for (auto& [name, t] : fa.tensors) EXPECT_EQ(t.to_vector(), fb.tensors.at(name).to_vector()) << name;
+  EXPECT_EQ(fa.integers, fb.integers);
+  // A finished run is not silently overwritten.
+  expect_error_with([&] { train_mixmatch(tiny_run(straight)); }, "--resume");
+  // Run-folder contents.
+  std::ifstream cfg(straight + "/config.json"), csv(straight + "/metrics.csv");
+  std::string cfg_text((std::istreambuf_iterator<char>(cfg)), {}), header;
+  std::getline(csv, header);
+  EXPECT_NE(cfg_text.find("\"bn_mode\": \"interleave\""), std::string::npos);
+  EXPECT_NE(cfg_text.find("\"git_commit\""), std::string::npos);
+  EXPECT_EQ(header.rfind("step,epoch,loss,loss_x,loss_u", 0), 0u) << header;
+}
+
+TEST(Trainer, LearnsTheSyntheticTaskFarAboveChance) {
+  TrainConfig c = tiny_run(run_dir("learn"));
+  c.epochs = 3;
+  c.steps_per_epoch = 40;
+  c.batch_size = 32;
+  c.ema_decay = 0.95;
+  c.max_eval_images = 300;
+  TrainSummary s = train_mixmatch(c);
+  EXPECT_GT(s.final_student_test, 50.0) << "chance is 10%";
+  EXPECT_GT(s.best_test_acc, 40.0);
+}
+
+TEST(Trainer, EveryBnModeRuns) {
+  for (auto mode : {BnMode::Separate, BnMode::Single}) {
+    TrainConfig c = tiny_run(run_dir(std::string("mode_") + bn_mode_name(mode)));
+    c.epochs = 1;
+    c.steps_per_epoch = 3;
+    c.bn_mode = mode;
+    c.lr_scale_sqrt = mode == BnMode::Single;
+    TrainSummary s = train_mixmatch(c);
+    EXPECT_EQ(s.steps, 3);
+  }
+}
