@@ -1,6 +1,7 @@
 #include "data/augment.h"
 
 #include "engine/dispatch.h"
+#include "engine/profiler.h"
 #include "engine/memory.h"
 #include "kernels/augment.h"
 
@@ -33,6 +34,7 @@ Tensor normalization_table(const ImageDataset& d, Device device, DType dtype) {
 
 Tensor augment_images(const std::vector<uint8_t>& batch, int64_t B, const ImageDataset& d, const AugmentDraw& draw,
                       Device device, DType dtype) {
+  MM_PROFILE("augment", device);
   MM_CHECK(static_cast<int64_t>(batch.size()) == B * d.image_size(), "augment: batch of ", batch.size(),
            " bytes is not ", B, " images of ", d.image_size());
   MM_CHECK(draw.pad >= 0 && draw.pad < d.height && draw.pad < d.width, "augment: pad ", draw.pad,

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "engine/dispatch.h"
+#include "engine/profiler.h"
 #include "kernels/optim.h"
 
 namespace mmengine {
@@ -17,6 +18,7 @@ Adam::Adam(std::vector<std::pair<std::string, Tensor*>> params, double lr, doubl
 }
 
 void Adam::step() {
+  MM_PROFILE("optimizer (Adam)", params_.empty() ? Device::CPU : params_[0].second->device());
   ++step_;
   kernels::AdamSpec spec{lr_, beta1_, beta2_, eps_, step_};
   for (size_t i = 0; i < params_.size(); ++i) {

@@ -1,11 +1,13 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
+#include "engine/profiler.h"
 #include "engine/ops_nn.h"
 #include "kernels/batchnorm.h"
 
 namespace mmengine {
 
 Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats) {
+  MM_PROFILE("batchnorm", x.device());
   check_same_place("batch_norm", x, gamma);
   check_same_place("batch_norm", x, beta);
   MM_CHECK(x.dim() >= 2 && gamma.dim() == 1 && gamma.size(0) == x.size(1) && beta.shape() == gamma.shape(),
@@ -25,6 +27,7 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
   Tensor X = x.detach(), G = gamma.detach();
   const bool need_gamma = gamma.requires_grad(), need_beta = beta.requires_grad();
   return record(y, "batch_norm", {x, gamma, beta}, [=](const Tensor& gy) {
+  MM_PROFILE("batchnorm", X.device());
     Tensor gx = Tensor::empty(X.shape(), X.dtype(), X.device());
     Tensor gg, gb;
     if (need_gamma) gg = Tensor::empty({C}, X.dtype(), X.device());

@@ -1,6 +1,7 @@
 #include "engine/autograd.h"
 #include "engine/conv_backend.h"
 #include "engine/dispatch.h"
+#include "engine/profiler.h"
 #include "engine/ops_nn.h"
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
@@ -57,6 +58,7 @@ Tensor conv_grad_weight_own(const ConvGeometry& g, int64_t cout, const Tensor& x
 }
 
 Tensor conv_forward(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& w) {
+  MM_PROFILE("conv forward", x.device());
 #ifdef MMENGINE_WITH_CUDNN
   if (use_cudnn(x.device())) {
     Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), x.device());
@@ -68,6 +70,7 @@ Tensor conv_forward(const ConvGeometry& g, int64_t cout, const Tensor& x, const 
 }
 
 Tensor conv_grad_input(const ConvGeometry& g, int64_t cout, const Tensor& w, const Tensor& gy) {
+  MM_PROFILE("conv backward (input)", gy.device());
 #ifdef MMENGINE_WITH_CUDNN
   if (use_cudnn(gy.device())) {
     Tensor gx = Tensor::empty({g.batch, g.in_channels, g.height, g.width}, gy.dtype(), gy.device());
@@ -79,6 +82,7 @@ Tensor conv_grad_input(const ConvGeometry& g, int64_t cout, const Tensor& w, con
 }
 
 Tensor conv_grad_weight(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy) {
+  MM_PROFILE("conv backward (weight)", gy.device());
 #ifdef MMENGINE_WITH_CUDNN
   if (use_cudnn(gy.device())) {
     Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, gy.dtype(), gy.device());

@@ -1,5 +1,6 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
+#include "engine/profiler.h"
 #include "engine/ops.h"
 #include "kernels/elementwise.h"
 
@@ -10,10 +11,12 @@ using kernels::Unary;
 
 namespace {
 Tensor unary_op(Unary op, const char* name, const Tensor& a, double param) {
+  MM_PROFILE("elementwise", a.device());
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
   MM_DISPATCH_FLOAT(a.dtype(), T, MM_KERNEL(a.device(), unary_forward, T)(op, T(param), a.data<T>(), out.data<T>(), a.numel()));
   Tensor x = a.detach(), y = out.detach();
   return record(out, name, {a}, [op, param, x, y](const Tensor& g) {
+  MM_PROFILE("elementwise", x.device());
     Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
     MM_DISPATCH_FLOAT(x.dtype(), T,
                       MM_KERNEL(x.device(), unary_backward, T)(op, T(param), x.data<T>(), y.data<T>(), g.data<T>(),
@@ -23,6 +26,7 @@ Tensor unary_op(Unary op, const char* name, const Tensor& a, double param) {
 }
 
 Tensor binary_op(Binary op, const char* name, const Tensor& a, const Tensor& b) {
+  MM_PROFILE("elementwise", a.device());
   check_same_place(name, a, b);
   MM_CHECK(a.shape() == b.shape(), name, ": shapes ", shape_str(a.shape()), " and ", shape_str(b.shape()),
            " differ (use the _channel form to broadcast a per-channel vector)");
@@ -32,6 +36,7 @@ Tensor binary_op(Binary op, const char* name, const Tensor& a, const Tensor& b) 
   Tensor x = a.detach(), y = b.detach();
   bool need_a = a.requires_grad(), need_b = b.requires_grad();
   return record(out, name, {a, b}, [op, x, y, need_a, need_b](const Tensor& g) {
+  MM_PROFILE("elementwise", x.device());
     Tensor ga, gb;
     if (need_a) ga = Tensor::empty(x.shape(), x.dtype(), x.device());
     if (need_b) gb = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -44,6 +49,7 @@ Tensor binary_op(Binary op, const char* name, const Tensor& a, const Tensor& b) 
 }
 
 Tensor channel_op(Binary op, const char* name, const Tensor& x, const Tensor& c) {
+  MM_PROFILE("elementwise", x.device());
   check_same_place(name, x, c);
   MM_CHECK(x.dim() >= 2 && c.dim() == 1 && c.size(0) == x.size(1), name, ": needs x [N, C, ...] and c [C], got ",
            describe(x), " and ", describe(c));
@@ -55,6 +61,7 @@ Tensor channel_op(Binary op, const char* name, const Tensor& x, const Tensor& c)
   Tensor xs = x.detach(), cs = c.detach();
   bool need_x = x.requires_grad(), need_c = c.requires_grad();
   return record(out, name, {x, c}, [=](const Tensor& g) {
+  MM_PROFILE("elementwise", xs.device());
     Tensor gx, gc;
     if (need_x) gx = Tensor::empty(xs.shape(), xs.dtype(), xs.device());
     if (need_c) gc = Tensor::empty(cs.shape(), cs.dtype(), cs.device());

@@ -1,5 +1,6 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
+#include "engine/profiler.h"
 #include "engine/ops.h"
 #include "kernels/gemm.h"
 
@@ -8,6 +9,7 @@ namespace mmengine {
 namespace {
 // C = op(A) op(B) into a fresh tensor.
 Tensor gemm(bool ta, bool tb, const Tensor& A, const Tensor& B, int64_t M, int64_t N, int64_t K) {
+  MM_PROFILE("gemm (linear)", A.device());
   Tensor C = Tensor::empty({M, N}, A.dtype(), A.device());
   MM_DISPATCH_FLOAT(A.dtype(), T,
                     MM_KERNEL(A.device(), gemm, T)(ta, tb, M, N, K, T(1), A.data<T>(), B.data<T>(), T(0), C.data<T>()));

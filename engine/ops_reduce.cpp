@@ -1,5 +1,6 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
+#include "engine/profiler.h"
 #include "engine/ops.h"
 #include "kernels/reduce.h"
 #include "kernels/softmax.h"
@@ -10,6 +11,7 @@ namespace {
 // Sum over [outer, len, inner] -> [outer, inner], scaled; backward broadcasts the gradient back.
 Tensor reduce_axis(const Tensor& a, int64_t outer, int64_t len, int64_t inner, const Shape& out_shape, double scale,
                    const char* name) {
+  MM_PROFILE("reduce", a.device());
   Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
   MM_DISPATCH_FLOAT(a.dtype(), T, MM_KERNEL(a.device(), sum_axis, T)(a.data<T>(), out.data<T>(), outer, len, inner));
   if (scale != 1.0) {
@@ -20,6 +22,7 @@ Tensor reduce_axis(const Tensor& a, int64_t outer, int64_t len, int64_t inner, c
   Device dev = a.device();
   DType dt = a.dtype();
   return record(out, name, {a}, [=](const Tensor& g) {
+  MM_PROFILE("reduce", dev);
     Tensor gx = Tensor::empty(in_shape, dt, dev);
     MM_DISPATCH_FLOAT(dt, T, MM_KERNEL(dev, broadcast_axis, T)(g.data<T>(), gx.data<T>(), outer, len, inner, T(scale)));
     return std::vector<Tensor>{gx};
@@ -43,6 +46,7 @@ Tensor reduce_dim(const Tensor& a, int64_t axis, bool keepdim, bool average, con
 }
 
 Tensor softmax_op(const Tensor& x, bool log_out, const char* name) {
+  MM_PROFILE("softmax", x.device());
   MM_CHECK(x.dim() == 2, name, ": needs a 2-D [rows, classes] tensor, got ", describe(x));
   const int64_t rows = x.size(0), cols = x.size(1);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -50,6 +54,7 @@ Tensor softmax_op(const Tensor& x, bool log_out, const char* name) {
                     MM_KERNEL(x.device(), softmax_forward, T)(x.data<T>(), out.data<T>(), rows, cols, log_out));
   Tensor y = out.detach();
   return record(out, name, {x}, [=](const Tensor& g) {
+  MM_PROFILE("softmax", y.device());
     Tensor gx = Tensor::empty(y.shape(), y.dtype(), y.device());
     MM_DISPATCH_FLOAT(y.dtype(), T,
                       MM_KERNEL(y.device(), softmax_backward, T)(y.data<T>(), g.data<T>(), gx.data<T>(), rows, cols, log_out));

@@ -1,5 +1,6 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
+#include "engine/profiler.h"
 #include "engine/memory.h"
 #include "engine/ops.h"
 #include "kernels/index.h"
@@ -54,6 +55,7 @@ Tensor reshape(const Tensor& a, const Shape& shape) {
 }
 
 Tensor concat(const std::vector<Tensor>& parts) {
+  MM_PROFILE("copy/index", parts.empty() ? Device::CPU : parts[0].device());
   MM_CHECK(!parts.empty(), "concat of no tensors");
   const Tensor& first = parts[0];
   int64_t rows = 0;
@@ -86,6 +88,7 @@ Tensor concat(const std::vector<Tensor>& parts) {
 }
 
 Tensor slice(const Tensor& a, int64_t begin, int64_t end) {
+  MM_PROFILE("copy/index", a.device());
   MM_CHECK(a.dim() >= 1 && 0 <= begin && begin <= end && end <= a.size(0), "slice [", begin, ", ", end, ") out of range for ",
            describe(a));
   Shape s = a.shape();
@@ -108,6 +111,7 @@ std::vector<Tensor> split(const Tensor& a, int64_t rows) {
 }
 
 Tensor index_select(const Tensor& a, const std::vector<int64_t>& rows) {
+  MM_PROFILE("copy/index", a.device());
   MM_CHECK(a.dim() >= 1, "index_select needs at least one dimension, got ", describe(a));
   for (auto r : rows) MM_CHECK(r >= 0 && r < a.size(0), "index_select: row ", r, " out of range for ", describe(a));
   Shape s = a.shape();

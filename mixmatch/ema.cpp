@@ -3,6 +3,7 @@
 #include <set>
 
 #include "engine/dispatch.h"
+#include "engine/profiler.h"
 #include "kernels/optim.h"
 
 namespace mmengine {
@@ -16,6 +17,7 @@ void copy_state(Module& from, Module& to) {
 }
 
 void ema_step(Module& teacher, Module& student, const EmaSpec& spec) {
+  MM_PROFILE("optimizer (EMA)", student.device());
   auto t = teacher.named_state(), s = student.named_state();
   MM_CHECK(t.size() == s.size(), "ema_step: teacher and student differ");
   // named_state lists each module's parameters then buffers, so membership is by name.

@@ -15,6 +15,7 @@ void add_reference_dump_command(CLI::App& app, CommandAction& action);
 void add_data_command(CLI::App& app, CommandAction& action);
 void add_train_command(CLI::App& app, CommandAction& action);
 void add_eval_command(CLI::App& app, CommandAction& action);
+void add_bench_command(CLI::App& app, CommandAction& action);
 
 
 }  // namespace mmengine

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   add_train_command(app, action);
   add_eval_command(app, action);
   add_data_command(app, action);
+  add_bench_command(app, action);
   add_reference_dump_command(app, action);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,80 @@
+#include "engine/profiler.h"
+
+#include <mutex>
+
+#include "engine/runtime.h"
+#ifdef MMENGINE_WITH_CUDA
+#include "engine/cuda_check.h"
+#endif
+
+namespace mmengine {
+
+namespace {
+bool g_enabled = false;
+thread_local int g_depth = 0;  // only the outermost scope records: nested ops count once
+std::mutex g_mu;
+std::map<std::string, std::pair<double, int64_t>>& table() {
+  static std::map<std::string, std::pair<double, int64_t>> t;
+  return t;
+}
+}  // namespace
+
+bool Profiler::enabled() { return g_enabled; }
+void Profiler::enable(bool on) { g_enabled = on; }
+void Profiler::reset() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  table().clear();
+}
+void Profiler::add(const char* family, double ms) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto& e = table()[family];
+  e.first += ms;
+  e.second += 1;
+}
+std::map<std::string, std::pair<double, int64_t>> Profiler::totals() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  return table();
+}
+
+ProfileScope::ProfileScope(const char* family, Device d)
+    : family_(family), device_(d), active_(g_enabled && g_depth == 0) {
+  if (g_enabled) ++g_depth;
+  if (!active_) return;
+  synchronize(device_);
+  start_ = std::chrono::steady_clock::now();
+}
+
+ProfileScope::~ProfileScope() {
+  if (g_enabled && g_depth > 0) --g_depth;
+  if (!active_) return;
+  try {
+    synchronize(device_);
+  } catch (...) {  // a destructor never throws; the error resurfaces at the next CUDA call
+  }
+  Profiler::add(family_, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count());
+}
+
+double time_ms(Device device, const std::function<void()>& fn) {
+  synchronize(device);
+#ifdef MMENGINE_WITH_CUDA
+  if (device == Device::CUDA) {
+    cudaEvent_t a, b;
+    CUDA_CHECK(cudaEventCreate(&a));
+    CUDA_CHECK(cudaEventCreate(&b));
+    CUDA_CHECK(cudaEventRecord(a));
+    fn();
+    CUDA_CHECK(cudaEventRecord(b));
+    CUDA_CHECK(cudaEventSynchronize(b));
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    return ms;
+  }
+#endif
+  auto t0 = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace mmengine

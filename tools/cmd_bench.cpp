@@ -1,0 +1,156 @@
+// mmengine bench: medians of the whole MixMatch step per BN mode, WRN forward and
+// forward+backward at two batch sizes, the data pipeline's images/s, and a per-kernel-family
+// breakdown of the step. Ratios are against baselines measured in the same run (the
+// interleaved step; the forward pass). JSON with --json.
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "data/stream.h"
+#include "data/synthetic.h"
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/profiler.h"
+#include "engine/rng.h"
+#include "engine/safetensors.h"
+#include "layers/wideresnet.h"
+#include "mixmatch/ema.h"
+#include "mixmatch/step.h"
+#include "tools/commands.h"
+
+namespace mmengine {
+
+namespace {
+struct Stats {
+  double median = 0, min = 0, max = 0;
+  int repeats = 0;
+};
+
+Stats measure(Device dev, int warmup, int repeats, const std::function<void()>& fn) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> t;
+  for (int i = 0; i < repeats; ++i) t.push_back(time_ms(dev, fn));
+  std::sort(t.begin(), t.end());
+  return {t[t.size() / 2], t.front(), t.back(), repeats};
+}
+
+struct BenchOpts {
+  std::string device = "auto", json;
+  int64_t depth = 28, widen = 2, batch = 64;
+  int warmup = 3, repeats = 20;
+  bool quick = false;
+};
+
+int run_bench(const BenchOpts& o) {
+  const Device dev = resolve_device(o.device);
+  const int repeats = std::max(o.repeats, 1);
+  nlohmann::ordered_json out;
+  out["device"] = device_name(dev);
+  out["model"] = "WRN-" + std::to_string(o.depth) + "-" + std::to_string(o.widen);
+  out["batch"] = o.batch;
+  out["repeats"] = repeats;
+  out["git_commit"] = MMENGINE_GIT_COMMIT;
+  std::printf("mmengine bench on %s: %s, B = %lld, median of %d after %d warm-up\n", device_name(dev),
+              out["model"].get<std::string>().c_str(), (long long)o.batch, repeats, o.warmup);
+
+  WideResNetConfig mc;
+  mc.depth = o.depth;
+  mc.widen_factor = o.widen;
+  WideResNet student(mc), teacher(mc);
+  student.to(dev);
+  teacher.to(dev);
+  copy_state(student, teacher);
+
+  // Forward and forward+backward of the WRN alone.
+  std::printf("%-36s %10s %10s %10s %8s\n", "what", "median ms", "min ms", "max ms", "ratio");
+  auto row = [&](const std::string& name, const Stats& s, double baseline) {
+    std::printf("%-36s %10.3f %10.3f %10.3f %8.2f\n", name.c_str(), s.median, s.min, s.max, s.median / baseline);
+    out["timings"][name] = {{"median_ms", s.median}, {"min_ms", s.min}, {"max_ms", s.max}, {"ratio", s.median / baseline}};
+  };
+  for (int64_t B : {o.batch, 3 * o.batch}) {
+    Tensor x = rand_normal({B, 3, 32, 32}, 1, 0, DType::F32, dev);
+    Stats fwd = measure(dev, o.warmup, repeats, [&] {
+      NoGrad ng;
+      student(x);
+    });
+    Stats fb = measure(dev, o.warmup, repeats, [&] {
+      student.zero_grad();
+      Tensor l = sum(student(x));
+      l.backward();
+    });
+    row("forward B=" + std::to_string(B), fwd, fwd.median);
+    row("forward+backward B=" + std::to_string(B), fb, fwd.median);
+  }
+
+  // The whole MixMatch step, per BN mode; the interleaved step is the baseline.
+  StepBatch batch;
+  batch.x = rand_normal({o.batch, 3, 32, 32}, 2, 0, DType::F32, dev);
+  for (int k = 0; k < 2; ++k) batch.u.push_back(rand_normal({o.batch, 3, 32, 32}, 3 + k, 0, DType::F32, dev));
+  for (int64_t i = 0; i < o.batch; ++i) batch.labels.push_back(static_cast<int32_t>(i % 10));
+  Adam adam(student.named_parameters(), 0.002);
+  double baseline = 0;
+  int64_t step = 0;
+  for (BnMode mode : {BnMode::Interleave, BnMode::Separate, BnMode::Single}) {
+    TrainConfig cfg;
+    cfg.bn_mode = mode;
+    cfg.epochs = 1;
+    cfg.steps_per_epoch = 1 << 20;
+    Stats s = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
+    if (mode == BnMode::Interleave) baseline = s.median;
+    row(std::string("MixMatch step (") + bn_mode_name(mode) + ")", s, baseline);
+  }
+
+  // Per-kernel-family breakdown of the interleaved step (synchronizing scopes: slower).
+  TrainConfig cfg;
+  cfg.epochs = 1;
+  cfg.steps_per_epoch = 1 << 20;
+  Profiler::reset();
+  Profiler::enable(true);
+  const int prof_steps = std::max(3, repeats / 4);
+  for (int i = 0; i < prof_steps; ++i) mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10);
+  Profiler::enable(false);
+  auto totals = Profiler::totals();
+  double all = 0;
+  for (auto& [k, v] : totals) all += v.first;
+  std::vector<std::pair<std::string, std::pair<double, int64_t>>> sorted(totals.begin(), totals.end());
+  std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.second.first > b.second.first; });
+  std::printf("\nper-kernel-family breakdown of the interleaved step (synchronized, %d steps)\n", prof_steps);
+  std::printf("%-28s %12s %12s %8s\n", "family", "ms/step", "calls/step", "share");
+  for (auto& [k, v] : sorted) {
+    std::printf("%-28s %12.3f %12.1f %7.1f%%\n", k.c_str(), v.first / prof_steps, double(v.second) / prof_steps,
+                100 * v.first / all);
+    out["breakdown"][k] = {{"ms_per_step", v.first / prof_steps}, {"calls_per_step", double(v.second) / prof_steps}};
+  }
+
+  // The data pipeline on this host: gather + augmentation (CPU runs) of B labeled + 2B
+  // unlabeled images per step, by the loader's producer path.
+  if (!o.quick) {
+    TrainTest synth = make_synthetic(500, 1, 10, 3, 32, 0);
+    Split split{{}, {}, {}};
+    for (int64_t i = 0; i < synth.train.count; ++i) (i < 1000 ? split.labeled : split.unlabeled).push_back(i);
+    MixMatchLoader loader(synth.train, split, o.batch, 2, 0, Device::CPU, 0);
+    Stats p = measure(Device::CPU, 2, repeats, [&] { loader.next(); });
+    const double ips = 3.0 * o.batch / (p.median / 1000.0);
+    std::printf("\ndata pipeline (CPU gather + augment, one thread): %.3f ms per step = %.0f images/s\n", p.median, ips);
+    out["pipeline"] = {{"ms_per_step", p.median}, {"images_per_s", ips}};
+  }
+  if (!o.json.empty()) write_file_atomically(o.json, out.dump(2) + "\n");
+  return 0;
+}
+}  // namespace
+
+void add_bench_command(CLI::App& app, CommandAction& action) {
+  auto* cmd = app.add_subcommand("bench", "time the MixMatch step, WRN passes and the data pipeline");
+  auto o = std::make_shared<BenchOpts>();
+  cmd->add_option("--device", o->device, "auto, cpu or cuda");
+  cmd->add_option("--json", o->json, "write the numbers to this JSON file");
+  cmd->add_option("--depth", o->depth, "WideResNet depth");
+  cmd->add_option("--widen", o->widen, "WideResNet widen factor");
+  cmd->add_option("--batch", o->batch, "B (the step uses B labeled + 2B unlabeled)")->check(CLI::PositiveNumber);
+  cmd->add_option("--warmup", o->warmup, "untimed runs first")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--repeats", o->repeats, "timed runs (median reported)")->check(CLI::PositiveNumber);
+  cmd->add_flag("--quick", o->quick, "skip the data-pipeline measurement");
+  cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });
+}
+
+}  // namespace mmengine
