@@ -33,6 +33,51 @@ BnUpdate parse_bn_update(const std::string& s) {
   MM_FAIL("--bn-update: expected all, first or none-in-guess, got '", s, "'");
 }
 
+MixupLambda parse_mixup_lambda(const std::string& s) {
+  if (s == "batch") return MixupLambda::Batch;
+  if (s == "sample") return MixupLambda::Sample;
+  MM_FAIL("--mixup-lambda: expected batch or sample, got '", s, "'");
+}
+
+EmaScope parse_ema_scope(const std::string& s) {
+  if (s == "state") return EmaScope::State;
+  if (s == "params") return EmaScope::Params;
+  MM_FAIL("--ema-scope: expected state or params, got '", s, "'");
+}
+
+DecayScope parse_decay_scope(const std::string& s) {
+  if (s == "state") return DecayScope::State;
+  if (s == "params") return DecayScope::Params;
+  if (s == "weights") return DecayScope::Weights;
+  MM_FAIL("--decay-scope: expected state, params or weights, got '", s, "'");
+}
+
+void apply_recipe(const std::string& name, TrainConfig& c) {
+  if (name == "port") {
+    c.recipe = "port";
+    c.bn_update = BnUpdate::All;  // all 5 forward passes (2 guess + 3 mixed)
+    c.rampup_steps = -1;          // linear over the whole run
+    c.mixup_lambda = MixupLambda::Batch;
+    c.ema_scope = EmaScope::State;      // every float tensor, BN buffers too
+    c.decay_scope = DecayScope::State;  // likewise
+    c.bn_eps = 1e-5;
+    c.conv_bias = false;
+    return;
+  }
+  if (name == "google") {
+    c.recipe = "google";
+    c.bn_update = BnUpdate::First;  // only interleaved batch 0; the guess passes none
+    c.rampup_steps = 16384;         // 2^20 images of batch 64
+    c.mixup_lambda = MixupLambda::Sample;
+    c.ema_scope = EmaScope::Params;       // trainable variables only
+    c.decay_scope = DecayScope::Weights;  // conv and linear weights only
+    c.bn_eps = 1e-3;
+    c.conv_bias = true;
+    return;
+  }
+  MM_FAIL("--recipe: expected port or google, got '", name, "'");
+}
+
 void validate(const TrainConfig& c) {
   auto positive = [](int64_t v, const char* flag) { MM_CHECK(v > 0, flag, ": must be positive, got ", v); };
   positive(c.labels, "--labels");
@@ -86,13 +131,12 @@ std::string config_to_json(const TrainConfig& c, const std::string& device_used)
   j["bn_mode"] = bn_mode_name(c.bn_mode);
   j["lr_scale"] = c.lr_scale_sqrt ? "sqrt" : "none";
   j["ema"] = c.ema;
-  j["ema_decay_buffers"] = c.ema_decay_buffers;
   j["recipe"] = c.recipe;
   j["bn_update"] = bn_update_name(c.bn_update);
   j["rampup_steps"] = c.resolved_rampup();
-  j["mixup_lambda"] = "batch";
-  j["ema_scope"] = c.ema_params_only ? "params" : "state";
-  j["decay_scope"] = c.ema_decay_buffers ? "state" : "params";
+  j["mixup_lambda"] = c.mixup_lambda == MixupLambda::Batch ? "batch" : "sample";
+  j["ema_scope"] = c.ema_scope == EmaScope::State ? "state" : "params";
+  j["decay_scope"] = c.decay_scope == DecayScope::State ? "state" : c.decay_scope == DecayScope::Params ? "params" : "weights";
   j["bn_eps"] = c.bn_eps;
   j["bn_momentum"] = c.bn_momentum;
   j["conv_bias"] = c.conv_bias;

@@ -10,6 +10,9 @@ namespace mmengine {
 
 enum class BnMode { Interleave, Separate, Single };
 enum class BnUpdate { All, First, NoneInGuess };  // which forward calls move BN running stats
+enum class MixupLambda { Batch, Sample };          // one lambda per batch, or one per row
+enum class EmaScope { State, Params };             // what the teacher averages
+enum class DecayScope { State, Params, Weights };  // what the 0.02 lr decay shrinks
 
 struct TrainConfig {
   // data
@@ -27,12 +30,14 @@ struct TrainConfig {
   double T = 0.5, alpha = 0.75, lambda_u = 75, lr = 0.002, ema_decay = 0.999;
   BnMode bn_mode = BnMode::Interleave;
   bool lr_scale_sqrt = false;
-  bool ema = true, ema_decay_buffers = true;
+  bool ema = true;
   // the recipe switches (PyTorch port defaults)
   std::string recipe = "port";
   BnUpdate bn_update = BnUpdate::All;
   int64_t rampup_steps = -1;  // -1: the whole run
-  bool ema_params_only = false;
+  MixupLambda mixup_lambda = MixupLambda::Batch;
+  EmaScope ema_scope = EmaScope::State;
+  DecayScope decay_scope = DecayScope::State;
   double bn_eps = 1e-5;
   double bn_momentum = 0.001;  // the port's value, tuned for ~1M steps
   bool conv_bias = false;
@@ -54,6 +59,12 @@ const char* bn_mode_name(BnMode m);
 BnMode parse_bn_mode(const std::string& s);
 const char* bn_update_name(BnUpdate u);
 BnUpdate parse_bn_update(const std::string& s);
+MixupLambda parse_mixup_lambda(const std::string& s);
+EmaScope parse_ema_scope(const std::string& s);
+DecayScope parse_decay_scope(const std::string& s);
+// The two reference recipes (the design note's table): "port" (YU1ut/MixMatch-pytorch, the
+// seed, the defaults) or "google" (google-research/mixmatch). Sets every switch they differ in.
+void apply_recipe(const std::string& name, TrainConfig& c);
 // Checks every value; errors name the flag and what was expected.
 void validate(const TrainConfig& c);
 std::string config_to_json(const TrainConfig& c, const std::string& device_used);

@@ -25,13 +25,23 @@ void ema_step(Module& teacher, Module& student, const EmaSpec& spec) {
   for (auto& [n, p] : student.named_parameters()) param_names.insert(n);
   for (size_t i = 0; i < s.size(); ++i) {
     const bool is_param = param_names.count(s[i].first) > 0;
-    if (spec.params_only && !is_param) continue;
-    const double decay = spec.decay;
-    const double scale = (is_param || spec.decay_buffers) ? 1.0 - spec.weight_decay : 1.0;
     Tensor& tt = *t[i].second;
     Tensor& st = *s[i].second;
+    // Conv and linear weights: the parameters named "weight" with more than one dimension.
+    const bool is_weight = is_param && st.dim() >= 2;
+    const bool decays = spec.decay_scope == DecayScope::State || (spec.decay_scope == DecayScope::Params && is_param) ||
+                        (spec.decay_scope == DecayScope::Weights && is_weight);
+    const double scale = decays ? 1.0 - spec.weight_decay : 1.0;
+    if (spec.scope == EmaScope::Params && !is_param) {
+      // Not averaged: the teacher uses the student's tensor (TF shares BN moving statistics).
+      if (scale != 1.0) {
+        MM_DISPATCH_FLOAT(st.dtype(), T, MM_KERNEL(st.device(), ema_update, T)(tt.data<T>(), st.data<T>(), 1.0, scale, st.numel()));
+      }
+      tt.copy_from(st);
+      continue;
+    }
     MM_DISPATCH_FLOAT(st.dtype(), T,
-                      MM_KERNEL(st.device(), ema_update, T)(tt.data<T>(), st.data<T>(), decay, scale, st.numel()));
+                      MM_KERNEL(st.device(), ema_update, T)(tt.data<T>(), st.data<T>(), spec.decay, scale, st.numel()));
   }
 }
 

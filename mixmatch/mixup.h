@@ -12,11 +12,12 @@
 namespace mmengine {
 
 struct MixUpDraw {
-  double lambda;              // after max(lambda, 1 - lambda)
-  std::vector<int64_t> perm;  // of all rows
+  double lambda;                // after max(lambda, 1 - lambda); the mean with per-sample draws
+  std::vector<int64_t> perm;    // of all rows
+  std::vector<double> per_row;  // empty: one lambda for the batch; else one per row (the original)
 };
 
-MixUpDraw draw_mixup(int64_t rows, double alpha, uint64_t seed, uint64_t step);
-Tensor mix(const Tensor& a, const MixUpDraw& d);  // lambda * a + (1 - lambda) * a[perm]
+MixUpDraw draw_mixup(int64_t rows, double alpha, uint64_t seed, uint64_t step, bool per_sample = false);
+Tensor mix(const Tensor& a, const MixUpDraw& d);  // lambda * a + (1 - lambda) * a[perm], row-wise lambdas too
 
 }  // namespace mmengine

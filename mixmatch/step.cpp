@@ -65,7 +65,8 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
   std::vector<Tensor> inputs{b.x}, targets{one_hot(b.labels, num_classes, dt, dev)};
   for (auto& u : b.u) inputs.push_back(u), targets.push_back(q);
   Tensor all_inputs = concat(inputs), all_targets = concat(targets);
-  MixUpDraw draw = draw_mixup(all_inputs.size(0), cfg.alpha, cfg.seed, static_cast<uint64_t>(step));
+  MixUpDraw draw = draw_mixup(all_inputs.size(0), cfg.alpha, cfg.seed, static_cast<uint64_t>(step),
+                              cfg.mixup_lambda == MixupLambda::Sample);
   Tensor mixed_input, mixed_target;
   {
     NoGrad ng;
@@ -83,7 +84,7 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
   r.lu = loss.lu.item();
   r.loss = loss.total.item();
   r.weight = loss.weight;
-  r.lambda = draw.lambda;
+  r.lambda = draw.lambda;  // per-sample draws: their mean
   check_finite(r.lx, "L_x", step);
   check_finite(r.lu, "L_u", step);
   check_finite(r.loss, "total", step);
@@ -97,8 +98,8 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
     EmaSpec spec;
     spec.decay = cfg.ema_decay;
     spec.weight_decay = 0.02 * cfg.effective_lr();
-    spec.decay_buffers = cfg.ema_decay_buffers;
-    spec.params_only = cfg.ema_params_only;
+    spec.scope = cfg.ema_scope;
+    spec.decay_scope = cfg.decay_scope;
     ema_step(*teacher, student, spec);
   }
   return r;

@@ -79,7 +79,7 @@ TEST(MixUp, LambdaIsTheLargerHalfAndMixingIsLinear) {
     for (int64_t i = 0; i < 7; ++i) EXPECT_EQ(sorted[i], i);
     EXPECT_EQ(draw_mixup(7, 0.75, 3, step).perm, d.perm) << "a step's draw is reproducible";
   }
-  MixUpDraw d{0.8, {2, 0, 1}};
+  MixUpDraw d{0.8, {2, 0, 1}, {}};
   auto v = mix(rows_tensor(10, 3), d).to_vector();  // 0.8 * [10 11 12] + 0.2 * [12 10 11]
   EXPECT_NEAR(v[0], 10.4, 1e-12);
   EXPECT_NEAR(v[1], 10.8, 1e-12);
@@ -149,14 +149,14 @@ TEST(Adam, MatchesAHandComputedStep) {
 }
 
 TEST(Ema, TeacherAveragesAndStudentDecaysWithAndWithoutBuffers) {
-  for (bool decay_buffers : {true, false}) {
+  for (bool decay_buffers : {true, false}) {  // --decay-scope state / params
     BatchNorm2d student(2, 0.1, 1e-5, DType::F64), teacher(2, 0.1, 1e-5, DType::F64);
     student.weight.fill_(2.0);
     student.running_mean.fill_(4.0);
     EmaSpec spec;
     spec.decay = 0.9;
     spec.weight_decay = 0.5;
-    spec.decay_buffers = decay_buffers;
+    spec.decay_scope = decay_buffers ? DecayScope::State : DecayScope::Params;
     ema_step(teacher, student, spec);
     EXPECT_NEAR(teacher.weight.to_vector()[0], 0.9 * 1.0 + 0.1 * 2.0, 1e-15);
     EXPECT_NEAR(teacher.running_mean.to_vector()[0], 0.1 * 4.0, 1e-15);

@@ -1,5 +1,7 @@
 // mmengine train / mmengine eval
 #include <cstdio>
+#include <functional>
+#include <map>
 
 #include "data/dataset.h"
 #include "data/split.h"
@@ -52,83 +54,99 @@ void apply_preset(const std::string& name, TrainConfig& c) {
 
 void add_train_command(CLI::App& app, CommandAction& action) {
   auto* cmd = app.add_subcommand("train", "train MixMatch (defaults: the paper's CIFAR-10 setting, GPU if present)");
+  // Resolution order: defaults, then --preset, then --recipe, then every flag given explicitly.
   struct Flags {
-    TrainConfig c;
-    std::string preset = "paper", bn_mode = "interleave", lr_scale = "none", ema = "on", ema_decay_buffers = "on",
-                bn_update = "all";
+    TrainConfig parsed;
+    std::string preset = "paper", recipe = "port";
+    std::vector<std::pair<std::string, std::function<void(TrainConfig&, const TrainConfig&)>>> copy_if_given;
+    std::vector<std::pair<std::string, std::function<void(TrainConfig&, const std::string&)>>> parse_if_given;
+    std::map<std::string, std::string> words;  // values of the word-valued flags
   };
   auto f = std::make_shared<Flags>();
-  TrainConfig& c = f->c;
+  auto opt = [&](const char* flag, auto TrainConfig::*field, const char* help) {
+    cmd->add_option(flag, f->parsed.*field, help);
+    f->copy_if_given.emplace_back(flag, [field](TrainConfig& d, const TrainConfig& s) { d.*field = s.*field; });
+  };
+  auto word = [&](const char* flag, const char* help, std::function<void(TrainConfig&, const std::string&)> set) {
+    cmd->add_option(flag, f->words[flag], help);
+    f->parse_if_given.emplace_back(flag, std::move(set));
+  };
+  auto on_off = [](const std::string& v, const char* flag) {
+    MM_CHECK(v == "on" || v == "off", flag, ": expected on or off, got '", v, "'");
+    return v == "on";
+  };
   cmd->add_option("--preset", f->preset, "paper (default), quick (Fashion-MNIST, a few CPU minutes) or synthetic");
-  cmd->add_option("--dataset", c.dataset, "cifar10, fashion-mnist or synthetic");
-  cmd->add_option("--data", c.data_dir, "dataset folder (default: see `mmengine data info`)");
-  cmd->add_option("--labels", c.labels, "labeled images (divisible by the class count)");
-  cmd->add_option("--val-per-class", c.val_per_class, "validation images per class");
-  cmd->add_option("--seed", c.seed, "seed of the split, the weights and every random draw");
-  cmd->add_option("--epochs", c.epochs, "epochs");
-  cmd->add_option("--steps-per-epoch", c.steps_per_epoch, "steps per epoch");
-  cmd->add_option("--batch-size", c.batch_size, "labeled (and unlabeled) batch size B");
-  cmd->add_option("--K", c.K, "augmentations of each unlabeled image");
-  cmd->add_option("--T", c.T, "sharpening temperature");
-  cmd->add_option("--alpha", c.alpha, "MixUp Beta(alpha, alpha)");
-  cmd->add_option("--lambda-u", c.lambda_u, "weight of the unlabeled loss");
-  cmd->add_option("--lr", c.lr, "Adam learning rate");
-  cmd->add_option("--ema-decay", c.ema_decay, "EMA teacher decay");
-  cmd->add_option("--bn-mode", f->bn_mode, "interleave, separate or single");
-  cmd->add_option("--lr-scale", f->lr_scale, "none or sqrt (single pass: lr * sqrt(K + 1))");
-  cmd->add_option("--ema", f->ema, "on or off");
-  cmd->add_option("--ema-decay-buffers", f->ema_decay_buffers, "on or off: decay the student's BN buffers by 0.02 lr too");
-  cmd->add_option("--bn-update", f->bn_update, "which forward calls update BN running stats: all, first, none-in-guess");
-  cmd->add_option("--rampup-steps", c.rampup_steps, "lambda_u ramp length in steps (-1: the whole run)");
-  cmd->add_option("--bn-eps", c.bn_eps, "BatchNorm epsilon");
-  cmd->add_option("--bn-momentum", c.bn_momentum, "BatchNorm running-statistics momentum");
-  cmd->add_option("--depth", c.depth, "WideResNet depth (6n + 4)");
-  cmd->add_option("--widen", c.widen, "WideResNet widen factor");
-  cmd->add_option("--device", c.device, "auto, cpu or cuda");
-  cmd->add_option("--out", c.out_dir, "run folder");
-  cmd->add_flag("--resume", c.resume, "continue the run in --out from its last checkpoint");
-  cmd->add_option("--stop-after", c.stop_after, "stop after this many steps (checkpointed; continue with --resume)");
-  cmd->add_option("--eval-every", c.eval_every, "epochs between evaluations");
-  cmd->add_option("--checkpoint-every", c.checkpoint_every, "epochs between checkpoints");
-  cmd->add_option("--max-eval-images", c.max_eval_images, "evaluate on at most this many validation/test images (0: all)");
-  cmd->add_option("--log-every", c.log_every, "steps between metric rows / log lines");
-  cmd->add_option("--prefetch", c.prefetch, "batches prepared ahead by the loader thread (0: none)");
-  cmd->callback([f, cmd, &action] {
-    // Re-parse on top of the preset: explicit flags win.
-    TrainConfig explicit_values = f->c;
-    TrainConfig preset;
-    apply_preset(f->preset, preset);
-    TrainConfig defaults;
-    auto pick = [&](auto TrainConfig::*field, const char* flag) {
-      if (cmd->count(flag) == 0) f->c.*field = preset.*field;
-      else f->c.*field = explicit_values.*field;
-      (void)defaults;
-    };
-    pick(&TrainConfig::dataset, "--dataset");
-    pick(&TrainConfig::labels, "--labels");
-    pick(&TrainConfig::val_per_class, "--val-per-class");
-    pick(&TrainConfig::epochs, "--epochs");
-    pick(&TrainConfig::steps_per_epoch, "--steps-per-epoch");
-    pick(&TrainConfig::batch_size, "--batch-size");
-    pick(&TrainConfig::depth, "--depth");
-    pick(&TrainConfig::widen, "--widen");
-    pick(&TrainConfig::max_eval_images, "--max-eval-images");
-    pick(&TrainConfig::log_every, "--log-every");
-    pick(&TrainConfig::out_dir, "--out");
-    pick(&TrainConfig::ema_decay, "--ema-decay");
-    pick(&TrainConfig::bn_momentum, "--bn-momentum");
-    f->c.bn_mode = parse_bn_mode(f->bn_mode);
-    f->c.bn_update = parse_bn_update(f->bn_update);
-    auto on_off = [](const std::string& v, const char* flag) {
-      MM_CHECK(v == "on" || v == "off", flag, ": expected on or off, got '", v, "'");
-      return v == "on";
-    };
-    f->c.ema = on_off(f->ema, "--ema");
-    f->c.ema_decay_buffers = on_off(f->ema_decay_buffers, "--ema-decay-buffers");
-    MM_CHECK(f->lr_scale == "none" || f->lr_scale == "sqrt", "--lr-scale: expected none or sqrt, got '", f->lr_scale, "'");
-    f->c.lr_scale_sqrt = f->lr_scale == "sqrt";
-    action = [f] {
-      train_mixmatch(f->c);
+  cmd->add_option("--recipe", f->recipe, "port (the PyTorch port, default) or google (the original TF code)");
+  opt("--dataset", &TrainConfig::dataset, "cifar10, fashion-mnist or synthetic");
+  opt("--data", &TrainConfig::data_dir, "dataset folder (default: see `mmengine data info`)");
+  opt("--labels", &TrainConfig::labels, "labeled images (divisible by the class count)");
+  opt("--val-per-class", &TrainConfig::val_per_class, "validation images per class");
+  opt("--seed", &TrainConfig::seed, "seed of the split, the weights and every random draw");
+  opt("--epochs", &TrainConfig::epochs, "epochs");
+  opt("--steps-per-epoch", &TrainConfig::steps_per_epoch, "steps per epoch");
+  opt("--batch-size", &TrainConfig::batch_size, "labeled (and unlabeled) batch size B");
+  opt("--K", &TrainConfig::K, "augmentations of each unlabeled image");
+  opt("--T", &TrainConfig::T, "sharpening temperature");
+  opt("--alpha", &TrainConfig::alpha, "MixUp Beta(alpha, alpha)");
+  opt("--lambda-u", &TrainConfig::lambda_u, "weight of the unlabeled loss");
+  opt("--lr", &TrainConfig::lr, "Adam learning rate");
+  opt("--ema-decay", &TrainConfig::ema_decay, "EMA teacher decay");
+  opt("--rampup-steps", &TrainConfig::rampup_steps, "lambda_u ramp length in steps (-1: the whole run)");
+  opt("--bn-eps", &TrainConfig::bn_eps, "BatchNorm epsilon");
+  opt("--bn-momentum", &TrainConfig::bn_momentum, "BatchNorm running-statistics momentum");
+  opt("--depth", &TrainConfig::depth, "WideResNet depth (6n + 4)");
+  opt("--widen", &TrainConfig::widen, "WideResNet widen factor");
+  opt("--device", &TrainConfig::device, "auto, cpu or cuda");
+  opt("--out", &TrainConfig::out_dir, "run folder");
+  opt("--stop-after", &TrainConfig::stop_after, "stop after this many steps (checkpointed; continue with --resume)");
+  opt("--eval-every", &TrainConfig::eval_every, "epochs between evaluations");
+  opt("--checkpoint-every", &TrainConfig::checkpoint_every, "epochs between checkpoints");
+  opt("--max-eval-images", &TrainConfig::max_eval_images, "evaluate on at most this many validation/test images (0: all)");
+  opt("--log-every", &TrainConfig::log_every, "steps between metric rows / log lines");
+  opt("--prefetch", &TrainConfig::prefetch, "batches prepared ahead by the loader thread (0: none)");
+  cmd->add_flag("--resume", f->parsed.resume, "continue the run in --out from its last checkpoint");
+  auto print_config = std::make_shared<bool>(false);
+  cmd->add_flag("--print-config", *print_config, "print the resolved configuration (config.json) and exit");
+  f->copy_if_given.emplace_back("--resume", [](TrainConfig& d, const TrainConfig& s) { d.resume = s.resume; });
+  word("--bn-mode", "interleave, separate or single", [](TrainConfig& c, const std::string& v) { c.bn_mode = parse_bn_mode(v); });
+  word("--lr-scale", "none or sqrt (single pass: lr * sqrt(K + 1))", [](TrainConfig& c, const std::string& v) {
+    MM_CHECK(v == "none" || v == "sqrt", "--lr-scale: expected none or sqrt, got '", v, "'");
+    c.lr_scale_sqrt = v == "sqrt";
+  });
+  word("--ema", "on or off", [on_off](TrainConfig& c, const std::string& v) { c.ema = on_off(v, "--ema"); });
+  word("--ema-decay-buffers", "on or off: the 0.02 lr decay covers BN buffers too (on: --decay-scope state, off: params)",
+       [on_off](TrainConfig& c, const std::string& v) {
+         c.decay_scope = on_off(v, "--ema-decay-buffers") ? DecayScope::State : DecayScope::Params;
+       });
+  word("--bn-update", "which forward calls update BN running stats: all, first, none-in-guess",
+       [](TrainConfig& c, const std::string& v) { c.bn_update = parse_bn_update(v); });
+  word("--mixup-lambda", "batch (one lambda) or sample (one per row)",
+       [](TrainConfig& c, const std::string& v) { c.mixup_lambda = parse_mixup_lambda(v); });
+  word("--ema-scope", "state (parameters and BN buffers) or params", [](TrainConfig& c, const std::string& v) {
+    c.ema_scope = parse_ema_scope(v);
+  });
+  word("--decay-scope", "state, params or weights (conv and linear weights)", [](TrainConfig& c, const std::string& v) {
+    c.decay_scope = parse_decay_scope(v);
+  });
+  word("--conv-bias", "on or off", [on_off](TrainConfig& c, const std::string& v) { c.conv_bias = on_off(v, "--conv-bias"); });
+  cmd->callback([f, cmd, print_config, &action] {
+    TrainConfig c;
+    apply_preset(f->preset, c);
+    apply_recipe(f->recipe, c);
+    for (auto& [flag, copy] : f->copy_if_given)
+      if (cmd->count(flag) > 0) copy(c, f->parsed);
+    for (auto& [flag, set] : f->parse_if_given)
+      if (cmd->count(flag) > 0) set(c, f->words[flag]);
+    if (*print_config) {
+      action = [c] {
+        validate(c);
+        std::printf("%s", config_to_json(c, device_name(resolve_device(c.device))).c_str());
+        return 0;
+      };
+      return;
+    }
+    action = [c] {
+      train_mixmatch(c);
       return 0;
     };
   });

@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const std::exception& e) {  // a flag value rejected while resolving the options
+    std::fprintf(stderr, "mmengine: error: %s\n", e.what());
+    return 2;
   }
   try {
     return action ? action() : 2;
