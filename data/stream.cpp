@@ -36,7 +36,7 @@ std::vector<int64_t> IndexStream::next() {
 }
 
 MixMatchLoader::MixMatchLoader(const ImageDataset& train, const Split& split, int64_t batch, int K, uint64_t seed,
-                               Device device, int prefetch, int64_t pad)
+                               Device device, int prefetch, int64_t pad, DType dtype)
     : train_(train),
       labeled_(split.labeled, batch, seed, 11, "labeled"),
       unlabeled_(split.unlabeled, batch, seed, 12, "unlabeled"),
@@ -45,7 +45,8 @@ MixMatchLoader::MixMatchLoader(const ImageDataset& train, const Split& split, in
       seed_(seed),
       device_(device),
       prefetch_(prefetch),
-      pad_(pad) {
+      pad_(pad),
+      dtype_(dtype) {
   MM_CHECK(K >= 1, "--K: must be >= 1, got ", K);
   MM_CHECK(prefetch >= 0, "prefetch depth must be >= 0");
   produced_.labeled = labeled_.position();
@@ -95,10 +96,10 @@ StepBatch MixMatchLoader::finish(Raw r) {
   d.step = static_cast<uint64_t>(b.step);
   d.pad = pad_;
   d.tag = kLabeledTag;
-  b.x = augment_images(r.x, batch_, train_, d, device_);
+  b.x = augment_images(r.x, batch_, train_, d, device_, dtype_);
   for (int k = 0; k < K_; ++k) {
     d.tag = kUnlabeledTag + static_cast<uint32_t>(k);
-    b.u.push_back(augment_images(r.u, batch_, train_, d, device_));
+    b.u.push_back(augment_images(r.u, batch_, train_, d, device_, dtype_));
   }
   return b;
 }

@@ -54,7 +54,7 @@ struct LoaderPosition {
 class MixMatchLoader {
  public:
   MixMatchLoader(const ImageDataset& train, const Split& split, int64_t batch, int K, uint64_t seed, Device device,
-                 int prefetch = 2, int64_t pad = 4);
+                 int prefetch = 2, int64_t pad = 4, DType dtype = DType::F32);
   ~MixMatchLoader();
   MixMatchLoader(const MixMatchLoader&) = delete;
   MixMatchLoader& operator=(const MixMatchLoader&) = delete;
@@ -84,6 +84,7 @@ class MixMatchLoader {
   Device device_;
   int prefetch_;
   int64_t pad_;
+  DType dtype_;
   LoaderPosition produced_, consumed_;
 
   std::thread worker_;

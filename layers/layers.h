@@ -21,6 +21,7 @@ class BatchNorm2d : public Module {
   Tensor forward(const Tensor& x, const ForwardOptions& opts = {}) override;
   void set_bn_recorder(BnRecorder* r) override { recorder_ = r; }
   void set_name(const std::string& n) { name_ = n; }
+  const std::string& name() const { return name_; }
   Tensor weight, bias, running_mean, running_var;
   int64_t num_batches_tracked = 0;
   double momentum, eps;

@@ -72,6 +72,15 @@ void Module::to(Device d) {
   }
 }
 
+void Module::cast(DType dt) {
+  for (auto& [name, t] : named_state()) {
+    if (t->dtype() == dt) continue;
+    bool rg = t->requires_grad();
+    *t = t->to(dt);
+    t->set_requires_grad(rg);
+  }
+}
+
 Device Module::device() {
   auto state = named_state();
   return state.empty() ? Device::CPU : state.front().second->device();

@@ -50,6 +50,7 @@ class Module {
 
   void zero_grad();
   void to(Device d);
+  void cast(DType t);  // every parameter and buffer converted (e.g. float64 for exact statistics)
   Device device();
   // Attaches (or with nullptr detaches) a recorder to every BatchNorm below this module.
   virtual void set_bn_recorder(BnRecorder* r);

@@ -65,6 +65,9 @@ DecayScope parse_decay_scope(const std::string& s);
 // The two reference recipes (the design note's table): "port" (YU1ut/MixMatch-pytorch, the
 // seed, the defaults) or "google" (google-research/mixmatch). Sets every switch they differ in.
 void apply_recipe(const std::string& name, TrainConfig& c);
+// Presets: "paper" (the defaults), "quick" (Fashion-MNIST, WRN-10-2, a few CPU minutes),
+// "synthetic" (a generated dataset, seconds). Applied before the recipe and explicit flags.
+void apply_preset(const std::string& name, TrainConfig& c);
 // Checks every value; errors name the flag and what was expected.
 void validate(const TrainConfig& c);
 std::string config_to_json(const TrainConfig& c, const std::string& device_used);

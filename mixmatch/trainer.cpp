@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "data/split.h"
 #include "data/stream.h"
@@ -91,6 +92,7 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
   TrainSummary sum;
   sum.device = device_name(device);
   int64_t start = 0;
+  double previous_seconds = 0;  // wall time of earlier invocations of this run
   if (cfg.resume) {
     MM_CHECK(file_exists(last), "--resume: ", last, " does not exist");
     TrainState s = load_train_state(last, student, teacher, adam);
@@ -99,6 +101,7 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
     sum.best_val_acc = meta(s.metadata, "best_val_acc", -1);
     sum.best_test_acc = meta(s.metadata, "best_test_acc", -1);
     sum.best_step = static_cast<int64_t>(meta(s.metadata, "best_step", -1));
+    previous_seconds = meta(s.metadata, "elapsed_s", 0);
   } else {
     MM_CHECK(!file_exists(last), "--out ", cfg.out_dir, " already holds a run (", last,
              "): pass --resume to continue it, or choose another --out");
@@ -169,8 +172,9 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
       TrainState s;
       s.step = done;
       s.loader = loader.position();
+      const double elapsed = previous_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       s.metadata = {{"best_val_acc", num(sum.best_val_acc)}, {"best_test_acc", num(sum.best_test_acc)},
-                    {"best_step", std::to_string(sum.best_step)}};
+                    {"best_step", std::to_string(sum.best_step)}, {"elapsed_s", num(elapsed)}};
       save_train_state(last, student, teacher, adam, s);
     }
   }
@@ -184,6 +188,20 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
                 sum.final_teacher_test, sum.final_student_test, sum.best_val_acc, sum.best_test_acc,
                 (long long)sum.best_step, (long long)sum.steps, sum.seconds, sum.images_per_second, sum.device.c_str());
   progress.message(line);
+  if (end == cfg.total_steps()) {  // the run is complete: summary.json marks it done
+    nlohmann::ordered_json j;
+    j["steps"] = cfg.total_steps();
+    j["best_step"] = sum.best_step;
+    j["best_val_acc"] = sum.best_val_acc;
+    j["best_test_acc"] = sum.best_test_acc;
+    j["final_teacher_test"] = sum.final_teacher_test;
+    j["final_student_test"] = sum.final_student_test;
+    j["final_teacher_val"] = sum.final_teacher_val;
+    j["final_student_val"] = sum.final_student_val;
+    j["seconds"] = previous_seconds + sum.seconds;
+    j["device"] = sum.device;
+    write_file_atomically(cfg.out_dir + "/summary.json", j.dump(2) + "\n");
+  }
   return sum;
 }
 

@@ -13,44 +13,6 @@
 
 namespace mmengine {
 
-namespace {
-// A preset replaces the defaults; flags given explicitly still override it (they are applied
-// after the preset, see apply_preset's caller).
-void apply_preset(const std::string& name, TrainConfig& c) {
-  if (name == "paper") return;
-  if (name == "quick") {  // a few minutes on 2 CPU cores: Fashion-MNIST, WRN-10-2
-    c.dataset = "fashion-mnist";
-    c.labels = 100;
-    c.depth = 10;
-    c.widen = 2;
-    c.batch_size = 32;
-    c.epochs = 4;
-    c.steps_per_epoch = 75;
-    c.max_eval_images = 2000;
-    c.log_every = 25;
-    c.ema_decay = 0.99;  // the EMA horizon (1 / (1 - decay) steps) must be well inside a 300-step run
-    c.bn_momentum = 0.01;  // likewise for the BN running statistics (0.001 would keep ~20% of their init)
-    c.out_dir = "runs/quick";
-    return;
-  }
-  if (name == "synthetic") {  // seconds: the generated dataset, for tests and CI
-    c.dataset = "synthetic";
-    c.labels = 100;
-    c.val_per_class = 50;
-    c.depth = 10;
-    c.widen = 1;
-    c.batch_size = 32;
-    c.epochs = 3;
-    c.steps_per_epoch = 40;
-    c.log_every = 20;
-    c.ema_decay = 0.95;  // a 120-step run: a short EMA horizon
-    c.bn_momentum = 0.05;
-    c.out_dir = "runs/synthetic";
-    return;
-  }
-  MM_FAIL("--preset: expected paper, quick or synthetic, got '", name, "'");
-}
-}  // namespace
 
 void add_train_command(CLI::App& app, CommandAction& action) {
   auto* cmd = app.add_subcommand("train", "train MixMatch (defaults: the paper's CIFAR-10 setting, GPU if present)");

@@ -16,6 +16,8 @@ void add_data_command(CLI::App& app, CommandAction& action);
 void add_train_command(CLI::App& app, CommandAction& action);
 void add_eval_command(CLI::App& app, CommandAction& action);
 void add_bench_command(CLI::App& app, CommandAction& action);
+void add_bn_probe_command(CLI::App& app, CommandAction& action);
+void add_ablate_command(CLI::App& app, CommandAction& action);
 
 
 }  // namespace mmengine

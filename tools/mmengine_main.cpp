@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   add_eval_command(app, action);
   add_data_command(app, action);
   add_bench_command(app, action);
+  add_bn_probe_command(app, action);
+  add_ablate_command(app, action);
   add_reference_dump_command(app, action);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,84 @@
+// mmengine bn-probe and mmengine ablate: the study's two commands.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "engine/safetensors.h"
+#include "mixmatch/ablate.h"
+#include "mixmatch/bn_probe.h"
+#include "tools/commands.h"
+
+namespace mmengine {
+
+namespace {
+// Renders PNGs with tools/plot_metrics.py when python3 with matplotlib is present.
+void plot(const std::string& args) {
+  const char* root = std::getenv("MMENGINE_ROOT");
+  const std::string script = std::string(root ? root : MMENGINE_SOURCE_DIR) + "/tools/plot_metrics.py";
+  struct stat st;
+  if (::stat(script.c_str(), &st) != 0 || std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") != 0) {
+    std::printf("(PNG plots skipped: python3 with matplotlib not found; the CSV files hold every number)\n");
+    return;
+  }
+  if (std::system(("python3 " + script + " " + args).c_str()) != 0) std::printf("(plotting failed; CSV files written)\n");
+}
+}  // namespace
+
+void add_bn_probe_command(CLI::App& app, CommandAction& action) {
+  auto* cmd = app.add_subcommand("bn-probe", "BatchNorm batch statistics per mode against the population statistics");
+  auto c = std::make_shared<BnProbeConfig>();
+  cmd->add_option("--checkpoint", c->checkpoint, "model .safetensors (default: a fresh initialisation)");
+  cmd->add_option("--dataset", c->dataset, "cifar10, fashion-mnist or synthetic");
+  cmd->add_option("--data", c->data_dir, "dataset folder");
+  cmd->add_option("--depth", c->depth, "WideResNet depth");
+  cmd->add_option("--widen", c->widen, "WideResNet widen factor");
+  cmd->add_option("--labels", c->labels, "labeled images (the split of the run)");
+  cmd->add_option("--val-per-class", c->val_per_class, "validation images per class (the split of the run)");
+  cmd->add_option("--seed", c->seed, "seed of the split and of the probe batches");
+  cmd->add_option("--batch-size", c->batch_size, "B of the probed MixMatch batches")->check(CLI::PositiveNumber);
+  cmd->add_option("--batches", c->batches, "probed steps")->check(CLI::PositiveNumber);
+  cmd->add_option("--population-batch", c->population_batch, "batch of the population pass")->check(CLI::PositiveNumber);
+  cmd->add_option("--population-images", c->population_images, "training images in the population (0: all)");
+  cmd->add_option("--bn-eps", c->bn_eps, "BatchNorm epsilon of the checkpoint");
+  cmd->add_option("--device", c->device, "auto, cpu or cuda");
+  cmd->add_option("--out", c->out_dir, "output folder (CSV, PNG)");
+  cmd->callback([c, &action] {
+    action = [c] {
+      ::mkdir(c->out_dir.c_str(), 0755);
+      BnProbeResult r = run_bn_probe(*c);
+      std::printf("bn-probe: population of %lld training images, %lld probed steps of B = %lld\n",
+                  (long long)r.population_images, (long long)c->batches, (long long)c->batch_size);
+      std::printf("%s", write_bn_probe(r, c->out_dir).c_str());
+      plot("bn-probe " + c->out_dir);
+      return 0;
+    };
+  });
+}
+
+void add_ablate_command(CLI::App& app, CommandAction& action) {
+  auto* cmd = app.add_subcommand("ablate", "train the BN-mode x EMA grid with equal budgets and print the table");
+  auto a = std::make_shared<AblateConfig>();
+  cmd->add_option("--preset", a->preset, "paper, quick or synthetic (as mmengine train)");
+  cmd->add_option("--dataset", a->dataset, "cifar10, fashion-mnist or synthetic (default: the preset's)");
+  cmd->add_option("--data", a->data_dir, "dataset folder");
+  cmd->add_option("--labels", a->labels, "labeled images (default: the preset's)");
+  cmd->add_option("--steps", a->steps, "training steps of every run (default: the preset's)");
+  cmd->add_option("--eval-every-steps", a->eval_every_steps, "steps between evaluations (default: steps / 4)");
+  cmd->add_option("--seeds", a->seeds, "seeds per cell")->check(CLI::PositiveNumber);
+  cmd->add_option("--recipes", a->recipes, "comma-separated: port, google");
+  cmd->add_option("--modes", a->modes, "comma-separated cells: interleave, separate, single, single-sqrt");
+  cmd->add_option("--ema", a->emas, "comma-separated: on, off");
+  cmd->add_option("--device", a->device, "auto, cpu or cuda");
+  cmd->add_option("--out", a->out_dir, "folder of the grid (one run folder per cell and seed)");
+  cmd->callback([a, &action] {
+    action = [a] {
+      AblateResult r = run_ablation(*a);
+      std::printf("\n%s", r.markdown.c_str());
+      plot("ablate " + a->out_dir);
+      return 0;
+    };
+  });
+}
+
+}  // namespace mmengine
