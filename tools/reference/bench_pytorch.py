@@ -12,6 +12,7 @@ computes), `tf32` (PyTorch's default for cuDNN convolutions), `channels_last`, a
 import argparse
 import statistics
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
@@ -39,10 +40,10 @@ def interleave(xy, batch):
     return [torch.cat(v, dim=0) for v in xy]
 
 
-def make_step(model, ema_model, opt, B, lr, lambda_u=75.0, T=0.5, alpha=0.75):
+def make_step(model, ema_model, opt, B, lr, device, lambda_u=75.0, T=0.5, alpha=0.75):
     params = [p for p in model.state_dict().values() if p.dtype == torch.float32]
     ema_params = [p for p in ema_model.state_dict().values() if p.dtype == torch.float32]
-    beta = torch.distributions.Beta(torch.tensor(alpha, device="cuda"), torch.tensor(alpha, device="cuda"))
+    beta = torch.distributions.Beta(torch.tensor(alpha, device=device), torch.tensor(alpha, device=device))
 
     def step(x, y_onehot, u1, u2, ramp):
         with torch.no_grad():
@@ -53,7 +54,7 @@ def make_step(model, ema_model, opt, B, lr, lambda_u=75.0, T=0.5, alpha=0.75):
         targets = torch.cat([y_onehot, q, q])
         lam = beta.sample()
         lam = torch.maximum(lam, 1 - lam)
-        idx = torch.randperm(inputs.size(0), device="cuda")
+        idx = torch.randperm(inputs.size(0), device=device)
         mixed = lam * inputs + (1 - lam) * inputs[idx]
         mixed_t = lam * targets + (1 - lam) * targets[idx]
         chunks = interleave(list(torch.split(mixed, B)), B)
@@ -73,34 +74,39 @@ def make_step(model, ema_model, opt, B, lr, lambda_u=75.0, T=0.5, alpha=0.75):
     return step
 
 
-def time_variant(name, B, repeats, warmup, tf32, channels_last, compile_model):
+def time_variant(name, B, repeats, warmup, tf32, channels_last, compile_model, device="cuda"):
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cudnn.benchmark = True
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model = WideResNet(28, 2, 10, 3, 1e-5, False).cuda().to(memory_format=fmt)
-    ema = WideResNet(28, 2, 10, 3, 1e-5, False).cuda().to(memory_format=fmt)
+    model = WideResNet(28, 2, 10, 3, 1e-5, False).to(device).to(memory_format=fmt)
+    ema = WideResNet(28, 2, 10, 3, 1e-5, False).to(device).to(memory_format=fmt)
     ema.load_state_dict(model.state_dict())
     lr = 0.002
-    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
-    step = make_step(model, ema, opt, B, lr)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=device == "cuda")
+    step = make_step(model, ema, opt, B, lr, device)
     if compile_model:
         step = torch.compile(step)
-    g = torch.Generator(device="cuda").manual_seed(0)
-    x, u1, u2 = (torch.randn(B, 3, 32, 32, device="cuda", generator=g).to(memory_format=fmt) for _ in range(3))
-    y = F.one_hot(torch.arange(B, device="cuda") % 10, 10).float()
-    ramp = torch.tensor(0.5, device="cuda")
+    g = torch.Generator(device=device).manual_seed(0)
+    x, u1, u2 = (torch.randn(B, 3, 32, 32, device=device, generator=g).to(memory_format=fmt) for _ in range(3))
+    y = F.one_hot(torch.arange(B, device=device) % 10, 10).float()
+    ramp = torch.tensor(0.5, device=device)
     for _ in range(warmup):
         step(x, y, u1, u2, ramp)
-    torch.cuda.synchronize()
     times = []
     for _ in range(repeats):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        step(x, y, u1, u2, ramp)
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b))
+        if device == "cuda":
+            torch.cuda.synchronize()
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record()
+            step(x, y, u1, u2, ramp)
+            b.record()
+            b.synchronize()
+            times.append(a.elapsed_time(b))
+        else:
+            t0 = time.perf_counter()
+            step(x, y, u1, u2, ramp)
+            times.append(1000 * (time.perf_counter() - t0))
     med = statistics.median(times)
     print(f"{name:44s} {med:9.3f} ms/step  (min {min(times):.3f}, {repeats} steps)", flush=True)
     return med
@@ -112,7 +118,13 @@ def main():
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--no-compile", action="store_true")
+    p.add_argument("--device", default="cuda", help="cuda (the comparison that matters) or cpu (to check the script)")
     a = p.parse_args()
+    if a.device == "cpu":
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+        print(f"PyTorch {torch.__version__} on cpu ({torch.get_num_threads()} threads): MixMatch step, WRN-28-2, B={a.batch}")
+        time_variant("eager fp32 (cpu)", a.batch, a.repeats, a.warmup, False, False, False, "cpu")
+        return 0
     if not torch.cuda.is_available():
         print("bench_pytorch.py: no CUDA device", file=sys.stderr)
         return 2
