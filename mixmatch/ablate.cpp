@@ -95,6 +95,8 @@ AblateResult run_ablation(const AblateConfig& a) {
           if (!a.data_dir.empty()) c.data_dir = a.data_dir;
           if (a.labels > 0) c.labels = a.labels;
           if (a.max_eval_images >= 0) c.max_eval_images = a.max_eval_images;
+          if (a.depth > 0) c.depth = a.depth;
+          if (a.widen > 0) c.widen = a.widen;
           const int64_t steps = a.steps > 0 ? a.steps : c.total_steps();
           const int64_t every = a.eval_every_steps > 0 ? a.eval_every_steps : std::max<int64_t>(1, steps / 4);
           MM_CHECK(steps % every == 0, "--steps ", steps, " must be a multiple of --eval-every-steps ", every);

@@ -13,7 +13,7 @@ namespace mmengine {
 struct AblateConfig {
   std::string preset = "synthetic", dataset, data_dir, device = "auto", out_dir = "runs/ablate";
   std::string recipes = "port", modes = "interleave,separate,single,single-sqrt", emas = "on,off";
-  int64_t labels = 0, steps = 0, eval_every_steps = 0, max_eval_images = -1;  // 0 / -1: the preset's
+  int64_t labels = 0, steps = 0, eval_every_steps = 0, max_eval_images = -1, depth = 0, widen = 0;  // 0 / -1: the preset's
   int seeds = 1;
 };
 

@@ -139,6 +139,7 @@ void validate(const TrainConfig& c) {
   MM_CHECK(c.stop_after >= 0, "--stop-after: must be >= 0, got ", c.stop_after);
   MM_CHECK(c.prefetch >= 0, "--prefetch: must be >= 0, got ", c.prefetch);
   MM_CHECK(!c.out_dir.empty(), "--out: must not be empty");
+  MM_CHECK(!(c.resume && c.overwrite), "--resume and --overwrite exclude each other");
   MM_CHECK(!(c.lr_scale_sqrt && c.bn_mode != BnMode::Single), "--lr-scale sqrt: only meaningful with --bn-mode single");
 }
 

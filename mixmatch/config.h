@@ -46,6 +46,7 @@ struct TrainConfig {
   // run
   std::string device = "auto", out_dir = "runs/mixmatch";
   bool resume = false;
+  bool overwrite = false;  // start afresh even if --out holds a run (its files are replaced)
   int64_t stop_after = 0;  // > 0: stop (with a checkpoint) after this many steps of this invocation
   int prefetch = 2;
   int64_t log_every = 50;

@@ -102,9 +102,11 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
     sum.best_test_acc = meta(s.metadata, "best_test_acc", -1);
     sum.best_step = static_cast<int64_t>(meta(s.metadata, "best_step", -1));
     previous_seconds = meta(s.metadata, "elapsed_s", 0);
+  } else if (cfg.overwrite) {
+    for (const char* f : {"/last.safetensors", "/best.safetensors", "/summary.json"}) std::remove((cfg.out_dir + f).c_str());
   } else {
     MM_CHECK(!file_exists(last), "--out ", cfg.out_dir, " already holds a run (", last,
-             "): pass --resume to continue it, or choose another --out");
+             "): pass --resume to continue it, --overwrite to start again, or choose another --out");
   }
   write_file_atomically(cfg.out_dir + "/config.json", config_to_json(cfg, sum.device));
   MetricsWriter metrics(cfg.out_dir, kColumns, cfg.resume ? start : -1);

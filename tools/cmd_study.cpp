@@ -66,6 +66,8 @@ void add_ablate_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--steps", a->steps, "training steps of every run (default: the preset's)");
   cmd->add_option("--eval-every-steps", a->eval_every_steps, "steps between evaluations (default: steps / 4)");
   cmd->add_option("--max-eval-images", a->max_eval_images, "evaluate on at most this many images (0: all; default: the preset's)");
+  cmd->add_option("--depth", a->depth, "WideResNet depth (default: the preset's)");
+  cmd->add_option("--widen", a->widen, "WideResNet widen factor (default: the preset's)");
   cmd->add_option("--seeds", a->seeds, "seeds per cell")->check(CLI::PositiveNumber);
   cmd->add_option("--recipes", a->recipes, "comma-separated: port, google");
   cmd->add_option("--modes", a->modes, "comma-separated cells: interleave, separate, single, single-sqrt");

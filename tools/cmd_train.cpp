@@ -70,6 +70,8 @@ void add_train_command(CLI::App& app, CommandAction& action) {
   auto print_config = std::make_shared<bool>(false);
   cmd->add_flag("--print-config", *print_config, "print the resolved configuration (config.json) and exit");
   f->copy_if_given.emplace_back("--resume", [](TrainConfig& d, const TrainConfig& s) { d.resume = s.resume; });
+  cmd->add_flag("--overwrite", f->parsed.overwrite, "start afresh in --out even if it holds a run");
+  f->copy_if_given.emplace_back("--overwrite", [](TrainConfig& d, const TrainConfig& s) { d.overwrite = s.overwrite; });
   word("--bn-mode", "interleave, separate or single", [](TrainConfig& c, const std::string& v) { c.bn_mode = parse_bn_mode(v); });
   word("--lr-scale", "none or sqrt (single pass: lr * sqrt(K + 1))", [](TrainConfig& c, const std::string& v) {
     MM_CHECK(v == "none" || v == "sqrt", "--lr-scale: expected none or sqrt, got '", v, "'");
