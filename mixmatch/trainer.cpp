@@ -184,11 +184,16 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   sum.images_per_second = sum.seconds > 0 ? sum.steps * images_per_step / sum.seconds : 0;
   char line[320];
-  std::snprintf(line, sizeof(line),
-                "final: teacher test %.2f%% student test %.2f%% | best val %.2f%% -> test %.2f%% at step %lld | %lld "
-                "steps in %.1f s (%.0f images/s) on %s",
-                sum.final_teacher_test, sum.final_student_test, sum.best_val_acc, sum.best_test_acc,
-                (long long)sum.best_step, (long long)sum.steps, sum.seconds, sum.images_per_second, sum.device.c_str());
+  if (end < cfg.total_steps()) {
+    std::snprintf(line, sizeof(line), "stopped at step %lld of %lld (--stop-after): checkpoint written, continue with --resume",
+                  (long long)end, (long long)cfg.total_steps());
+  } else {
+    std::snprintf(line, sizeof(line),
+                  "final: teacher test %.2f%% student test %.2f%% | best val %.2f%% -> test %.2f%% at step %lld | %lld "
+                  "steps in %.1f s (%.0f images/s) on %s",
+                  sum.final_teacher_test, sum.final_student_test, sum.best_val_acc, sum.best_test_acc,
+                  (long long)sum.best_step, (long long)sum.steps, sum.seconds, sum.images_per_second, sum.device.c_str());
+  }
   progress.message(line);
   if (end == cfg.total_steps()) {  // the run is complete: summary.json marks it done
     nlohmann::ordered_json j;

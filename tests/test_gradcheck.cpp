@@ -12,6 +12,7 @@ struct Param {
   std::string name;
   Device device;
 };
+void PrintTo(const Param& p, std::ostream* os) { *os << p.name << " on " << device_name(p.device); }
 std::vector<Param> params() {
   std::vector<Param> p;
   for (Device d : {Device::CPU, Device::CUDA})

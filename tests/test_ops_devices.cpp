@@ -41,6 +41,9 @@ struct CaseParam {
   DType dtype;
   bool large;
 };
+void PrintTo(const CaseParam& p, std::ostream* os) {
+  *os << p.name << (p.dtype == DType::F32 ? " float32" : " float64") << (p.large ? " large" : " small");
+}
 
 std::vector<CaseParam> all_params() {
   std::vector<CaseParam> p;

@@ -46,6 +46,11 @@ inline ::testing::AssertionResult all_close(const Tensor& actual, const Tensor& 
 }
 
 inline std::string param_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
+}  // namespace mmengine::testing
+namespace mmengine {
+inline void PrintTo(Device d, std::ostream* os) { *os << device_name(d); }
+}  // namespace mmengine
+namespace mmengine::testing {
 
 // Turns NaN-poisoning of fresh tensors on for the lifetime of the object.
 struct PoisonScope {
