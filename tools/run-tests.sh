@@ -16,6 +16,6 @@ ctest --test-dir build --output-on-failure -j "$jobs" --timeout 900
 echo "== sanitizer build, CPU only, no OpenBLAS (build-asan/) =="
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMMENGINE_CUDA=OFF -DMMENGINE_BLAS=OFF -DMMENGINE_SANITIZE=ON
 cmake --build build-asan -j "$jobs"
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 1800
 echo "all tests passed"
