@@ -41,9 +41,13 @@ void add_bn_probe_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--population-batch", c->population_batch, "batch of the population pass")->check(CLI::PositiveNumber);
   cmd->add_option("--population-images", c->population_images, "training images in the population (0: all)");
   cmd->add_option("--bn-eps", c->bn_eps, "BatchNorm epsilon of the checkpoint");
+  auto conv_bias = std::make_shared<std::string>("off");
+  cmd->add_option("--conv-bias", *conv_bias, "on or off: whether the checkpoint's convolutions have biases")
+      ->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("--device", c->device, "auto, cpu or cuda");
   cmd->add_option("--out", c->out_dir, "output folder (CSV, PNG)");
-  cmd->callback([c, &action] {
+  cmd->callback([c, conv_bias, &action] {
+    c->conv_bias = *conv_bias == "on";
     action = [c] {
       ::mkdir(c->out_dir.c_str(), 0755);
       BnProbeResult r = run_bn_probe(*c);
