@@ -17,6 +17,7 @@
 #include "mixmatch/guess.h"
 #include "mixmatch/interleave.h"
 #include "mixmatch/mixup.h"
+#include "mixmatch/model_config.h"
 
 namespace mmengine {
 
@@ -57,15 +58,7 @@ BnProbeResult run_bn_probe(const BnProbeConfig& cfg) {
   const Device dev = resolve_device(cfg.device);
   TrainTest data = load_dataset(cfg.dataset, cfg.data_dir);
   Split sets = split_dataset(data.train, cfg.labels, cfg.val_per_class, cfg.seed);
-  WideResNetConfig mc;
-  mc.depth = cfg.depth;
-  mc.widen_factor = cfg.widen;
-  mc.num_classes = data.train.num_classes;
-  mc.in_channels = data.train.channels;
-  mc.bn_eps = cfg.bn_eps;
-  mc.conv_bias = cfg.conv_bias;
-  mc.seed = cfg.seed;
-  WideResNet net(mc);
+  WideResNet net(wrn_for(data.train, cfg.depth, cfg.widen, cfg.bn_eps, cfg.conv_bias, cfg.seed));
   if (!cfg.checkpoint.empty()) load_module(cfg.checkpoint, net);
   net.cast(DType::F64);  // every statistic below in float64
   net.to(dev);

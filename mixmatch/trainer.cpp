@@ -15,6 +15,7 @@
 #include "mixmatch/ema.h"
 #include "mixmatch/evaluate.h"
 #include "mixmatch/metrics.h"
+#include "mixmatch/model_config.h"
 #include "mixmatch/progress.h"
 #include "mixmatch/step.h"
 #include "mixmatch/train_state.h"
@@ -70,15 +71,8 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
   const std::vector<int64_t> val_eval = first_n(split.validation, cfg.max_eval_images),
                              test_eval = first_n(test_idx, cfg.max_eval_images);
 
-  WideResNetConfig mc;
-  mc.depth = cfg.depth;
-  mc.widen_factor = cfg.widen;
-  mc.num_classes = data.train.num_classes;
-  mc.in_channels = data.train.channels;
-  mc.bn_eps = cfg.bn_eps;
+  WideResNetConfig mc = wrn_for(data.train, cfg.depth, cfg.widen, cfg.bn_eps, cfg.conv_bias, cfg.seed);
   mc.bn_momentum = cfg.bn_momentum;
-  mc.conv_bias = cfg.conv_bias;
-  mc.seed = cfg.seed;
   WideResNet student(mc), teacher(mc);
   student.to(device);
   teacher.to(device);

@@ -8,6 +8,7 @@
 #include "layers/checkpoint.h"
 #include "layers/wideresnet.h"
 #include "mixmatch/evaluate.h"
+#include "mixmatch/model_config.h"
 #include "mixmatch/trainer.h"
 #include "tools/commands.h"
 
@@ -119,9 +120,10 @@ void add_train_command(CLI::App& app, CommandAction& action) {
 void add_eval_command(CLI::App& app, CommandAction& action) {
   auto* cmd = app.add_subcommand("eval", "evaluate a model checkpoint on the test set (and the validation split)");
   struct Flags {
-    std::string checkpoint, data, dataset = "cifar10", device = "auto";
+    std::string checkpoint, data, dataset = "cifar10", device = "auto", conv_bias = "off";
     int64_t depth = 28, widen = 2, labels = 4000, val_per_class = 500;
     uint64_t seed = 0;
+    double bn_eps = 1e-5;
   };
   auto f = std::make_shared<Flags>();
   cmd->add_option("--checkpoint", f->checkpoint, "a model .safetensors (best.safetensors of a run)")->required();
@@ -131,16 +133,15 @@ void add_eval_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--widen", f->widen, "WideResNet widen factor of the checkpoint");
   cmd->add_option("--labels", f->labels, "the run's --labels (to rebuild its validation split)");
   cmd->add_option("--seed", f->seed, "the run's --seed");
+  cmd->add_option("--bn-eps", f->bn_eps, "BatchNorm epsilon of the checkpoint (google recipe: 1e-3)");
+  cmd->add_option("--conv-bias", f->conv_bias, "on or off: convolution biases in the checkpoint (google recipe: on)")
+      ->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("--device", f->device, "auto, cpu or cuda");
   cmd->callback([f, &action] {
     action = [f] {
       const Device dev = resolve_device(f->device);
       TrainTest data = load_dataset(f->dataset, f->data);
-      WideResNetConfig mc;
-      mc.depth = f->depth;
-      mc.widen_factor = f->widen;
-      mc.num_classes = data.train.num_classes;
-      mc.in_channels = data.train.channels;
+      WideResNetConfig mc = wrn_for(data.train, f->depth, f->widen, f->bn_eps, f->conv_bias == "on", 0);
       WideResNet net(mc);
       load_module(f->checkpoint, net);
       net.to(dev);

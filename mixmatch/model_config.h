@@ -1,0 +1,21 @@
+// The WideResNet for a dataset: its class count and input channels come from the data.
+#pragma once
+#include "data/dataset.h"
+#include "layers/wideresnet.h"
+
+namespace mmengine {
+
+inline WideResNetConfig wrn_for(const ImageDataset& d, int64_t depth, int64_t widen, double bn_eps, bool conv_bias,
+                                uint64_t seed) {
+  WideResNetConfig mc;
+  mc.depth = depth;
+  mc.widen_factor = widen;
+  mc.num_classes = d.num_classes;
+  mc.in_channels = d.channels;
+  mc.bn_eps = bn_eps;
+  mc.conv_bias = conv_bias;
+  mc.seed = seed;
+  return mc;
+}
+
+}  // namespace mmengine
