@@ -82,6 +82,7 @@ TEST(Ablate, TinyGridCompletesWritesTheTableAndReusesFinishedRuns) {
   a.preset = "synthetic";
   a.steps = 4;
   a.eval_every_steps = 2;
+  a.max_eval_images = 100;  // keeps the sanitizer build quick
   a.modes = "interleave,single-sqrt";
   a.emas = "on,off";
   a.device = "cpu";
