@@ -77,10 +77,4 @@ CudaAllocatorStats cuda_allocator_stats() {
 #endif
 }
 
-void cuda_empty_cache() {
-#ifdef MMENGINE_WITH_CUDA
-  cuda_release_cache();
-#endif
-}
-
 }  // namespace mmengine

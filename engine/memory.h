@@ -20,6 +20,5 @@ struct CudaAllocatorStats {
   size_t bytes_cached = 0;    // free blocks held for reuse
 };
 CudaAllocatorStats cuda_allocator_stats();
-void cuda_empty_cache();  // frees every cached block back to the driver
 
 }  // namespace mmengine

@@ -43,9 +43,4 @@ MM_HD double philox_uniform(uint64_t seed, uint64_t offset, uint64_t stream = 0)
   return static_cast<double>(bits & ((uint64_t(1) << 53) - 1)) * (1.0 / 9007199254740992.0);
 }
 
-// The 32-bit word `which` (0..3) of the block: for integer draws.
-MM_HD uint32_t philox_word(uint64_t seed, uint64_t offset, uint64_t stream, int which) {
-  return philox4x32(seed, offset, stream).v[which];
-}
-
 }  // namespace mmengine

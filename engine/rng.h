@@ -25,8 +25,6 @@ class PhiloxStream {
   uint64_t below(uint64_t n);  // uniform integer in [0, n), unbiased
   double gamma(double shape);  // Gamma(shape, 1), Marsaglia-Tsang
   double beta(double a, double b);
-  uint64_t position() const { return offset_; }
-  void seek(uint64_t offset) { offset_ = offset; }
 
  private:
   uint64_t seed_, stream_, offset_ = 0;

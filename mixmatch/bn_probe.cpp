@@ -107,8 +107,6 @@ BnProbeResult run_bn_probe(const BnProbeConfig& cfg) {
     ForwardOptions guess = frozen;
     guess.tag = "guess";
     Tensor q = guess_labels(net, batch.u, cfg.T, guess);
-    std::vector<double> onehot(B * data.train.num_classes, 0.0);
-    for (int64_t i = 0; i < B; ++i) onehot[i * data.train.num_classes + batch.labels[i]] = 1.0;
     Tensor all = concat({batch.x, batch.u[0], batch.u[1]});
     MixUpDraw draw = draw_mixup(all.size(0), cfg.alpha, cfg.seed, static_cast<uint64_t>(b));
     Tensor mixed = mix(all, draw);
