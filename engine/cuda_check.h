@@ -4,6 +4,9 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <cstdlib>
+#include <string>
+
 #include "engine/error.h"
 
 #define CUDA_CHECK(expr)                                                                       \
@@ -24,5 +27,22 @@
                                   cublasGetStatusString(mm_st_));                              \
   } while (0)
 
-// After every <<<...>>> launch: catches bad launch configurations at once.
-#define MM_LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
+namespace mmengine {
+// MMENGINE_SYNC_LAUNCH=1 makes every launch check wait for the kernel, so a fault inside a
+// kernel is reported at its own launch (file and line) rather than at the next copy. Read once.
+inline bool sync_every_launch() {
+  static const bool on = [] {
+    const char* v = std::getenv("MMENGINE_SYNC_LAUNCH");
+    return v && *v && std::string(v) != "0";
+  }();
+  return on;
+}
+}  // namespace mmengine
+
+// After every <<<...>>> launch: catches bad launch configurations at once, and with
+// MMENGINE_SYNC_LAUNCH=1 also faults inside the kernel.
+#define MM_LAUNCH_CHECK()                                                    \
+  do {                                                                       \
+    CUDA_CHECK(cudaGetLastError());                                          \
+    if (::mmengine::sync_every_launch()) CUDA_CHECK(cudaDeviceSynchronize()); \
+  } while (0)

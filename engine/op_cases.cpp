@@ -80,7 +80,9 @@ std::vector<GradCase> op_grad_cases() {
   cases.push_back(make_case("softmax", {{4, 10}}, {{1000, 10}}, [](const Inputs& in) { return softmax(in[0]); }, -3, 3));
   cases.push_back(make_case("log_softmax", {{4, 10}}, {{1000, 10}}, [](const Inputs& in) { return log_softmax(in[0]); }, -3, 3));
   cases.push_back(make_case("reshape", {kSmall}, {kLarge}, [](const Inputs& in) {
-    return mul(reshape(in[0], {-1, 7}), reshape(in[0], {-1, 7}));  // a shared sub-expression too
+    // 5 divides both 3x5x7 and 37x65x43 without being either's last dimension; the shared
+    // sub-expression tests gradient accumulation.
+    return mul(reshape(in[0], {-1, 5}), reshape(in[0], {-1, 5}));
   }));
   cases.push_back(make_case("concat", {{2, 3, 4}, {1, 3, 4}, {3, 3, 4}}, {{37, 65, 3}, {1, 65, 3}, {70, 65, 3}},
                             [](const Inputs& in) { return concat(in); }));

@@ -111,7 +111,7 @@ AblateResult run_ablation(const AblateConfig& a) {
           AblateRun run{recipe, mode, ema, a.out_dir + "/" + recipe + "/" + mode + "-ema-" + ema + "-seed" + std::to_string(seed)};
           run.seed = c.seed;
           c.out_dir = run.dir;
-          run.reused = exists(run.dir + "/summary.json");
+          run.reused = run_complete(run.dir);
           if (!run.reused) {
             ::mkdir((a.out_dir + "/" + recipe).c_str(), 0755);
             c.resume = exists(last_checkpoint_path(run.dir));

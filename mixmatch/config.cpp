@@ -137,6 +137,8 @@ void validate(const TrainConfig& c) {
   MM_CHECK(c.depth >= 10 && (c.depth - 4) % 6 == 0, "--depth: must be 6n + 4 (10, 16, 22, 28, ...), got ", c.depth);
   MM_CHECK(c.widen >= 1, "--widen: must be >= 1, got ", c.widen);
   MM_CHECK(c.stop_after >= 0, "--stop-after: must be >= 0, got ", c.stop_after);
+  MM_CHECK(std::isfinite(c.time_limit_minutes) && c.time_limit_minutes >= 0 && c.time_limit_minutes <= 1e6,
+           "--time-limit: must be minutes in [0, 1e6] (0: no limit), got ", c.time_limit_minutes);
   MM_CHECK(c.prefetch >= 0, "--prefetch: must be >= 0, got ", c.prefetch);
   MM_CHECK(!c.out_dir.empty(), "--out: must not be empty");
   MM_CHECK(!(c.resume && c.overwrite), "--resume and --overwrite exclude each other");
@@ -179,6 +181,7 @@ std::string config_to_json(const TrainConfig& c, const std::string& device_used)
   j["model"] = "WRN-" + std::to_string(c.depth) + "-" + std::to_string(c.widen);
   j["device"] = device_used;
   j["out_dir"] = c.out_dir;
+  j["time_limit_minutes"] = c.time_limit_minutes;  // of the invocation that wrote this file
   j["git_commit"] = MMENGINE_GIT_COMMIT;
   return j.dump(2) + "\n";
 }

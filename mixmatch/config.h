@@ -48,6 +48,9 @@ struct TrainConfig {
   bool resume = false;
   bool overwrite = false;  // start afresh even if --out holds a run (its files are replaced)
   int64_t stop_after = 0;  // > 0: stop (with a checkpoint) after this many steps of this invocation
+  // > 0: wall-clock minutes from process start to summary.json (final evaluation and checkpoint
+  // included) for this invocation; the run stops early, checkpointed and resumable, to meet it.
+  double time_limit_minutes = 0;
   int prefetch = 2;
   int64_t log_every = 50;
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "data/split.h"
@@ -26,6 +27,12 @@ std::string last_checkpoint_path(const std::string& d) { return d + "/last.safet
 std::string best_checkpoint_path(const std::string& d) { return d + "/best.safetensors"; }
 
 namespace {
+// --time-limit counts from process start (dataset loading and model set-up included).
+const auto kProcessStart = std::chrono::steady_clock::now();
+double since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
 bool file_exists(const std::string& p) {
   struct stat st;
   return ::stat(p.c_str(), &st) == 0;
@@ -59,7 +66,43 @@ const std::vector<std::string> kColumns{
     "step", "epoch", "loss", "loss_x", "loss_u", "weight_u", "mixup_lambda", "lr", "images_per_s",
     "val_acc_teacher", "val_loss_teacher", "test_acc_teacher", "test_loss_teacher",
     "val_acc_student", "val_loss_student", "test_acc_student", "test_loss_student", "best_val_acc", "best_test_acc"};
+
+// Decides when a --time-limit run must stop: after a step, it stops unless one more step, a
+// final evaluation and a checkpoint still fit, with a margin. Costs are the largest measured so
+// far; before the first evaluation, an evaluated image is taken to cost as much as a trained one.
+class Deadline {
+ public:
+  Deadline(double minutes, double eval_images, double images_per_step)
+      : limit_s_(minutes * 60), eval_images_(eval_images), images_per_step_(images_per_step) {}
+  bool active() const { return limit_s_ > 0; }
+  // The first step of an invocation carries one-time set-up (library handles, allocator growth):
+  // it counts only until a second step has been measured.
+  void step_took(double s) {
+    step_s_ = steps_++ == 1 ? s : std::max(step_s_, s);
+  }
+  void eval_took(double s) { eval_s_ = std::max(eval_s_, s); }
+  void checkpoint_took(double s) { checkpoint_s_ = std::max(checkpoint_s_, s); }
+  bool must_stop() const {
+    if (!active()) return false;
+    const double eval = eval_s_ >= 0 ? eval_s_ : step_s_ * eval_images_ / images_per_step_;
+    const double margin = 2.0 + 0.01 * limit_s_;
+    return since(kProcessStart) + step_s_ + eval + checkpoint_s_ + margin > limit_s_;
+  }
+
+ private:
+  double limit_s_, eval_images_, images_per_step_;
+  double step_s_ = 0, eval_s_ = -1, checkpoint_s_ = 1.0;
+  int64_t steps_ = 0;
+};
 }  // namespace
+
+bool run_complete(const std::string& out_dir) {
+  std::ifstream f(out_dir + "/summary.json");
+  if (!f) return false;
+  nlohmann::json j = nlohmann::json::parse(f, nullptr, /*allow_exceptions=*/false);
+  // Summaries written before "complete" existed were only ever written by complete runs.
+  return !j.is_discarded() && j.is_object() && j.value("complete", true);
+}
 
 TrainSummary train_mixmatch(const TrainConfig& cfg) {
   validate(cfg);
@@ -115,21 +158,29 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
   const auto t0 = std::chrono::steady_clock::now();
   double last_acc = 0;
   const double images_per_step = static_cast<double>(cfg.batch_size * (cfg.K + 1));
-  const int64_t end = cfg.stop_after > 0 ? std::min(cfg.total_steps(), start + cfg.stop_after) : cfg.total_steps();
+  int64_t end = cfg.stop_after > 0 ? std::min(cfg.total_steps(), start + cfg.stop_after) : cfg.total_steps();
+  Deadline deadline(cfg.time_limit_minutes, 2.0 * static_cast<double>(val_eval.size() + test_eval.size()), images_per_step);
   for (int64_t step = start; step < end; ++step) {
+    const auto step_t0 = std::chrono::steady_clock::now();
     StepBatch batch = loader.next();
     MM_CHECK(batch.step == step, "internal: loader at step ", batch.step, ", trainer at ", step);
     StepResult r = mixmatch_step(student, cfg.ema ? &teacher : nullptr, adam, batch, cfg, step, data.train.num_classes);
     const int64_t done = step + 1, epoch = (done - 1) / cfg.steps_per_epoch + 1;
     progress.update(done, r.loss, r.lx, r.lu, last_acc);
+    deadline.step_took(since(step_t0));  // the step's losses are read back: the device has finished it
+    if (done < end && deadline.must_stop()) {
+      end = done;
+      sum.stopped_on_time = true;
+    }
     MetricsRow row{{"step", double(done)},        {"epoch", double(epoch)},    {"loss", r.loss},
                    {"loss_x", r.lx},              {"loss_u", r.lu},            {"weight_u", r.weight},
                    {"mixup_lambda", r.lambda},    {"lr", cfg.effective_lr()},
                    {"images_per_s", progress.steps_per_second() * images_per_step}};
     const bool epoch_end = done % cfg.steps_per_epoch == 0, final_step = done == cfg.total_steps();
-    const bool interrupted = done == end && !final_step;  // --stop-after: checkpoint, then stop
-    const bool evaluate_now = (epoch_end && epoch % cfg.eval_every == 0) || final_step;
+    const bool interrupted = done == end && !final_step;  // --stop-after or --time-limit: checkpoint, then stop
+    const bool evaluate_now = (epoch_end && epoch % cfg.eval_every == 0) || final_step || sum.stopped_on_time;
     if (evaluate_now) {
+      const auto eval_t0 = std::chrono::steady_clock::now();
       EvalResult tv = evaluate(teacher, data.train, val_eval, device, cfg.eval_batch),
                  tt = evaluate(teacher, data.test, test_eval, device, cfg.eval_batch),
                  sv = evaluate(student, data.train, val_eval, device, cfg.eval_batch),
@@ -162,9 +213,11 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
                     (long long)epoch, (long long)done, tv.accuracy, tt.accuracy, sv.accuracy, st.accuracy,
                     sum.best_val_acc, sum.best_test_acc);
       progress.message(line);
+      deadline.eval_took(since(eval_t0));
     }
     if (done % cfg.log_every == 0 || evaluate_now) metrics.write(row);
     if ((epoch_end && epoch % cfg.checkpoint_every == 0) || final_step || interrupted) {
+      const auto ckpt_t0 = std::chrono::steady_clock::now();
       TrainState s;
       s.step = done;
       s.loader = loader.position();
@@ -172,13 +225,21 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
       s.metadata = {{"best_val_acc", num(sum.best_val_acc)}, {"best_test_acc", num(sum.best_test_acc)},
                     {"best_step", std::to_string(sum.best_step)}, {"elapsed_s", num(elapsed)}};
       save_train_state(last, student, teacher, adam, s);
+      deadline.checkpoint_took(since(ckpt_t0));
     }
   }
   sum.steps = end - start;
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   sum.images_per_second = sum.seconds > 0 ? sum.steps * images_per_step / sum.seconds : 0;
   char line[320];
-  if (end < cfg.total_steps()) {
+  sum.complete = end == cfg.total_steps();
+  if (sum.stopped_on_time) {
+    std::snprintf(line, sizeof(line),
+                  "stopped on time at step %lld of %lld (--time-limit %g min): teacher test %.2f%% student test %.2f%% | "
+                  "best val %.2f%% -> test %.2f%% at step %lld | checkpoint written, continue with --resume",
+                  (long long)end, (long long)cfg.total_steps(), cfg.time_limit_minutes, sum.final_teacher_test,
+                  sum.final_student_test, sum.best_val_acc, sum.best_test_acc, (long long)sum.best_step);
+  } else if (!sum.complete) {
     std::snprintf(line, sizeof(line), "stopped at step %lld of %lld (--stop-after): checkpoint written, continue with --resume",
                   (long long)end, (long long)cfg.total_steps());
   } else {
@@ -189,8 +250,11 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
                   (long long)sum.best_step, (long long)sum.steps, sum.seconds, sum.images_per_second, sum.device.c_str());
   }
   progress.message(line);
-  if (end == cfg.total_steps()) {  // the run is complete: summary.json marks it done
+  if (sum.complete || sum.stopped_on_time) {  // "complete": true marks the run done
     nlohmann::ordered_json j;
+    j["complete"] = sum.complete;
+    j["stopped_by"] = sum.complete ? "end" : "time-limit";
+    j["steps_done"] = end;
     j["steps"] = cfg.total_steps();
     j["best_step"] = sum.best_step;
     j["best_val_acc"] = sum.best_val_acc;
@@ -200,6 +264,8 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
     j["final_teacher_val"] = sum.final_teacher_val;
     j["final_student_val"] = sum.final_student_val;
     j["seconds"] = previous_seconds + sum.seconds;
+    j["process_seconds"] = since(kProcessStart);  // this invocation, from process start
+    j["time_limit_minutes"] = cfg.time_limit_minutes;
     j["device"] = sum.device;
     write_file_atomically(cfg.out_dir + "/summary.json", j.dump(2) + "\n");
   }

@@ -197,6 +197,14 @@ TEST(WideResNet, CudaForwardAndBackwardMatchCpuAtRealSizes) {
   sum(mul(lc, lc)).backward();
   sum(mul(lg, lg)).backward();
   auto pc = cpu.named_parameters(), pg = gpu.named_parameters();
-  for (size_t i = 0; i < pc.size(); ++i)
+  ASSERT_EQ(pc.size(), pg.size());
+  for (size_t i = 0; i < pc.size(); ++i) {
+    // The port's bn1 quirk: block2/3.layer.0.bn1 weight and bias never reach the output, so
+    // neither device gives them a gradient.
+    if (!pc[i].second->grad().defined()) {
+      EXPECT_FALSE(pg[i].second->grad().defined()) << pc[i].first;
+      continue;
+    }
     EXPECT_TRUE(all_close(pg[i].second->grad(), pc[i].second->grad(), {1e-3, 1e-4})) << pc[i].first;
+  }
 }

@@ -1,5 +1,7 @@
 // Every registered case (ops, layers, loss) on CUDA against the CPU reference: forward outputs
 // and input gradients, float32 and float64, small and multi-block shapes, NaN-poisoned outputs.
+#include <algorithm>
+
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
@@ -35,6 +37,34 @@ void PrintTo(const CaseParam& p, std::ostream* os) {
   *os << p.name << (p.dtype == DType::F32 ? " float32" : " float64") << (p.large ? " large" : " small");
 }
 
+// Largest |a - b| over all elements (the tensors have the same shape).
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  auto x = a.to_vector(), y = b.to_vector();
+  double m = 0;
+  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::isnan(x[i] - y[i]) ? INFINITY : std::fabs(x[i] - y[i]));
+  return m;
+}
+double max_abs(const Tensor& a) {
+  double m = 0;
+  for (double v : a.to_vector()) m = std::max(m, std::fabs(v));
+  return m;
+}
+
+// float32 results of long reductions with cancellation (a conv weight gradient sums thousands
+// of terms) can differ between devices by more than a fixed tolerance while both are as accurate
+// as float32 allows. Where the element-wise check fails, the CUDA result must still be as close
+// to a float64 CPU reference as the CPU float32 result is (within 4x), or within 1e-5 of the
+// reference's largest magnitude.
+::testing::AssertionResult close_f32(const Tensor& got, const Tensor& want, const Tensor& ref64, Tolerance tol) {
+  auto elementwise = all_close(got, want, tol);
+  if (elementwise) return elementwise;
+  double e_cuda = max_abs_diff(got, ref64), e_cpu = max_abs_diff(want, ref64);
+  double allowed = std::max(4 * e_cpu, 1e-5 * max_abs(ref64));
+  if (e_cuda <= allowed) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << elementwise.message() << "; against float64: CUDA error " << e_cuda
+                                       << ", CPU float32 error " << e_cpu << ", allowed " << allowed;
+}
+
 std::vector<CaseParam> all_params() {
   std::vector<CaseParam> p;
   for (auto& c : all_grad_cases())
@@ -62,7 +92,19 @@ TEST_P(CudaMatchesCpu, ForwardAndBackward) {
     ASSERT_EQ(cuda_in[i].to_vector(), cpu_in[i].to_vector()) << "input " << i << " differs between devices";
   CaseRun got = run_case(c, cuda_in);
   Tolerance tol = reduction_tol(p.dtype);  // most cases involve a sum or a GEMM somewhere
-  EXPECT_TRUE(all_close(got.out, want.out, tol)) << "forward of " << p.name;
+  if (p.dtype == DType::F64) {
+    EXPECT_TRUE(all_close(got.out, want.out, tol)) << "forward of " << p.name;
+  } else {
+    // The same case in float64 on the CPU is the reference both float32 results are judged by.
+    CaseRun ref = run_case(c, c.make_inputs(Device::CPU, DType::F64, 2024, p.large));
+    EXPECT_TRUE(close_f32(got.out, want.out, ref.out, tol)) << "forward of " << p.name;
+    for (size_t i = 0; i < want.grads.size(); ++i) {
+      if (!want.grads[i].defined()) continue;
+      ASSERT_TRUE(got.grads[i].defined());
+      EXPECT_TRUE(close_f32(got.grads[i], want.grads[i], ref.grads[i], tol)) << "gradient of input " << i << " of " << p.name;
+    }
+    return;
+  }
   for (size_t i = 0; i < want.grads.size(); ++i) {
     if (!want.grads[i].defined()) continue;
     ASSERT_TRUE(got.grads[i].defined());

@@ -1,9 +1,15 @@
 // The two reference recipes and each switch between them (issue "Both reference recipes").
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <array>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <set>
-#include <sys/wait.h>
 
 #include "engine/ops.h"
 #include "engine/rng.h"
@@ -13,6 +19,7 @@
 #include "mixmatch/ema.h"
 #include "mixmatch/mixup.h"
 #include "mixmatch/step.h"
+#include "mixmatch/trainer.h"
 #include "tests/test_util.h"
 
 using namespace mmengine;
@@ -28,7 +35,7 @@ struct BnModel : Module {
 
 // Runs a command, returns (exit status, stdout + stderr).
 std::pair<int, std::string> run(const std::string& args) {
-  std::string cmd = std::string(MMENGINE_CLI) + " " + args + " 2>&1";
+  std::string cmd = cli_path() + " " + args + " 2>&1";
   std::array<char, 4096> buf;
   std::string out;
   FILE* p = popen(cmd.c_str(), "r");
@@ -154,4 +161,33 @@ TEST(Cli, BadValuesGetOneLineErrorsNamingTheFlag) {
     EXPECT_NE(out.find(flag), std::string::npos) << args << " -> " << out;
     EXPECT_LE(std::count(out.begin(), out.end(), '\n'), 2) << "one line: " << out;
   }
+}
+
+// --time-limit: the run stops by itself, checkpointed, with a summary that says so; --resume
+// finishes it. Synthetic preset with far more steps than fit in 0.15 minutes (9 s).
+TEST(Cli, TimeLimitStopsCleanlyAndResumes) {
+  const std::string dir = "/tmp/mm-cli-time-limit-" + std::to_string(::getpid());
+  const auto t0 = std::chrono::steady_clock::now();
+  auto [rc, out] = run("train --preset synthetic --epochs 1000 --eval-every 1000 --max-eval-images 100 --time-limit 0.15 "
+                       "--out " + dir);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("stopped on time at step"), std::string::npos) << out;
+  EXPECT_LT(seconds, 9.0 + 3.0) << "the limit is 9 s from process start; the process took " << seconds << " s\n" << out;
+  std::ifstream sj(dir + "/summary.json");
+  std::string summary((std::istreambuf_iterator<char>(sj)), {});
+  EXPECT_NE(summary.find("\"complete\": false"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("\"stopped_by\": \"time-limit\""), std::string::npos) << summary;
+  EXPECT_EQ(summary.find("\"final_teacher_test\": -1"), std::string::npos) << "a final evaluation ran: " << summary;
+  EXPECT_FALSE(run_complete(dir));
+  // The limit is per invocation: a resumed one continues from the checkpoint and stops on time again.
+  auto [rc2, out2] = run("train --preset synthetic --epochs 1000 --eval-every 1000 --max-eval-images 100 --time-limit 0.1 "
+                         "--resume --out " + dir);
+  ASSERT_EQ(rc2, 0) << out2;
+  EXPECT_EQ(out2.find("steps 0.."), std::string::npos) << "resumed from its checkpoint: " << out2;
+  EXPECT_NE(out2.find("stopped on time at step"), std::string::npos) << out2;
+  auto [rc3, out3] = run("train --preset synthetic --time-limit -1 --print-config");
+  EXPECT_NE(rc3, 0);
+  EXPECT_NE(out3.find("--time-limit"), std::string::npos) << out3;
+  std::system(("rm -rf " + dir).c_str());
 }

@@ -2,7 +2,11 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 
 #include "engine/runtime.h"
@@ -43,6 +47,22 @@ inline ::testing::AssertionResult all_close(const Tensor& actual, const Tensor& 
   return ::testing::AssertionFailure() << bad << " of " << a.size() << " elements differ; worst at " << worst << ": "
                                        << a[worst] << " vs expected " << e[worst] << " (rtol " << tol.rtol << ", atol "
                                        << tol.atol << ")";
+}
+
+// The `mmengine` executable the CLI tests run: $MMENGINE_CLI if set, else one beside the test
+// binary (a packed copy on a GPU machine), else the one this build made (an absolute path of the
+// build machine).
+inline std::string cli_path() {
+  if (const char* env = std::getenv("MMENGINE_CLI"); env && *env) return env;
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    std::string dir(self, static_cast<size_t>(n));
+    dir = dir.substr(0, dir.rfind('/'));
+    for (std::string candidate : {dir + "/mmengine", dir + "/../tools/mmengine"})
+      if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return MMENGINE_CLI;
 }
 
 inline std::string param_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }

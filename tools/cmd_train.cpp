@@ -62,6 +62,9 @@ void add_train_command(CLI::App& app, CommandAction& action) {
   opt("--device", &TrainConfig::device, "auto, cpu or cuda");
   opt("--out", &TrainConfig::out_dir, "run folder");
   opt("--stop-after", &TrainConfig::stop_after, "stop after this many steps (checkpointed; continue with --resume)");
+  opt("--time-limit", &TrainConfig::time_limit_minutes,
+      "minutes from process start to summary.json, final evaluation and checkpoint included; stops early "
+      "(checkpointed; continue with --resume), per invocation");
   opt("--eval-every", &TrainConfig::eval_every, "epochs between evaluations");
   opt("--checkpoint-every", &TrainConfig::checkpoint_every, "epochs between checkpoints");
   opt("--max-eval-images", &TrainConfig::max_eval_images, "evaluate on at most this many validation/test images (0: all)");

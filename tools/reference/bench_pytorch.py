@@ -118,6 +118,8 @@ def main():
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--no-compile", action="store_true")
+    p.add_argument("--compile", choices=["both", "fp32", "tf32"], default="both",
+                   help="which torch.compile variants to time (each compiles for about a minute)")
     p.add_argument("--device", default="cuda", help="cuda (the comparison that matters) or cpu (to check the script)")
     a = p.parse_args()
     if a.device == "cpu":
@@ -134,6 +136,8 @@ def main():
     time_variant("eager tf32 channels_last", a.batch, a.repeats, a.warmup, True, True, False)
     if not a.no_compile:
         for name, tf32 in (("torch.compile fp32 (TF32 off)", False), ("torch.compile tf32", True)):
+            if a.compile != "both" and a.compile != ("tf32" if tf32 else "fp32"):
+                continue
             try:
                 time_variant(name, a.batch, a.repeats, a.warmup + 3, tf32, False, True)
             except Exception as e:  # compile can fail on machines without a working toolchain

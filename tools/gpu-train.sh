@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# On a GPU machine, the second command after tools/gpu-check.sh (at most ~6 minutes): a real
+# MixMatch run on CIFAR-10 (WRN-28-2, 4000 labels, the port recipe) with --time-limit, then its
+# best.safetensors evaluated on the full test set by `mmengine eval` and by the PyTorch
+# reference model (tools/reference/eval_pytorch.py): they must agree to within 2 images.
+#   source .device/env.sh && bash tools/gpu-train.sh
+# Needs .device/cifar10-jpeg.tar.gz and .device/jpeg_to_cifar_bin.py (../shared/datasets).
+# The step count is planned from the engine's measured step time (/tmp/mmengine-bench.json,
+# written by gpu-check.sh on the same machine; 150 ms assumed without it) so that the run
+# completes near the limit; --time-limit stops it cleanly if the plan was optimistic.
+# Writes at most 8 files to $OUT (or /tmp/gpu-train): train.log, metrics.csv, summary.json,
+# config.json, eval.log, best.safetensors.
+set -uo pipefail
+minutes=${GPU_TRAIN_MINUTES:-5}
+device=${GPU_TRAIN_DEVICE:-cuda}  # cpu only to rehearse the script
+start=$(date +%s)
+out=${OUT:-/tmp/gpu-train}
+run=/tmp/gpu-train-run
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+find_exe() { for d in ${MMENGINE_BIN:-} .device/bin build/tools build-gpu/tools; do [[ -x $d/$1 ]] && { echo "$d/$1"; return; }; done; }
+mm=$(find_exe mmengine)
+[[ -n $mm ]] || { echo "gpu-train: mmengine not found" | tee "$out/train.log"; exit 1; }
+
+data=/tmp/cifar/cifar-10-batches-bin
+if [[ ! -f $data/test_batch.bin ]]; then
+  python3 .device/jpeg_to_cifar_bin.py .device/cifar10-jpeg.tar.gz /tmp/cifar >"$out/eval.log" 2>&1 ||
+    { echo "gpu-train: CIFAR-10 conversion failed"; tail -5 "$out/eval.log"; exit 1; }
+fi
+"$mm" data check "$data" 2>&1 | head -3
+
+# Plan: steps that fit the limit at the measured step time, leaving a third of it for the
+# evaluations, set-up and the final checkpoint; about 12 evaluations along the way.
+step_ms=$(python3 -c '
+import json
+try:
+    print(json.load(open("/tmp/mmengine-bench.json"))["timings"]["MixMatch step (interleave)"]["median_ms"])
+except Exception:
+    print(150)' 2>/dev/null)
+read -r steps per_epoch ema bnm < <(awk -v ms="${step_ms:-150}" -v min="$minutes" 'BEGIN {
+  s = int(min * 60 * 1000 * 0.66 / ms); if (s < 120) s = 120
+  e = int(s / 12); if (e < 10) e = 10
+  s = e * 12
+  # a run of a few thousand steps needs shorter EMA and BN horizons than the paper (1M steps)
+  if (s < 4000) print s, e, 0.99, 0.01; else print s, e, 0.999, 0.001 }')
+echo "plan: step ${step_ms} ms -> $steps steps (12 epochs of $per_epoch), --ema-decay $ema --bn-momentum $bnm, --time-limit $minutes"
+
+rm -rf "$run"
+"$mm" train --dataset cifar10 --data "$data" --labels 4000 --recipe port --device "$device" \
+  --epochs 12 --steps-per-epoch "$per_epoch" --eval-every 1 --max-eval-images 2000 \
+  --ema-decay "$ema" --bn-momentum "$bnm" --log-every 50 --time-limit "$minutes" --out "$run" 2>&1 | tee "$out/train.log"
+rc=${PIPESTATUS[0]}
+for f in metrics.csv summary.json config.json best.safetensors; do [[ -f $run/$f ]] && cp "$run/$f" "$out/"; done
+
+# Accuracy against wall-clock time: every evaluation row of metrics.csv.
+python3 - "$run/metrics.csv" <<'PY' 2>&1 | tee -a "$out/train.log"
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r.get("test_acc_teacher")]
+print("step  | teacher test % | student test % | best val % | images/s")
+for r in rows:
+    print(f"{int(float(r['step'])):5d} | {float(r['test_acc_teacher']):14.2f} | {float(r['test_acc_student']):14.2f} |"
+          f" {float(r['best_val_acc']):10.2f} | {float(r['images_per_s']):8.0f}")
+PY
+
+{
+  echo "== mmengine eval (full test set) =="
+  "$mm" eval --checkpoint "$run/best.safetensors" --dataset cifar10 --data "$data" --labels 4000 --device "$device" 2>&1
+  echo "== PyTorch reference =="
+} >>"$out/eval.log"
+engine_acc=$(grep -oE 'test [0-9.]+% \(loss [0-9.]+, 10000 images\)' "$out/eval.log" | grep -oE '^test [0-9.]+' | grep -oE '[0-9.]+')
+correct=$(awk -v a="${engine_acc:-0}" 'BEGIN { printf "%d", a * 100 + 0.5 }')
+python3 tools/reference/eval_pytorch.py "$run/best.safetensors" "$data/test_batch.bin" --compare "$correct" >>"$out/eval.log" 2>&1
+prc=$?
+echo
+cat "$out/eval.log" | grep -vE '^\s*$' | tail -6
+echo "== gpu-train summary: train exit $rc, eval agreement exit $prc, $(( $(date +%s) - start )) s =="
+grep -E '^(final|stopped)' "$out/train.log" | tail -1
