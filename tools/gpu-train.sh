@@ -24,7 +24,7 @@ mm=$(find_exe mmengine)
 
 data=/tmp/cifar/cifar-10-batches-bin
 if [[ ! -f $data/test_batch.bin ]]; then
-  python3 .device/jpeg_to_cifar_bin.py .device/cifar10-jpeg.tar.gz /tmp/cifar >"$out/eval.log" 2>&1 ||
+  python3 .device/jpeg_to_cifar_bin.py .device/cifar10-jpeg.tar.gz "$data" >"$out/eval.log" 2>&1 ||
     { echo "gpu-train: CIFAR-10 conversion failed"; tail -5 "$out/eval.log"; exit 1; }
 fi
 "$mm" data check "$data" 2>&1 | head -3
