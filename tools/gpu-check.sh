@@ -10,12 +10,16 @@
 #   source .device/env.sh && bash tools/gpu-check.sh
 # Runs the carried executables directly (CTest files hold the build machine's absolute paths).
 # Without a GPU every row FAILs (that is how the script is rehearsed).
+# GPU_CHECK_ONLY="memcheck bench" runs only the named parts (tests gradcheck bench pytorch
+# memcheck racecheck parity cpu), for a rerun after a fix.
 set -uo pipefail
+want() { [[ -z ${GPU_CHECK_ONLY:-} || " $GPU_CHECK_ONLY " == *" $1 "* ]]; }
 budget=${GPU_CHECK_BUDGET:-235}  # seconds for the whole script
 start=$(date +%s)
 out=${OUT:-/tmp/gpu-check}
 mkdir -p "$out"
-export MMENGINE_SYNC_LAUNCH=1  # a kernel fault is reported at its own launch
+rm -f /tmp/cpu-tests.log
+export MMENGINE_SYNC_LAUNCH=1  # a kernel fault is reported at its own launch (not while timing)
 export PYTHONUNBUFFERED=1
 
 find_exe() { for d in ${MMENGINE_BIN:-} .device/bin build/tools build/tests build-gpu/tools build-gpu/tests; do [[ -x $d/$1 ]] && { echo "$d/$1"; return; }; done; }
@@ -50,7 +54,7 @@ gpu=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/nu
 # CUDA tests: every test with a CUDA device parameter or CUDA in its name. On a GPU only the
 # no-device error test may skip.
 cuda_filter='*Cuda*:*cuda*:*Cudnn*'
-if [[ -n $tests ]]; then
+if [[ -n $tests ]] && want tests; then
   timeout "$(cap 75)" "$tests" --gtest_filter="$cuda_filter" --gtest_brief=1 >"$out/tests.log" 2>&1
   rc=$?
   c=$(counts "$out/tests.log")
@@ -58,29 +62,32 @@ if [[ -n $tests ]]; then
   ok=$(verdict $rc)
   [[ $ok == PASS && ${skipped:-0} -gt 1 ]] && ok=FAIL
   row "CUDA tests" "$ok" "$c"
-else
+elif want tests; then
   row "CUDA tests" "MISS" "mmengine_tests not found"
 fi
 
-if [[ -n $gc ]]; then
+if [[ -n $gc ]] && want gradcheck; then
   timeout "$(cap 45)" "$gc" --device cuda >"$out/gradcheck.log" 2>&1
   rc=$?
   row "gradcheck --device cuda" "$(verdict $rc)" "$(tail -1 "$out/gradcheck.log" | cut -c1-100)"
-else
+elif want gradcheck; then
   row "gradcheck --device cuda" "MISS" "mmengine-gradcheck not found"
 fi
 
 # Speed: the engine's step, then PyTorch's, nothing else on the machine meanwhile.
 engine_ms=""
-if [[ -n $mm ]]; then
-  timeout "$(cap 50)" "$mm" bench --device cuda --quick --warmup 3 --repeats 10 --json /tmp/mmengine-bench.json \
+if [[ -n $mm ]] && want bench; then
+  # without the per-launch synchronization: it would time the host waiting on every kernel
+  MMENGINE_SYNC_LAUNCH=0 timeout "$(cap 50)" "$mm" bench --device cuda --quick --warmup 3 --repeats 10 --json /tmp/mmengine-bench.json \
     >"$out/bench.log" 2>&1
   rc=$?
   engine_ms=$(awk '/^MixMatch step \(interleave\)/ {print $4}' "$out/bench.log")
   row "mmengine bench" "$(verdict $rc)" "interleaved step ${engine_ms:-?} ms (median)"
 fi
-if python3 -c 'import torch' 2>/dev/null; then
-  timeout "$(cap 80)" python3 tools/reference/bench_pytorch.py --repeats 20 --compile tf32 >"$out/bench_pytorch.log" 2>&1
+if ! want pytorch; then
+  :
+elif python3 -c 'import torch' 2>/dev/null; then
+  timeout "$(cap 80)" python3 tools/reference/bench_pytorch.py --repeats 20 ${GPU_CHECK_PYTORCH_FLAGS:---compile tf32} >"$out/bench_pytorch.log" 2>&1
   rc=$?
   n=0
   while IFS= read -r line; do
@@ -99,17 +106,19 @@ fi
 # Sanitizers, the parity check and the CPU tests share the machine (their timings mean nothing).
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null | head -1)
 pids=()
-if [[ -n $tests && -n $san ]]; then
+if [[ -n $tests && -n $san ]] && want memcheck; then
   # memcheck: the CUDA tests except the real-size WRN one (minutes under instrumentation; the
   # small WRN cases and every kernel family are still covered).
   (timeout "$(cap 90)" "$san" --tool memcheck --leak-check full --error-exitcode 3 "$tests" \
      --gtest_filter="$cuda_filter:-WideResNet.CudaForwardAndBackwardMatchCpuAtRealSizes" --gtest_brief=1 \
      >"$out/memcheck.log" 2>&1; echo "exit $?" >>"$out/memcheck.log") & pids+=($!)
+fi
+if [[ -n $tests && -n $san ]] && want racecheck; then
   (timeout "$(cap 90)" "$san" --tool racecheck --racecheck-report all --error-exitcode 3 "$tests" \
      --gtest_filter='*CudaMatchesCpu*sum*:*CudaMatchesCpu*mean*:*CudaMatchesCpu*softmax*:*CudaMatchesCpu*batch_norm*:*CudaMatchesCpu*global_avg_pool*:*BatchNormOnDevice*cuda*:*CudaMatchesCpu*channel*' \
      --gtest_brief=1 >"$out/racecheck.log" 2>&1; echo "exit $?" >>"$out/racecheck.log") & pids+=($!)
 fi
-if [[ -n $mm ]] && python3 -c 'import torch' 2>/dev/null; then
+if [[ -n $mm ]] && want parity && python3 -c 'import torch' 2>/dev/null; then
   (for dt in f64 f32; do
      echo "== $dt =="
      timeout "$(cap 60)" "$mm" reference-dump --out "/tmp/ref-$dt" --device cuda --dtype $dt &&
@@ -117,7 +126,7 @@ if [[ -n $mm ]] && python3 -c 'import torch' 2>/dev/null; then
      echo "exit $dt $?"
    done >"$out/parity.log" 2>&1) & pids+=($!)
 fi
-if [[ -n $tests ]]; then
+if [[ -n $tests ]] && want cpu; then
   (OMP_NUM_THREADS=2 timeout "$(cap 90)" "$tests" --gtest_filter="-$cuda_filter" --gtest_brief=1 >/tmp/cpu-tests.log 2>&1
    echo "exit $?" >>/tmp/cpu-tests.log) & pids+=($!)
 fi
@@ -131,8 +140,8 @@ san_row() {  # name, log
   row "$1" "$(verdict "${rc:-1}")" "${summary:-no sanitizer summary} | $(counts "$2")"
 }
 if [[ -n $san ]]; then
-  san_row "compute-sanitizer memcheck" "$out/memcheck.log"
-  san_row "compute-sanitizer racecheck" "$out/racecheck.log"
+  want memcheck && san_row "compute-sanitizer memcheck" "$out/memcheck.log"
+  want racecheck && san_row "compute-sanitizer racecheck" "$out/racecheck.log"
 else
   row "compute-sanitizer" "MISS" "not on PATH"
 fi
@@ -142,10 +151,10 @@ if [[ -f $out/parity.log ]]; then
     worst=$(awk -v d="== $dt ==" '$0 == d {on = 1; next} /^== / {on = 0} on && /^grad / {print}' "$out/parity.log" | tr -s ' ' | cut -c1-90)
     row "PyTorch WRN-28-2 parity ($dt)" "$(verdict "${rc:-1}")" "${worst:-see parity.log}"
   done
-else
+elif want parity; then
   row "PyTorch WRN-28-2 parity" "MISS" "mmengine or torch missing"
 fi
-if [[ -f /tmp/cpu-tests.log ]]; then
+if want cpu && [[ -f /tmp/cpu-tests.log ]]; then
   rc=$(grep -oE '^exit [0-9]+' /tmp/cpu-tests.log | grep -oE '[0-9]+')
   row "CPU tests (the oracle)" "$(verdict "${rc:-1}")" "$(counts /tmp/cpu-tests.log)"
   { echo; echo "== CPU tests =="; grep -E '^\[  FAILED  \]|^exit' /tmp/cpu-tests.log; } >>"$out/tests.log"

@@ -37,8 +37,9 @@ try:
     print(json.load(open("/tmp/mmengine-bench.json"))["timings"]["MixMatch step (interleave)"]["median_ms"])
 except Exception:
     print(150)' 2>/dev/null)
-read -r steps per_epoch ema bnm < <(awk -v ms="${step_ms:-150}" -v min="$minutes" 'BEGIN {
-  s = int(min * 60 * 1000 * 0.66 / ms); if (s < 120) s = 120
+# GPU_TRAIN_PLAN_FACTOR > 1 plans more steps than fit, so that --time-limit ends the run.
+read -r steps per_epoch ema bnm < <(awk -v ms="${step_ms:-150}" -v min="$minutes" -v f="${GPU_TRAIN_PLAN_FACTOR:-0.66}" 'BEGIN {
+  s = int(min * 60 * 1000 * f / ms); if (s < 120) s = 120
   e = int(s / 12); if (e < 10) e = 10
   s = e * 12
   # a run of a few thousand steps needs shorter EMA and BN horizons than the paper (1M steps)

@@ -3,6 +3,8 @@
 
 #include <cudnn.h>
 
+#include <cstdlib>
+
 #include "engine/cuda_check.h"
 #include "engine/memory.h"
 
@@ -21,6 +23,7 @@ cudnnHandle_t handle() {
   static cudnnHandle_t h = [] {
     cudnnHandle_t created;
     CUDNN_CHECK(cudnnCreate(&created));
+    std::atexit([] { cudnnDestroy(h); });  // before the CUDA runtime's teardown; best effort
     return created;
   }();
   return h;
