@@ -65,7 +65,8 @@ double meta(const std::map<std::string, std::string>& m, const char* key, double
 const std::vector<std::string> kColumns{
     "step", "epoch", "loss", "loss_x", "loss_u", "weight_u", "mixup_lambda", "lr", "images_per_s",
     "val_acc_teacher", "val_loss_teacher", "test_acc_teacher", "test_loss_teacher",
-    "val_acc_student", "val_loss_student", "test_acc_student", "test_loss_student", "best_val_acc", "best_test_acc"};
+    "val_acc_student", "val_loss_student", "test_acc_student", "test_loss_student", "best_val_acc", "best_test_acc",
+    "elapsed_s"};
 
 // Decides when a --time-limit run must stop: after a step, it stops unless one more step, a
 // final evaluation and a checkpoint still fit, with a margin. Costs are the largest measured so
@@ -176,6 +177,8 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
                    {"loss_x", r.lx},              {"loss_u", r.lu},            {"weight_u", r.weight},
                    {"mixup_lambda", r.lambda},    {"lr", cfg.effective_lr()},
                    {"images_per_s", progress.steps_per_second() * images_per_step}};
+    // Wall time of the run so far (earlier invocations included), for accuracy-against-time.
+    auto elapsed_now = [&] { return previous_seconds + since(t0); };
     const bool epoch_end = done % cfg.steps_per_epoch == 0, final_step = done == cfg.total_steps();
     const bool interrupted = done == end && !final_step;  // --stop-after or --time-limit: checkpoint, then stop
     const bool evaluate_now = (epoch_end && epoch % cfg.eval_every == 0) || final_step || sum.stopped_on_time;
@@ -215,13 +218,16 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
       progress.message(line);
       deadline.eval_took(since(eval_t0));
     }
-    if (done % cfg.log_every == 0 || evaluate_now) metrics.write(row);
+    if (done % cfg.log_every == 0 || evaluate_now) {
+      row.push_back({"elapsed_s", elapsed_now()});
+      metrics.write(row);
+    }
     if ((epoch_end && epoch % cfg.checkpoint_every == 0) || final_step || interrupted) {
       const auto ckpt_t0 = std::chrono::steady_clock::now();
       TrainState s;
       s.step = done;
       s.loader = loader.position();
-      const double elapsed = previous_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double elapsed = elapsed_now();
       s.metadata = {{"best_val_acc", num(sum.best_val_acc)}, {"best_test_acc", num(sum.best_test_acc)},
                     {"best_step", std::to_string(sum.best_step)}, {"elapsed_s", num(elapsed)}};
       save_train_state(last, student, teacher, adam, s);
