@@ -44,15 +44,34 @@ Tensor conv_grad_input_own(const ConvGeometry& g, int64_t cout, const Tensor& w,
   return gx;
 }
 
+// ConvBackend::OwnV0's weight gradient: one GEMM per image (the benchmark baseline).
+void grad_weight_v0(int64_t cout, int64_t K, int64_t HW, const Tensor& gy, const Tensor& cols, Tensor& gw,
+                    int64_t batch) {
+#ifdef MMENGINE_WITH_CUDA
+  MM_DISPATCH_FLOAT(gy.dtype(), T, kernels::gemm_batched_sum_v0_cuda<T>(false, true, cout, K, HW, gy.data<T>(), cout * HW,
+                                                                          cols.data<T>(), K * HW, gw.data<T>(), batch));
+#else
+  (void)cout, (void)K, (void)HW, (void)gy, (void)cols, (void)gw, (void)batch;
+  MM_FAIL("own-v0 convolution backend: this build has no CUDA");
+#endif
+}
+
 // gw = sum_n gy[n] [Cout, HW] x cols[n]^T [HW, K]; the columns are recomputed, not saved.
 Tensor conv_grad_weight_own(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy) {
   const int64_t K = g.col_rows(), HW = g.col_cols();
   Tensor cols = Tensor::empty({g.batch, K, HW}, x.dtype(), x.device());
   Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, x.dtype(), x.device());
+  const bool cuda = x.device() == Device::CUDA, v0 = cuda && conv_backend() == ConvBackend::OwnV0;
+  MM_DISPATCH_FLOAT(x.dtype(), T, MM_KERNEL(x.device(), im2col, T)(g, x.data<T>(), cols.data<T>()));
+  if (v0) {
+    grad_weight_v0(cout, K, HW, gy, cols, gw, g.batch);
+    return gw;
+  }
+  // The CUDA sum needs the per-image products side by side (batch x cout x K); the CPU none.
+  Tensor work = cuda ? Tensor::empty({g.batch, cout, K}, x.dtype(), x.device()) : Tensor();
   MM_DISPATCH_FLOAT(x.dtype(), T, {
-    MM_KERNEL(x.device(), im2col, T)(g, x.data<T>(), cols.data<T>());
     MM_KERNEL(x.device(), gemm_batched_sum, T)(false, true, cout, K, HW, gy.data<T>(), cout * HW, cols.data<T>(),
-                                              K * HW, gw.data<T>(), g.batch);
+                                              K * HW, gw.data<T>(), g.batch, work.defined() ? work.data<T>() : nullptr);
   });
   return gw;
 }

@@ -16,15 +16,24 @@ template <typename T>
 void gemm_batched_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t stride_a,
                       const T* B, int64_t stride_b, T beta, T* C, int64_t stride_c, int64_t batch);
 
-// C = sum over i of op(A_i) op(B_i) (the convolution weight gradient over the images).
+// C = sum over i of op(A_i) op(B_i) (the convolution weight gradient over the images), summed
+// in item order whatever the threading, so the result is deterministic. `workspace` holds at
+// least batch * M * N elements on the device of the operands: the CUDA version computes the
+// batch products there in one strided-batched GEMM and sums them with sum_axis (double
+// accumulation); the CPU version uses per-thread partials instead and ignores it (may be null).
 template <typename T>
 void gemm_batched_sum_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t stride_a,
-                          const T* B, int64_t stride_b, T* C, int64_t batch);
+                          const T* B, int64_t stride_b, T* C, int64_t batch, T* workspace);
 
 #ifdef MMENGINE_WITH_CUDA
 template <typename T>
 void gemm_batched_sum_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t stride_a,
-                           const T* B, int64_t stride_b, T* C, int64_t batch);
+                           const T* B, int64_t stride_b, T* C, int64_t batch, T* workspace);
+// The first GPU version of the same op, kept as the benchmark baseline: one GEMM per item,
+// accumulated into C (beta = 1); `batch` launches of small GEMMs.
+template <typename T>
+void gemm_batched_sum_v0_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t stride_a,
+                              const T* B, int64_t stride_b, T* C, int64_t batch);
 template <typename T>
 void gemm_batched_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t stride_a,
                        const T* B, int64_t stride_b, T beta, T* C, int64_t stride_c, int64_t batch);

@@ -187,6 +187,28 @@ TEST(Conv, CudnnMatchesOwnKernels) {
   }
 }
 
+// The weight gradient as one strided-batched GEMM + an ordered sum (own) against the first GPU
+// version, one GEMM per image (own-v0), at a real layer's size.
+TEST(Conv, CudaWeightGradientMatchesPerImageVersion) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  for (DType t : {DType::F32, DType::F64}) {
+    Tensor x = rand_normal({7, 19, 17, 15}, 1, 0, t, Device::CUDA);
+    Tensor w = rand_normal({33, 19, 3, 3}, 2, 0, t, Device::CUDA);
+    w.set_requires_grad(true);
+    Tensor r = rand_uniform({7, 33, 9, 8}, 3, 0, t, Device::CUDA);
+    auto grad = [&](ConvBackend b) {
+      set_conv_backend(b);
+      w.zero_grad();
+      sum(mul(conv2d(x, w, Tensor(), 2, 1), r)).backward();
+      return w.grad();
+    };
+    PoisonScope poison;
+    Tensor v0 = grad(ConvBackend::OwnV0), own = grad(ConvBackend::Own);
+    set_conv_backend(ConvBackend::Own);
+    EXPECT_TRUE(all_close(own, v0, reduction_tol(t)));
+  }
+}
+
 TEST(WideResNet, CudaForwardAndBackwardMatchCpuAtRealSizes) {
   MM_SKIP_WITHOUT(Device::CUDA);
   WideResNet cpu(WideResNetConfig{}), gpu(WideResNetConfig{});

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "engine/conv_backend.h"
+
 #include "data/stream.h"
 #include "data/synthetic.h"
 #include "engine/autograd.h"
@@ -98,6 +100,16 @@ int run_bench(const BenchOpts& o) {
     Stats s = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
     if (mode == BnMode::Interleave) baseline = s.median;
     row(std::string("MixMatch step (") + bn_mode_name(mode) + ")", s, baseline);
+  }
+  if (dev == Device::CUDA && conv_backend() == ConvBackend::Own) {
+    // The versions kept as baselines, measured in the same run (docs/perf-notes.md).
+    TrainConfig cfg;
+    cfg.epochs = 1;
+    cfg.steps_per_epoch = 1 << 20;
+    set_conv_backend(ConvBackend::OwnV0);
+    Stats s = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
+    set_conv_backend(ConvBackend::Own);
+    row("MixMatch step (interleave, conv own-v0)", s, baseline);
   }
 
   // Per-kernel-family breakdown of the interleaved step (synchronizing scopes: slower).

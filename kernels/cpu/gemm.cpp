@@ -89,7 +89,7 @@ void gemm_batched_cpu(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha
 
 template <typename T>
 void gemm_batched_sum_cpu(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t sa, const T* B,
-                          int64_t sb, T* C, int64_t batch) {
+                          int64_t sb, T* C, int64_t batch, T* /*workspace: not needed here*/) {
   single_threaded_blas();
   int threads = 1;
 #ifdef _OPENMP
@@ -110,9 +110,9 @@ void gemm_batched_sum_cpu(bool ta, bool tb, int64_t M, int64_t N, int64_t K, con
 }
 
 template void gemm_batched_sum_cpu<float>(bool, bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*,
-                                          int64_t, float*, int64_t);
+                                          int64_t, float*, int64_t, float*);
 template void gemm_batched_sum_cpu<double>(bool, bool, int64_t, int64_t, int64_t, const double*, int64_t, const double*,
-                                           int64_t, double*, int64_t);
+                                           int64_t, double*, int64_t, double*);
 
 template void gemm_batched_cpu<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                                       int64_t, float, float*, int64_t, int64_t);

@@ -3,21 +3,22 @@
 
 #include "kernels/cuda/launch.cuh"
 #include "kernels/gemm.h"
+#include "kernels/reduce.h"
 
 namespace mmengine::kernels {
 
 namespace {
 cublasHandle_t handle() {
-  static cublasHandle_t h = [] {
-    cublasHandle_t created;
-    CUBLAS_CHECK(cublasCreate(&created));
+  static cublasHandle_t h = nullptr;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    CUBLAS_CHECK(cublasCreate(&h));
     // Full precision: no TF32 unless a later, measured change opts in.
-    CUBLAS_CHECK(cublasSetMathMode(created, CUBLAS_DEFAULT_MATH));
+    CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
     // Destroyed at exit, before the CUDA runtime's teardown (registered earlier), so its
     // workspace is not reported as a leak; best effort, nothing can be reported that late.
     std::atexit([] { cublasDestroy(h); });
-    return created;
-  }();
+  });
   return h;
 }
 
@@ -64,7 +65,21 @@ void gemm_batched_cuda(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alph
 
 template <typename T>
 void gemm_batched_sum_cuda(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t sa, const T* B,
-                           int64_t sb, T* C, int64_t batch) {
+                           int64_t sb, T* C, int64_t batch, T* workspace) {
+  if (M == 0 || N == 0) return;
+  if (batch == 0) {
+    scale_kernel<<<grid_for(M * N), kThreads>>>(C, T(0), M * N);
+    MM_LAUNCH_CHECK();
+    return;
+  }
+  // Two launches instead of `batch`: the products side by side, then their sum in item order.
+  gemm_batched_cuda(ta, tb, M, N, K, T(1), A, sa, B, sb, T(0), workspace, M * N, batch);
+  sum_axis_cuda(workspace, C, 1, batch, M * N);
+}
+
+template <typename T>
+void gemm_batched_sum_v0_cuda(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t sa, const T* B,
+                              int64_t sb, T* C, int64_t batch) {
   if (batch == 0) {
     scale_kernel<<<grid_for(M * N), kThreads>>>(C, T(0), M * N);
     MM_LAUNCH_CHECK();
@@ -74,9 +89,13 @@ void gemm_batched_sum_cuda(bool ta, bool tb, int64_t M, int64_t N, int64_t K, co
 }
 
 template void gemm_batched_sum_cuda<float>(bool, bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*,
-                                           int64_t, float*, int64_t);
+                                           int64_t, float*, int64_t, float*);
 template void gemm_batched_sum_cuda<double>(bool, bool, int64_t, int64_t, int64_t, const double*, int64_t,
-                                            const double*, int64_t, double*, int64_t);
+                                            const double*, int64_t, double*, int64_t, double*);
+template void gemm_batched_sum_v0_cuda<float>(bool, bool, int64_t, int64_t, int64_t, const float*, int64_t, const float*,
+                                              int64_t, float*, int64_t);
+template void gemm_batched_sum_v0_cuda<double>(bool, bool, int64_t, int64_t, int64_t, const double*, int64_t,
+                                               const double*, int64_t, double*, int64_t);
 template void gemm_batched_cuda<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                                        int64_t, float, float*, int64_t, int64_t);
 template void gemm_batched_cuda<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
