@@ -1,7 +1,6 @@
 #include "engine/conv_backend.h"
 
-#include <cstdlib>
-
+#include "engine/env_setting.h"
 #include "engine/error.h"
 
 namespace mmengine {
@@ -14,33 +13,22 @@ bool cudnn_built() {
 #endif
 }
 
-const char* conv_backend_name(ConvBackend b) {
-  return b == ConvBackend::Own ? "own" : b == ConvBackend::OwnV0 ? "own-v0" : "cudnn";
-}
-
 ConvBackend parse_conv_backend(const std::string& name, const char* what) {
   if (name == "own") return ConvBackend::Own;
-  if (name == "own-v0") return ConvBackend::OwnV0;
   if (name == "cudnn") {
     MM_CHECK(cudnn_built(), what, "=cudnn: this build has no cuDNN (it was not found at configure time)");
     return ConvBackend::Cudnn;
   }
-  MM_FAIL(what, ": expected 'own', 'own-v0' or 'cudnn', got '", name, "'");
+  MM_FAIL(what, ": expected 'own' or 'cudnn', got '", name, "'");
 }
 
 namespace {
-ConvBackend& current() {
-  static ConvBackend b = [] {
-    const char* env = std::getenv("MMENGINE_CONV");
-    return env ? parse_conv_backend(env, "MMENGINE_CONV") : ConvBackend::Own;
-  }();
-  return b;
-}
+ConvBackend& current() { return env_setting("MMENGINE_CONV", ConvBackend::Own, parse_conv_backend); }
 }  // namespace
 
 ConvBackend conv_backend() { return current(); }
 void set_conv_backend(ConvBackend b) {
-  MM_CHECK(b != ConvBackend::Cudnn || cudnn_built(), "cuDNN backend requested but this build has no cuDNN");
+  MM_CHECK(b == ConvBackend::Own || cudnn_built(), "cuDNN backend requested but this build has no cuDNN");
   current() = b;
 }
 

@@ -3,11 +3,15 @@
 #pragma once
 #include "engine/tensor.h"
 
+// MM_KERNEL_FN is the same for a twin that is not a template (workspace-size queries).
 #ifdef MMENGINE_WITH_CUDA
 #define MM_KERNEL(dev, fn, T) \
   ((dev) == ::mmengine::Device::CPU ? &::mmengine::kernels::fn##_cpu<T> : &::mmengine::kernels::fn##_cuda<T>)
+#define MM_KERNEL_FN(dev, fn) \
+  ((dev) == ::mmengine::Device::CPU ? &::mmengine::kernels::fn##_cpu : &::mmengine::kernels::fn##_cuda)
 #else
 #define MM_KERNEL(dev, fn, T) (&::mmengine::kernels::fn##_cpu<T>)
+#define MM_KERNEL_FN(dev, fn) (&::mmengine::kernels::fn##_cpu)
 #endif
 
 namespace mmengine {

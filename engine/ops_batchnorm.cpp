@@ -1,10 +1,21 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
+#include "engine/kernel_version.h"
 #include "engine/profiler.h"
 #include "engine/ops_nn.h"
 #include "kernels/batchnorm.h"
 
 namespace mmengine {
+
+namespace {
+// The kernels' scratch space for per-(channel, split) partial sums (none on the CPU).
+Tensor bn_workspace(Device d, int64_t N, int64_t C, int64_t HW) {
+  const int64_t n = MM_KERNEL_FN(d, batchnorm_workspace)(N, C, HW);
+  return n > 0 ? Tensor::empty({n}, DType::F64, d) : Tensor();
+}
+double* data_or_null(Tensor& t) { return t.defined() ? t.data<double>() : nullptr; }
+bool v0_kernels(Device d) { return d == Device::CUDA && kernel_version() == KernelVersion::V0; }
+}  // namespace
 
 Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats) {
   MM_PROFILE("batchnorm", x.device());
@@ -19,10 +30,23 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor mean = Tensor::empty({C}, x.dtype(), x.device()), var = Tensor::empty({C}, x.dtype(), x.device()),
          invstd = Tensor::empty({C}, x.dtype(), x.device());
-  MM_DISPATCH_FLOAT(x.dtype(), T,
-                    MM_KERNEL(x.device(), batchnorm_forward_train, T)(x.data<T>(), gamma.data<T>(), beta.data<T>(),
-                                                                     y.data<T>(), mean.data<T>(), var.data<T>(),
-                                                                     invstd.data<T>(), N, C, HW, eps));
+  if (v0_kernels(x.device())) {
+#ifdef MMENGINE_WITH_CUDA
+    MM_DISPATCH_FLOAT(x.dtype(), T,
+                      kernels::batchnorm_forward_train_v0_cuda<T>(x.data<T>(), gamma.data<T>(), beta.data<T>(), y.data<T>(),
+                                                                  mean.data<T>(), var.data<T>(), invstd.data<T>(), N, C,
+                                                                  HW, eps));
+#else
+    MM_FAIL("v0 kernels: this build has no CUDA");
+#endif
+  } else {
+    Tensor work = bn_workspace(x.device(), N, C, HW);
+    MM_DISPATCH_FLOAT(x.dtype(), T,
+                      MM_KERNEL(x.device(), batchnorm_forward_train, T)(x.data<T>(), gamma.data<T>(), beta.data<T>(),
+                                                                       y.data<T>(), mean.data<T>(), var.data<T>(),
+                                                                       invstd.data<T>(), N, C, HW, eps,
+                                                                       data_or_null(work)));
+  }
   if (stats) *stats = BatchStats{mean, var, N * HW};
   Tensor X = x.detach(), G = gamma.detach();
   const bool need_gamma = gamma.requires_grad(), need_beta = beta.requires_grad();
@@ -32,11 +56,25 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
     Tensor gg, gb;
     if (need_gamma) gg = Tensor::empty({C}, X.dtype(), X.device());
     if (need_beta) gb = Tensor::empty({C}, X.dtype(), X.device());
-    MM_DISPATCH_FLOAT(X.dtype(), T,
-                      MM_KERNEL(X.device(), batchnorm_backward, T)(X.data<T>(), gy.data<T>(), G.data<T>(), mean.data<T>(),
-                                                                  invstd.data<T>(), gx.data<T>(),
-                                                                  need_gamma ? gg.data<T>() : nullptr,
-                                                                  need_beta ? gb.data<T>() : nullptr, N, C, HW));
+    if (v0_kernels(X.device())) {
+#ifdef MMENGINE_WITH_CUDA
+      MM_DISPATCH_FLOAT(X.dtype(), T,
+                        kernels::batchnorm_backward_v0_cuda<T>(X.data<T>(), gy.data<T>(), G.data<T>(), mean.data<T>(),
+                                                               invstd.data<T>(), gx.data<T>(),
+                                                               need_gamma ? gg.data<T>() : nullptr,
+                                                               need_beta ? gb.data<T>() : nullptr, N, C, HW));
+#else
+      MM_FAIL("v0 kernels: this build has no CUDA");
+#endif
+    } else {
+      Tensor work = bn_workspace(X.device(), N, C, HW);
+      MM_DISPATCH_FLOAT(X.dtype(), T,
+                        MM_KERNEL(X.device(), batchnorm_backward, T)(X.data<T>(), gy.data<T>(), G.data<T>(),
+                                                                    mean.data<T>(), invstd.data<T>(), gx.data<T>(),
+                                                                    need_gamma ? gg.data<T>() : nullptr,
+                                                                    need_beta ? gb.data<T>() : nullptr, N, C, HW,
+                                                                    data_or_null(work)));
+    }
     return std::vector<Tensor>{gx, gg, gb};
   });
 }

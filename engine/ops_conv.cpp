@@ -1,6 +1,7 @@
 #include "engine/autograd.h"
 #include "engine/conv_backend.h"
 #include "engine/dispatch.h"
+#include "engine/kernel_version.h"
 #include "engine/profiler.h"
 #include "engine/ops_nn.h"
 #include "kernels/conv.h"
@@ -44,7 +45,7 @@ Tensor conv_grad_input_own(const ConvGeometry& g, int64_t cout, const Tensor& w,
   return gx;
 }
 
-// ConvBackend::OwnV0's weight gradient: one GEMM per image (the benchmark baseline).
+// KernelVersion::V0's weight gradient: one GEMM per image (the benchmark baseline).
 void grad_weight_v0(int64_t cout, int64_t K, int64_t HW, const Tensor& gy, const Tensor& cols, Tensor& gw,
                     int64_t batch) {
 #ifdef MMENGINE_WITH_CUDA
@@ -52,7 +53,7 @@ void grad_weight_v0(int64_t cout, int64_t K, int64_t HW, const Tensor& gy, const
                                                                           cols.data<T>(), K * HW, gw.data<T>(), batch));
 #else
   (void)cout, (void)K, (void)HW, (void)gy, (void)cols, (void)gw, (void)batch;
-  MM_FAIL("own-v0 convolution backend: this build has no CUDA");
+  MM_FAIL("v0 kernels: this build has no CUDA");
 #endif
 }
 
@@ -61,7 +62,7 @@ Tensor conv_grad_weight_own(const ConvGeometry& g, int64_t cout, const Tensor& x
   const int64_t K = g.col_rows(), HW = g.col_cols();
   Tensor cols = Tensor::empty({g.batch, K, HW}, x.dtype(), x.device());
   Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, x.dtype(), x.device());
-  const bool cuda = x.device() == Device::CUDA, v0 = cuda && conv_backend() == ConvBackend::OwnV0;
+  const bool cuda = x.device() == Device::CUDA, v0 = cuda && kernel_version() == KernelVersion::V0;
   MM_DISPATCH_FLOAT(x.dtype(), T, MM_KERNEL(x.device(), im2col, T)(g, x.data<T>(), cols.data<T>()));
   if (v0) {
     grad_weight_v0(cout, K, HW, gy, cols, gw, g.batch);

@@ -2,6 +2,7 @@
 
 #include "engine/autograd.h"
 #include "engine/conv_backend.h"
+#include "engine/kernel_version.h"
 #include "engine/ops_nn.h"
 #include "engine/rng.h"
 #include "layers/bn_recorder.h"
@@ -188,7 +189,7 @@ TEST(Conv, CudnnMatchesOwnKernels) {
 }
 
 // The weight gradient as one strided-batched GEMM + an ordered sum (own) against the first GPU
-// version, one GEMM per image (own-v0), at a real layer's size.
+// version, one GEMM per image (MMENGINE_KERNELS=v0), at a real layer's size.
 TEST(Conv, CudaWeightGradientMatchesPerImageVersion) {
   MM_SKIP_WITHOUT(Device::CUDA);
   for (DType t : {DType::F32, DType::F64}) {
@@ -196,17 +197,50 @@ TEST(Conv, CudaWeightGradientMatchesPerImageVersion) {
     Tensor w = rand_normal({33, 19, 3, 3}, 2, 0, t, Device::CUDA);
     w.set_requires_grad(true);
     Tensor r = rand_uniform({7, 33, 9, 8}, 3, 0, t, Device::CUDA);
-    auto grad = [&](ConvBackend b) {
-      set_conv_backend(b);
+    auto grad = [&](KernelVersion v) {
+      set_kernel_version(v);
       w.zero_grad();
       sum(mul(conv2d(x, w, Tensor(), 2, 1), r)).backward();
       return w.grad();
     };
     PoisonScope poison;
-    Tensor v0 = grad(ConvBackend::OwnV0), own = grad(ConvBackend::Own);
-    set_conv_backend(ConvBackend::Own);
+    Tensor v0 = grad(KernelVersion::V0), own = grad(KernelVersion::Current);
+    set_kernel_version(KernelVersion::Current);
     EXPECT_TRUE(all_close(own, v0, reduction_tol(t)));
   }
+}
+
+// BatchNorm's (channel, split) grid against the CPU and the one-block-per-channel v0 kernels,
+// at the WRN's real shapes and at ones whose image count the splits do not divide.
+TEST(BatchNorm, CudaGridMatchesCpuAndV0) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  PoisonScope poison;
+  for (DType t : {DType::F32, DType::F64})
+    for (Shape shape : {Shape{64, 16, 32, 32}, Shape{67, 64, 8, 8}, Shape{192, 128, 8, 8}, Shape{300, 5, 1, 1},
+                        Shape{2, 700, 3, 3}}) {
+      const int64_t C = shape[1];
+      Tensor x = add(mul(rand_normal(shape, 1, 0, t), 3.0), 5.0);  // a mean far from 0
+      Tensor gamma = rand_uniform({C}, 2, 0, t, Device::CPU, 0.5, 1.5), beta = rand_uniform({C}, 3, 0, t, Device::CPU, -1, 1);
+      Tensor r = rand_uniform(shape, 4, 0, t, Device::CPU, -1, 1);
+      auto run = [&](Device d, KernelVersion v) {
+        set_kernel_version(v);
+        // fresh leaves on each device (no graph between the runs)
+        auto leaf = [&](const Tensor& a) { return Tensor::from_vector(a.to_vector(), a.shape(), t, d); };
+        Tensor xd = leaf(x), gd = leaf(gamma), bd = leaf(beta);
+        for (Tensor* p : {&xd, &gd, &bd}) p->set_requires_grad(true);
+        BatchStats st;
+        Tensor y = batch_norm_train(xd, gd, bd, 1e-5, &st);
+        sum(mul(y, leaf(r))).backward();
+        set_kernel_version(KernelVersion::Current);
+        return std::vector<Tensor>{y, st.mean, st.var, xd.grad(), gd.grad(), bd.grad()};
+      };
+      auto cpu = run(Device::CPU, KernelVersion::Current), grid = run(Device::CUDA, KernelVersion::Current),
+           v0 = run(Device::CUDA, KernelVersion::V0);
+      for (size_t i = 0; i < cpu.size(); ++i) {
+        EXPECT_TRUE(all_close(grid[i], cpu[i], reduction_tol(t))) << "output " << i << " " << describe(x);
+        EXPECT_TRUE(all_close(grid[i], v0[i], reduction_tol(t))) << "output " << i << " vs v0, " << describe(x);
+      }
+    }
 }
 
 TEST(WideResNet, CudaForwardAndBackwardMatchCpuAtRealSizes) {

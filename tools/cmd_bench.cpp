@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/conv_backend.h"
+#include "engine/kernel_version.h"
 
 #include "data/stream.h"
 #include "data/synthetic.h"
@@ -101,15 +102,15 @@ int run_bench(const BenchOpts& o) {
     if (mode == BnMode::Interleave) baseline = s.median;
     row(std::string("MixMatch step (") + bn_mode_name(mode) + ")", s, baseline);
   }
-  if (dev == Device::CUDA && conv_backend() == ConvBackend::Own) {
-    // The versions kept as baselines, measured in the same run (docs/perf-notes.md).
+  if (dev == Device::CUDA && conv_backend() == ConvBackend::Own && kernel_version() == KernelVersion::Current) {
+    // The first GPU version of the kernels (MMENGINE_KERNELS=v0), measured in the same run.
     TrainConfig cfg;
     cfg.epochs = 1;
     cfg.steps_per_epoch = 1 << 20;
-    set_conv_backend(ConvBackend::OwnV0);
+    set_kernel_version(KernelVersion::V0);
     Stats s = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
-    set_conv_backend(ConvBackend::Own);
-    row("MixMatch step (interleave, conv own-v0)", s, baseline);
+    set_kernel_version(KernelVersion::Current);
+    row("MixMatch step (interleave, v0 kernels)", s, baseline);
   }
 
   // Per-kernel-family breakdown of the interleaved step (synchronizing scopes: slower).

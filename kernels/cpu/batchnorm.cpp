@@ -4,9 +4,11 @@
 
 namespace mmengine::kernels {
 
+int64_t batchnorm_workspace_cpu(int64_t, int64_t, int64_t) { return 0; }
+
 template <typename T>
 void batchnorm_forward_train_cpu(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* var, T* invstd, int64_t N,
-                                 int64_t C, int64_t HW, double eps) {
+                                 int64_t C, int64_t HW, double eps, double* /*workspace: none needed*/) {
   const double count = static_cast<double>(N * HW);
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < C; ++c) {
@@ -35,7 +37,7 @@ void batchnorm_forward_train_cpu(const T* x, const T* gamma, const T* beta, T* y
 
 template <typename T>
 void batchnorm_backward_cpu(const T* x, const T* gy, const T* gamma, const T* mean, const T* invstd, T* gx, T* ggamma,
-                            T* gbeta, int64_t N, int64_t C, int64_t HW) {
+                            T* gbeta, int64_t N, int64_t C, int64_t HW, double* /*workspace: none needed*/) {
   const double count = static_cast<double>(N * HW);
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < C; ++c) {
@@ -61,9 +63,9 @@ void batchnorm_backward_cpu(const T* x, const T* gy, const T* gamma, const T* me
 
 #define MM_INSTANTIATE(T)                                                                                         \
   template void batchnorm_forward_train_cpu<T>(const T*, const T*, const T*, T*, T*, T*, T*, int64_t, int64_t, int64_t, \
-                                               double);                                                           \
+                                               double, double*);                                                  \
   template void batchnorm_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t, \
-                                          int64_t);
+                                          int64_t, double*);
 MM_INSTANTIATE(float)
 MM_INSTANTIATE(double)
 
