@@ -180,8 +180,16 @@ std::string str(uint3 v) { return "(" + std::to_string(v.x) + "," + std::to_stri
   std::abort();
 }
 
+// The frames at the top of a fiber's stack never return (the fiber is abandoned once its thread
+// exits, and the stack reused for the next block), so they must leave no ASan redzones behind.
+#ifdef MMEMU_ASAN
+#define MMEMU_NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define MMEMU_NO_ASAN
+#endif
+
 // Back to the scheduler; returns when the scheduler resumes this fiber.
-void yield_to_scheduler(Executor& ex, Fiber& f) {
+MMEMU_NO_ASAN void yield_to_scheduler(Executor& ex, Fiber& f) {
   asan_start(f.state == State::Done ? nullptr : &f.fake_stack, ex.sched_bottom, ex.sched_size);
 #if defined(__x86_64__)
   mmemu_switch_stack(&f.sp, ex.sched_sp);
@@ -191,7 +199,7 @@ void yield_to_scheduler(Executor& ex, Fiber& f) {
   asan_finish(f.fake_stack, &ex.sched_bottom, &ex.sched_size);
 }
 
-[[noreturn]] void fiber_main() {
+[[noreturn]] MMEMU_NO_ASAN void fiber_main() {
   Executor& ex = *tl_exec;
   asan_finish(nullptr, &ex.sched_bottom, &ex.sched_size);
   Fiber& f = *ex.current;
