@@ -1,6 +1,7 @@
 #include "tests/cuda_probe.h"
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/tensor_core.cuh"
 
 namespace mmengine::testing::probe {
 
@@ -39,6 +40,18 @@ __global__ void divergent_shuffle_kernel(int* out) {
   int v = threadIdx.x;
   if (threadIdx.x < 16) v = __shfl_down_sync(0xffffffffu, v, 1);
   out[threadIdx.x] = v;
+}
+
+// Loads the fragments as tensor_core.cuh documents them, multiplies, stores D.
+__global__ void mma_tf32_kernel(const float* A, const float* B, const float* C, float* D) {
+  const int lane = static_cast<int>(threadIdx.x), g = lane / 4, t = lane % 4;
+  const uint32_t a[4] = {kernels::tf32_round(A[g * 8 + t]), kernels::tf32_round(A[(g + 8) * 8 + t]),
+                         kernels::tf32_round(A[g * 8 + t + 4]), kernels::tf32_round(A[(g + 8) * 8 + t + 4])};
+  const uint32_t b[2] = {kernels::tf32_round(B[t * 8 + g]), kernels::tf32_round(B[(t + 4) * 8 + g])};
+  float c[4], d[4];
+  for (int i = 0; i < 4; ++i) c[i] = C[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2];
+  kernels::mma_m16n8k8_tf32(d, a, b, c);
+  for (int i = 0; i < 4; ++i) D[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2] = d[i];
 }
 
 template <typename T>
@@ -99,6 +112,16 @@ std::string sgemm_status(bool trans_a, bool trans_b, int m, int n, int k, int ld
                                         n, k, &alpha, a.p, lda, b.p, ldb, &beta, c.p, ldc);
   MM_CUDA_CHECK(cudaDeviceSynchronize());
   return cublasGetStatusName(st);
+}
+
+std::vector<float> mma_tf32(const std::vector<float>& a, const std::vector<float>& b, const std::vector<float>& c) {
+  DeviceBuffer<float> da(128), db(64), dc(128), dd(128);
+  MM_CUDA_CHECK(cudaMemcpy(da.p, a.data(), 128 * sizeof(float), cudaMemcpyHostToDevice));
+  MM_CUDA_CHECK(cudaMemcpy(db.p, b.data(), 64 * sizeof(float), cudaMemcpyHostToDevice));
+  MM_CUDA_CHECK(cudaMemcpy(dc.p, c.data(), 128 * sizeof(float), cudaMemcpyHostToDevice));
+  mma_tf32_kernel<<<1, 32>>>(da.p, db.p, dc.p, dd.p);
+  MM_LAUNCH_CHECK();
+  return dd.get();
 }
 
 std::string cublas_check_message() {

@@ -24,6 +24,9 @@ std::pair<std::string, std::string> launch_error(unsigned gx, unsigned gy, unsig
 std::string sgemm_status(bool trans_a, bool trans_b, int m, int n, int k, int lda, int ldb, int ldc);
 // MM_CUDA_CHECK's message for a failed cuBLAS call (empty when it did not throw).
 std::string cublas_check_message();
+// One warp's mma_m16n8k8_tf32 (kernels/cuda/tensor_core.cuh): A [16][8], B [8][8] and C [16][8]
+// row-major, A and B rounded with tf32_round on the device; returns D [16][8] row-major.
+std::vector<float> mma_tf32(const std::vector<float>& a, const std::vector<float>& b, const std::vector<float>& c);
 // Undefined behaviour on a GPU; the emulator aborts naming the kernel and the line.
 void divergent_barrier();
 void divergent_shuffle();

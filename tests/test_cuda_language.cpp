@@ -4,8 +4,42 @@
 // On the emulated device also: divergent barriers and shuffles abort naming kernel and line.
 #include "tests/test_util.h"
 
+#include <cstring>
+
+#include "kernels/cuda/tensor_core.cuh"
+
 #ifdef MMENGINE_WITH_CUDA
 #include "tests/cuda_probe.h"
+#endif
+
+namespace mmengine::testing {
+namespace {
+float from_bits(uint32_t b) {
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+float tf32(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, 4);
+  return from_bits(kernels::tf32_round_bits(b));
+}
+
+// cvt.rna.tf32.f32: 10 mantissa bits, ties away from zero.
+TEST(TensorCore, Tf32RoundingIsRoundToNearestTiesAway) {
+  EXPECT_EQ(tf32(1.0f), 1.0f);
+  EXPECT_EQ(tf32(1.0f + 0x1p-12f), 1.0f) << "below half an ulp (2^-10) rounds down";
+  EXPECT_EQ(tf32(1.0f + 0x1p-11f), 1.0f + 0x1p-10f) << "a tie rounds away from zero";
+  EXPECT_EQ(tf32(-1.0f - 0x1p-11f), -1.0f - 0x1p-10f) << "a tie rounds away from zero";
+  EXPECT_EQ(tf32(1.0f + 0x1p-11f - 0x1p-23f), 1.0f);
+  EXPECT_EQ(tf32(INFINITY), INFINITY);
+  EXPECT_TRUE(std::isnan(tf32(NAN)));
+  EXPECT_EQ(tf32(0x1.fffffep127f), INFINITY) << "the largest float rounds up past the TF32 range";
+}
+}  // namespace
+}  // namespace mmengine::testing
+
+#ifdef MMENGINE_WITH_CUDA
 
 namespace mmengine::testing {
 namespace {
@@ -70,6 +104,26 @@ TEST(CudaLanguage, CublasRejectsWhatCublasRejects) {
   const std::string msg = probe::cublas_check_message();
   EXPECT_NE(msg.find("cuBLAS: "), std::string::npos) << msg;
   EXPECT_NE(msg.find("cublasSgemm"), std::string::npos) << msg;
+}
+
+// The tensor-core wrapper's fragment layouts: D = A B + C through mma_m16n8k8_tf32 equals the
+// plain product of the same TF32-rounded inputs (exactly on the emulator, which sums in
+// double; within float accumulation error on a GPU).
+TEST(CudaLanguage, TensorCoreFragmentProductEqualsPlainProduct) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  std::vector<float> a(128), b(64), c(128);
+  for (int i = 0; i < 128; ++i) a[i] = std::sin(0.7f * i) * (1 + i % 5), c[i] = std::cos(0.3f * i);
+  for (int i = 0; i < 64; ++i) b[i] = std::cos(1.3f * i) + 0.001f * i;
+  const std::vector<float> d = probe::mma_tf32(a, b, c);
+  for (int m = 0; m < 16; ++m)
+    for (int n = 0; n < 8; ++n) {
+      double want = c[m * 8 + n];
+      for (int k = 0; k < 8; ++k) want += static_cast<double>(tf32(a[m * 8 + k])) * tf32(b[k * 8 + n]);
+      if (cuda_emulated())
+        EXPECT_EQ(d[m * 8 + n], static_cast<float>(want)) << "D[" << m << "][" << n << "]";
+      else
+        EXPECT_NEAR(d[m * 8 + n], want, 1e-5 * (1 + std::fabs(want))) << "D[" << m << "][" << n << "]";
+    }
 }
 
 #ifdef MMENGINE_CUDA_EMULATED
