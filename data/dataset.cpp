@@ -5,7 +5,7 @@
 #include "data/cifar10.h"
 #include "data/idx.h"
 #include "data/synthetic.h"
-#include "engine/error.h"
+#include "kernels/error.h"
 
 namespace mmengine {
 

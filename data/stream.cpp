@@ -1,6 +1,6 @@
 #include "data/stream.h"
 
-#include "engine/error.h"
+#include "kernels/error.h"
 #include "engine/rng.h"
 
 namespace mmengine {

@@ -1,7 +1,7 @@
 #include "engine/conv_backend.h"
 
 #include "engine/env_setting.h"
-#include "engine/error.h"
+#include "kernels/error.h"
 
 namespace mmengine {
 

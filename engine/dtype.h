@@ -11,7 +11,12 @@ enum class Device { CPU, CUDA };
 
 inline size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 8; }
 inline const char* dtype_name(DType t) { return t == DType::F32 ? "float32" : "float64"; }
+// The emulated device (MMENGINE_CUDA=EMULATED) says so wherever a device name is printed.
+#ifdef MMENGINE_CUDA_EMULATED
+inline const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda (emulated)"; }
+#else
 inline const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
+#endif
 
 using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& s);

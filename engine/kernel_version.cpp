@@ -1,7 +1,7 @@
 #include "engine/kernel_version.h"
 
 #include "engine/env_setting.h"
-#include "engine/error.h"
+#include "kernels/error.h"
 
 namespace mmengine {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "engine/block_cache.h"
-#include "engine/error.h"
+#include "kernels/error.h"
 #ifdef MMENGINE_WITH_CUDA
 #include "engine/cuda/cuda_memory.h"
 #endif

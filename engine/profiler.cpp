@@ -4,7 +4,7 @@
 
 #include "engine/runtime.h"
 #ifdef MMENGINE_WITH_CUDA
-#include "engine/cuda_check.h"
+#include "kernels/cuda/check.h"
 #endif
 
 namespace mmengine {
@@ -59,14 +59,14 @@ double time_ms(Device device, const std::function<void()>& fn) {
 #ifdef MMENGINE_WITH_CUDA
   if (device == Device::CUDA) {
     cudaEvent_t a, b;
-    CUDA_CHECK(cudaEventCreate(&a));
-    CUDA_CHECK(cudaEventCreate(&b));
-    CUDA_CHECK(cudaEventRecord(a));
+    MM_CUDA_CHECK(cudaEventCreate(&a));
+    MM_CUDA_CHECK(cudaEventCreate(&b));
+    MM_CUDA_CHECK(cudaEventRecord(a));
     fn();
-    CUDA_CHECK(cudaEventRecord(b));
-    CUDA_CHECK(cudaEventSynchronize(b));
+    MM_CUDA_CHECK(cudaEventRecord(b));
+    MM_CUDA_CHECK(cudaEventSynchronize(b));
     float ms = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    MM_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
     cudaEventDestroy(a);
     cudaEventDestroy(b);
     return ms;

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "engine/dispatch.h"
-#include "engine/philox.h"
+#include "kernels/philox.h"
 #include "kernels/random.h"
 
 namespace mmengine {

@@ -1,4 +1,4 @@
-// Random numbers for the engine, all derived from Philox (engine/philox.h): a value is a pure
+// Random numbers for the engine, all derived from Philox (kernels/philox.h): a value is a pure
 // function of (seed, stream, offset), so results do not depend on the device, on threads or
 // on the order in which parts of a program ask for numbers.
 #pragma once

@@ -1,9 +1,9 @@
 #include "engine/runtime.h"
 
-#include "engine/error.h"
+#include "kernels/error.h"
 
 #ifdef MMENGINE_WITH_CUDA
-#include "engine/cuda_check.h"
+#include "kernels/cuda/check.h"
 #endif
 
 namespace mmengine {
@@ -18,6 +18,14 @@ int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
   for (auto d : s) n *= d;
   return n;
+}
+
+bool cuda_emulated() {
+#ifdef MMENGINE_CUDA_EMULATED
+  return true;
+#else
+  return false;
+#endif
 }
 
 bool built_with_cuda() {
@@ -70,7 +78,7 @@ std::string cuda_unavailable_reason() {
 
 void synchronize(Device d) {
 #ifdef MMENGINE_WITH_CUDA
-  if (d == Device::CUDA) CUDA_CHECK(cudaDeviceSynchronize());
+  if (d == Device::CUDA) MM_CUDA_CHECK(cudaDeviceSynchronize());
 #else
   (void)d;
 #endif
@@ -83,7 +91,8 @@ Device resolve_device(const std::string& v, const char* flag) {
     return Device::CUDA;
   }
   MM_CHECK(v == "auto", flag, ": expected auto, cpu or cuda, got '", v, "'");
-  return cuda_available() ? Device::CUDA : Device::CPU;
+  // auto never picks the emulated device: it is for tests, not for runs.
+  return cuda_available() && !cuda_emulated() ? Device::CUDA : Device::CPU;
 }
 
 }  // namespace mmengine

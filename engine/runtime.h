@@ -8,11 +8,14 @@
 namespace mmengine {
 
 bool built_with_cuda();
+// True in MMENGINE_CUDA=EMULATED builds: "cuda" is the CPU emulator (docs/emulator.md), which
+// --device auto never picks and whose timings are not GPU numbers.
+bool cuda_emulated();
 int cuda_device_count();  // never throws: 0 when CUDA is unusable
 bool cuda_available();
 std::string cuda_unavailable_reason();
 void synchronize(Device d);
-// A --device flag value (auto|cpu|cuda) -> a device; auto picks CUDA when a device exists.
+// A --device flag value (auto|cpu|cuda) -> a device; auto picks CUDA when a real device exists.
 // Errors name the flag, and say why when CUDA is asked for but unusable.
 Device resolve_device(const std::string& flag_value, const char* flag_name = "--device");  // waits for queued device work; a no-op on CPU
 

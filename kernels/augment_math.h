@@ -1,6 +1,6 @@
 // The per-pixel rule of kernels/augment.h, shared by both devices.
 #pragma once
-#include "engine/philox.h"
+#include "kernels/philox.h"
 #include "kernels/augment.h"
 
 namespace mmengine::kernels {

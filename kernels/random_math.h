@@ -1,7 +1,7 @@
 #pragma once
 #include <cmath>
 
-#include "engine/philox.h"
+#include "kernels/philox.h"
 
 namespace mmengine::kernels {
 

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "engine/error.h"
+#include "kernels/error.h"
 #include "engine/safetensors.h"
 #include "mixmatch/config.h"
 #include "mixmatch/trainer.h"

@@ -5,7 +5,7 @@
 #include <map>
 #include <sstream>
 
-#include "engine/error.h"
+#include "kernels/error.h"
 #include "engine/safetensors.h"
 
 namespace mmengine {

@@ -10,7 +10,7 @@
 #include "data/split.h"
 #include "data/stream.h"
 #include "data/synthetic.h"
-#include "engine/philox.h"
+#include "kernels/philox.h"
 #include "kernels/augment.h"
 #include "tests/test_util.h"
 

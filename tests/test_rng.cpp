@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "engine/philox.h"
+#include "kernels/philox.h"
 #include "engine/rng.h"
 #include "tests/test_util.h"
 

@@ -53,8 +53,14 @@ int run_bench(const BenchOpts& o) {
   out["batch"] = o.batch;
   out["repeats"] = repeats;
   out["git_commit"] = MMENGINE_GIT_COMMIT;
+  // The emulated device runs kernels on the host's CPU, one fiber per CUDA thread: its
+  // milliseconds measure the emulator, never a GPU.
+  const bool emulated = dev == Device::CUDA && cuda_emulated();
+  out["emulated"] = emulated;
   std::printf("mmengine bench on %s: %s, B = %lld, median of %d after %d warm-up\n", device_name(dev),
               out["model"].get<std::string>().c_str(), (long long)o.batch, repeats, o.warmup);
+  if (emulated)
+    std::printf("NOTE: emulated CUDA: these are CPU timings of the CUDA emulator, NOT GPU numbers; do not record them\n");
 
   WideResNetConfig mc;
   mc.depth = o.depth;

@@ -7,7 +7,7 @@
 
 #include "data/dataset.h"
 #include "data/split.h"
-#include "engine/error.h"
+#include "kernels/error.h"
 #include "tools/commands.h"
 
 namespace mmengine {

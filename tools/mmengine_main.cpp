@@ -1,7 +1,7 @@
 // mmengine: the command-line entry point. Subcommands are defined in tools/cmd_*.cpp.
 #include <cstdio>
 
-#include "engine/error.h"
+#include "kernels/error.h"
 #include "engine/runtime.h"
 #include "tools/commands.h"
 

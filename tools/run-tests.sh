@@ -1,21 +1,86 @@
 #!/usr/bin/env bash
-# Runs every test: the main build (CUDA kernels compiled when nvcc exists, OpenBLAS), then a
-# CPU-only build with AddressSanitizer + UBSan and without OpenBLAS (the fallback GEMM).
-# CUDA tests report SKIPPED on machines without a GPU.
+# Runs every test: the main build (CUDA kernels compiled when nvcc exists, OpenBLAS), a CPU-only
+# build with AddressSanitizer + UBSan and without OpenBLAS (the fallback GEMM), and the
+# emulated-CUDA build (docs/emulator.md), in which every CUDA test and the CUDA gradient check
+# run on the CPU under three schedules, planted kernel bugs must all be caught, and the CUDA
+# tests run once more under AddressSanitizer + UBSan. In the main build, CUDA tests report
+# SKIPPED on machines without a GPU. Each part prints its wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc)}
 arch=${CMAKE_CUDA_ARCHITECTURES:-90}
+# The tests that need a device: the emulated build runs exactly these.
+cuda_tests='Cuda|cuda|CUDA|Cudnn'
+# The only ones the emulated device may skip: it has no cuDNN, and it is a device.
+allowed_skips='^(Conv\.CudnnMatchesOwnKernels|Tensor\.CudaTensorWithoutDeviceIsAClearError)$'
+schedules=(ascending descending random:20261126)
 
-echo "== main build (build/) =="
+t0=$SECONDS
+part() {  # part NAME: starts a timed part
+  [ -n "${part_name:-}" ] && echo "-- $part_name took $(((SECONDS - part_start) / 60)) min $(((SECONDS - part_start) % 60)) s"
+  part_name=$1
+  part_start=$SECONDS
+  [ -n "$part_name" ] && echo "== $part_name =="
+  return 0
+}
+# skipped LOG: the names ctest reports as skipped.
+skipped() { sed -n 's/^[[:space:]]*[0-9]* - \(.*\) (Skipped)$/\1/p' "$1"; }
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+part "main build (build/)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMMENGINE_CUDA=AUTO -DMMENGINE_BLAS=AUTO -DCMAKE_CUDA_ARCHITECTURES="$arch"
 cmake --build build -j "$jobs"
-ctest --test-dir build --output-on-failure -j "$jobs" --timeout 900
+part "main build: tests"
+ctest --test-dir build --output-on-failure -j "$jobs" --timeout 900 | tee "$log"
 ./build/tools/mmengine-gradcheck --device all
+# Every test that skips here (no GPU) must be one the emulated build runs.
+if unmatched=$(skipped "$log" | grep -Ev "$cuda_tests"); then
+  echo "run-tests: these tests skip without a GPU but their names miss /$cuda_tests/, so the emulated build would not run them:" >&2
+  echo "$unmatched" >&2
+  exit 1
+fi
 
-echo "== sanitizer build, CPU only, no OpenBLAS (build-asan/) =="
+part "sanitizer build, CPU only, no OpenBLAS (build-asan/)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMMENGINE_CUDA=OFF -DMMENGINE_BLAS=OFF -DMMENGINE_SANITIZE=ON
 cmake --build build-asan -j "$jobs"
+part "sanitizer build: tests"
 OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 1800
-echo "all tests passed"
+
+# emulated_cuda_tests BUILD: the CUDA tests and the CUDA gradient check of an emulated build,
+# under the schedule in MMENGINE_EMU_SCHEDULE; fails on any skip but the allowed ones.
+emulated_cuda_tests() {
+  echo "-- schedule ${MMENGINE_EMU_SCHEDULE}"
+  ctest --test-dir "$1" -R "$cuda_tests" --output-on-failure -j "$jobs" --timeout 1800 | tee "$log"
+  if bad=$(skipped "$log" | grep -Ev "$allowed_skips"); then
+    echo "run-tests: the emulated device skipped tests it must run: $bad" >&2
+    exit 1
+  fi
+  if ! "./$1/tools/mmengine-gradcheck" --device cuda > "$log"; then
+    grep -E "FAIL|checked" "$log" >&2
+    exit 1
+  fi
+  echo "mmengine-gradcheck --device cuda: $(tail -n 1 "$log")"
+}
+
+part "emulated-CUDA build (build-emu/)"
+cmake -S . -B build-emu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" \
+  -DMMENGINE_CUDA=EMULATED -DMMENGINE_BLAS=AUTO
+cmake --build build-emu -j "$jobs"
+for s in "${schedules[@]}"; do
+  part "emulated CUDA tests and gradcheck, schedule $s"
+  MMENGINE_EMU_SCHEDULE=$s emulated_cuda_tests build-emu
+done
+part "emulator mutants (planted kernel bugs)"
+tools/emulator-mutants.sh build-emu
+
+part "emulated-CUDA build with AddressSanitizer + UBSan (build-emu-asan/)"
+cmake -S . -B build-emu-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g -DNDEBUG" \
+  -DMMENGINE_CUDA=EMULATED -DMMENGINE_BLAS=AUTO -DMMENGINE_SANITIZE=ON
+cmake --build build-emu-asan -j "$jobs"
+part "emulated CUDA tests and gradcheck under ASan + UBSan, schedule random:7"
+OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 MMENGINE_EMU_SCHEDULE=random:7 \
+  emulated_cuda_tests build-emu-asan
+part ""
+echo "all tests passed in $(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s"

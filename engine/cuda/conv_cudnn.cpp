@@ -5,16 +5,8 @@
 
 #include <cstdlib>
 
-#include "engine/cuda_check.h"
 #include "engine/memory.h"
-
-#define CUDNN_CHECK(expr)                                                                            \
-  do {                                                                                               \
-    cudnnStatus_t mm_st_ = (expr);                                                                   \
-    if (mm_st_ != CUDNN_STATUS_SUCCESS)                                                              \
-      ::mmengine::throw_error(__FILE__, __LINE__, std::string("cuDNN call failed: ") + #expr + ": " + \
-                                                      cudnnGetErrorString(mm_st_));                  \
-  } while (0)
+#include "kernels/cuda/check.h"
 
 namespace mmengine {
 
@@ -22,7 +14,7 @@ namespace {
 cudnnHandle_t handle() {
   static cudnnHandle_t h = [] {
     cudnnHandle_t created;
-    CUDNN_CHECK(cudnnCreate(&created));
+    MM_CUDA_CHECK(cudnnCreate(&created));
     std::atexit([] { cudnnDestroy(h); });  // before the CUDA runtime's teardown; best effort
     return created;
   }();
@@ -37,16 +29,16 @@ struct Descriptors {
   cudnnConvolutionDescriptor_t conv;
   Descriptors(const kernels::ConvGeometry& g, int64_t cout) {
     const cudnnDataType_t dt = sizeof(T) == 4 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
-    CUDNN_CHECK(cudnnCreateTensorDescriptor(&x));
-    CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
-    CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
-    CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
-    CUDNN_CHECK(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, dt, g.batch, g.in_channels, g.height, g.width));
-    CUDNN_CHECK(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, dt, g.batch, cout, g.out_h(), g.out_w()));
-    CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, dt, CUDNN_TENSOR_NCHW, cout, g.in_channels, g.kernel_h, g.kernel_w));
-    CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, g.padding, g.padding, g.stride, g.stride, 1, 1,
+    MM_CUDA_CHECK(cudnnCreateTensorDescriptor(&x));
+    MM_CUDA_CHECK(cudnnCreateTensorDescriptor(&y));
+    MM_CUDA_CHECK(cudnnCreateFilterDescriptor(&w));
+    MM_CUDA_CHECK(cudnnCreateConvolutionDescriptor(&conv));
+    MM_CUDA_CHECK(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, dt, g.batch, g.in_channels, g.height, g.width));
+    MM_CUDA_CHECK(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, dt, g.batch, cout, g.out_h(), g.out_w()));
+    MM_CUDA_CHECK(cudnnSetFilter4dDescriptor(w, dt, CUDNN_TENSOR_NCHW, cout, g.in_channels, g.kernel_h, g.kernel_w));
+    MM_CUDA_CHECK(cudnnSetConvolution2dDescriptor(conv, g.padding, g.padding, g.stride, g.stride, 1, 1,
                                                 CUDNN_CROSS_CORRELATION, dt));
-    CUDNN_CHECK(cudnnSetConvolutionMathType(conv, CUDNN_FMA_MATH));  // no TF32: compare like with like
+    MM_CUDA_CHECK(cudnnSetConvolutionMathType(conv, CUDNN_FMA_MATH));  // no TF32: compare like with like
   }
   ~Descriptors() {
     cudnnDestroyTensorDescriptor(x);
@@ -67,7 +59,7 @@ void cudnn_conv_forward(const kernels::ConvGeometry& g, int64_t cout, const T* x
   Descriptors<T> d(g, cout);
   Scalars<T> s;
   const auto algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;  // needs no workspace, supports float64
-  CUDNN_CHECK(cudnnConvolutionForward(handle(), &s.one, d.x, x, d.w, w, d.conv, algo, nullptr, 0, &s.zero, d.y, y));
+  MM_CUDA_CHECK(cudnnConvolutionForward(handle(), &s.one, d.x, x, d.w, w, d.conv, algo, nullptr, 0, &s.zero, d.y, y));
 }
 
 template <typename T>
@@ -76,9 +68,9 @@ void cudnn_conv_backward_data(const kernels::ConvGeometry& g, int64_t cout, cons
   Scalars<T> s;
   const auto algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_0;
   size_t bytes = 0;
-  CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(handle(), d.w, d.y, d.conv, d.x, algo, &bytes));
+  MM_CUDA_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(handle(), d.w, d.y, d.conv, d.x, algo, &bytes));
   auto ws = allocate(Device::CUDA, bytes);
-  CUDNN_CHECK(cudnnConvolutionBackwardData(handle(), &s.one, d.w, w, d.y, gy, d.conv, algo, ws.get(), bytes, &s.zero,
+  MM_CUDA_CHECK(cudnnConvolutionBackwardData(handle(), &s.one, d.w, w, d.y, gy, d.conv, algo, ws.get(), bytes, &s.zero,
                                            d.x, gx));
 }
 
@@ -88,9 +80,9 @@ void cudnn_conv_backward_filter(const kernels::ConvGeometry& g, int64_t cout, co
   Scalars<T> s;
   const auto algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0;
   size_t bytes = 0;
-  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(handle(), d.x, d.y, d.conv, d.w, algo, &bytes));
+  MM_CUDA_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(handle(), d.x, d.y, d.conv, d.w, algo, &bytes));
   auto ws = allocate(Device::CUDA, bytes);
-  CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle(), &s.one, d.x, x, d.y, gy, d.conv, algo, ws.get(), bytes, &s.zero,
+  MM_CUDA_CHECK(cudnnConvolutionBackwardFilter(handle(), &s.one, d.x, x, d.y, gy, d.conv, algo, ws.get(), bytes, &s.zero,
                                              d.w, gw));
 }
 

@@ -3,7 +3,7 @@
 
 #include "engine/block_cache.h"
 #include "engine/cuda/cuda_memory.h"
-#include "engine/cuda_check.h"
+#include "kernels/cuda/check.h"
 
 namespace mmengine {
 
@@ -21,7 +21,7 @@ BlockCache& cache() {
           cudaGetLastError();  // clear it: the cache retries after releasing its blocks
           return nullptr;
         }
-        CUDA_CHECK(st);
+        MM_CUDA_CHECK(st);
         return p;
       },
       [](void* p) { cudaFree(p); });  // best effort: never throws from a destructor path
@@ -43,9 +43,9 @@ CudaAllocatorStats cuda_stats() { return cache().stats(); }
 void cuda_copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, size_t bytes) {
   cudaMemcpyKind kind = dst_on_device ? (src_on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
                                       : cudaMemcpyDeviceToHost;
-  CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
+  MM_CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
 }
 
-void cuda_fill_bytes(void* dst, int byte_value, size_t bytes) { CUDA_CHECK(cudaMemset(dst, byte_value, bytes)); }
+void cuda_fill_bytes(void* dst, int byte_value, size_t bytes) { MM_CUDA_CHECK(cudaMemset(dst, byte_value, bytes)); }
 
 }  // namespace mmengine

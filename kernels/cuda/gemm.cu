@@ -12,9 +12,9 @@ cublasHandle_t handle() {
   static cublasHandle_t h = nullptr;
   static std::once_flag once;
   std::call_once(once, [] {
-    CUBLAS_CHECK(cublasCreate(&h));
+    MM_CUDA_CHECK(cublasCreate(&h));
     // Full precision: no TF32 unless a later, measured change opts in.
-    CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
+    MM_CUDA_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
     // Destroyed at exit, before the CUDA runtime's teardown (registered earlier), so its
     // workspace is not reported as a leak; best effort, nothing can be reported that late.
     std::atexit([] { cublasDestroy(h); });
@@ -40,9 +40,9 @@ void gemm_cuda(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
   const cublasOperation_t opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int ldb = tb ? K : N, lda = ta ? M : K;
   if constexpr (sizeof(T) == 4)
-    CUBLAS_CHECK(cublasSgemm(handle(), opb, opa, N, M, K, &alpha, B, ldb, A, lda, &beta, C, N));
+    MM_CUDA_CHECK(cublasSgemm(handle(), opb, opa, N, M, K, &alpha, B, ldb, A, lda, &beta, C, N));
   else
-    CUBLAS_CHECK(cublasDgemm(handle(), opb, opa, N, M, K, &alpha, B, ldb, A, lda, &beta, C, N));
+    MM_CUDA_CHECK(cublasDgemm(handle(), opb, opa, N, M, K, &alpha, B, ldb, A, lda, &beta, C, N));
 }
 
 template <typename T>
@@ -56,10 +56,10 @@ void gemm_batched_cuda(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alph
   const cublasOperation_t opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int ldb = tb ? K : N, lda = ta ? M : K;
   if constexpr (sizeof(T) == 4)
-    CUBLAS_CHECK(cublasSgemmStridedBatched(handle(), opb, opa, N, M, K, &alpha, B, ldb, sb, A, lda, sa, &beta, C, N, sc,
+    MM_CUDA_CHECK(cublasSgemmStridedBatched(handle(), opb, opa, N, M, K, &alpha, B, ldb, sb, A, lda, sa, &beta, C, N, sc,
                                            static_cast<int>(batch)));
   else
-    CUBLAS_CHECK(cublasDgemmStridedBatched(handle(), opb, opa, N, M, K, &alpha, B, ldb, sb, A, lda, sa, &beta, C, N, sc,
+    MM_CUDA_CHECK(cublasDgemmStridedBatched(handle(), opb, opa, N, M, K, &alpha, B, ldb, sb, A, lda, sa, &beta, C, N, sc,
                                            static_cast<int>(batch)));
 }
 

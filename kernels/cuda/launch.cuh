@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "engine/cuda_check.h"
+#include "kernels/cuda/check.h"
 #include "kernels/common.h"
 
 namespace mmengine::kernels {

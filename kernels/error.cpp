@@ -1,4 +1,4 @@
-#include "engine/error.h"
+#include "kernels/error.h"
 
 namespace mmengine {
 

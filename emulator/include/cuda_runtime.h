@@ -1,0 +1,226 @@
+// The CUDA emulator's stand-in for <cuda_runtime.h> (MMENGINE_CUDA=EMULATED builds only; see
+// docs/emulator.md). It declares the subset of the runtime API the project calls, with host
+// memory behind it, and the device-side language: thread indices, __shared__ (thread_local:
+// a block runs on one OS thread, one fiber per CUDA thread), __syncthreads, warp collectives,
+// atomics. Kernel launches `k<<<grid, block, smem, stream>>>(args)` are rewritten by
+// emulator/rewrite_launches.cpp into MMEMU_LAUNCH(...)(args) before compilation.
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+// ---- types ------------------------------------------------------------------------------
+struct uint3 {
+  unsigned x, y, z;
+};
+struct dim3 {
+  unsigned x, y, z;
+  constexpr dim3(unsigned vx = 1, unsigned vy = 1, unsigned vz = 1) : x(vx), y(vy), z(vz) {}
+  constexpr dim3(uint3 v) : x(v.x), y(v.y), z(v.z) {}
+  constexpr operator uint3() const { return uint3{x, y, z}; }
+};
+
+// Values as in CUDA's driver_types.h, for the codes the emulator can return.
+enum cudaError {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInitializationError = 3,
+  cudaErrorInvalidConfiguration = 9,
+  cudaErrorInvalidDevicePointer = 17,
+  cudaErrorInvalidMemcpyDirection = 21,
+  cudaErrorNoDevice = 100,
+  cudaErrorInvalidDevice = 101,
+  cudaErrorInvalidResourceHandle = 400,
+  cudaErrorNotReady = 600,
+  cudaErrorLaunchFailure = 719,
+  cudaErrorNotSupported = 801,
+};
+typedef enum cudaError cudaError_t;
+
+enum cudaMemcpyKind {
+  cudaMemcpyHostToHost = 0,
+  cudaMemcpyHostToDevice = 1,
+  cudaMemcpyDeviceToHost = 2,
+  cudaMemcpyDeviceToDevice = 3,
+  cudaMemcpyDefault = 4,
+};
+
+typedef struct mmemu_stream* cudaStream_t;
+typedef struct mmemu_event* cudaEvent_t;
+
+// ---- runtime API (emulator/runtime.cpp) ----------------------------------------------------
+cudaError_t cudaGetDeviceCount(int* count);
+cudaError_t cudaSetDevice(int device);
+cudaError_t cudaGetDevice(int* device);
+cudaError_t cudaMalloc(void** ptr, size_t bytes);
+template <typename T>
+inline cudaError_t cudaMalloc(T** ptr, size_t bytes) {
+  return cudaMalloc(reinterpret_cast<void**>(ptr), bytes);
+}
+cudaError_t cudaFree(void* ptr);
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind);
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream = nullptr);
+cudaError_t cudaMemset(void* dst, int value, size_t bytes);
+cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t stream = nullptr);
+cudaError_t cudaDeviceSynchronize();
+cudaError_t cudaStreamCreate(cudaStream_t* stream);
+cudaError_t cudaStreamDestroy(cudaStream_t stream);
+cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+cudaError_t cudaGetLastError();
+cudaError_t cudaPeekAtLastError();
+const char* cudaGetErrorName(cudaError_t error);
+const char* cudaGetErrorString(cudaError_t error);
+cudaError_t cudaEventCreate(cudaEvent_t* event);
+cudaError_t cudaEventDestroy(cudaEvent_t event);
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
+cudaError_t cudaEventSynchronize(cudaEvent_t event);
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
+
+// ---- the device side ------------------------------------------------------------------------
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __noinline__ __attribute__((noinline))
+#define __launch_bounds__(...)
+#define __restrict__ __restrict
+// Shared memory: a block's fibers all run on one OS thread, so a thread_local static is one
+// copy per block in flight. (Dynamic `extern __shared__` arrays are not supported.)
+#define __shared__ static thread_local
+
+namespace mmemu {
+
+// The "special registers" of the CUDA thread currently running on this OS thread.
+struct Registers {
+  uint3 thread_idx, block_idx, block_dim, grid_dim;
+};
+inline thread_local Registers regs{};
+
+inline constexpr unsigned full_mask(unsigned mask = 0xffffffffu) { return mask; }
+enum class WarpOp { ShflIdx, ShflUp, ShflDown, ShflXor, Ballot, Any, All, Sync };
+
+// Waits at the block barrier; aborts, naming the kernel and both lines, on divergence.
+void sync_threads(const char* file, int line);
+// Every lane of the warp writes `value`, waits for the others, then gets its result.
+uint64_t warp_collective(WarpOp op, const char* what, const char* file, int line, unsigned mask, uint64_t value,
+                         int param, int width);
+
+template <typename T>
+T shuffle(WarpOp op, const char* what, const char* file, int line, unsigned mask, T value, int param, int width = 32) {
+  static_assert(std::is_trivially_copyable<T>::value && sizeof(T) <= 8, "warp shuffle of a type the emulator cannot move");
+  uint64_t bits = 0;
+  std::memcpy(&bits, &value, sizeof(T));
+  bits = warp_collective(op, what, file, line, mask, bits, param, width);
+  T out;
+  std::memcpy(&out, &bits, sizeof(T));
+  return out;
+}
+
+// A launch: the configuration is checked as CUDA checks it (errors go to cudaGetLastError),
+// then every block runs on the calling thread, its threads as fibers, in the schedule chosen
+// by MMENGINE_EMU_SCHEDULE (ascending, descending, random[:seed]).
+struct LaunchSite {
+  const char* kernel;
+  const char* file;
+  int line;
+};
+void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
+              void (*body)(void*), void* context);
+
+template <typename F>
+struct Launch {
+  LaunchSite site;
+  F kernel;
+  dim3 grid, block;
+  size_t shared_bytes;
+  cudaStream_t stream;
+  template <typename... Args>
+  void operator()(Args&&... args) {
+    // Kernel parameters are copied once at launch, as CUDA copies them into parameter memory;
+    // each thread then receives its own copies of those.
+    std::tuple<std::decay_t<Args>...> params(std::forward<Args>(args)...);
+    struct Context {
+      F* kernel;
+      std::tuple<std::decay_t<Args>...>* params;
+    } ctx{&kernel, &params};
+    run_grid(site, grid, block, shared_bytes, stream, [](void* p) {
+      auto* c = static_cast<Context*>(p);
+      std::apply(*c->kernel, *c->params);
+    }, &ctx);
+  }
+};
+
+template <typename F>
+Launch<F> make_launch(const char* kernel, const char* file, int line, F f, dim3 grid, dim3 block,
+                      size_t shared_bytes = 0, cudaStream_t stream = nullptr) {
+  return Launch<F>{LaunchSite{kernel, file, line}, f, grid, block, shared_bytes, stream};
+}
+
+}  // namespace mmemu
+
+// What `name<<<cfg>>>(args)` becomes (emulator/rewrite_launches.cpp).
+#define MMEMU_LAUNCH(name, kernel, ...)                                                              \
+  ::mmemu::make_launch(                                                                             \
+      name, __FILE__, __LINE__, [](auto&... mmemu_args) { kernel(mmemu_args...); }, __VA_ARGS__)
+
+#define threadIdx (static_cast<const uint3&>(::mmemu::regs.thread_idx))
+#define blockIdx (static_cast<const uint3&>(::mmemu::regs.block_idx))
+#define blockDim (static_cast<const uint3&>(::mmemu::regs.block_dim))
+#define gridDim (static_cast<const uint3&>(::mmemu::regs.grid_dim))
+constexpr int warpSize = 32;
+
+#define __syncthreads() ::mmemu::sync_threads(__FILE__, __LINE__)
+#define __syncwarp(...)                                                                                    \
+  ((void)::mmemu::warp_collective(::mmemu::WarpOp::Sync, "__syncwarp", __FILE__, __LINE__, ::mmemu::full_mask(__VA_ARGS__), \
+                                  0, 0, 32))
+#define __shfl_sync(...) ::mmemu::shuffle(::mmemu::WarpOp::ShflIdx, "__shfl_sync", __FILE__, __LINE__, __VA_ARGS__)
+#define __shfl_up_sync(...) ::mmemu::shuffle(::mmemu::WarpOp::ShflUp, "__shfl_up_sync", __FILE__, __LINE__, __VA_ARGS__)
+#define __shfl_down_sync(...) \
+  ::mmemu::shuffle(::mmemu::WarpOp::ShflDown, "__shfl_down_sync", __FILE__, __LINE__, __VA_ARGS__)
+#define __shfl_xor_sync(...) ::mmemu::shuffle(::mmemu::WarpOp::ShflXor, "__shfl_xor_sync", __FILE__, __LINE__, __VA_ARGS__)
+#define __ballot_sync(mask, pred) \
+  static_cast<unsigned>(::mmemu::warp_collective(::mmemu::WarpOp::Ballot, "__ballot_sync", __FILE__, __LINE__, mask, (pred) != 0, 0, 32))
+#define __any_sync(mask, pred) \
+  static_cast<int>(::mmemu::warp_collective(::mmemu::WarpOp::Any, "__any_sync", __FILE__, __LINE__, mask, (pred) != 0, 0, 32))
+#define __all_sync(mask, pred) \
+  static_cast<int>(::mmemu::warp_collective(::mmemu::WarpOp::All, "__all_sync", __FILE__, __LINE__, mask, (pred) != 0, 0, 32))
+
+// Memory fences order nothing here: fibers switch only at barriers and collectives.
+inline void __threadfence() {}
+inline void __threadfence_block() {}
+template <typename T>
+inline T __ldg(const T* p) {
+  return *p;
+}
+
+// Atomics: one fiber runs at a time and blocks run one after another, so a plain
+// read-modify-write is atomic. The overloads are CUDA's.
+#define MMEMU_ATOMIC(name, T, expr) \
+  inline T name(T* address, T val) { \
+    T old = *address;                 \
+    *address = (expr);                \
+    return old;                       \
+  }
+MMEMU_ATOMIC(atomicAdd, int, old + val)
+MMEMU_ATOMIC(atomicAdd, unsigned, old + val)
+MMEMU_ATOMIC(atomicAdd, unsigned long long, old + val)
+MMEMU_ATOMIC(atomicAdd, float, old + val)
+MMEMU_ATOMIC(atomicAdd, double, old + val)
+MMEMU_ATOMIC(atomicSub, int, old - val)
+MMEMU_ATOMIC(atomicSub, unsigned, old - val)
+MMEMU_ATOMIC(atomicExch, int, val)
+MMEMU_ATOMIC(atomicExch, unsigned, val)
+MMEMU_ATOMIC(atomicExch, float, val)
+MMEMU_ATOMIC(atomicMax, int, old > val ? old : val)
+MMEMU_ATOMIC(atomicMin, int, old < val ? old : val)
+#undef MMEMU_ATOMIC
+inline int atomicCAS(int* address, int compare, int val) {
+  int old = *address;
+  *address = old == compare ? val : old;
+  return old;
+}

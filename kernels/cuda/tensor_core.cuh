@@ -1,0 +1,89 @@
+// Tensor-core instructions as small device functions: every inline PTX of the project lives
+// here, each with an emulated twin (used where __CUDA_ARCH__ is not defined, i.e. by the CUDA
+// emulator of MMENGINE_CUDA=EMULATED builds) that follows the fragment layouts of the PTX ISA
+// ("Matrix Fragments for mma.m16n8k8", .tf32), so tensor-core kernels run in CI too.
+// tests/test_cuda_language.cpp checks the fragment product against a plain one.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/common.h"
+
+namespace mmengine::kernels {
+
+// cvt.rna.tf32.f32 on the bits of a float: round to 10 explicit mantissa bits, ties away from
+// zero; the low 13 bits of the result are zero. NaN stays NaN, infinities stay infinite.
+MM_HD uint32_t tf32_round_bits(uint32_t f) {
+  if ((f & 0x7f800000u) == 0x7f800000u) return (f & 0x007fffffu) ? 0x7fffffffu : f;
+  return (f + 0x1000u) & 0xffffe000u;  // sign-magnitude: adding half an ulp rounds ties away
+}
+
+// The device functions exist where CUDA source is compiled: by nvcc, or against the emulator
+// (whose cuda_runtime.h defines MMEMU_LAUNCH). tf32_round_bits above is for host code too.
+#if defined(__CUDACC__) || defined(MMEMU_LAUNCH)
+#if defined(__CUDACC__)
+#define MM_DEVICE __device__ __forceinline__
+#else
+#define MM_DEVICE inline
+#endif
+
+MM_DEVICE uint32_t tf32_round(float x) {
+#if defined(__CUDA_ARCH__)
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+  return r;
+#else
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  return tf32_round_bits(bits);
+#endif
+}
+
+// D = A B + C for one warp: A 16x8 (row-major fragments), B 8x8 (column-major), C and D 16x8,
+// float accumulation, TF32 inputs (as tf32_round returns them). With g = lane / 4 and
+// t = lane % 4, lane holds
+//   a[0] = A[g][t], a[1] = A[g+8][t], a[2] = A[g][t+4], a[3] = A[g+8][t+4]
+//   b[0] = B[t][g], b[1] = B[t+4][g]
+//   c[i], d[i] = C[g + 8 (i / 2)][2 t + i % 2]
+// Every lane of the warp must call it (mma.sync.aligned).
+MM_DEVICE void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const float (&c)[4]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%10, %11, %12, %13};\n"
+      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]),
+        "f"(c[3]));
+#else
+  // The emulated twin: each lane gathers rows g and g + 8 of A and columns 2t and 2t + 1 of B
+  // from the lanes that hold them, with the layouts above, and sums in double (the hardware's
+  // order of float additions is unspecified; exact products of TF32 values, one rounding).
+  const unsigned full = 0xffffffffu;
+  const int lane = static_cast<int>(threadIdx.x % 32), g = lane / 4, t = lane % 4;
+  auto value = [](uint32_t bits) {
+    bits &= 0xffffe000u;  // the tensor core reads only the TF32 bits
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return static_cast<double>(f);
+  };
+  double arow[2][8], bcol[2][8];
+  for (int k = 0; k < 4; ++k) {
+    arow[0][k] = value(__shfl_sync(full, a[0], g * 4 + k));
+    arow[1][k] = value(__shfl_sync(full, a[1], g * 4 + k));
+    arow[0][k + 4] = value(__shfl_sync(full, a[2], g * 4 + k));
+    arow[1][k + 4] = value(__shfl_sync(full, a[3], g * 4 + k));
+    for (int j = 0; j < 2; ++j) {
+      bcol[j][k] = value(__shfl_sync(full, b[0], (2 * t + j) * 4 + k));
+      bcol[j][k + 4] = value(__shfl_sync(full, b[1], (2 * t + j) * 4 + k));
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    double acc = c[i];
+    for (int k = 0; k < 8; ++k) acc += arow[i / 2][k] * bcol[i % 2][k];
+    d[i] = static_cast<float>(acc);
+  }
+#endif
+}
+#endif  // __CUDACC__ || MMEMU_LAUNCH
+
+}  // namespace mmengine::kernels
