@@ -1,7 +1,9 @@
 // Row-major GEMM: C[M, N] = alpha * op(A) * op(B) + beta * C, where op(A) is [M, K] (A stored
 // [K, M] when trans_a) and op(B) is [K, N] (B stored [N, K] when trans_b). With beta = 0, C is
 // overwritten (it may hold NaN). CPU: OpenBLAS when built with it, else a blocked loop.
-// CUDA: cuBLAS in full FP32/FP64 precision.
+// CUDA: cuBLAS in full FP32/FP64 precision, unless MMENGINE_MATMUL=tf32 or
+// gemm_set_tf32_cuda(true) lets float GEMMs round their inputs to TF32 on the tensor cores
+// (about 3e-4 relative error; float64 unchanged; the cuDNN comparison path is not affected).
 #pragma once
 #include <cstdint>
 
@@ -26,6 +28,10 @@ void gemm_batched_sum_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int6
                           const T* B, int64_t stride_b, T* C, int64_t batch, T* workspace);
 
 #ifdef MMENGINE_WITH_CUDA
+// The math mode of every later CUDA float GEMM: full FP32 (the default) or TF32; the initial
+// value comes from MMENGINE_MATMUL=full|tf32.
+void gemm_set_tf32_cuda(bool on);
+bool gemm_tf32_cuda();
 template <typename T>
 void gemm_batched_sum_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t stride_a,
                            const T* B, int64_t stride_b, T* C, int64_t batch, T* workspace);

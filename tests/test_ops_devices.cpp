@@ -7,6 +7,9 @@
 #include "engine/rng.h"
 #include "tests/test_util.h"
 #include "tools/grad_cases.h"
+#ifdef MMENGINE_WITH_CUDA
+#include "kernels/gemm.h"
+#endif
 
 using namespace mmengine;
 using namespace mmengine::testing;
@@ -133,3 +136,27 @@ TEST(CudaMatchesCpuElementwise, TightTolerance) {
       EXPECT_TRUE(all_close(leaky_relu(sub(ca, cb), 0.1), leaky_relu(sub(a, b), 0.1), elementwise_tol(t)));
     }
 }
+
+#ifdef MMENGINE_WITH_CUDA
+// MMENGINE_MATMUL=tf32 / gemm_set_tf32_cuda: float GEMMs within TF32's error of full FP32, and
+// switching back restores full precision exactly. (The emulator's cuBLAS stand-in computes in
+// full precision either way: only a real GPU checks the rounding.)
+TEST(CudaGemm, Tf32ModeIsCloseAndSwitchesBack) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  Tensor a = rand_uniform({129, 300}, 5, 0, DType::F32, Device::CUDA, -1, 1);
+  Tensor b = rand_uniform({300, 257}, 6, 0, DType::F32, Device::CUDA, -1, 1);
+  const bool was = kernels::gemm_tf32_cuda();
+  kernels::gemm_set_tf32_cuda(false);
+  Tensor full = matmul(a, b);
+  kernels::gemm_set_tf32_cuda(true);
+  Tensor tf32 = matmul(a, b);
+  kernels::gemm_set_tf32_cuda(false);
+  Tensor again = matmul(a, b);
+  kernels::gemm_set_tf32_cuda(was);
+  EXPECT_EQ(again.to_vector(), full.to_vector());
+  double num = 0, den = 0;
+  auto f = full.to_vector(), t = tf32.to_vector();
+  for (size_t i = 0; i < f.size(); ++i) num += (t[i] - f[i]) * (t[i] - f[i]), den += f[i] * f[i];
+  EXPECT_LT(std::sqrt(num / den), 2e-3) << "TF32 rounds inputs to 10 mantissa bits: ~3e-4 relative";
+}
+#endif

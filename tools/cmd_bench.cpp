@@ -6,16 +6,17 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "engine/conv_backend.h"
-#include "engine/kernel_version.h"
 
 #include "data/stream.h"
 #include "data/synthetic.h"
 #include "engine/autograd.h"
+#include "engine/conv_backend.h"
+#include "engine/kernel_version.h"
 #include "engine/ops.h"
 #include "engine/profiler.h"
 #include "engine/rng.h"
 #include "engine/safetensors.h"
+#include "kernels/gemm.h"
 #include "layers/wideresnet.h"
 #include "mixmatch/ema.h"
 #include "mixmatch/step.h"
@@ -117,6 +118,14 @@ int run_bench(const BenchOpts& o) {
     Stats s = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
     set_kernel_version(KernelVersion::Current);
     row("MixMatch step (interleave, v0 kernels)", s, baseline);
+#ifdef MMENGINE_WITH_CUDA
+    if (!kernels::gemm_tf32_cuda()) {  // the same step with TF32 tensor-core GEMMs (MMENGINE_MATMUL=tf32)
+      kernels::gemm_set_tf32_cuda(true);
+      Stats t = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
+      kernels::gemm_set_tf32_cuda(false);
+      row("MixMatch step (interleave, TF32 GEMMs)", t, baseline);
+    }
+#endif
   }
 
   // Per-kernel-family breakdown of the interleaved step (synchronizing scopes: slower).

@@ -1,5 +1,6 @@
 #include <cstdlib>
 #include <mutex>
+#include <string>
 
 #include "kernels/cuda/launch.cuh"
 #include "kernels/gemm.h"
@@ -8,17 +9,33 @@
 namespace mmengine::kernels {
 
 namespace {
+// The math mode asked for: MMENGINE_MATMUL=full|tf32 (read once), or gemm_set_tf32_cuda().
+bool& tf32_wanted() {
+  static bool on = [] {
+    const char* env = std::getenv("MMENGINE_MATMUL");
+    const std::string v = env ? env : "full";
+    MM_CHECK(v == "full" || v == "tf32", "MMENGINE_MATMUL: expected 'full' or 'tf32', got '", v, "'");
+    return v == "tf32";
+  }();
+  return on;
+}
+
+// The one cuBLAS handle, in the math mode asked for (applied when it changes).
 cublasHandle_t handle() {
   static cublasHandle_t h = nullptr;
+  static bool applied_tf32 = false;
   static std::once_flag once;
   std::call_once(once, [] {
     MM_CUDA_CHECK(cublasCreate(&h));
-    // Full precision: no TF32 unless a later, measured change opts in.
-    MM_CUDA_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
+    MM_CUDA_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));  // full FP32 unless TF32 is asked for
     // Destroyed at exit, before the CUDA runtime's teardown (registered earlier), so its
     // workspace is not reported as a leak; best effort, nothing can be reported that late.
     std::atexit([] { cublasDestroy(h); });
   });
+  if (applied_tf32 != tf32_wanted()) {
+    MM_CUDA_CHECK(cublasSetMathMode(h, tf32_wanted() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    applied_tf32 = tf32_wanted();
+  }
   return h;
 }
 
@@ -27,6 +44,9 @@ __global__ void scale_kernel(T* c, T beta, int64_t n) {
   MM_GRID_STRIDE(i, n) c[i] = beta == T(0) ? T(0) : beta * c[i];
 }
 }  // namespace
+
+void gemm_set_tf32_cuda(bool on) { tf32_wanted() = on; }
+bool gemm_tf32_cuda() { return tf32_wanted(); }
 
 template <typename T>
 void gemm_cuda(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta, T* C) {
