@@ -5,12 +5,15 @@
 
 namespace mmengine {
 
-const char* kernel_version_name(KernelVersion v) { return v == KernelVersion::V0 ? "v0" : "current"; }
+const char* kernel_version_name(KernelVersion v) {
+  return v == KernelVersion::V0 ? "v0" : v == KernelVersion::V1 ? "v1" : "current";
+}
 
 KernelVersion parse_kernel_version(const std::string& name, const char* what) {
   if (name == "current") return KernelVersion::Current;
+  if (name == "v1") return KernelVersion::V1;
   if (name == "v0") return KernelVersion::V0;
-  MM_FAIL(what, ": expected 'current' or 'v0', got '", name, "'");
+  MM_FAIL(what, ": expected 'current', 'v1' or 'v0', got '", name, "'");
 }
 
 namespace {

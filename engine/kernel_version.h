@@ -1,14 +1,18 @@
-// Which generation of the engine's own CUDA kernels runs: the current one (default) or `v0`,
-// the first version measured on a GPU (docs/perf-notes.md), kept as the baseline that
-// `mmengine bench` measures beside the current one in the same run. v0 differs in: the conv
-// weight gradient (one cuBLAS GEMM per image) and BatchNorm (one block per channel). Picked by
-// MMENGINE_KERNELS=current|v0 (read once) or set_kernel_version(). CPU kernels have one version.
+// Which generation of the engine's own CUDA kernels runs, so that `mmengine bench` measures
+// the versions of docs/perf-notes.md side by side in one GPU run:
+//   v0: the first version measured on a GPU: the conv weight gradient as one cuBLAS GEMM per
+//       image, BatchNorm with one block per channel;
+//   v1: the weight gradient as one strided-batched GEMM into a workspace + an ordered sum;
+//   current: the weight gradient as one GEMM over the batch (inner dimension N*Hout*Wout),
+//       BatchNorm on a (channel, split) grid.
+// Picked by MMENGINE_KERNELS=current|v1|v0 (read once) or set_kernel_version(). The CPU
+// kernels have one version.
 #pragma once
 #include <string>
 
 namespace mmengine {
 
-enum class KernelVersion { Current, V0 };
+enum class KernelVersion { Current, V1, V0 };
 KernelVersion kernel_version();
 void set_kernel_version(KernelVersion v);
 KernelVersion parse_kernel_version(const std::string& name, const char* what);

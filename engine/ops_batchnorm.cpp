@@ -14,7 +14,8 @@ Tensor bn_workspace(Device d, int64_t N, int64_t C, int64_t HW) {
   return n > 0 ? Tensor::empty({n}, DType::F64, d) : Tensor();
 }
 double* data_or_null(Tensor& t) { return t.defined() ? t.data<double>() : nullptr; }
-bool v0_kernels(Device d) { return d == Device::CUDA && kernel_version() == KernelVersion::V0; }
+// v0 and v1 ran BatchNorm with one block per channel.
+bool v0_kernels(Device d) { return d == Device::CUDA && kernel_version() != KernelVersion::Current; }
 }  // namespace
 
 Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats) {

@@ -58,13 +58,28 @@ void grad_weight_v0(int64_t cout, int64_t K, int64_t HW, const Tensor& gy, const
 }
 
 // gw = sum_n gy[n] [Cout, HW] x cols[n]^T [HW, K]; the columns are recomputed, not saved.
+// CUDA: one GEMM over the whole batch, gy as [Cout, N*HW] times the columns as [K, N*HW]^T
+// (v1: a strided-batched GEMM into a workspace + an ordered sum; v0: a GEMM per image). CPU:
+// per-thread partial sums of per-image GEMMs (kernels/gemm.h).
 Tensor conv_grad_weight_own(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy) {
   const int64_t K = g.col_rows(), HW = g.col_cols();
-  Tensor cols = Tensor::empty({g.batch, K, HW}, x.dtype(), x.device());
   Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, x.dtype(), x.device());
-  const bool cuda = x.device() == Device::CUDA, v0 = cuda && kernel_version() == KernelVersion::V0;
+  const bool cuda = x.device() == Device::CUDA;
+  const KernelVersion version = cuda ? kernel_version() : KernelVersion::V1;  // the CPU's form is v1's
+  if (version == KernelVersion::Current) {
+    Tensor cols = Tensor::empty({K, g.batch * HW}, x.dtype(), x.device());
+    Tensor rows = Tensor::empty({cout, g.batch * HW}, x.dtype(), x.device());
+    MM_DISPATCH_FLOAT(x.dtype(), T, {
+      MM_KERNEL(x.device(), im2col_wide, T)(g, x.data<T>(), cols.data<T>());
+      MM_KERNEL(x.device(), to_channel_rows, T)(gy.data<T>(), rows.data<T>(), g.batch, cout, HW);
+      MM_KERNEL(x.device(), gemm, T)(false, true, cout, K, g.batch * HW, T(1), rows.data<T>(), cols.data<T>(), T(0),
+                                    gw.data<T>());
+    });
+    return gw;
+  }
+  Tensor cols = Tensor::empty({g.batch, K, HW}, x.dtype(), x.device());
   MM_DISPATCH_FLOAT(x.dtype(), T, MM_KERNEL(x.device(), im2col, T)(g, x.data<T>(), cols.data<T>()));
-  if (v0) {
+  if (version == KernelVersion::V0) {
     grad_weight_v0(cout, K, HW, gy, cols, gw, g.batch);
     return gw;
   }

@@ -17,13 +17,31 @@ struct ConvGeometry {
   MM_HD int64_t col_cols() const { return out_h() * out_w(); }
 };
 
+// The image element that column-matrix entry (row r, column col) of image n reads, or -1 where
+// it reads padding (zero). Shared by the twins.
+MM_HD int64_t im2col_source(const ConvGeometry& g, int64_t n, int64_t r, int64_t col) {
+  const int64_t ow = g.out_w();
+  const int64_t c = r / (g.kernel_h * g.kernel_w), ky = (r / g.kernel_w) % g.kernel_h, kx = r % g.kernel_w;
+  const int64_t iy = (col / ow) * g.stride - g.padding + ky, ix = (col % ow) * g.stride - g.padding + kx;
+  const bool inside = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width;
+  return inside ? ((n * g.in_channels + c) * g.height + iy) * g.width + ix : -1;
+}
+
 // cols[n] = im2col(images[n]) for every image
 template <typename T> void im2col_cpu(const ConvGeometry& g, const T* images, T* cols);
+// The same entries with the images side by side in one [K, N * Hout*Wout] matrix:
+// cols[r, n * HWo + col] (the weight gradient's one GEMM over the batch reads it).
+template <typename T> void im2col_wide_cpu(const ConvGeometry& g, const T* images, T* cols);
+// out[c, n * HW + i] = x[n, c, i]: [N, C, HW] -> [C, N * HW] (the output gradient's rows for
+// the same GEMM).
+template <typename T> void to_channel_rows_cpu(const T* x, T* out, int64_t N, int64_t C, int64_t HW);
 // images = sum of every column entry back at its pixel (overwrites images)
 template <typename T> void col2im_cpu(const ConvGeometry& g, const T* cols, T* images);
 
 #ifdef MMENGINE_WITH_CUDA
 template <typename T> void im2col_cuda(const ConvGeometry& g, const T* images, T* cols);
+template <typename T> void im2col_wide_cuda(const ConvGeometry& g, const T* images, T* cols);
+template <typename T> void to_channel_rows_cuda(const T* x, T* out, int64_t N, int64_t C, int64_t HW);
 template <typename T> void col2im_cuda(const ConvGeometry& g, const T* cols, T* images);
 #endif
 

@@ -1,4 +1,6 @@
 #include <cmath>
+#include <tuple>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/conv_backend.h"
@@ -7,6 +9,7 @@
 #include "engine/rng.h"
 #include "layers/bn_recorder.h"
 #include "layers/wideresnet.h"
+#include "kernels/conv.h"
 #include "tests/test_util.h"
 
 using namespace mmengine;
@@ -188,9 +191,9 @@ TEST(Conv, CudnnMatchesOwnKernels) {
   }
 }
 
-// The weight gradient as one strided-batched GEMM + an ordered sum (own) against the first GPU
-// version, one GEMM per image (MMENGINE_KERNELS=v0), at a real layer's size.
-TEST(Conv, CudaWeightGradientMatchesPerImageVersion) {
+// The weight gradient as one GEMM over the batch (current), as a strided-batched GEMM + an
+// ordered sum (v1) and as one GEMM per image (v0) agree, at a real layer's size.
+TEST(Conv, CudaWeightGradientVersionsAgree) {
   MM_SKIP_WITHOUT(Device::CUDA);
   for (DType t : {DType::F32, DType::F64}) {
     Tensor x = rand_normal({7, 19, 17, 15}, 1, 0, t, Device::CUDA);
@@ -204,14 +207,55 @@ TEST(Conv, CudaWeightGradientMatchesPerImageVersion) {
       return w.grad();
     };
     PoisonScope poison;
-    Tensor v0 = grad(KernelVersion::V0), own = grad(KernelVersion::Current);
+    Tensor v0 = grad(KernelVersion::V0), v1 = grad(KernelVersion::V1), current = grad(KernelVersion::Current);
     set_kernel_version(KernelVersion::Current);
-    EXPECT_TRUE(all_close(own, v0, reduction_tol(t)));
+    EXPECT_TRUE(all_close(current, v0, reduction_tol(t)));
+    EXPECT_TRUE(all_close(v1, v0, reduction_tol(t)));
   }
 }
 
 // BatchNorm's (channel, split) grid against the CPU and the one-block-per-channel v0 kernels,
 // at the WRN's real shapes and at ones whose image count the splits do not divide.
+// The wide column matrix and the channel-rows transpose: CPU twins against the per-image
+// im2col, and (with a device) the CUDA twins against the CPU ones, bit for bit.
+TEST(Conv, WideColumnsAreThePerImageColumnsSideBySide) {
+  for (auto [k, s, p] : {std::tuple<int64_t, int64_t, int64_t>{3, 1, 1}, {3, 2, 1}, {1, 2, 0}}) {
+    kernels::ConvGeometry g{5, 3, 9, 7, k, k, s, p};
+    const int64_t K = g.col_rows(), HW = g.col_cols(), N = g.batch;
+    std::vector<double> img = rand_uniform({N, 3, 9, 7}, 9, 0, DType::F64).to_vector();
+    std::vector<double> cols(N * K * HW), wide(N * K * HW, NAN), rows(N * 3 * 63, NAN);
+    kernels::im2col_cpu<double>(g, img.data(), cols.data());
+    kernels::im2col_wide_cpu<double>(g, img.data(), wide.data());
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t r = 0; r < K; ++r)
+        for (int64_t c = 0; c < HW; ++c) ASSERT_EQ(wide[r * N * HW + n * HW + c], cols[(n * K + r) * HW + c]);
+    kernels::to_channel_rows_cpu<double>(img.data(), rows.data(), N, 3, 63);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < 3; ++c)
+        for (int64_t i = 0; i < 63; ++i) ASSERT_EQ(rows[(c * N + n) * 63 + i], img[(n * 3 + c) * 63 + i]);
+  }
+}
+
+TEST(Conv, CudaWideColumnsMatchCpu) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  PoisonScope poison;
+  kernels::ConvGeometry g{7, 5, 17, 13, 3, 3, 2, 1};
+  const int64_t K = g.col_rows(), HW = g.col_cols();
+  Tensor img = rand_uniform({7, 5, 17, 13}, 10, 0, DType::F32), dimg = img.to(Device::CUDA);
+  Tensor cpu = Tensor::empty({K, 7 * HW}, DType::F32), cuda = Tensor::empty({K, 7 * HW}, DType::F32, Device::CUDA);
+  kernels::im2col_wide_cpu<float>(g, img.data<float>(), cpu.data<float>());
+#ifdef MMENGINE_WITH_CUDA
+  kernels::im2col_wide_cuda<float>(g, dimg.data<float>(), cuda.data<float>());
+#endif
+  EXPECT_EQ(cuda.to_vector(), cpu.to_vector());
+  Tensor rc = Tensor::empty({5, 7 * 17 * 13}, DType::F32), rg = Tensor::empty({5, 7 * 17 * 13}, DType::F32, Device::CUDA);
+  kernels::to_channel_rows_cpu<float>(img.data<float>(), rc.data<float>(), 7, 5, 17 * 13);
+#ifdef MMENGINE_WITH_CUDA
+  kernels::to_channel_rows_cuda<float>(dimg.data<float>(), rg.data<float>(), 7, 5, 17 * 13);
+#endif
+  EXPECT_EQ(rg.to_vector(), rc.to_vector());
+}
+
 TEST(BatchNorm, CudaGridMatchesCpuAndV0) {
   MM_SKIP_WITHOUT(Device::CUDA);
   PoisonScope poison;

@@ -110,14 +110,16 @@ int run_bench(const BenchOpts& o) {
     row(std::string("MixMatch step (") + bn_mode_name(mode) + ")", s, baseline);
   }
   if (dev == Device::CUDA && conv_backend() == ConvBackend::Own && kernel_version() == KernelVersion::Current) {
-    // The first GPU version of the kernels (MMENGINE_KERNELS=v0), measured in the same run.
+    // The earlier kernel versions (MMENGINE_KERNELS=v1|v0, docs/perf-notes.md), in the same run.
     TrainConfig cfg;
     cfg.epochs = 1;
     cfg.steps_per_epoch = 1 << 20;
-    set_kernel_version(KernelVersion::V0);
-    Stats s = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
-    set_kernel_version(KernelVersion::Current);
-    row("MixMatch step (interleave, v0 kernels)", s, baseline);
+    for (KernelVersion v : {KernelVersion::V1, KernelVersion::V0}) {
+      set_kernel_version(v);
+      Stats s = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
+      set_kernel_version(KernelVersion::Current);
+      row(std::string("MixMatch step (interleave, ") + kernel_version_name(v) + " kernels)", s, baseline);
+    }
 #ifdef MMENGINE_WITH_CUDA
     if (!kernels::gemm_tf32_cuda()) {  // the same step with TF32 tensor-core GEMMs (MMENGINE_MATMUL=tf32)
       kernels::gemm_set_tf32_cuda(true);

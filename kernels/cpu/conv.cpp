@@ -47,6 +47,32 @@ void col2im_cpu(const ConvGeometry& g, const T* cols, T* images) {
     }
 }
 
+template <typename T>
+void im2col_wide_cpu(const ConvGeometry& g, const T* images, T* cols) {
+  const int64_t rows = g.col_rows(), ncols = g.col_cols(), width = g.batch * ncols;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t n = 0; n < g.batch; ++n) {
+      T* out = cols + r * width + n * ncols;
+      for (int64_t col = 0; col < ncols; ++col) {
+        const int64_t src = im2col_source(g, n, r, col);
+        out[col] = src >= 0 ? images[src] : T(0);
+      }
+    }
+}
+
+template <typename T>
+void to_channel_rows_cpu(const T* x, T* out, int64_t N, int64_t C, int64_t HW) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < HW; ++i) out[(c * N + n) * HW + i] = x[(n * C + c) * HW + i];
+}
+
+template void im2col_wide_cpu<float>(const ConvGeometry&, const float*, float*);
+template void im2col_wide_cpu<double>(const ConvGeometry&, const double*, double*);
+template void to_channel_rows_cpu<float>(const float*, float*, int64_t, int64_t, int64_t);
+template void to_channel_rows_cpu<double>(const double*, double*, int64_t, int64_t, int64_t);
 template void im2col_cpu<float>(const ConvGeometry&, const float*, float*);
 template void im2col_cpu<double>(const ConvGeometry&, const double*, double*);
 template void col2im_cpu<float>(const ConvGeometry&, const float*, float*);

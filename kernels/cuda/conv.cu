@@ -17,6 +17,26 @@ __global__ void im2col_kernel(ConvGeometry g, const T* images, T* cols, int64_t 
   }
 }
 
+// One thread per entry of the [K, N * HWo] matrix.
+template <typename T>
+__global__ void im2col_wide_kernel(ConvGeometry g, const T* images, T* cols, int64_t total) {
+  const int64_t ncols = g.col_cols();
+  MM_GRID_STRIDE(k, total) {
+    const int64_t col = k % ncols, n = (k / ncols) % g.batch, r = k / (ncols * g.batch);
+    const int64_t src = im2col_source(g, n, r, col);
+    cols[k] = src >= 0 ? images[src] : T(0);
+  }
+}
+
+// One thread per element, consecutive threads on consecutive elements of one (n, c) plane.
+template <typename T>
+__global__ void to_channel_rows_kernel(const T* x, T* out, int64_t N, int64_t C, int64_t HW, int64_t total) {
+  MM_GRID_STRIDE(k, total) {
+    const int64_t i = k % HW, n = (k / HW) % N, c = k / (HW * N);
+    out[k] = x[(n * C + c) * HW + i];
+  }
+}
+
 // One thread per image pixel: gathers every column entry that read it (no atomics, so the
 // sum order is fixed and the result deterministic).
 template <typename T>
@@ -61,6 +81,26 @@ void col2im_cuda(const ConvGeometry& g, const T* cols, T* images) {
   MM_LAUNCH_CHECK();
 }
 
+template <typename T>
+void im2col_wide_cuda(const ConvGeometry& g, const T* images, T* cols) {
+  const int64_t total = g.col_rows() * g.batch * g.col_cols();
+  if (total == 0) return;
+  im2col_wide_kernel<<<grid_for(total), kThreads>>>(g, images, cols, total);
+  MM_LAUNCH_CHECK();
+}
+
+template <typename T>
+void to_channel_rows_cuda(const T* x, T* out, int64_t N, int64_t C, int64_t HW) {
+  const int64_t total = N * C * HW;
+  if (total == 0) return;
+  to_channel_rows_kernel<<<grid_for(total), kThreads>>>(x, out, N, C, HW, total);
+  MM_LAUNCH_CHECK();
+}
+
+template void im2col_wide_cuda<float>(const ConvGeometry&, const float*, float*);
+template void im2col_wide_cuda<double>(const ConvGeometry&, const double*, double*);
+template void to_channel_rows_cuda<float>(const float*, float*, int64_t, int64_t, int64_t);
+template void to_channel_rows_cuda<double>(const double*, double*, int64_t, int64_t, int64_t);
 template void im2col_cuda<float>(const ConvGeometry&, const float*, float*);
 template void im2col_cuda<double>(const ConvGeometry&, const double*, double*);
 template void col2im_cuda<float>(const ConvGeometry&, const float*, float*);
