@@ -3,8 +3,8 @@
 //   v0: the first version measured on a GPU: the conv weight gradient as one cuBLAS GEMM per
 //       image, BatchNorm with one block per channel;
 //   v1: the weight gradient as one strided-batched GEMM into a workspace + an ordered sum;
-//   current: the weight gradient as one GEMM over the batch (inner dimension N*Hout*Wout),
-//       BatchNorm on a (channel, split) grid.
+//   current: every convolution GEMM (forward, input and weight gradient) once over the whole
+//       batch on the wide layouts of kernels/conv.h, BatchNorm on a (channel, split) grid.
 // Picked by MMENGINE_KERNELS=current|v1|v0 (read once) or set_kernel_version(). The CPU
 // kernels have one version.
 #pragma once

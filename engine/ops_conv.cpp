@@ -19,9 +19,26 @@ using kernels::ConvGeometry;
 bool use_cudnn(Device d) { return d == Device::CUDA && conv_backend() == ConvBackend::Cudnn; }
 #endif
 
-// y[n] = W [Cout, K] x cols[n] [K, HW]
+// The current CUDA kernels run each convolution GEMM once over the whole batch, on the wide
+// layouts of kernels/conv.h (columns [K, N*HWo], images as channel rows [C, N*HW]); the CPU
+// and the v1/v0 kernels run one GEMM per image (batched).
+bool wide_gemms(Device d) { return d == Device::CUDA && kernel_version() == KernelVersion::Current; }
+
+// y[n] = W [Cout, K] x cols[n] [K, HW]; wide: Y [Cout, N*HW] = W x cols [K, N*HW], then NCHW.
 Tensor conv_forward_own(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& w) {
   const int64_t K = g.col_rows(), HW = g.col_cols();
+  if (wide_gemms(x.device())) {
+    Tensor cols = Tensor::empty({K, g.batch * HW}, x.dtype(), x.device());
+    Tensor rows = Tensor::empty({cout, g.batch * HW}, x.dtype(), x.device());
+    Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), x.device());
+    MM_DISPATCH_FLOAT(x.dtype(), T, {
+      MM_KERNEL(x.device(), im2col_wide, T)(g, x.data<T>(), cols.data<T>());
+      MM_KERNEL(x.device(), gemm, T)(false, false, cout, g.batch * HW, K, T(1), w.data<T>(), cols.data<T>(), T(0),
+                                    rows.data<T>());
+      MM_KERNEL(x.device(), from_channel_rows, T)(rows.data<T>(), y.data<T>(), g.batch, cout, HW);
+    });
+    return y;
+  }
   Tensor cols = Tensor::empty({g.batch, K, HW}, x.dtype(), x.device());
   Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), x.device());
   MM_DISPATCH_FLOAT(x.dtype(), T, {
@@ -32,9 +49,21 @@ Tensor conv_forward_own(const ConvGeometry& g, int64_t cout, const Tensor& x, co
   return y;
 }
 
-// gx = col2im(W^T x gy[n])
+// gx = col2im(W^T x gy[n]); wide: gcols [K, N*HW] = W^T x gy as channel rows [Cout, N*HW].
 Tensor conv_grad_input_own(const ConvGeometry& g, int64_t cout, const Tensor& w, const Tensor& gy) {
   const int64_t K = g.col_rows(), HW = g.col_cols();
+  if (wide_gemms(gy.device())) {
+    Tensor rows = Tensor::empty({cout, g.batch * HW}, gy.dtype(), gy.device());
+    Tensor gcols = Tensor::empty({K, g.batch * HW}, gy.dtype(), gy.device());
+    Tensor gx = Tensor::empty({g.batch, g.in_channels, g.height, g.width}, gy.dtype(), gy.device());
+    MM_DISPATCH_FLOAT(gy.dtype(), T, {
+      MM_KERNEL(gy.device(), to_channel_rows, T)(gy.data<T>(), rows.data<T>(), g.batch, cout, HW);
+      MM_KERNEL(gy.device(), gemm, T)(true, false, K, g.batch * HW, cout, T(1), w.data<T>(), rows.data<T>(), T(0),
+                                     gcols.data<T>());
+      MM_KERNEL(gy.device(), col2im_wide, T)(g, gcols.data<T>(), gx.data<T>());
+    });
+    return gx;
+  }
   Tensor gcols = Tensor::empty({g.batch, K, HW}, gy.dtype(), gy.device());
   Tensor gx = Tensor::empty({g.batch, g.in_channels, g.height, g.width}, gy.dtype(), gy.device());
   MM_DISPATCH_FLOAT(gy.dtype(), T, {

@@ -35,6 +35,14 @@ template <typename T> void im2col_wide_cpu(const ConvGeometry& g, const T* image
 // out[c, n * HW + i] = x[n, c, i]: [N, C, HW] -> [C, N * HW] (the output gradient's rows for
 // the same GEMM).
 template <typename T> void to_channel_rows_cpu(const T* x, T* out, int64_t N, int64_t C, int64_t HW);
+// Its inverse: out[n, c, i] = rows[c, n * HW + i].
+template <typename T> void from_channel_rows_cpu(const T* rows, T* out, int64_t N, int64_t C, int64_t HW);
+// col2im of the wide [K, N * HWo] layout (overwrites images).
+template <typename T> void col2im_wide_cpu(const ConvGeometry& g, const T* cols, T* images);
+// Where entry (row r, column col) of image n sits in the two column layouts.
+MM_HD int64_t col_index(const ConvGeometry& g, bool wide, int64_t n, int64_t r, int64_t col) {
+  return wide ? (r * g.batch + n) * g.col_cols() + col : (n * g.col_rows() + r) * g.col_cols() + col;
+}
 // images = sum of every column entry back at its pixel (overwrites images)
 template <typename T> void col2im_cpu(const ConvGeometry& g, const T* cols, T* images);
 
@@ -42,6 +50,8 @@ template <typename T> void col2im_cpu(const ConvGeometry& g, const T* cols, T* i
 template <typename T> void im2col_cuda(const ConvGeometry& g, const T* images, T* cols);
 template <typename T> void im2col_wide_cuda(const ConvGeometry& g, const T* images, T* cols);
 template <typename T> void to_channel_rows_cuda(const T* x, T* out, int64_t N, int64_t C, int64_t HW);
+template <typename T> void from_channel_rows_cuda(const T* rows, T* out, int64_t N, int64_t C, int64_t HW);
+template <typename T> void col2im_wide_cuda(const ConvGeometry& g, const T* cols, T* images);
 template <typename T> void col2im_cuda(const ConvGeometry& g, const T* cols, T* images);
 #endif
 

@@ -191,31 +191,33 @@ TEST(Conv, CudnnMatchesOwnKernels) {
   }
 }
 
-// The weight gradient as one GEMM over the batch (current), as a strided-batched GEMM + an
-// ordered sum (v1) and as one GEMM per image (v0) agree, at a real layer's size.
-TEST(Conv, CudaWeightGradientVersionsAgree) {
+// The convolution as one GEMM over the batch (current), with the weight gradient as a
+// strided-batched GEMM + an ordered sum (v1) and as one GEMM per image (v0): output, input and
+// weight gradients agree, at a real layer's size.
+TEST(Conv, CudaKernelVersionsAgree) {
   MM_SKIP_WITHOUT(Device::CUDA);
   for (DType t : {DType::F32, DType::F64}) {
-    Tensor x = rand_normal({7, 19, 17, 15}, 1, 0, t, Device::CUDA);
-    Tensor w = rand_normal({33, 19, 3, 3}, 2, 0, t, Device::CUDA);
-    w.set_requires_grad(true);
+    Tensor x0 = rand_normal({7, 19, 17, 15}, 1, 0, t), w0 = rand_normal({33, 19, 3, 3}, 2, 0, t);
     Tensor r = rand_uniform({7, 33, 9, 8}, 3, 0, t, Device::CUDA);
-    auto grad = [&](KernelVersion v) {
+    auto run = [&](KernelVersion v) {
       set_kernel_version(v);
-      w.zero_grad();
-      sum(mul(conv2d(x, w, Tensor(), 2, 1), r)).backward();
-      return w.grad();
+      Tensor x = x0.to(Device::CUDA).detach(), w = w0.to(Device::CUDA).detach();
+      x.set_requires_grad(true);
+      w.set_requires_grad(true);
+      Tensor y = conv2d(x, w, Tensor(), 2, 1);
+      sum(mul(y, r)).backward();
+      set_kernel_version(KernelVersion::Current);
+      return std::vector<Tensor>{y, x.grad(), w.grad()};
     };
     PoisonScope poison;
-    Tensor v0 = grad(KernelVersion::V0), v1 = grad(KernelVersion::V1), current = grad(KernelVersion::Current);
-    set_kernel_version(KernelVersion::Current);
-    EXPECT_TRUE(all_close(current, v0, reduction_tol(t)));
-    EXPECT_TRUE(all_close(v1, v0, reduction_tol(t)));
+    auto v0 = run(KernelVersion::V0), v1 = run(KernelVersion::V1), current = run(KernelVersion::Current);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_TRUE(all_close(current[i], v0[i], reduction_tol(t))) << "output " << i;
+      EXPECT_TRUE(all_close(v1[i], v0[i], reduction_tol(t))) << "output " << i;
+    }
   }
 }
 
-// BatchNorm's (channel, split) grid against the CPU and the one-block-per-channel v0 kernels,
-// at the WRN's real shapes and at ones whose image count the splits do not divide.
 // The wide column matrix and the channel-rows transpose: CPU twins against the per-image
 // im2col, and (with a device) the CUDA twins against the CPU ones, bit for bit.
 TEST(Conv, WideColumnsAreThePerImageColumnsSideBySide) {
@@ -233,6 +235,14 @@ TEST(Conv, WideColumnsAreThePerImageColumnsSideBySide) {
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < 3; ++c)
         for (int64_t i = 0; i < 63; ++i) ASSERT_EQ(rows[(c * N + n) * 63 + i], img[(n * 3 + c) * 63 + i]);
+    std::vector<double> back(img.size(), NAN);
+    kernels::from_channel_rows_cpu<double>(rows.data(), back.data(), N, 3, 63);
+    EXPECT_EQ(back, img);
+    // col2im of either layout gives the same images
+    std::vector<double> a(img.size(), NAN), b(img.size(), NAN);
+    kernels::col2im_cpu<double>(g, cols.data(), a.data());
+    kernels::col2im_wide_cpu<double>(g, wide.data(), b.data());
+    EXPECT_EQ(a, b);
   }
 }
 
@@ -254,6 +264,16 @@ TEST(Conv, CudaWideColumnsMatchCpu) {
   kernels::to_channel_rows_cuda<float>(dimg.data<float>(), rg.data<float>(), 7, 5, 17 * 13);
 #endif
   EXPECT_EQ(rg.to_vector(), rc.to_vector());
+  Tensor bc = Tensor::empty({7, 5, 17, 13}, DType::F32), bg = Tensor::empty({7, 5, 17, 13}, DType::F32, Device::CUDA);
+  Tensor ic = Tensor::empty({7, 5, 17, 13}, DType::F32), ig = Tensor::empty({7, 5, 17, 13}, DType::F32, Device::CUDA);
+  kernels::from_channel_rows_cpu<float>(rc.data<float>(), bc.data<float>(), 7, 5, 17 * 13);
+  kernels::col2im_wide_cpu<float>(g, cpu.data<float>(), ic.data<float>());
+#ifdef MMENGINE_WITH_CUDA
+  kernels::from_channel_rows_cuda<float>(rg.data<float>(), bg.data<float>(), 7, 5, 17 * 13);
+  kernels::col2im_wide_cuda<float>(g, cuda.data<float>(), ig.data<float>());
+#endif
+  EXPECT_EQ(bg.to_vector(), bc.to_vector());
+  EXPECT_TRUE(all_close(ig, ic, elementwise_tol(DType::F32)));
 }
 
 TEST(BatchNorm, CudaGridMatchesCpuAndV0) {

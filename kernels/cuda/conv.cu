@@ -37,11 +37,20 @@ __global__ void to_channel_rows_kernel(const T* x, T* out, int64_t N, int64_t C,
   }
 }
 
+// One thread per output element (NCHW order: consecutive threads write consecutive elements).
+template <typename T>
+__global__ void from_channel_rows_kernel(const T* rows, T* out, int64_t N, int64_t C, int64_t HW, int64_t total) {
+  MM_GRID_STRIDE(k, total) {
+    const int64_t i = k % HW, c = (k / HW) % C, n = k / (HW * C);
+    out[k] = rows[(c * N + n) * HW + i];
+  }
+}
+
 // One thread per image pixel: gathers every column entry that read it (no atomics, so the
 // sum order is fixed and the result deterministic).
 template <typename T>
-__global__ void col2im_kernel(ConvGeometry g, const T* cols, T* images, int64_t total) {
-  const int64_t oh = g.out_h(), ow = g.out_w(), rows = g.col_rows(), ncols = oh * ow;
+__global__ void col2im_kernel(ConvGeometry g, bool wide, const T* cols, T* images, int64_t total) {
+  const int64_t oh = g.out_h(), ow = g.out_w();
   MM_GRID_STRIDE(k, total) {
     const int64_t x = k % g.width, y = (k / g.width) % g.height, c = (k / (g.width * g.height)) % g.in_channels,
                   n = k / (g.width * g.height * g.in_channels);
@@ -57,7 +66,7 @@ __global__ void col2im_kernel(ConvGeometry g, const T* cols, T* images, int64_t 
         const int64_t ox = tx / g.stride;
         if (ox >= ow) continue;
         const int64_t r = (c * g.kernel_h + ky) * g.kernel_w + kx;
-        acc += cols[(n * rows + r) * ncols + oy * ow + ox];
+        acc += cols[col_index(g, wide, n, r, oy * ow + ox)];
       }
     }
     images[k] = acc;
@@ -77,7 +86,23 @@ template <typename T>
 void col2im_cuda(const ConvGeometry& g, const T* cols, T* images) {
   const int64_t total = g.batch * g.in_channels * g.height * g.width;
   if (total == 0) return;
-  col2im_kernel<<<grid_for(total), kThreads>>>(g, cols, images, total);
+  col2im_kernel<<<grid_for(total), kThreads>>>(g, false, cols, images, total);
+  MM_LAUNCH_CHECK();
+}
+
+template <typename T>
+void col2im_wide_cuda(const ConvGeometry& g, const T* cols, T* images) {
+  const int64_t total = g.batch * g.in_channels * g.height * g.width;
+  if (total == 0) return;
+  col2im_kernel<<<grid_for(total), kThreads>>>(g, true, cols, images, total);
+  MM_LAUNCH_CHECK();
+}
+
+template <typename T>
+void from_channel_rows_cuda(const T* rows, T* out, int64_t N, int64_t C, int64_t HW) {
+  const int64_t total = N * C * HW;
+  if (total == 0) return;
+  from_channel_rows_kernel<<<grid_for(total), kThreads>>>(rows, out, N, C, HW, total);
   MM_LAUNCH_CHECK();
 }
 
@@ -97,6 +122,10 @@ void to_channel_rows_cuda(const T* x, T* out, int64_t N, int64_t C, int64_t HW) 
   MM_LAUNCH_CHECK();
 }
 
+template void col2im_wide_cuda<float>(const ConvGeometry&, const float*, float*);
+template void col2im_wide_cuda<double>(const ConvGeometry&, const double*, double*);
+template void from_channel_rows_cuda<float>(const float*, float*, int64_t, int64_t, int64_t);
+template void from_channel_rows_cuda<double>(const double*, double*, int64_t, int64_t, int64_t);
 template void im2col_wide_cuda<float>(const ConvGeometry&, const float*, float*);
 template void im2col_wide_cuda<double>(const ConvGeometry&, const double*, double*);
 template void to_channel_rows_cuda<float>(const float*, float*, int64_t, int64_t, int64_t);
