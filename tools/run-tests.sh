@@ -87,7 +87,7 @@ part "emulator mutants (planted kernel bugs)"
 tools/emulator-mutants.sh build-emu
 
 part "emulated-CUDA build with AddressSanitizer + UBSan (build-emu-asan/)"
-cmake -S . -B build-emu-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g -DNDEBUG" \
+cmake -S . -B build-emu-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g1 -DNDEBUG" \
   -DMMENGINE_CUDA=EMULATED -DMMENGINE_BLAS=AUTO -DMMENGINE_SANITIZE=ON
 cmake --build build-emu-asan -j "$jobs"
 part "emulated CUDA tests and gradcheck under ASan + UBSan, schedule random:7"
