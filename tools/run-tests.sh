@@ -4,8 +4,12 @@
 # emulated-CUDA build (docs/emulator.md), in which every CUDA test and the CUDA gradient check
 # run on the CPU under three schedules, planted kernel bugs must all be caught, and the CUDA
 # tests run once more under AddressSanitizer + UBSan. In the main build, CUDA tests report
-# SKIPPED on machines without a GPU. Each part prints its wall time.
+# SKIPPED on machines without a GPU. Each part prints its wall and CPU time.
+# Usage: tools/run-tests.sh [all|cpu|emulated]: everything (CI), or only the main and CPU
+# sanitizer builds, or only the emulated-CUDA builds.
 set -euo pipefail
+what=${1:-all}
+case $what in all|cpu|emulated) ;; *) echo "usage: $0 [all|cpu|emulated]" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc)}
 arch=${CMAKE_CUDA_ARCHITECTURES:-90}
@@ -39,6 +43,7 @@ part() {  # part NAME: ends the running part (prints its wall and CPU time), sta
 # skipped LOG: the names ctest reports as skipped.
 skipped() { sed -n 's/^[[:space:]]*[0-9]* - \(.*\) (Skipped)$/\1/p' "$1"; }
 
+if [ "$what" != emulated ]; then
 part "main build (build/)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMMENGINE_CUDA=AUTO -DMMENGINE_BLAS=AUTO -DCMAKE_CUDA_ARCHITECTURES="$arch"
 cmake --build build -j "$jobs"
@@ -58,6 +63,7 @@ cmake --build build-asan -j "$jobs"
 part "sanitizer build: tests"
 OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 1800
+fi
 
 # emulated_cuda_tests BUILD: the CUDA tests and the CUDA gradient check of an emulated build,
 # under the schedule in MMENGINE_EMU_SCHEDULE; fails on any skip but the allowed ones.
@@ -75,6 +81,7 @@ emulated_cuda_tests() {
   echo "mmengine-gradcheck --device cuda: $(tail -n 1 "$log")"
 }
 
+if [ "$what" != cpu ]; then
 part "emulated-CUDA build (build-emu/)"
 cmake -S . -B build-emu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" \
   -DMMENGINE_CUDA=EMULATED -DMMENGINE_BLAS=AUTO
@@ -93,5 +100,6 @@ cmake --build build-emu-asan -j "$jobs"
 part "emulated CUDA tests and gradcheck under ASan + UBSan, schedule random:7"
 OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 MMENGINE_EMU_SCHEDULE=random:7 \
   emulated_cuda_tests build-emu-asan
+fi
 part ""
 echo "all tests passed in $(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s"
