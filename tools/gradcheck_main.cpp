@@ -46,13 +46,13 @@ int main(int argc, char** argv) {
   }
 
   int failures = 0, checked = 0;
-  std::printf("%-28s %-6s %-8s %12s %12s %8s  %s\n", "op", "device", "dtype", "max_abs_err", "max_rel_err", "verdict", "");
+  std::printf("%-28s %-15s %-8s %12s %12s %8s  %s\n", "op", "device", "dtype", "max_abs_err", "max_rel_err", "verdict", "");
   for (Device d : devices)
     for (auto& c : cases) {
       GradCheckResult r = gradcheck(c, d);
       ++checked;
       failures += r.passed ? 0 : 1;
-      std::printf("%-28s %-6s %-8s %12.3e %12.3e %8s  %s\n", c.name.c_str(), device_name(d), "float64", r.max_abs_error,
+      std::printf("%-28s %-15s %-8s %12.3e %12.3e %8s  %s\n", c.name.c_str(), device_name(d), "float64", r.max_abs_error,
                   r.max_rel_error, r.passed ? "PASS" : "FAIL", r.message.c_str());
     }
   std::printf("%d checked, %d failed\n", checked, failures);
