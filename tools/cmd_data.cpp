@@ -120,7 +120,7 @@ void add_data_command(CLI::App& app, CommandAction& action) {
   check->add_option("DIR", *dir, "dataset folder")->required();
   check->add_option("--labels", *labels, "labeled images for the split summary");
   check->add_option("--val-per-class", *val, "validation images per class");
-  check->add_option("--seed", *seed, "split seed");
+  check->add_option("--seed", *seed, "split seed")->check(unsigned_64());
   check->callback([=, &action] { action = [=] { return data_check(*dir, *labels, *val, *seed); }; });
 
   auto* download = data->add_subcommand("download", "fetch the official CIFAR-10 binary archive, verify, unpack atomically");

@@ -35,7 +35,7 @@ void add_bn_probe_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--widen", c->widen, "WideResNet widen factor");
   cmd->add_option("--labels", c->labels, "labeled images (the split of the run)");
   cmd->add_option("--val-per-class", c->val_per_class, "validation images per class (the split of the run)");
-  cmd->add_option("--seed", c->seed, "seed of the split and of the probe batches");
+  cmd->add_option("--seed", c->seed, "seed of the split and of the probe batches")->check(unsigned_64());
   cmd->add_option("--batch-size", c->batch_size, "B of the probed MixMatch batches")->check(CLI::PositiveNumber);
   cmd->add_option("--batches", c->batches, "probed steps")->check(CLI::PositiveNumber);
   cmd->add_option("--population-batch", c->population_batch, "batch of the population pass")->check(CLI::PositiveNumber);
