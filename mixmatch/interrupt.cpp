@@ -15,6 +15,9 @@ InterruptScope::InterruptScope() {
   sa.sa_flags = SA_RESETHAND | SA_RESTART;  // one-shot: a second Ctrl-C kills at once
   sigaction(SIGINT, &sa, &old_int_);
   sigaction(SIGTERM, &sa, &old_term_);
+  // A signal the parent set to be ignored (nohup, a background job of a script) stays ignored.
+  if (old_int_.sa_handler == SIG_IGN) sigaction(SIGINT, &old_int_, nullptr);
+  if (old_term_.sa_handler == SIG_IGN) sigaction(SIGTERM, &old_term_, nullptr);
 }
 
 InterruptScope::~InterruptScope() {

@@ -11,6 +11,7 @@
 #include "mixmatch/evaluate.h"
 #include "mixmatch/model_config.h"
 #include "mixmatch/run_folder.h"
+#include "mixmatch/run_settings.h"
 #include "mixmatch/trainer.h"
 #include "tools/commands.h"
 
@@ -175,37 +176,43 @@ void add_train_command(CLI::App& app, CommandAction& action) {
 
 void add_eval_command(CLI::App& app, CommandAction& action) {
   auto* cmd = app.add_subcommand("eval", "evaluate a model checkpoint on the test set (and the validation split)");
+  cmd->footer("A checkpoint written by `mmengine train` records its model and data settings; they are used, and a\n"
+              "flag that contradicts them is an error. The flags serve checkpoints from elsewhere.");
+  cmd->option_defaults()->always_capture_default();
   struct Flags {
-    std::string checkpoint, data, dataset = "cifar10", device = "auto", conv_bias = "off";
-    int64_t depth = 28, widen = 2, labels = 4000, val_per_class = 500;
-    uint64_t seed = 0;
-    double bn_eps = 1e-5;
+    std::string checkpoint, data, device = "auto", conv_bias = "off";
+    RunSettings s;
   };
   auto f = std::make_shared<Flags>();
   cmd->add_option("--checkpoint", f->checkpoint, "a model .safetensors (best.safetensors of a run)")->required();
   cmd->add_option("--data", f->data, "dataset folder");
-  cmd->add_option("--dataset", f->dataset, "cifar10, fashion-mnist or synthetic");
-  cmd->add_option("--depth", f->depth, "WideResNet depth of the checkpoint");
-  cmd->add_option("--widen", f->widen, "WideResNet widen factor of the checkpoint");
-  cmd->add_option("--labels", f->labels, "the run's --labels (to rebuild its validation split)");
-  cmd->add_option("--seed", f->seed, "the run's --seed");
-  cmd->add_option("--bn-eps", f->bn_eps, "BatchNorm epsilon of the checkpoint (google recipe: 1e-3)");
+  cmd->add_option("--dataset", f->s.dataset, "cifar10, fashion-mnist or synthetic");
+  cmd->add_option("--depth", f->s.depth, "WideResNet depth of the checkpoint");
+  cmd->add_option("--widen", f->s.widen, "WideResNet widen factor of the checkpoint");
+  cmd->add_option("--labels", f->s.labels, "the run's --labels (to rebuild its validation split)");
+  cmd->add_option("--val-per-class", f->s.val_per_class, "the run's --val-per-class (to rebuild its validation split)");
+  cmd->add_option("--seed", f->s.seed, "the run's --seed")->check(unsigned_64());
+  cmd->add_option("--bn-eps", f->s.bn_eps, "BatchNorm epsilon of the checkpoint (google recipe: 1e-3)");
   cmd->add_option("--conv-bias", f->conv_bias, "on or off: convolution biases in the checkpoint (google recipe: on)")
       ->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("--device", f->device, "auto, cpu or cuda");
-  cmd->callback([f, &action] {
-    action = [f] {
+  cmd->callback([f, cmd, &action] {
+    f->s.conv_bias = f->conv_bias == "on";
+    auto given = [cmd](const char* flag) { return given_flag(cmd, flag); };
+    action = [f, given] {
       const Device dev = resolve_device(f->device);
-      TrainTest data = load_dataset(f->dataset, f->data);
-      WideResNetConfig mc = wrn_for(data.train, f->depth, f->widen, f->bn_eps, f->conv_bias == "on", 0);
-      WideResNet net(mc);
-      load_module(f->checkpoint, net);
+      TensorFile file = load_safetensors(f->checkpoint);
+      RunSettings s = f->s;
+      apply_checkpoint_settings(file.metadata, f->checkpoint, given, s);
+      TrainTest data = load_dataset(s.dataset, f->data);
+      WideResNet net(wrn_for(data.train, s.depth, s.widen, s.bn_eps, s.conv_bias, 0));
+      load_module_state(file, f->checkpoint, net, "", true);
       net.to(dev);
       std::vector<int64_t> test(data.test.count);
       for (int64_t i = 0; i < data.test.count; ++i) test[i] = i;
       EvalResult t = evaluate(net, data.test, test, dev);
-      Split s = split_dataset(data.train, f->labels, f->val_per_class, f->seed);
-      EvalResult v = evaluate(net, data.train, s.validation, dev);
+      Split split = split_dataset(data.train, s.labels, s.val_per_class, s.seed);
+      EvalResult v = evaluate(net, data.train, split.validation, dev);
       std::printf("%s: validation %.2f%% (loss %.4f, %lld images) | test %.2f%% (loss %.4f, %lld images) on %s\n",
                   f->checkpoint.c_str(), v.accuracy, v.loss, (long long)v.count, t.accuracy, t.loss, (long long)t.count,
                   device_name(dev));

@@ -27,6 +27,12 @@ inline CLI::Validator unsigned_64() {
       "UINT64");
 }
 
+// True when `flag` is an option of cmd and was given on the command line.
+inline bool given_flag(const CLI::App* cmd, const std::string& flag) {
+  const CLI::Option* o = cmd->get_option_no_throw(flag);
+  return o != nullptr && o->count() > 0;
+}
+
 void add_reference_dump_command(CLI::App& app, CommandAction& action);
 void add_data_command(CLI::App& app, CommandAction& action);
 void add_train_command(CLI::App& app, CommandAction& action);
