@@ -1,4 +1,5 @@
 // config.json of a run folder: written at the start of a run, read back by --resume.
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
@@ -85,10 +86,21 @@ TrainConfig config_from_json(const std::string& text, const std::string& path) {
     MM_CHECK(j.contains(key) && j[key].is_string(), path, ": missing or bad '", key, "' (expected a string)");
     return j[key].get<std::string>();
   };
+  // Files written before depth, widen and the per-invocation settings were recorded: the model
+  // name gives depth and width; the others keep their defaults (preset: unknown).
+  long long depth = 0, widen = 0;
+  const bool old_file = !j.contains("depth") && j.contains("model") && j["model"].is_string() &&
+                        std::sscanf(j["model"].get<std::string>().c_str(), "WRN-%lld-%lld", &depth, &widen) == 2;
+  if (old_file) {
+    c.depth = depth;
+    c.widen = widen;
+  }
   for_each_plain_setting([&](const char* key, auto member) {
     using T = std::remove_reference_t<decltype(c.*member)>;
-    if (!j.contains(key) && std::string(key) == "preset") {  // written before presets were recorded
-      c.preset.clear();
+    const std::string k = key;
+    if (!j.contains(key) && (k == "preset" || (old_file && (k == "depth" || k == "widen" || k == "eval_batch" ||
+                                                            k == "log_every" || k == "prefetch")))) {
+      if (k == "preset") c.preset.clear();
       return;
     }
     MM_CHECK(j.contains(key), path, ": missing '", key, "' (written by an older mmengine? start a new run)");

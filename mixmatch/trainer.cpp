@@ -211,8 +211,9 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
   // --stop-after counts this invocation's steps; min() first, so a huge value cannot overflow.
   int64_t end = cfg.stop_after > 0 ? start + std::min(cfg.stop_after, cfg.total_steps() - start) : cfg.total_steps();
   Deadline deadline(cfg.time_limit_minutes, 2.0 * static_cast<double>(val_eval.size() + test_eval.size()), images_per_step);
-  // Evaluates teacher and student on validation and test, keeps the best model; returns the metric columns.
-  auto evaluate_all = [&](int64_t done, int64_t epoch) {
+  // Evaluates teacher and student on validation and test and (with `select`) keeps the best
+  // model; returns the metric columns.
+  auto evaluate_all = [&](int64_t done, int64_t epoch, bool select) {
     const auto eval_t0 = std::chrono::steady_clock::now();
     EvalResult tv = evaluate(teacher, data.train, val_eval, device, cfg.eval_batch),
                tt = evaluate(teacher, data.test, test_eval, device, cfg.eval_batch),
@@ -221,7 +222,7 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
     // With --ema off the teacher never moves: the student is the model that is selected.
     const EvalResult& sel_val = cfg.ema ? tv : sv;
     const EvalResult& sel_test = cfg.ema ? tt : st;
-    if (sel_val.accuracy > sum.best_val_acc) {
+    if (select && sel_val.accuracy > sum.best_val_acc) {
       sum.best_val_acc = sel_val.accuracy;
       sum.best_test_acc = sel_test.accuracy;
       sum.best_step = done;
@@ -251,7 +252,7 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
   };
   // A run killed after its final checkpoint but before summary.json: the checkpoint holds the
   // final models, so their evaluation gives the real final numbers (metrics.csv has its row).
-  if (start == cfg.total_steps()) evaluate_all(start, (start - 1) / cfg.steps_per_epoch + 1);
+  if (start == cfg.total_steps()) evaluate_all(start, (start - 1) / cfg.steps_per_epoch + 1, /*select=*/false);
   for (int64_t step = start; step < end; ++step) {
     const auto step_t0 = std::chrono::steady_clock::now();
     StepBatch batch = loader.next();
@@ -282,7 +283,7 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
     const bool interrupted = done == end && !final_step;  // --stop-after, --time-limit or a signal: checkpoint, stop
     const bool evaluate_now = (epoch_end && epoch % cfg.eval_every == 0) || final_step || sum.stopped_on_time;
     if (evaluate_now) {
-      MetricsRow eval = evaluate_all(done, epoch);
+      MetricsRow eval = evaluate_all(done, epoch, /*select=*/true);
       row.insert(row.end(), eval.begin(), eval.end());
     }
     if (done % cfg.log_every == 0 || evaluate_now) metrics.write(row);

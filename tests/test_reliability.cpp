@@ -17,7 +17,9 @@
 #include "engine/safetensors.h"
 #include "layers/checkpoint.h"
 #include "layers/wideresnet.h"
+#include "mixmatch/config.h"
 #include "mixmatch/metrics.h"
+#include "mixmatch/run_folder.h"
 #include "mixmatch/trainer.h"
 #include "tests/test_util.h"
 
@@ -90,6 +92,8 @@ double summary_number(const std::string& dir, const char* key) {
 TEST(Reliability, ResumeOfACompleteRunLeavesItUntouched) {
   const std::string dir = fresh_dir("complete");
   TrainConfig c = tiny_run(dir);
+  c.epochs = 1;
+  c.steps_per_epoch = 3;
   train_mixmatch(c);
   const std::string summary = slurp(dir + "/summary.json"), metrics = slurp(dir + "/metrics.csv");
   const double teacher = summary_number(dir, "final_teacher_test"), student = summary_number(dir, "final_student_val");
@@ -125,13 +129,23 @@ TEST(Reliability, SecondTrainingIntoTheSameFolderIsRefused) {
   EXPECT_LE(std::count(out.begin(), out.end(), '\n'), 1) << out;
 }
 
+TEST(Reliability, RunLockIsExclusiveAndReleased) {
+  const std::string dir = fresh_dir("lock_unit") + "/nested";
+  {
+    RunLock held(dir);
+    expect_error_containing([&] { RunLock second(dir); }, {dir, "pid " + std::to_string(::getpid())});
+    expect_error_containing([&] { train_mixmatch(tiny_run(dir)); }, {"in use by another training"});
+  }
+  RunLock again(dir);  // released when the holder ends
+}
+
 // Item 3: --resume takes the run's settings from config.json and refuses a flag that changes them.
 TEST(Reliability, ResumeTakesTheRunsSettingsAndRefusesChanges) {
   const std::string dir = fresh_dir("settings");
-  auto [rc, out] = run_cli("train " + kTinyFlags + "--epochs 2 --steps-per-epoch 4 --log-every 2 --seed 3 --stop-after 2 --out " + dir);
+  auto [rc, out] = run_cli("train " + kTinyFlags + "--epochs 1 --steps-per-epoch 4 --log-every 2 --seed 3 --stop-after 2 --out " + dir);
   ASSERT_EQ(rc, 0) << out;
   for (auto [flag, value] : std::vector<std::pair<std::string, std::string>>{
-           {"--seed", "4"}, {"--lr", "0.5"}, {"--labels", "200"}, {"--bn-mode", "single"}, {"--epochs", "3"},
+           {"--seed", "4"}, {"--lr", "0.5"}, {"--labels", "200"}, {"--bn-mode", "single"}, {"--epochs", "3"}, {"--val-per-class", "30"},
            {"--preset", "quick"}}) {
     auto [rc2, out2] = run_cli("train --resume --out " + dir + " " + flag + " " + value);
     EXPECT_NE(rc2, 0) << flag << ": " << out2;
@@ -144,15 +158,40 @@ TEST(Reliability, ResumeTakesTheRunsSettingsAndRefusesChanges) {
   // Without repeating the flags, and with the ones that may change.
   auto [rc4, out4] = run_cli("train --resume --out " + dir + " --time-limit 5 --log-every 1 --seed 3");
   ASSERT_EQ(rc4, 0) << out4;
-  EXPECT_NE(out4.find("steps 2..8"), std::string::npos) << out4;
+  EXPECT_NE(out4.find("steps 2..4"), std::string::npos) << out4;
   EXPECT_NE(slurp(dir + "/config.json").find("\"seed\": 3"), std::string::npos);
   EXPECT_TRUE(run_complete(dir));
   // The library refuses too (callers other than the CLI).
   TrainConfig c = tiny_run(dir);
+  c.epochs = 1;  // as the run; only the seed differs
   c.seed = 9;
   c.resume = true;
   std::remove((dir + "/summary.json").c_str());
   expect_error_containing([&] { train_mixmatch(c); }, {"seed", "9"});
+}
+
+// config.json is what --resume reads: every setting survives the round trip, and files written
+// before depth, width and the per-invocation settings were recorded still load.
+TEST(Reliability, ConfigJsonRoundTripsAndReadsOlderFiles) {
+  TrainConfig c = tiny_run("/tmp/x");
+  apply_recipe("google", c);
+  c.seed = 18446744073709551615ull;
+  c.bn_mode = BnMode::Single;
+  c.lr_scale_sqrt = true;
+  c.rampup_steps = 7;
+  const std::string text = config_to_json(c, "cpu");
+  TrainConfig back = config_from_json(text, "config.json");
+  SettingChange d;
+  EXPECT_FALSE(experiment_differs(c, back, &d)) << d.key << ": " << d.before << " -> " << d.after;
+  EXPECT_EQ(config_to_json(back, "cpu"), text);
+  nlohmann::json old = nlohmann::json::parse(text);
+  for (const char* k : {"preset", "depth", "widen", "eval_batch", "log_every", "prefetch"}) old.erase(k);
+  back = config_from_json(old.dump(), "old/config.json");
+  EXPECT_EQ(back.depth, 10);
+  EXPECT_EQ(back.widen, 1);
+  EXPECT_FALSE(experiment_differs(c, back, nullptr));
+  old.erase("seed");
+  expect_error_containing([&] { config_from_json(old.dump(), "old/config.json"); }, {"old/config.json", "'seed'"});
 }
 
 // Item 4: a failed metrics write stops the run naming the file; --resume drops a partial last
@@ -170,18 +209,20 @@ TEST(Reliability, MetricsWriteFailureNamesTheFile) {
 TEST(Reliability, ResumeDropsPartialAndLaterMetricRows) {
   const std::string straight = fresh_dir("rows_straight"), split = fresh_dir("rows_split");
   TrainConfig a = tiny_run(straight);
-  a.steps_per_epoch = 6;  // 12 steps, rows at 2, 4, ..., 12; checkpoints at 6 and 12
+  a.steps_per_epoch = 3;  // 6 steps, rows at 1, 2, ..., 6; checkpoints at 3 and 6
+  a.log_every = 1;
   train_mixmatch(a);
-  TrainConfig b = tiny_run(split);
-  b.steps_per_epoch = 6;
-  b.stop_after = 6;
+  TrainConfig b = a;
+  b.out_dir = split;
+  b.stop_after = 3;
   train_mixmatch(b);
-  // The run went on past its checkpoint (row 8) and died while writing row 10.
+  // The run went on past its checkpoint (row 4) and died while writing row 5 (cut to "1": a
+  // crash inside the number of a later row, as in "10,...").
   const std::vector<std::string> rows = csv_rows_without_timing(straight + "/metrics.csv");
   std::string csv = slurp(split + "/metrics.csv"), jsonl = slurp(split + "/metrics.jsonl");
   std::ifstream full(straight + "/metrics.csv");
   std::string line;
-  for (int i = 0; i <= 4; ++i) std::getline(full, line);  // header + rows 2, 4, 6, then row 8
+  for (int i = 0; i <= 4; ++i) std::getline(full, line);  // header + rows 1, 2, 3, then row 4
   put(split + "/metrics.csv", csv + line + "\n1");
   put(split + "/metrics.jsonl", jsonl + "{\"step\": 1");
   b.resume = true;
@@ -191,7 +232,7 @@ TEST(Reliability, ResumeDropsPartialAndLaterMetricRows) {
   std::ifstream js(split + "/metrics.jsonl");
   int n = 0;
   for (std::string l; std::getline(js, l); ++n) EXPECT_FALSE(nlohmann::json::parse(l, nullptr, false).is_discarded()) << l;
-  EXPECT_EQ(n, 6) << "rows 2, 4, ..., 12";
+  EXPECT_EQ(n, 6) << "rows 1, 2, ..., 6";
 }
 
 // Item 5: non-finite values in a checkpoint are rejected at load, naming the tensor.
@@ -403,9 +444,9 @@ TEST(Reliability, HelpDefaultsProgressAndAblateSteps) {
   for (const char* want : {"1024", "interleave", "0.002", "port", "paper"})
     EXPECT_NE(out.find(want), std::string::npos) << want << " in:\n" << out;
   const std::string dir = fresh_dir("progress");
-  auto [rc2, out2] = run_cli("train " + kTinyFlags + "--epochs 1 --steps-per-epoch 4 --log-every 1 --out " + dir);
+  auto [rc2, out2] = run_cli("train " + kTinyFlags + "--epochs 1 --steps-per-epoch 2 --log-every 1 --out " + dir);
   ASSERT_EQ(rc2, 0) << out2;
-  const size_t first = out2.find("step 1/4");
+  const size_t first = out2.find("step 1/2");
   ASSERT_NE(first, std::string::npos) << out2;
   const std::string line = out2.substr(first, out2.find('\n', first) - first);
   EXPECT_EQ(line.find("acc"), std::string::npos) << "no accuracy before the first evaluation: " << line;
