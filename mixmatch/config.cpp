@@ -126,6 +126,8 @@ void validate(const TrainConfig& c) {
   MM_CHECK(c.epochs <= kMaxTotalSteps / c.steps_per_epoch, "--epochs ", c.epochs, " x --steps-per-epoch ",
            c.steps_per_epoch, ": more than 2^40 training steps (expected a run this engine can count)");
   MM_CHECK(c.batch_size <= (int64_t(1) << 20), "--batch-size: at most 2^20, got ", c.batch_size);
+  MM_CHECK(c.labels <= (int64_t(1) << 31), "--labels: at most 2^31, got ", c.labels);
+  MM_CHECK(c.val_per_class <= (int64_t(1) << 31), "--val-per-class: at most 2^31, got ", c.val_per_class);
   MM_CHECK(c.eval_batch <= (int64_t(1) << 20), "--eval-batch: at most 2^20, got ", c.eval_batch);
   MM_CHECK(c.val_per_class >= 1, "--val-per-class: must be >= 1 (validation picks the best model), got ", c.val_per_class);
   MM_CHECK(c.max_eval_images >= 0, "--max-eval-images: must be >= 0, got ", c.max_eval_images);

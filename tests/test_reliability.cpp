@@ -14,6 +14,7 @@
 #include "data/cifar10.h"
 #include "data/dataset.h"
 #include "data/idx.h"
+#include "data/split.h"
 #include "engine/safetensors.h"
 #include "layers/checkpoint.h"
 #include "layers/wideresnet.h"
@@ -274,12 +275,16 @@ TEST(Reliability, HugeFlagValuesAreRefusedAtParseTime) {
            {"--epochs 4 --steps-per-epoch 4611686018427387904", "--steps-per-epoch"},
            {"--seed -1", "--seed"},
            {"--seed 18446744073709551616", "--seed"},
-           {"--batch-size 9223372036854775807", "--batch-size"}}) {
+           {"--batch-size 9223372036854775807", "--batch-size"},
+           {"--val-per-class 9223372036854775807", "--val-per-class"}}) {
     auto [rc, out] = run_cli("train " + args + " --print-config");
     EXPECT_NE(rc, 0) << args << " -> " << out;
     EXPECT_NE(out.find(flag), std::string::npos) << args << " -> " << out;
     EXPECT_LE(std::count(out.begin(), out.end(), '\n'), 2) << out;
   }
+  // eval, bn-probe and data check split with their own flags: no sum of them may wrap.
+  const TrainTest synthetic = load_dataset("synthetic", "");
+  expect_error_containing([&] { split_dataset(synthetic.train, 100, INT64_MAX, 0); }, {"--labels", "no unlabeled image"});
   // A huge --stop-after on a resumed run finishes the run (start + stop-after must not wrap).
   const std::string dir = fresh_dir("stop_after");
   TrainConfig c = tiny_run(dir);
@@ -331,6 +336,9 @@ TEST(Reliability, EvalUsesTheSettingsTheCheckpointRecords) {
   EXPECT_NE(rc3, 0) << out3;
   EXPECT_NE(out3.find("--depth 16"), std::string::npos) << out3;
   EXPECT_NE(out3.find("depth = 10"), std::string::npos) << out3;
+  auto [rc4, out4] = run_cli("bn-probe --device cpu --seed 6 --out " + dir + "/probe --checkpoint " + best_checkpoint_path(dir));
+  EXPECT_NE(rc4, 0) << out4;
+  EXPECT_NE(out4.find("--seed 6"), std::string::npos) << out4;
 }
 
 // Errors a user can act on: a directory where a file belongs, damaged resume checkpoints.
