@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "engine/file_io.h"
 #include "kernels/error.h"
 
 namespace mmengine {
@@ -20,11 +21,9 @@ ImageDataset empty_cifar(const std::string& name) {
 }  // namespace
 
 void read_cifar10_file(const std::string& path, ImageDataset& into) {
+  const int64_t size = static_cast<int64_t>(require_regular_file(path, "a file of the CIFAR-10 binary version"));
   std::ifstream in(path, std::ios::binary);
   MM_CHECK(in.good(), path, ": cannot open (missing file? expected the CIFAR-10 binary version)");
-  in.seekg(0, std::ios::end);
-  const int64_t size = static_cast<int64_t>(in.tellg());
-  in.seekg(0);
   MM_CHECK(size > 0 && size % kCifarRecordBytes == 0, path, ": size ", size, " bytes is not a whole number of ",
            kCifarRecordBytes, "-byte CIFAR-10 records");
   const int64_t records = size / kCifarRecordBytes;

@@ -1,5 +1,7 @@
 #include "data/dataset.h"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 
 #include "data/cifar10.h"
@@ -26,12 +28,33 @@ std::string default_data_dir(const std::string& name) {
   return "";
 }
 
-TrainTest load_dataset(const std::string& name, const std::string& dir_flag) {
+std::string dataset_folder(const std::string& name, const std::string& dir_flag) {
   const std::string dir = dir_flag.empty() ? default_data_dir(name) : dir_flag;
-  if (name == "cifar10") return load_cifar10(dir);
-  if (name == "fashion-mnist") return load_fashion_mnist(dir);
-  if (name == "synthetic") return make_synthetic(600, 100, 10, 3, 16, 0);
-  MM_FAIL("--dataset: unknown dataset '", name, "', expected cifar10, fashion-mnist or synthetic");
+  struct stat st;
+  const std::string sub = dir + "/cifar-10-batches-bin";
+  if (name == "cifar10" && ::stat((dir + "/data_batch_1.bin").c_str(), &st) != 0 &&
+      ::stat((sub + "/data_batch_1.bin").c_str(), &st) == 0)
+    return sub;  // the folder the official archive unpacks to
+  return dir;
+}
+
+void check_trainable(const ImageDataset& d, const std::string& dir) {
+  MM_CHECK(d.height > kTrainPad && d.width > kTrainPad, dir, ": ", d.name, " images are ", d.height, "x", d.width,
+           ", too small for the training augmentation (reflect padding of ", kTrainPad, " pixels needs at least ",
+           kTrainPad + 1, "x", kTrainPad + 1, ")");
+  MM_CHECK(d.count > 0, dir, ": ", d.name, " holds no images");
+}
+
+TrainTest load_dataset(const std::string& name, const std::string& dir_flag) {
+  const std::string dir = dataset_folder(name, dir_flag);
+  TrainTest t;
+  if (name == "cifar10") t = load_cifar10(dir);
+  else if (name == "fashion-mnist") t = load_fashion_mnist(dir);
+  else if (name == "synthetic") t = make_synthetic(600, 100, 10, 3, 16, 0);
+  else MM_FAIL("--dataset: unknown dataset '", name, "', expected cifar10, fashion-mnist or synthetic");
+  check_trainable(t.train, dir);
+  check_trainable(t.test, dir);
+  return t;
 }
 
 }  // namespace mmengine

@@ -4,11 +4,13 @@
 
 #include <fstream>
 
+#include "engine/file_io.h"
 #include "kernels/error.h"
 
 namespace mmengine {
 
 std::vector<uint8_t> read_maybe_gzipped(const std::string& path) {
+  require_regular_file(path, "an IDX file (gzipped or not)");
   std::ifstream in(path, std::ios::binary);
   MM_CHECK(in.good(), path, ": cannot open (missing file?)");
   std::vector<uint8_t> raw((std::istreambuf_iterator<char>(in)), {});

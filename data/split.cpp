@@ -25,7 +25,8 @@ Split split_dataset(const ImageDataset& train, int64_t num_labeled, int64_t val_
   Split s;
   for (int64_t c = 0; c < classes; ++c) {
     const int64_t n = static_cast<int64_t>(by_class[c].size());
-    MM_CHECK(per_class + val_per_class < n, "--labels: ", per_class, " labeled + ", val_per_class,
+    // Written so that no sum can overflow, whatever the flags.
+    MM_CHECK(per_class < n && val_per_class < n - per_class, "--labels: ", per_class, " labeled + ", val_per_class,
              " validation images per class leave no unlabeled image in class ", c, " of ", train.name, " (", n,
              " images)");
     auto idx = shuffled(by_class[c], seed, 100 + c);

@@ -11,25 +11,6 @@ namespace mmengine {
 
 using json = nlohmann::json;
 
-void write_file_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    MM_CHECK(out.good(), path, ": cannot open for writing");
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out.good()) {
-      out.close();
-      std::remove(tmp.c_str());
-      MM_FAIL(path, ": write failed (disk full?)");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    MM_FAIL(path, ": cannot rename the temporary file into place: ", std::strerror(errno));
-  }
-}
-
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const std::vector<std::pair<std::string, int64_t>>& integers,
                       const std::map<std::string, std::string>& metadata) {
@@ -58,11 +39,9 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
 }
 
 TensorFile load_safetensors(const std::string& path) {
+  const uint64_t file_size = require_regular_file(path, "a safetensors file");
   std::ifstream in(path, std::ios::binary);
   MM_CHECK(in.good(), path, ": cannot open (missing file?)");
-  in.seekg(0, std::ios::end);
-  const uint64_t file_size = static_cast<uint64_t>(in.tellg());
-  in.seekg(0);
   MM_CHECK(file_size >= 8, path, ": truncated: ", file_size, " bytes, a safetensors file has at least 8");
   unsigned char lenbuf[8];
   in.read(reinterpret_cast<char*>(lenbuf), 8);
@@ -106,13 +85,15 @@ TensorFile load_safetensors(const std::string& path) {
     MM_CHECK(e.dtype == "F32" || e.dtype == "F64" || e.dtype == "I64", path, ": tensor '", name, "': dtype ", e.dtype,
              " is not supported (F32, F64, I64)");
     MM_CHECK(v["shape"].is_array() && v["shape"].size() <= 8, path, ": tensor '", name, "': bad shape");
+    // Element and byte counts with overflow checks: a shape whose product wraps around 2^64
+    // must not pass the size comparison below.
     uint64_t numel = 1;
     for (auto& d : v["shape"]) {
       MM_CHECK(d.is_number_unsigned() && d.get<uint64_t>() < (uint64_t(1) << 40), path, ": tensor '", name,
-               "': bad dimension in shape");
+               "': bad dimension in shape (expected an integer in [0, 2^40))");
       e.shape.push_back(static_cast<int64_t>(d.get<uint64_t>()));
-      numel *= d.get<uint64_t>();
-      MM_CHECK(numel < (uint64_t(1) << 40), path, ": tensor '", name, "': shape too large");
+      MM_CHECK(!__builtin_mul_overflow(numel, d.get<uint64_t>(), &numel) && numel < (uint64_t(1) << 40), path,
+               ": tensor '", name, "': shape ", v["shape"].dump(), " has more than 2^40 elements");
     }
     const json& off = v["data_offsets"];
     MM_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(), path,
@@ -122,7 +103,9 @@ TensorFile load_safetensors(const std::string& path) {
     const uint64_t elem = e.dtype == "F32" ? 4 : 8;
     MM_CHECK(e.begin <= e.end && e.end <= data_size, path, ": tensor '", name, "': data_offsets [", e.begin, ", ", e.end,
              ") outside the ", data_size, "-byte data area (truncated file?)");
-    MM_CHECK(e.end - e.begin == numel * elem, path, ": tensor '", name, "': ", e.end - e.begin,
+    uint64_t bytes = 0;
+    MM_CHECK(!__builtin_mul_overflow(numel, elem, &bytes), path, ": tensor '", name, "': byte size overflows");
+    MM_CHECK(e.end - e.begin == bytes, path, ": tensor '", name, "': ", e.end - e.begin,
              " bytes do not match shape ", shape_str(e.shape), " of ", e.dtype);
     MM_CHECK(e.dtype != "I64" || numel == 1, path, ": tensor '", name, "': only one-element I64 entries are supported");
     entries.push_back(e);

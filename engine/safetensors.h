@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/file_io.h"  // write_file_atomically, used by every writer
 #include "engine/tensor.h"
 
 namespace mmengine {
@@ -25,8 +26,5 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
                       const std::vector<std::pair<std::string, int64_t>>& integers = {},
                       const std::map<std::string, std::string>& metadata = {});
 TensorFile load_safetensors(const std::string& path);
-
-// Writes `bytes` to path via path.tmp + rename (also used for JSON and CSV outputs).
-void write_file_atomically(const std::string& path, const std::string& bytes);
 
 }  // namespace mmengine

@@ -1,8 +1,16 @@
 #include "layers/checkpoint.h"
 
+#include <cmath>
 #include <set>
 
 namespace mmengine {
+
+void require_finite(const Tensor& t, const std::string& name, const std::string& path) {
+  const std::vector<double> v = t.to_vector();
+  for (size_t i = 0; i < v.size(); ++i)
+    MM_CHECK(std::isfinite(v[i]), path, ": tensor '", name, "' holds a non-finite value (", v[i], " at element ", i,
+             "); the file is damaged or comes from a diverged run");
+}
 
 void append_module_state(Module& m, const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& tensors,
                          std::vector<std::pair<std::string, int64_t>>& integers) {
@@ -29,6 +37,7 @@ void load_module_state(const TensorFile& f, const std::string& path, Module& m, 
              shape_str(t->shape()));
     MM_CHECK(src.dtype() == t->dtype(), path, ": tensor '", key, "' has dtype ", dtype_name(src.dtype()), ", expected ",
              dtype_name(t->dtype()));
+    require_finite(src, key, path);
   }
   for (auto& c : m.named_counters()) {
     const std::string key = prefix + c.name;

@@ -15,8 +15,10 @@ void append_module_state(Module& m, const std::string& prefix, std::vector<std::
                          std::vector<std::pair<std::string, int64_t>>& integers);
 void save_module(const std::string& path, Module& m, const std::map<std::string, std::string>& metadata = {});
 
+// Throws, naming the tensor and the file, unless every element of t is finite.
+void require_finite(const Tensor& t, const std::string& name, const std::string& path);
 // Copies every entry under `prefix` into the module: a missing, extra (when `strict`),
-// wrong-shape or wrong-dtype entry is an error naming the tensor and the file.
+// wrong-shape, wrong-dtype or non-finite entry is an error naming the tensor and the file.
 void load_module_state(const TensorFile& f, const std::string& path, Module& m, const std::string& prefix, bool strict);
 void load_module(const std::string& path, Module& m);
 

@@ -76,6 +76,7 @@ double test_at_best_validation(const std::string& path, const std::string& who) 
 
 AblateResult run_ablation(const AblateConfig& a) {
   MM_CHECK(a.seeds >= 1, "--seeds: must be >= 1, got ", a.seeds);
+  MM_CHECK(a.steps >= 0 && a.eval_every_steps >= 0, "--steps and --eval-every-steps: must be positive");
   const auto recipes = split_list(a.recipes, "--recipes"), modes = split_list(a.modes, "--modes"),
              emas = split_list(a.emas, "--ema");
   for (auto& m : modes)

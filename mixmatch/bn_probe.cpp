@@ -18,6 +18,7 @@
 #include "mixmatch/interleave.h"
 #include "mixmatch/mixup.h"
 #include "mixmatch/model_config.h"
+#include "mixmatch/run_settings.h"
 
 namespace mmengine {
 
@@ -56,10 +57,17 @@ std::pair<double, double> deviation(const BnLayerStats& pop, const std::vector<d
 
 BnProbeResult run_bn_probe(const BnProbeConfig& cfg) {
   const Device dev = resolve_device(cfg.device);
-  TrainTest data = load_dataset(cfg.dataset, cfg.data_dir);
-  Split sets = split_dataset(data.train, cfg.labels, cfg.val_per_class, cfg.seed);
-  WideResNet net(wrn_for(data.train, cfg.depth, cfg.widen, cfg.bn_eps, cfg.conv_bias, cfg.seed));
-  if (!cfg.checkpoint.empty()) load_module(cfg.checkpoint, net);
+  RunSettings run{cfg.dataset, "port", cfg.depth, cfg.widen, cfg.labels, cfg.val_per_class, cfg.seed, cfg.bn_eps, cfg.conv_bias};
+  TensorFile file;
+  if (!cfg.checkpoint.empty()) {
+    file = load_safetensors(cfg.checkpoint);
+    apply_checkpoint_settings(file.metadata, cfg.checkpoint, cfg.given, run);
+  }
+  check_wrn_size(run.depth, run.widen);  // before the dataset is loaded: a bad --depth fails at once
+  TrainTest data = load_dataset(run.dataset, cfg.data_dir);
+  Split sets = split_dataset(data.train, run.labels, run.val_per_class, run.seed);
+  WideResNet net(wrn_for(data.train, run.depth, run.widen, run.bn_eps, run.conv_bias, run.seed));
+  if (!cfg.checkpoint.empty()) load_module_state(file, cfg.checkpoint, net, "", true);
   net.cast(DType::F64);  // every statistic below in float64
   net.to(dev);
   net.train();
@@ -92,7 +100,7 @@ BnProbeResult run_bn_probe(const BnProbeConfig& cfg) {
   // Batches as a MixMatch step sees them.
   std::map<std::string, std::map<std::string, std::pair<double, double>>> sums;
   std::map<std::string, std::map<std::string, int64_t>> counts;
-  MixMatchLoader loader(data.train, sets, cfg.batch_size, 2, cfg.seed, dev, 0, 4, DType::F64);
+  MixMatchLoader loader(data.train, sets, cfg.batch_size, 2, run.seed, dev, 0, 4, DType::F64);
   for (int64_t b = 0; b < cfg.batches; ++b) {
     StepBatch batch = loader.next();
     rec.clear();
@@ -108,7 +116,7 @@ BnProbeResult run_bn_probe(const BnProbeConfig& cfg) {
     guess.tag = "guess";
     Tensor q = guess_labels(net, batch.u, cfg.T, guess);
     Tensor all = concat({batch.x, batch.u[0], batch.u[1]});
-    MixUpDraw draw = draw_mixup(all.size(0), cfg.alpha, cfg.seed, static_cast<uint64_t>(b));
+    MixUpDraw draw = draw_mixup(all.size(0), cfg.alpha, run.seed, static_cast<uint64_t>(b));
     Tensor mixed = mix(all, draw);
     auto chunks = split(mixed, B);
     for (size_t i = 0; i < chunks.size(); ++i) fwd(chunks[i], i == 0 ? "separate:labeled" : "separate:unlabeled");

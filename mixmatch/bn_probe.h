@@ -12,6 +12,7 @@
 // Per layer and mode: mean over channels and batches of |mu_b - mu_pop| / sigma_pop and of
 // |log(var_b / var_pop)|; per layer, the same two gaps for the running statistics.
 #pragma once
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct BnProbeConfig {
   uint64_t seed = 0;
   double T = 0.5, alpha = 0.75, bn_eps = 1e-5;
   bool conv_bias = false;
+  // Which flags were given explicitly: a checkpoint's recorded settings (run_settings.h) replace
+  // the others and must agree with these.
+  std::function<bool(const char*)> given = [](const char*) { return false; };
 };
 
 struct BnLayerStats {

@@ -1,7 +1,6 @@
 #include "mixmatch/config.h"
 
 #include <cmath>
-#include <nlohmann/json.hpp>
 
 #include "kernels/error.h"
 
@@ -53,6 +52,7 @@ DecayScope parse_decay_scope(const std::string& s) {
 }
 
 void apply_preset(const std::string& name, TrainConfig& c) {
+  c.preset = name;
   if (name == "paper") return;
   if (name == "quick") {  // a few minutes on 2 CPU cores: Fashion-MNIST, WRN-10-2
     c.dataset = "fashion-mnist";
@@ -123,6 +123,12 @@ void validate(const TrainConfig& c) {
   positive(c.checkpoint_every, "--checkpoint-every");
   positive(c.eval_batch, "--eval-batch");
   positive(c.log_every, "--log-every");
+  MM_CHECK(c.epochs <= kMaxTotalSteps / c.steps_per_epoch, "--epochs ", c.epochs, " x --steps-per-epoch ",
+           c.steps_per_epoch, ": more than 2^40 training steps (expected a run this engine can count)");
+  MM_CHECK(c.batch_size <= (int64_t(1) << 20), "--batch-size: at most 2^20, got ", c.batch_size);
+  MM_CHECK(c.labels <= (int64_t(1) << 31), "--labels: at most 2^31, got ", c.labels);
+  MM_CHECK(c.val_per_class <= (int64_t(1) << 31), "--val-per-class: at most 2^31, got ", c.val_per_class);
+  MM_CHECK(c.eval_batch <= (int64_t(1) << 20), "--eval-batch: at most 2^20, got ", c.eval_batch);
   MM_CHECK(c.val_per_class >= 1, "--val-per-class: must be >= 1 (validation picks the best model), got ", c.val_per_class);
   MM_CHECK(c.max_eval_images >= 0, "--max-eval-images: must be >= 0, got ", c.max_eval_images);
   MM_CHECK(c.K >= 1 && c.K <= 16, "--K: must be in 1..16, got ", c.K);
@@ -134,56 +140,29 @@ void validate(const TrainConfig& c) {
   MM_CHECK(c.bn_momentum > 0 && c.bn_momentum <= 1, "--bn-momentum: must be in (0, 1], got ", c.bn_momentum);
   MM_CHECK(c.bn_eps > 0, "--bn-eps: must be positive, got ", c.bn_eps);
   MM_CHECK(c.rampup_steps >= -1, "--rampup-steps: must be >= 0 (or -1 for the whole run), got ", c.rampup_steps);
-  MM_CHECK(c.depth >= 10 && (c.depth - 4) % 6 == 0, "--depth: must be 6n + 4 (10, 16, 22, 28, ...), got ", c.depth);
-  MM_CHECK(c.widen >= 1, "--widen: must be >= 1, got ", c.widen);
+  check_wrn_size(c.depth, c.widen);
   MM_CHECK(c.stop_after >= 0, "--stop-after: must be >= 0, got ", c.stop_after);
   MM_CHECK(std::isfinite(c.time_limit_minutes) && c.time_limit_minutes >= 0 && c.time_limit_minutes <= 1e6,
            "--time-limit: must be minutes in [0, 1e6] (0: no limit), got ", c.time_limit_minutes);
-  MM_CHECK(c.prefetch >= 0, "--prefetch: must be >= 0, got ", c.prefetch);
+  MM_CHECK(c.prefetch >= 0 && c.prefetch <= kMaxPrefetch, "--prefetch: must be in 0..", kMaxPrefetch,
+           " (each prepared batch holds (K + 1) x batch-size images; more gain nothing and can exhaust memory), got ",
+           c.prefetch);
   MM_CHECK(!c.out_dir.empty(), "--out: must not be empty");
   MM_CHECK(!(c.resume && c.overwrite), "--resume and --overwrite exclude each other");
   MM_CHECK(!(c.lr_scale_sqrt && c.bn_mode != BnMode::Single), "--lr-scale sqrt: only meaningful with --bn-mode single");
 }
 
-std::string config_to_json(const TrainConfig& c, const std::string& device_used) {
-  nlohmann::ordered_json j;
-  j["dataset"] = c.dataset;
-  j["data_dir"] = c.data_dir;
-  j["labels"] = c.labels;
-  j["val_per_class"] = c.val_per_class;
-  j["seed"] = c.seed;
-  j["epochs"] = c.epochs;
-  j["steps_per_epoch"] = c.steps_per_epoch;
-  j["total_steps"] = c.total_steps();
-  j["batch_size"] = c.batch_size;
-  j["eval_every"] = c.eval_every;
-  j["checkpoint_every"] = c.checkpoint_every;
-  j["max_eval_images"] = c.max_eval_images;
-  j["K"] = c.K;
-  j["T"] = c.T;
-  j["alpha"] = c.alpha;
-  j["lambda_u"] = c.lambda_u;
-  j["lr"] = c.lr;
-  j["effective_lr"] = c.effective_lr();
-  j["ema_decay"] = c.ema_decay;
-  j["bn_mode"] = bn_mode_name(c.bn_mode);
-  j["lr_scale"] = c.lr_scale_sqrt ? "sqrt" : "none";
-  j["ema"] = c.ema;
-  j["recipe"] = c.recipe;
-  j["bn_update"] = bn_update_name(c.bn_update);
-  j["rampup_steps"] = c.resolved_rampup();
-  j["mixup_lambda"] = c.mixup_lambda == MixupLambda::Batch ? "batch" : "sample";
-  j["ema_scope"] = c.ema_scope == EmaScope::State ? "state" : "params";
-  j["decay_scope"] = c.decay_scope == DecayScope::State ? "state" : c.decay_scope == DecayScope::Params ? "params" : "weights";
-  j["bn_eps"] = c.bn_eps;
-  j["bn_momentum"] = c.bn_momentum;
-  j["conv_bias"] = c.conv_bias;
-  j["model"] = "WRN-" + std::to_string(c.depth) + "-" + std::to_string(c.widen);
-  j["device"] = device_used;
-  j["out_dir"] = c.out_dir;
-  j["time_limit_minutes"] = c.time_limit_minutes;  // of the invocation that wrote this file
-  j["git_commit"] = MMENGINE_GIT_COMMIT;
-  return j.dump(2) + "\n";
+void check_wrn_size(int64_t depth, int64_t widen) {
+  MM_CHECK(depth >= 10 && depth <= 1000 && (depth - 4) % 6 == 0,
+           "--depth: must be 6n + 4 in 10..1000 (10, 16, 22, 28, ...; deeper nets do not fit memory), got ", depth);
+  MM_CHECK(widen >= 1 && widen <= 64, "--widen: must be in 1..64, got ", widen);
+  // Parameters of the 3x3 convolutions, which dominate: per block of group g two convs of
+  // (16 widen 2^g)^2 x 9 weights. Student, teacher, gradients and two Adam moments: 5 copies.
+  const double blocks = static_cast<double>(depth - 4) / 6, w = static_cast<double>(widen);
+  const double params = blocks * 2 * 9 * 256 * w * w * (1 + 4 + 16);
+  MM_CHECK(params <= 5e8, "--depth ", depth, " --widen ", widen, ": about ", static_cast<int64_t>(params / 1e6),
+           "M parameters, more than the 500M this engine allows (5 float32 copies would need ",
+           static_cast<int64_t>(params * 20 / 1e9), " GB; WRN-28-10 has 36M)");
 }
 
 }  // namespace mmengine

@@ -15,6 +15,7 @@ enum class EmaScope { State, Params };             // what the teacher averages
 enum class DecayScope { State, Params, Weights };  // what the 0.02 lr decay shrinks
 
 struct TrainConfig {
+  std::string preset = "paper";  // the --preset the run started from (recorded in config.json)
   // data
   std::string dataset = "cifar10", data_dir;
   int64_t labels = 4000, val_per_class = 500;
@@ -72,8 +73,25 @@ void apply_recipe(const std::string& name, TrainConfig& c);
 // Presets: "paper" (the defaults), "quick" (Fashion-MNIST, WRN-10-2, a few CPU minutes),
 // "synthetic" (a generated dataset, seconds). Applied before the recipe and explicit flags.
 void apply_preset(const std::string& name, TrainConfig& c);
+// Limits that keep every product of flags far from 64-bit overflow and inside memory.
+constexpr int64_t kMaxTotalSteps = int64_t(1) << 40;  // epochs x steps-per-epoch
+constexpr int kMaxPrefetch = 64;                       // batches the loader thread holds ahead
 // Checks every value; errors name the flag and what was expected.
 void validate(const TrainConfig& c);
+// Throws unless WRN-depth-widen is a WideResNet this engine can hold in memory; the error
+// names --depth / --widen (shared by train, eval and bn-probe).
+void check_wrn_size(int64_t depth, int64_t widen);
+// config.json: every setting (resolved), plus the device used and the commit.
 std::string config_to_json(const TrainConfig& c, const std::string& device_used);
+// The settings of a config.json written by config_to_json; errors name `path` and the key.
+TrainConfig config_from_json(const std::string& text, const std::string& path);
+
+// A setting in which two configurations differ as experiments: everything but the settings of
+// one invocation (device, --out, --data, --time-limit, --stop-after, --log-every, --prefetch,
+// --eval-batch), which --resume may change.
+struct SettingChange {
+  std::string key, before, after;  // config.json key and values
+};
+bool experiment_differs(const TrainConfig& before, const TrainConfig& after, SettingChange* first_change);
 
 }  // namespace mmengine

@@ -1,5 +1,6 @@
 // metrics.csv and metrics.jsonl of a run: one row per logged step, the same columns in both.
-// On resume, rows after the checkpoint's step are dropped (they would be repeated).
+// On resume, rows after the checkpoint's step and rows cut short by a crash are dropped (the
+// resumed run writes them again). Every append is checked: a failed write throws naming the file.
 #pragma once
 #include <string>
 #include <utility>

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 
 namespace mmengine {
@@ -19,9 +20,11 @@ void Progress::update(int64_t step, double loss, double lx, double lu, double ac
   last_step_ = step;
   const double rate = steps_per_second();
   const double eta = rate > 0 ? (total_ - step) / rate : 0;
+  char acc_text[32] = "";  // no accuracy before the first evaluation
+  if (std::isfinite(acc)) std::snprintf(acc_text, sizeof(acc_text), "  acc %.2f%%", acc);
   char line[256];
-  std::snprintf(line, sizeof(line), "epoch %lld step %lld/%lld  loss %.4f (Lx %.4f Lu %.4f)  acc %.2f%%  %.2f it/s  ETA %02d:%02d:%02d",
-                (long long)((step - 1) / per_epoch_ + 1), (long long)step, (long long)total_, loss, lx, lu, acc, rate,
+  std::snprintf(line, sizeof(line), "epoch %lld step %lld/%lld  loss %.4f (Lx %.4f Lu %.4f)%s  %.2f it/s  ETA %02d:%02d:%02d",
+                (long long)((step - 1) / per_epoch_ + 1), (long long)step, (long long)total_, loss, lx, lu, acc_text, rate,
                 int(eta / 3600), int(eta / 60) % 60, int(eta) % 60);
   if (tty_) {
     std::printf("\r%-120s", line);

@@ -10,6 +10,7 @@ namespace mmengine {
 class Progress {
  public:
   Progress(int64_t total_steps, int64_t steps_per_epoch, int64_t first_step, int64_t every);
+  // last_acc: the latest test accuracy of the selected model, NaN (not shown) before the first evaluation.
   void update(int64_t step, double loss, double lx, double lu, double last_acc);
   void message(const std::string& line);  // a full line that does not disturb the bar
   double steps_per_second() const;

@@ -30,8 +30,8 @@ Tensor one_hot(const std::vector<int32_t>& labels, int num_classes, DType dt, De
 }
 
 void check_finite(double v, const char* term, int64_t step) {
-  MM_CHECK(std::isfinite(v), "non-finite loss at step ", step, ": ", term, " = ", v,
-           " (the last good checkpoint is left intact)");
+  // `step` counts from 0; the message uses the 1-based number of the progress line and metrics.
+  MM_CHECK(std::isfinite(v), "non-finite loss at step ", step + 1, ": ", term, " = ", v);
 }
 }  // namespace
 

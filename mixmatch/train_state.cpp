@@ -26,7 +26,10 @@ TrainState load_train_state(const std::string& path, Module& student, Module& te
   load_module_state(f, path, teacher, "teacher.", false);
   std::vector<std::pair<std::string, Tensor>> moments;
   for (auto& [name, t] : f.tensors)
-    if (name.rfind("adam.", 0) == 0) moments.emplace_back(name.substr(5), t);
+    if (name.rfind("adam.", 0) == 0) {
+      require_finite(t, name, path);
+      moments.emplace_back(name.substr(5), t);
+    }
   adam.load_state(moments);
   auto get = [&](const char* key) {
     auto it = f.integers.find(key);

@@ -1,9 +1,9 @@
 #include "mixmatch/trainer.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -11,13 +11,17 @@
 #include "data/split.h"
 #include "data/stream.h"
 #include "engine/runtime.h"
+#include "engine/file_io.h"
 #include "engine/safetensors.h"
 #include "layers/checkpoint.h"
 #include "mixmatch/ema.h"
+#include "mixmatch/interrupt.h"
 #include "mixmatch/evaluate.h"
 #include "mixmatch/metrics.h"
 #include "mixmatch/model_config.h"
 #include "mixmatch/progress.h"
+#include "mixmatch/run_folder.h"
+#include "mixmatch/run_settings.h"
 #include "mixmatch/step.h"
 #include "mixmatch/train_state.h"
 
@@ -31,19 +35,6 @@ namespace {
 const auto kProcessStart = std::chrono::steady_clock::now();
 double since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-bool file_exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0;
-}
-
-void make_dirs(const std::string& dir) {
-  for (size_t pos = 1; pos <= dir.size(); ++pos)
-    if (pos == dir.size() || dir[pos] == '/') {
-      const std::string part = dir.substr(0, pos);
-      if (!file_exists(part)) MM_CHECK(::mkdir(part.c_str(), 0755) == 0, "--out ", dir, ": cannot create ", part);
-    }
 }
 
 std::vector<int64_t> first_n(std::vector<int64_t> v, int64_t n) {
@@ -105,8 +96,62 @@ bool run_complete(const std::string& out_dir) {
   return !j.is_discarded() && j.is_object() && j.value("complete", true);
 }
 
+namespace {
+// --resume of a complete run: its summary, read back; the folder is not touched.
+TrainSummary completed_summary(const std::string& dir) {
+  const std::string path = dir + "/summary.json";
+  const nlohmann::json j = nlohmann::json::parse(read_text_file(path, "the summary of a run"), nullptr, false);
+  MM_CHECK(j.is_object(), path, ": not a JSON object");
+  TrainSummary s;
+  s.complete = s.already_complete = true;
+  s.best_step = j.value("best_step", int64_t(-1));
+  s.best_val_acc = j.value("best_val_acc", -1.0);
+  s.best_test_acc = j.value("best_test_acc", -1.0);
+  s.final_teacher_test = j.value("final_teacher_test", -1.0);
+  s.final_student_test = j.value("final_student_test", -1.0);
+  s.final_teacher_val = j.value("final_teacher_val", -1.0);
+  s.final_student_val = j.value("final_student_val", -1.0);
+  s.device = j.value("device", std::string());
+  return s;
+}
+
+// --resume: the run's config.json must describe the same experiment as cfg.
+void check_same_experiment(const TrainConfig& cfg) {
+  const std::string path = cfg.out_dir + "/config.json";
+  const TrainConfig run = config_from_json(read_text_file(path, "the config.json of the run"), path);
+  SettingChange d;
+  MM_CHECK(!experiment_differs(run, cfg, &d), "--resume: the run in ", cfg.out_dir, " was started with ", d.key, " = ",
+           d.before, ", this invocation asks for ", d.after, " (", path, "); a resumed run keeps its settings");
+}
+
+// Adds the checkpoint file to errors that lack it (damaged files found past the header checks).
+template <typename F>
+auto naming_file(const std::string& path, F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    if (std::string(e.what()).find(path) != std::string::npos) throw;
+    MM_FAIL(path, ": ", e.what(), " (a damaged checkpoint: start again with --overwrite)");
+  }
+}
+
+const char* signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal"; }
+}  // namespace
+
 TrainSummary train_mixmatch(const TrainConfig& cfg) {
   validate(cfg);
+  RunLock lock(cfg.out_dir);  // held until this run returns: no second training writes this folder
+  const std::string last = last_checkpoint_path(cfg.out_dir), best = best_checkpoint_path(cfg.out_dir);
+  if (cfg.resume) {
+    MM_CHECK(path_exists(last), "--resume: ", last, " does not exist");
+    if (path_exists(cfg.out_dir + "/config.json")) check_same_experiment(cfg);
+    if (run_complete(cfg.out_dir)) {
+      std::printf("run already complete: %s/summary.json (nothing to resume; the folder is left untouched)\n",
+                  cfg.out_dir.c_str());
+      return completed_summary(cfg.out_dir);
+    }
+  }
+  InterruptScope interrupts;
   const Device device = resolve_device(cfg.device);
   TrainTest data = load_dataset(cfg.dataset, cfg.data_dir);
   Split split = split_dataset(data.train, cfg.labels, cfg.val_per_class, cfg.seed);
@@ -125,28 +170,32 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
   Adam adam(student.named_parameters(), cfg.effective_lr());
   MixMatchLoader loader(data.train, split, cfg.batch_size, cfg.K, cfg.seed, device, cfg.prefetch);
 
-  make_dirs(cfg.out_dir);
-  const std::string last = last_checkpoint_path(cfg.out_dir), best = best_checkpoint_path(cfg.out_dir);
   TrainSummary sum;
   sum.device = device_name(device);
-  int64_t start = 0;
+  int64_t start = 0, checkpoint_step = -1;
   double previous_seconds = 0;  // wall time of earlier invocations of this run
   if (cfg.resume) {
-    MM_CHECK(file_exists(last), "--resume: ", last, " does not exist");
-    TrainState s = load_train_state(last, student, teacher, adam);
-    start = s.step;
-    loader.seek(s.loader);
+    TrainState s = naming_file(last, [&] { return load_train_state(last, student, teacher, adam); });
+    naming_file(last, [&] {
+      MM_CHECK(s.step >= 0 && s.step <= cfg.total_steps() && s.loader.step == s.step, "step ", s.step,
+               " (loader step ", s.loader.step, ") is outside the run's 0..", cfg.total_steps(), " steps");
+      loader.seek(s.loader);
+      return 0;
+    });
+    start = checkpoint_step = s.step;
     sum.best_val_acc = meta(s.metadata, "best_val_acc", -1);
     sum.best_test_acc = meta(s.metadata, "best_test_acc", -1);
     sum.best_step = static_cast<int64_t>(meta(s.metadata, "best_step", -1));
     previous_seconds = meta(s.metadata, "elapsed_s", 0);
-  } else if (cfg.overwrite) {
-    for (const char* f : {"/last.safetensors", "/best.safetensors", "/summary.json"}) std::remove((cfg.out_dir + f).c_str());
   } else {
-    MM_CHECK(!file_exists(last), "--out ", cfg.out_dir, " already holds a run (", last,
-             "): pass --resume to continue it, --overwrite to start again, or choose another --out");
+    if (cfg.overwrite) {
+      for (const char* f : {"/last.safetensors", "/best.safetensors", "/summary.json"}) std::remove((cfg.out_dir + f).c_str());
+    } else {
+      MM_CHECK(!path_exists(last), "--out ", cfg.out_dir, " already holds a run (", last,
+               "): pass --resume to continue it, --overwrite to start again, or choose another --out");
+    }
+    write_file_atomically(cfg.out_dir + "/config.json", config_to_json(cfg, sum.device));
   }
-  write_file_atomically(cfg.out_dir + "/config.json", config_to_json(cfg, sum.device));
   MetricsWriter metrics(cfg.out_dir, kColumns, cfg.resume ? start : -1);
   Progress progress(cfg.total_steps(), cfg.steps_per_epoch, start, cfg.log_every);
   progress.message("mmengine train: " + std::string(bn_mode_name(cfg.bn_mode)) + " BN, EMA " + (cfg.ema ? "on" : "off") +
@@ -156,22 +205,76 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
                    " unlabeled / " + std::to_string(split.validation.size()) + " validation; steps " +
                    std::to_string(start) + ".." + std::to_string(cfg.total_steps()));
 
+  const auto settings = run_settings_metadata(run_settings(cfg));
   const auto t0 = std::chrono::steady_clock::now();
-  double last_acc = 0;
+  double last_acc = NAN;  // none before the first evaluation
   const double images_per_step = static_cast<double>(cfg.batch_size * (cfg.K + 1));
-  int64_t end = cfg.stop_after > 0 ? std::min(cfg.total_steps(), start + cfg.stop_after) : cfg.total_steps();
+  // --stop-after counts this invocation's steps; min() first, so a huge value cannot overflow.
+  int64_t end = cfg.stop_after > 0 ? start + std::min(cfg.stop_after, cfg.total_steps() - start) : cfg.total_steps();
   Deadline deadline(cfg.time_limit_minutes, 2.0 * static_cast<double>(val_eval.size() + test_eval.size()), images_per_step);
+  // Evaluates teacher and student on validation and test and (with `select`) keeps the best
+  // model; returns the metric columns.
+  auto evaluate_all = [&](int64_t done, int64_t epoch, bool select) {
+    const auto eval_t0 = std::chrono::steady_clock::now();
+    EvalResult tv = evaluate(teacher, data.train, val_eval, device, cfg.eval_batch),
+               tt = evaluate(teacher, data.test, test_eval, device, cfg.eval_batch),
+               sv = evaluate(student, data.train, val_eval, device, cfg.eval_batch),
+               st = evaluate(student, data.test, test_eval, device, cfg.eval_batch);
+    // With --ema off the teacher never moves: the student is the model that is selected.
+    const EvalResult& sel_val = cfg.ema ? tv : sv;
+    const EvalResult& sel_test = cfg.ema ? tt : st;
+    if (select && sel_val.accuracy > sum.best_val_acc) {
+      sum.best_val_acc = sel_val.accuracy;
+      sum.best_test_acc = sel_test.accuracy;
+      sum.best_step = done;
+      auto m = settings;
+      m.insert({{"step", std::to_string(done)}, {"val_acc", num(sel_val.accuracy)}, {"test_acc", num(sel_test.accuracy)},
+                {"model", cfg.ema ? "teacher" : "student"}});
+      save_module(best, cfg.ema ? static_cast<Module&>(teacher) : static_cast<Module&>(student), m);
+    }
+    last_acc = sel_test.accuracy;
+    sum.final_teacher_val = tv.accuracy;
+    sum.final_teacher_test = tt.accuracy;
+    sum.final_student_val = sv.accuracy;
+    sum.final_student_test = st.accuracy;
+    char line[256];
+    std::snprintf(line, sizeof(line),
+                  "epoch %lld step %lld: teacher val %.2f%% test %.2f%% | student val %.2f%% test %.2f%% | best val "
+                  "%.2f%% (test %.2f%%)",
+                  (long long)epoch, (long long)done, tv.accuracy, tt.accuracy, sv.accuracy, st.accuracy,
+                  sum.best_val_acc, sum.best_test_acc);
+    progress.message(line);
+    deadline.eval_took(since(eval_t0));
+    return MetricsRow{{"val_acc_teacher", tv.accuracy}, {"val_loss_teacher", tv.loss},
+                      {"test_acc_teacher", tt.accuracy}, {"test_loss_teacher", tt.loss},
+                      {"val_acc_student", sv.accuracy}, {"val_loss_student", sv.loss},
+                      {"test_acc_student", st.accuracy}, {"test_loss_student", st.loss},
+                      {"best_val_acc", sum.best_val_acc}, {"best_test_acc", sum.best_test_acc}};
+  };
+  // A run killed after its final checkpoint but before summary.json: the checkpoint holds the
+  // final models, so their evaluation gives the real final numbers (metrics.csv has its row).
+  if (start == cfg.total_steps()) evaluate_all(start, (start - 1) / cfg.steps_per_epoch + 1, /*select=*/false);
   for (int64_t step = start; step < end; ++step) {
     const auto step_t0 = std::chrono::steady_clock::now();
     StepBatch batch = loader.next();
     MM_CHECK(batch.step == step, "internal: loader at step ", batch.step, ", trainer at ", step);
-    StepResult r = mixmatch_step(student, cfg.ema ? &teacher : nullptr, adam, batch, cfg, step, data.train.num_classes);
+    StepResult r;
+    try {
+      r = mixmatch_step(student, cfg.ema ? &teacher : nullptr, adam, batch, cfg, step, data.train.num_classes);
+    } catch (const Error& e) {
+      if (checkpoint_step < 0) MM_FAIL(e.what(), " (no checkpoint was written yet)");
+      MM_FAIL(e.what(), " (", last, " of step ", checkpoint_step, " is intact)");
+    }
     const int64_t done = step + 1, epoch = (done - 1) / cfg.steps_per_epoch + 1;
     progress.update(done, r.loss, r.lx, r.lu, last_acc);
     deadline.step_took(since(step_t0));  // the step's losses are read back: the device has finished it
     if (done < end && deadline.must_stop()) {
       end = done;
       sum.stopped_on_time = true;
+    }
+    if (done < end && interrupts.signal() != 0) {
+      end = done;
+      sum.signal = interrupts.signal();
     }
     MetricsRow row{{"step", double(done)},        {"epoch", double(epoch)},    {"loss", r.loss},
                    {"loss_x", r.lx},              {"loss_u", r.lu},            {"weight_u", r.weight},
@@ -180,43 +283,11 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
     // Wall time of the run so far (earlier invocations included), for accuracy-against-time.
     auto elapsed_now = [&] { return previous_seconds + since(t0); };
     const bool epoch_end = done % cfg.steps_per_epoch == 0, final_step = done == cfg.total_steps();
-    const bool interrupted = done == end && !final_step;  // --stop-after or --time-limit: checkpoint, then stop
+    const bool interrupted = done == end && !final_step;  // --stop-after, --time-limit or a signal: checkpoint, stop
     const bool evaluate_now = (epoch_end && epoch % cfg.eval_every == 0) || final_step || sum.stopped_on_time;
     if (evaluate_now) {
-      const auto eval_t0 = std::chrono::steady_clock::now();
-      EvalResult tv = evaluate(teacher, data.train, val_eval, device, cfg.eval_batch),
-                 tt = evaluate(teacher, data.test, test_eval, device, cfg.eval_batch),
-                 sv = evaluate(student, data.train, val_eval, device, cfg.eval_batch),
-                 st = evaluate(student, data.test, test_eval, device, cfg.eval_batch);
-      // With --ema off the teacher never moves: the student is the model that is selected.
-      const EvalResult& sel_val = cfg.ema ? tv : sv;
-      const EvalResult& sel_test = cfg.ema ? tt : st;
-      if (sel_val.accuracy > sum.best_val_acc) {
-        sum.best_val_acc = sel_val.accuracy;
-        sum.best_test_acc = sel_test.accuracy;
-        sum.best_step = done;
-        save_module(best, cfg.ema ? static_cast<Module&>(teacher) : static_cast<Module&>(student),
-                    {{"step", std::to_string(done)}, {"val_acc", num(sel_val.accuracy)}, {"test_acc", num(sel_test.accuracy)},
-                     {"model", cfg.ema ? "teacher" : "student"}});
-      }
-      last_acc = sel_test.accuracy;
-      sum.final_teacher_val = tv.accuracy;
-      sum.final_teacher_test = tt.accuracy;
-      sum.final_student_val = sv.accuracy;
-      sum.final_student_test = st.accuracy;
-      row.insert(row.end(), {{"val_acc_teacher", tv.accuracy}, {"val_loss_teacher", tv.loss},
-                             {"test_acc_teacher", tt.accuracy}, {"test_loss_teacher", tt.loss},
-                             {"val_acc_student", sv.accuracy}, {"val_loss_student", sv.loss},
-                             {"test_acc_student", st.accuracy}, {"test_loss_student", st.loss},
-                             {"best_val_acc", sum.best_val_acc}, {"best_test_acc", sum.best_test_acc}});
-      char line[256];
-      std::snprintf(line, sizeof(line),
-                    "epoch %lld step %lld: teacher val %.2f%% test %.2f%% | student val %.2f%% test %.2f%% | best val "
-                    "%.2f%% (test %.2f%%)",
-                    (long long)epoch, (long long)done, tv.accuracy, tt.accuracy, sv.accuracy, st.accuracy,
-                    sum.best_val_acc, sum.best_test_acc);
-      progress.message(line);
-      deadline.eval_took(since(eval_t0));
+      MetricsRow eval = evaluate_all(done, epoch, /*select=*/true);
+      row.insert(row.end(), eval.begin(), eval.end());
     }
     if (done % cfg.log_every == 0 || evaluate_now) {
       row.push_back({"elapsed_s", elapsed_now()});
@@ -228,18 +299,25 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
       s.step = done;
       s.loader = loader.position();
       const double elapsed = elapsed_now();
-      s.metadata = {{"best_val_acc", num(sum.best_val_acc)}, {"best_test_acc", num(sum.best_test_acc)},
-                    {"best_step", std::to_string(sum.best_step)}, {"elapsed_s", num(elapsed)}};
+      s.metadata = settings;
+      s.metadata.insert({{"best_val_acc", num(sum.best_val_acc)}, {"best_test_acc", num(sum.best_test_acc)},
+                         {"best_step", std::to_string(sum.best_step)}, {"elapsed_s", num(elapsed)}});
       save_train_state(last, student, teacher, adam, s);
+      checkpoint_step = done;
       deadline.checkpoint_took(since(ckpt_t0));
     }
   }
   sum.steps = end - start;
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   sum.images_per_second = sum.seconds > 0 ? sum.steps * images_per_step / sum.seconds : 0;
-  char line[320];
+  char line[512];
   sum.complete = end == cfg.total_steps();
-  if (sum.stopped_on_time) {
+  if (sum.signal != 0) {
+    std::snprintf(line, sizeof(line),
+                  "interrupted by %s at step %lld of %lld: checkpoint written; continue with: mmengine train --resume "
+                  "--out %s",
+                  signal_name(sum.signal), (long long)end, (long long)cfg.total_steps(), cfg.out_dir.c_str());
+  } else if (sum.stopped_on_time) {
     std::snprintf(line, sizeof(line),
                   "stopped on time at step %lld of %lld (--time-limit %g min): teacher test %.2f%% student test %.2f%% | "
                   "best val %.2f%% -> test %.2f%% at step %lld | checkpoint written, continue with --resume",

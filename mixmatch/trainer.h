@@ -16,8 +16,15 @@ struct TrainSummary {
   std::string device;
   bool complete = false;         // every step of the run is done (summary.json says "complete": true)
   bool stopped_on_time = false;  // --time-limit ended this invocation early
+  bool already_complete = false; // --resume found a complete run and left it untouched
+  int signal = 0;                // SIGINT / SIGTERM ended this invocation early (checkpointed)
 };
 
+// Trains (or with cfg.resume continues) the run in cfg.out_dir, holding its RunLock throughout.
+// --resume: a complete run is left untouched (already_complete); the run's config.json must
+// agree with cfg as an experiment (experiment_differs); a run whose last checkpoint is its final
+// step but that has no summary yet gets its final evaluation and summary. A SIGINT / SIGTERM
+// ends the run after the current step with a checkpoint (signal is set).
 TrainSummary train_mixmatch(const TrainConfig& cfg);
 
 // Files of a run folder.

@@ -40,24 +40,6 @@ std::string run_dir(const std::string& name) {
   return ::testing::TempDir() + "mmrun_" + std::to_string(::getpid()) + "_" + name;
 }
 
-TrainConfig tiny_run(const std::string& out) {
-  TrainConfig c;
-  c.dataset = "synthetic";
-  c.labels = 100;
-  c.val_per_class = 20;
-  c.depth = 10;
-  c.widen = 1;
-  c.batch_size = 16;
-  c.epochs = 2;
-  c.steps_per_epoch = 4;
-  c.max_eval_images = 100;
-  c.ema_decay = 0.9;
-  c.bn_momentum = 0.05;
-  c.device = "cpu";
-  c.out_dir = out;
-  c.log_every = 2;
-  return c;
-}
 }  // namespace
 
 TEST(Sharpen, MatchesHandValues) {

@@ -34,16 +34,7 @@ struct BnModel : Module {
   Tensor forward(const Tensor& x, const ForwardOptions& o) override { return bn(x, o); }
 };
 
-// Runs a command, returns (exit status, stdout + stderr).
-std::pair<int, std::string> run(const std::string& args) {
-  std::string cmd = cli_path() + " " + args + " 2>&1";
-  std::array<char, 4096> buf;
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  while (p && fgets(buf.data(), buf.size(), p)) out += buf.data();
-  int rc = p ? pclose(p) : -1;
-  return {WEXITSTATUS(rc), out};
-}
+std::pair<int, std::string> run(const std::string& args) { return run_cli(args); }
 }  // namespace
 
 TEST(BnUpdate, FirstMovesOnlyInterleavedBatchZero) {
@@ -168,7 +159,8 @@ TEST(Cli, BadValuesGetOneLineErrorsNamingTheFlag) {
 // continues it. Synthetic preset with far more steps than fit in 0.2 minutes (12 s). The limit
 // is met by predicting the next step, evaluation and checkpoint from measured costs, so a
 // loaded machine (CI runs tests in parallel, the sanitizer build is ~5x slower) can overrun by
-// about one step: the bound checked is the limit plus half of it.
+// about one step: the bound checked is the limit plus half of it, once more than the first
+// step ran.
 TEST(Cli, TimeLimitStopsCleanlyAndResumes) {
   const std::string dir = "/tmp/mm-cli-time-limit-" + std::to_string(::getpid());
   auto [rc, out] = run("train --preset synthetic --epochs 1000 --eval-every 1000 --max-eval-images 100 --time-limit 0.2 "
@@ -182,7 +174,9 @@ TEST(Cli, TimeLimitStopsCleanlyAndResumes) {
   EXPECT_EQ(summary.find("\"final_teacher_test\": -1"), std::string::npos) << "a final evaluation ran: " << summary;
   EXPECT_FALSE(run_complete(dir));
   const nlohmann::json j = nlohmann::json::parse(summary);
-  EXPECT_LE(j["process_seconds"].get<double>(), 12.0 * 1.5) << summary;
+  // A run always does its first step (a sanitizer build on a loaded machine may need longer
+  // than the whole limit for it); after that, the limit holds within half of itself.
+  if (j["steps_done"].get<int64_t>() > 1) EXPECT_LE(j["process_seconds"].get<double>(), 12.0 * 1.5) << summary;
   // The limit is per invocation: a resumed one continues from the checkpoint and stops on time again.
   auto [rc2, out2] = run("train --preset synthetic --epochs 1000 --eval-every 1000 --max-eval-images 100 --time-limit 0.1 "
                          "--resume --out " + dir);

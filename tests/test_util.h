@@ -2,15 +2,21 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
+#include "kernels/error.h"
 #include "engine/runtime.h"
 #include "engine/tensor.h"
+#include "mixmatch/config.h"
 
 namespace mmengine::testing {
 
@@ -63,6 +69,49 @@ inline std::string cli_path() {
       if (access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return MMENGINE_CLI;
+}
+
+// Runs `PREFIX mmengine ARGS` through the shell (PREFIX: e.g. "timeout 5 "); returns (exit
+// status, stdout + stderr).
+inline std::pair<int, std::string> run_cli(const std::string& args, const std::string& prefix = "") {
+  const std::string cmd = prefix + cli_path() + " " + args + " 2>&1";
+  std::string out;
+  char buf[4096];
+  FILE* p = popen(cmd.c_str(), "r");
+  while (p && fgets(buf, sizeof buf, p)) out += buf;
+  const int rc = p ? pclose(p) : -1;
+  return {rc == -1 ? -1 : WEXITSTATUS(rc), out};
+}
+
+// Expects f() to throw mmengine::Error whose message contains every needle.
+template <typename F>
+void expect_error_containing(F&& f, std::initializer_list<std::string> needles) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error mentioning " << *needles.begin();
+  } catch (const Error& e) {
+    for (auto& n : needles) EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << "wanted '" << n << "' in: " << e.what();
+  }
+}
+
+// A training run of seconds on the CPU: synthetic data, WRN-10-1, 2 epochs of 4 steps.
+inline TrainConfig tiny_run(const std::string& out) {
+  TrainConfig c;
+  c.dataset = "synthetic";
+  c.labels = 100;
+  c.val_per_class = 20;
+  c.depth = 10;
+  c.widen = 1;
+  c.batch_size = 16;
+  c.epochs = 2;
+  c.steps_per_epoch = 4;
+  c.max_eval_images = 100;
+  c.ema_decay = 0.9;
+  c.bn_momentum = 0.05;
+  c.device = "cpu";
+  c.out_dir = out;
+  c.log_every = 2;
+  return c;
 }
 
 inline std::string param_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }

@@ -21,7 +21,7 @@ bool exists(const std::string& p) {
 std::string detect(const std::string& dir) {
   if (exists(dir + "/data_batch_1.bin")) return "cifar10";
   if (exists(dir + "/train-images-idx3-ubyte") || exists(dir + "/train-images-idx3-ubyte.gz")) return "fashion-mnist";
-  if (exists(dir + "/cifar-10-batches-bin/data_batch_1.bin")) return "cifar10:sub";
+  if (exists(dir + "/cifar-10-batches-bin/data_batch_1.bin")) return "cifar10";
   MM_FAIL(dir, ": no dataset found (expected data_batch_1.bin for CIFAR-10 or train-images-idx3-ubyte[.gz] for ",
           "Fashion-MNIST)");
 }
@@ -47,9 +47,9 @@ constexpr const char* kCifarMd5 = "c32a1d4ab5d03f1284b67883e8d87530";
 }  // namespace
 
 int data_check(const std::string& dir, int64_t labels, int64_t val_per_class, uint64_t seed) {
-  std::string name = detect(dir), real_dir = dir;
-  if (name == "cifar10:sub") name = "cifar10", real_dir = dir + "/cifar-10-batches-bin";
-  TrainTest t = load_dataset(name, real_dir);
+  // The same loader and checks as `train --data DIR`: both accept and reject the same folders.
+  const std::string name = detect(dir), real_dir = dataset_folder(name, dir);
+  TrainTest t = load_dataset(name, dir);
   std::printf("%s in %s: every file valid\n", name.c_str(), real_dir.c_str());
   print_counts(t.train);
   print_counts(t.test);
@@ -120,7 +120,7 @@ void add_data_command(CLI::App& app, CommandAction& action) {
   check->add_option("DIR", *dir, "dataset folder")->required();
   check->add_option("--labels", *labels, "labeled images for the split summary");
   check->add_option("--val-per-class", *val, "validation images per class");
-  check->add_option("--seed", *seed, "split seed");
+  check->add_option("--seed", *seed, "split seed")->check(unsigned_64());
   check->callback([=, &action] { action = [=] { return data_check(*dir, *labels, *val, *seed); }; });
 
   auto* download = data->add_subcommand("download", "fetch the official CIFAR-10 binary archive, verify, unpack atomically");

@@ -24,7 +24,7 @@ void add_reference_dump_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--depth", o->depth, "WRN depth (6n+4)");
   cmd->add_option("--widen", o->widen, "WRN widen factor");
   cmd->add_option("--batch", o->batch, "batch size")->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", o->seed, "seed");
+  cmd->add_option("--seed", o->seed, "seed")->check(unsigned_64());
   cmd->callback([o, &action] {
     action = [o] {
       Device dev = resolve_device(o->device);

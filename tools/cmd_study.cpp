@@ -27,6 +27,8 @@ void plot(const std::string& args) {
 
 void add_bn_probe_command(CLI::App& app, CommandAction& action) {
   auto* cmd = app.add_subcommand("bn-probe", "BatchNorm batch statistics per mode against the population statistics");
+  cmd->footer("A checkpoint written by `mmengine train` records its model and data settings; they are used, and a\n"
+              "flag that contradicts them is an error.");
   auto c = std::make_shared<BnProbeConfig>();
   cmd->add_option("--checkpoint", c->checkpoint, "model .safetensors (default: a fresh initialisation)");
   cmd->add_option("--dataset", c->dataset, "cifar10, fashion-mnist or synthetic");
@@ -35,7 +37,7 @@ void add_bn_probe_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--widen", c->widen, "WideResNet widen factor");
   cmd->add_option("--labels", c->labels, "labeled images (the split of the run)");
   cmd->add_option("--val-per-class", c->val_per_class, "validation images per class (the split of the run)");
-  cmd->add_option("--seed", c->seed, "seed of the split and of the probe batches");
+  cmd->add_option("--seed", c->seed, "seed of the split and of the probe batches")->check(unsigned_64());
   cmd->add_option("--batch-size", c->batch_size, "B of the probed MixMatch batches")->check(CLI::PositiveNumber);
   cmd->add_option("--batches", c->batches, "probed steps")->check(CLI::PositiveNumber);
   cmd->add_option("--population-batch", c->population_batch, "batch of the population pass")->check(CLI::PositiveNumber);
@@ -46,8 +48,9 @@ void add_bn_probe_command(CLI::App& app, CommandAction& action) {
       ->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("--device", c->device, "auto, cpu or cuda");
   cmd->add_option("--out", c->out_dir, "output folder (CSV, PNG)");
-  cmd->callback([c, conv_bias, &action] {
+  cmd->callback([c, conv_bias, cmd, &action] {
     c->conv_bias = *conv_bias == "on";
+    c->given = [cmd](const char* flag) { return given_flag(cmd, flag); };
     action = [c] {
       ::mkdir(c->out_dir.c_str(), 0755);
       BnProbeResult r = run_bn_probe(*c);
@@ -67,8 +70,9 @@ void add_ablate_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--dataset", a->dataset, "cifar10, fashion-mnist or synthetic (default: the preset's)");
   cmd->add_option("--data", a->data_dir, "dataset folder");
   cmd->add_option("--labels", a->labels, "labeled images (default: the preset's)");
-  cmd->add_option("--steps", a->steps, "training steps of every run (default: the preset's)");
-  cmd->add_option("--eval-every-steps", a->eval_every_steps, "steps between evaluations (default: steps / 4)");
+  cmd->add_option("--steps", a->steps, "training steps of every run (default: the preset's)")->check(CLI::PositiveNumber);
+  cmd->add_option("--eval-every-steps", a->eval_every_steps, "steps between evaluations (default: steps / 4)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--max-eval-images", a->max_eval_images, "evaluate on at most this many images (0: all; default: the preset's)");
   cmd->add_option("--depth", a->depth, "WideResNet depth (default: the preset's)");
   cmd->add_option("--widen", a->widen, "WideResNet widen factor (default: the preset's)");

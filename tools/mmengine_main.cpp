@@ -1,12 +1,12 @@
 // mmengine: the command-line entry point. Subcommands are defined in tools/cmd_*.cpp.
 #include <cstdio>
+#include <new>
 
 #include "kernels/error.h"
 #include "engine/runtime.h"
 #include "tools/commands.h"
 
 using namespace mmengine;
-
 
 int main(int argc, char** argv) {
   CLI::App app{"mmengine: a C++/CUDA engine to train and study MixMatch"};
@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
   }
   try {
     return action ? action() : 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "mmengine: error: out of memory (a smaller --batch-size, --depth, --widen or --prefetch fits)\n");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mmengine: error: %s\n", e.what());
     return 1;

@@ -9,10 +9,13 @@ import csv
 import os
 import sys
 
-import matplotlib
+try:
+    import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError as e:
+    sys.exit(f"plot_metrics.py needs matplotlib ({e}): pip install matplotlib, or apt-get install python3-matplotlib")
 
 
 def read_csv(path):

@@ -14,8 +14,11 @@ import statistics
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError as e:
+    sys.exit(f"bench_pytorch.py needs torch ({e}): pip install torch")
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from wrn_reference import WideResNet  # noqa: E402

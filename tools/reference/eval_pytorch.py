@@ -11,8 +11,11 @@ can be compared with `mmengine eval` on the same checkpoint. With --compare N_CO
 import argparse
 import sys
 
-import numpy as np
-import torch
+try:
+    import numpy as np
+    import torch
+except ImportError as e:
+    sys.exit(f"eval_pytorch.py needs torch and numpy ({e}): pip install torch numpy")
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from wrn_reference import WideResNet, read_safetensors  # noqa: E402

@@ -15,10 +15,13 @@ import json
 import struct
 import sys
 
-import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+try:
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError as e:
+    sys.exit(f"wrn_reference.py needs torch and numpy ({e}): pip install torch numpy")
 
 DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
 
