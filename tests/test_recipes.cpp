@@ -33,16 +33,7 @@ struct BnModel : Module {
   Tensor forward(const Tensor& x, const ForwardOptions& o) override { return bn(x, o); }
 };
 
-// Runs a command, returns (exit status, stdout + stderr).
-std::pair<int, std::string> run(const std::string& args) {
-  std::string cmd = cli_path() + " " + args + " 2>&1";
-  std::array<char, 4096> buf;
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  while (p && fgets(buf.data(), buf.size(), p)) out += buf.data();
-  int rc = p ? pclose(p) : -1;
-  return {WEXITSTATUS(rc), out};
-}
+std::pair<int, std::string> run(const std::string& args) { return run_cli(args); }
 }  // namespace
 
 TEST(BnUpdate, FirstMovesOnlyInterleavedBatchZero) {

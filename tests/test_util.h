@@ -2,12 +2,15 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "engine/runtime.h"
 #include "engine/tensor.h"
@@ -63,6 +66,17 @@ inline std::string cli_path() {
       if (access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return MMENGINE_CLI;
+}
+
+// Runs `mmengine ARGS`; returns (exit status, stdout + stderr).
+inline std::pair<int, std::string> run_cli(const std::string& args) {
+  std::string cmd = cli_path() + " " + args + " 2>&1";
+  char buf[4096];
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  while (p && fgets(buf, sizeof buf, p)) out += buf;
+  int rc = p ? pclose(p) : -1;
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
 }
 
 inline std::string param_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
