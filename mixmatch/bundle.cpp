@@ -232,7 +232,7 @@ BundleReport write_bundle(const std::string& grid_dir, const std::vector<std::st
     if (!entry["state"].is_null() && entry["best"].is_null())
       consider(entry, "best", best_checkpoint_path(grid_dir + "/" + entry["dir"].get<std::string>()));
   for (auto& entry : manifest["runs"])
-    if (!entry["complete"].get<bool>() && entry["state"].is_null())
+    if (!entry["complete"].get<bool>() && entry["state"].is_null() && entry["steps_done"].get<int64_t>() > 0)
       report.notes.push_back(entry["dir"].get<std::string>() + ": interrupted at step " +
                              std::to_string(entry["steps_done"].get<int64_t>()) + " without its state in the bundle: restarts from step 0");
   texts.emplace_back(kManifest, manifest.dump(2) + "\n");

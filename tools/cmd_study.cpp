@@ -116,6 +116,7 @@ void add_ablate_command(CLI::App& app, CommandAction& action) {
       AblateResult r = run_ablation(*a);
       std::printf("\n%s", r.markdown.c_str());
       plot("ablate " + a->out_dir);
+      std::fflush(stdout);
       if (r.failed > 0) {
         std::fprintf(stderr, "mmengine: error: ablate: %d run(s) failed (see the FAILED lines and their train.log)\n", r.failed);
         return 1;
