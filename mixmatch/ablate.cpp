@@ -369,7 +369,11 @@ AblateResult run_ablation(const AblateConfig& a) {
   for (auto& p : plan) collect(p.run, p.cfg.out_dir);
 
   // The seed-extension rule, per recipe and labels, against the interleave / EMA-on cell.
-  if (a.max_seeds > a.seeds) {
+  const bool has_reference = std::find(modes.begin(), modes.end(), "interleave") != modes.end() &&
+                             std::find(emas.begin(), emas.end(), "on") != emas.end();
+  if (a.max_seeds > a.seeds && !has_reference)
+    std::printf("== ablate: --max-seeds: no interleave / EMA-on cell in the grid to compare with: no seeds added ==\n");
+  if (a.max_seeds > a.seeds && has_reference) {
     std::vector<Planned> extra;
     std::map<std::string, std::vector<double>> done;  // cell -> selected accuracies of complete base seeds
     std::map<std::string, bool> extend;
