@@ -15,6 +15,9 @@
 #   GPU_STUDY_SWEEP=1,2,4,8,16  first measure aggregate steps/s of N concurrent training processes
 #                               (`mmengine bench --concurrent-sweep`, GPU_STUDY_SWEEP_STEPS each, WRN-28-2
 #                               at B = 64 unless GPU_STUDY_SWEEP_FLAGS says otherwise)
+#   GPU_STUDY_PROBE=1           afterwards, `mmengine bn-probe` on every best model of the bundle
+#                               (GPU_STUDY_PROBE_IMAGES population images, default 20000, and
+#                               GPU_STUDY_PROBE_BATCHES probed steps, default 16), into study.log
 #   GPU_STUDY_MINUTES (8.5), GPU_STUDY_DEVICE (cuda), GPU_STUDY_DATASET (cifar10),
 #   GPU_STUDY_PRESET (paper): cpu / synthetic / synthetic rehearse the script without a GPU.
 # Needs .device/cifar10-jpeg.tar.gz and .device/jpeg_to_cifar_bin.py for CIFAR-10 (converted
@@ -90,7 +93,9 @@ fi
 from=()
 for b in ${GPU_STUDY_FROM:-}; do from+=(--from-bundle "$b"); done
 # What is left of the limit, less a reserve for the bundle and this script's end.
-left=$(awk -v m="$minutes" -v e="$(elapsed)" 'BEGIN { l = m - e / 60 - 0.4; if (l < 0.2) l = 0.2; printf "%.2f", l }')
+reserve=0.4
+[[ -n ${GPU_STUDY_PROBE:-} ]] && reserve=1.4  # two probes of at most ~30 s each on a GPU
+left=$(awk -v m="$minutes" -v e="$(elapsed)" -v r="$reserve" 'BEGIN { l = m - e / 60 - r; if (l < 0.2) l = 0.2; printf "%.2f", l }')
 say "== ablate ($(elapsed) s): --time-limit $left min =="
 say "$mm ablate --preset $preset --dataset $dataset ${data_flags[*]} --device $device --steps $steps ${defaults[*]} ${extra[*]} ${from[*]} --time-limit $left --out $grid --bundle $out --bundle-max-files 7"
 rm -rf "$grid"
@@ -99,6 +104,28 @@ timeout "$hard" "$mm" ablate --preset "$preset" --dataset "$dataset" "${data_fla
   "${defaults[@]}" "${extra[@]}" "${from[@]}" --time-limit "$left" --out "$grid" --bundle "$out" --bundle-max-files 7 2>&1 |
   tee -a "$log"
 rc=${PIPESTATUS[0]}
+
+# bn-probe on the bundle's best models (GPU_STUDY_PROBE=1): per BN layer, how far each kind of
+# batch's statistics are from the population's; the tables go into study.log.
+if [[ -n ${GPU_STUDY_PROBE:-} ]]; then
+  for ckpt in "$out"/*.best.safetensors; do
+    [[ -f $ckpt ]] || continue
+    name=$(basename "$ckpt" .best.safetensors)
+    run=$grid/${name//__//}
+    flags=$(python3 - "$run/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+depth, widen = c["model"].split("-")[1:3]
+print(f"--labels {c['labels']} --val-per-class {c['val_per_class']} --seed {c['seed']} --bn-eps {c['bn_eps']} "
+      f"--conv-bias {'on' if c['conv_bias'] else 'off'} --depth {depth} --widen {widen} --batch-size {c['batch_size']}")
+PY
+    ) || { say "bn-probe $name: no config.json in $run"; continue; }
+    say "== bn-probe $name ($(elapsed) s) =="
+    timeout 90 "$mm" bn-probe --checkpoint "$ckpt" --dataset "$dataset" "${data_flags[@]}" $flags --device "$device" \
+      --population-images "${GPU_STUDY_PROBE_IMAGES:-20000}" --batches "${GPU_STUDY_PROBE_BATCHES:-16}" --out "/tmp/gpu-study-probe-$name" 2>&1 | tee -a "$log"
+    say "bn-probe exit ${PIPESTATUS[0]}"
+  done
+fi
 
 files=$(find "$out" -maxdepth 1 -type f | wc -l)
 big=$(find "$out" -maxdepth 1 -type f -size +16M | wc -l)
