@@ -63,6 +63,10 @@ int64_t steps_done(const std::string& dir) {
   return last.empty() ? 0 : std::atoll(last.c_str());
 }
 
+std::string size_text(int64_t bytes) {
+  return bytes >= (int64_t{1} << 20) ? std::to_string(bytes >> 20) + " MiB" : std::to_string(bytes >> 10) + " KiB";
+}
+
 void copy_atomically(const std::string& from, const std::string& to) {
   const std::string tmp = to + ".tmp";
   fs::copy_file(from, tmp, fs::copy_options::overwrite_existing);
@@ -210,10 +214,10 @@ BundleReport write_bundle(const std::string& grid_dir, const std::vector<std::st
     const int64_t size = static_cast<int64_t>(fs::file_size(source));
     std::string why;
     if (files + 1 > limits.max_files) why = "the bundle's " + std::to_string(limits.max_files) + " files are used";
-    else if (size > limits.max_file_bytes) why = "over " + std::to_string(limits.max_file_bytes >> 20) + " MiB";
-    else if (used + size > limits.max_total_bytes) why = "the bundle's " + std::to_string(limits.max_total_bytes >> 20) + " MiB are used";
+    else if (size > limits.max_file_bytes) why = "over " + size_text(limits.max_file_bytes) + " a file";
+    else if (used + size > limits.max_total_bytes) why = "the bundle's " + size_text(limits.max_total_bytes) + " are used";
     if (!why.empty()) {
-      report.notes.push_back(name + " left out (" + std::to_string(size >> 10) + " KiB): " + why);
+      report.notes.push_back(name + " left out (" + size_text(size) + "): " + why);
       return;
     }
     copy_atomically(source, bundle_dir + "/" + name);

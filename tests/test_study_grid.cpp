@@ -171,6 +171,18 @@ TEST(Ablate, ConcurrentChildrenBundleAndResumeMatchInProcessRuns) {
   EXPECT_EQ(files.size(), 5u) << "grid.tar.gz, 2 training states and their 2 best models";
   EXPECT_LE(total, int64_t{64} << 20);
   EXPECT_TRUE(fs::exists(a.bundle_dir + "/port__L50__interleave-ema-on-seed0.last.safetensors"));
+  {  // Limits too small for a training state: the bundle says so, and a merge restarts those runs.
+    BundleLimits tight;
+    tight.max_file_bytes = 64 << 10;
+    BundleReport small = write_bundle(a.out_dir, {first.runs[0].dir, first.runs[1].dir}, {}, root + "/small", tight);
+    EXPECT_EQ(small.files, std::vector<std::string>{"grid.tar.gz"});
+    ASSERT_GE(small.notes.size(), 3u);
+    EXPECT_NE(small.notes[0].find("over 64 KiB a file"), std::string::npos) << small.notes[0];
+    EXPECT_NE(small.notes.back().find("restarts from step 0"), std::string::npos) << small.notes.back();
+    MergeReport m = merge_bundle(root + "/small", root + "/small-merged");
+    EXPECT_EQ(m.restarting, 2) << m.summary();
+    EXPECT_THROW(merge_bundle(root + "/nonexistent", root + "/x"), Error);
+  }
 
   // A second "GPU call": a fresh folder, the bundle merged, every run resumed and finished.
   AblateConfig b = a;
