@@ -189,7 +189,7 @@ BundleReport write_bundle(const std::string& grid_dir, const std::vector<std::st
   for (auto& run : runs) {
     MM_CHECK(safe_relative(run), "bundle: run folder '", run, "' is not a relative path inside the grid");
     const std::string dir = grid_dir + "/" + run;
-    if (!fs::exists(dir)) continue;
+    if (!fs::exists(dir + "/config.json")) continue;  // never started (or failed before it began)
     for (auto& f : kRunTexts)
       if (fs::exists(dir + "/" + f)) texts.emplace_back(run + "/" + f, slurp(dir + "/" + f));
     manifest["runs"].push_back({{"dir", run}, {"complete", run_complete(dir)}, {"steps_done", steps_done(dir)},
