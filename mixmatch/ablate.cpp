@@ -168,11 +168,15 @@ void execute(const AblateConfig& a, std::vector<Planned>& plan) {
       todo.push_back(i);
     }
   }
+  // A run is not started when it would not finish: the time left must cover the longest run
+  // this invocation has completed (an interrupted WRN-28-2 run does not fit in a bundle).
+  double longest = 0;
   auto prepare = [&](Planned& p) {
     p.cfg.resume = fs::exists(last_checkpoint_path(p.cfg.out_dir));
     const double left = seconds_left(a);
-    if (left < kMinSecondsToStart) {
-      p.run.message = "not started: --time-limit reached";
+    if (left < std::max(kMinSecondsToStart, longest)) {
+      p.run.message = "not started: " + fmt("%.0f", left) + " s left of --time-limit, the longest finished run took " +
+                      fmt("%.0f", longest) + " s";
       return false;
     }
     if (a.time_limit_minutes > 0) p.cfg.time_limit_minutes = left / 60;
@@ -187,7 +191,9 @@ void execute(const AblateConfig& a, std::vector<Planned>& plan) {
       // In this process the trainer measures --time-limit from process start: the whole limit.
       if (a.time_limit_minutes > 0) p.cfg.time_limit_minutes = a.time_limit_minutes;
       try {
-        train_mixmatch(p.cfg);
+        const auto t0 = std::chrono::steady_clock::now();
+        if (train_mixmatch(p.cfg).complete)
+          longest = std::max(longest, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       } catch (const std::exception& e) {
         p.run.status = RunStatus::Failed;
         p.run.message = e.what();
@@ -220,6 +226,7 @@ void execute(const AblateConfig& a, std::vector<Planned>& plan) {
       [&](size_t j, const ProcessOutcome& o) {
         auto& p = plan[todo[j]];
         if (!o.started && o.error.empty()) return;  // declined: not started
+        if (o.ok() && run_complete(p.cfg.out_dir)) longest = std::max(longest, o.seconds);
         if (!o.ok()) {
           p.run.status = RunStatus::Failed;
           p.run.message = !o.error.empty() ? o.error
@@ -439,6 +446,11 @@ AblateResult run_ablation(const AblateConfig& a) {
      << " failed\n";
   for (auto& r : result.runs)
     if (r.status == RunStatus::Failed) md << "- FAILED " << r.dir << ": " << r.message << "\n";
+  for (auto& r : result.runs)
+    if (r.status == RunStatus::NotStarted && !r.message.empty()) {
+      md << "- " << not_started << " not started; the first, " << r.dir << ", " << r.message << "\n";
+      break;
+    }
   result.markdown = md.str();
   write_file_atomically(a.out_dir + "/ablate.md", result.markdown);
 

@@ -4,8 +4,9 @@
 // (<out>/<recipe>/L<labels>/<mode>-ema-<on|off>-seed<k>); a complete run (summary.json with
 // "complete": true) is reused, an interrupted one resumed. Runs execute in this process one
 // after another (concurrent = 0) or as up to N `mmengine train` child processes at once.
-// --time-limit guards the whole invocation: a run is stopped (checkpointed) or not started
-// when it would not fit, and the next invocation resumes it. A failed run is reported (and
+// --time-limit guards the whole invocation: a run is stopped (checkpointed) when time runs
+// out, and not started when the time left is shorter than the longest run this invocation
+// has completed; the next invocation resumes or starts it. A failed run is reported (and
 // makes the invocation fail), never dropped.
 // Seeds: `seeds` per cell; with max_seeds > seeds, a cell whose difference to the reference
 // cell (interleave, EMA on, same recipe and labels) is under two pooled standard deviations
