@@ -1,35 +1,73 @@
 // `mmengine ablate`: the BN mode {interleave, separate, single, single + sqrt LR} x EMA {on, off}
-// grid (x recipes x seeds) with equal budgets: every run gets the same steps, evaluation
-// points, data, split and initialisation seed. Each run has its own folder; a complete run
-// (summary.json) is skipped, an interrupted one resumed. Reports, per cell, the teacher's and
-// the student's test accuracy at their best validation point, the final accuracies and the
-// wall time, as a markdown table (mean +- std over seeds) and ablate.csv (every run).
+// x recipe x labels grid, seeds per cell, with equal budgets: every run gets the same steps,
+// evaluation points, data, split and initialisation seed. Each run has its own folder
+// (<out>/<recipe>/L<labels>/<mode>-ema-<on|off>-seed<k>); a complete run (summary.json with
+// "complete": true) is reused, an interrupted one resumed. Runs execute in this process one
+// after another (concurrent = 0) or as up to N `mmengine train` child processes at once.
+// --time-limit guards the whole invocation: a run is stopped (checkpointed) when time runs
+// out, and not started when the time left is shorter than the longest run this invocation
+// has completed; the next invocation resumes or starts it. A failed run is reported (and
+// makes the invocation fail), never dropped.
+// Seeds: `seeds` per cell; with max_seeds > seeds, a cell whose difference to the reference
+// cell (interleave, EMA on, same recipe and labels) is under two pooled standard deviations
+// gets seeds up to max_seeds, and so does the reference (needs_more_seeds).
+// Reported per cell: the selected model's test accuracy at its best validation point (the
+// teacher with EMA on, the student with EMA off), the teacher's and the student's, the final
+// accuracies and the wall time, as mean ± std over complete seeds; the difference of the
+// selected accuracy to the reference cell with a 95 % Welch t-interval. ablate.csv lists
+// every run, ablate.md holds the table.
 #pragma once
 #include <string>
 #include <vector>
+
+#include "mixmatch/bundle.h"
 
 namespace mmengine {
 
 struct AblateConfig {
   std::string preset = "synthetic", dataset, data_dir, device = "auto", out_dir = "runs/ablate";
   std::string recipes = "port", modes = "interleave,separate,single,single-sqrt", emas = "on,off";
-  int64_t labels = 0, steps = 0, eval_every_steps = 0, max_eval_images = -1, depth = 0, widen = 0;  // 0 / -1: the preset's
-  int seeds = 1;
+  std::string labels;  // comma-separated label counts; empty: the preset's
+  int64_t steps = 0, eval_every_steps = 0, max_eval_images = -1, depth = 0, widen = 0, log_every = 0;  // 0 / -1: the preset's
+  int64_t stop_after = 0;  // > 0: every run stops (checkpointed, resumable) after this many steps of this invocation
+  double ema_decay = 0, bn_momentum = 0;  // 0: the preset's / recipe's
+  int seeds = 1, max_seeds = 0;           // max_seeds > seeds: the seed-extension rule
+  int concurrent = 0;                     // 0: in this process; N >= 1: N `train_exe train` processes at once
+  std::string train_exe;                  // the mmengine executable for child processes
+  double time_limit_minutes = 0;          // > 0: for this whole invocation, from process start
+  bool report_only = false;               // train nothing: collect what the folder holds
+  std::vector<std::string> from_bundles;  // merged into out_dir first
+  std::string bundle_dir;                 // non-empty: write a results bundle there at the end
+  std::vector<std::string> bundle_best;   // runs (folders relative to out_dir) whose best model goes into it
+  BundleLimits bundle_limits;
 };
 
+enum class RunStatus { Complete, Interrupted, Failed, NotStarted };
+const char* run_status_name(RunStatus s);
+
 struct AblateRun {
-  std::string recipe, mode, ema, dir;
+  std::string recipe, mode, ema, dir;  // dir: relative to out_dir
+  int64_t labels = 0;
   uint64_t seed = 0;
+  RunStatus status = RunStatus::NotStarted;
+  bool reused = false;    // complete before this invocation
+  std::string message;    // why a run failed or is not complete
+  int64_t steps_done = 0;
   double teacher_at_best = -1, student_at_best = -1, final_teacher = -1, final_student = -1, seconds = 0;
-  bool reused = false;  // complete before this invocation
+  double selected_at_best() const { return ema == "on" ? teacher_at_best : student_at_best; }
 };
 
 struct AblateResult {
   std::vector<AblateRun> runs;
   std::string markdown;
+  int failed = 0, incomplete = 0;
 };
 
 AblateResult run_ablation(const AblateConfig& cfg);
+
+// The seed-extension rule: true when |mean(cell) - mean(reference)| < 2 pooled standard
+// deviations (both need >= 2 values).
+bool needs_more_seeds(const std::vector<double>& cell, const std::vector<double>& reference);
 
 // From a run's metrics.csv: the test accuracy of `who` (teacher or student) at the evaluation
 // with its best validation accuracy (the first such, on ties).

@@ -7,7 +7,6 @@
 #include "engine/autograd.h"
 #include "engine/ops_nn.h"
 #include "layers/wideresnet.h"
-#include "mixmatch/ablate.h"
 #include "mixmatch/bn_probe.h"
 #include "tests/test_util.h"
 
@@ -75,33 +74,4 @@ TEST(BnProbe, PopulationStatisticsMatchADirectFloat64Computation) {
       auto d = r.deviation.at(layer).at(mode);
       EXPECT_TRUE(std::isfinite(d.first) && std::isfinite(d.second)) << layer << " " << mode;
     }
-}
-
-TEST(Ablate, TinyGridCompletesWritesTheTableAndReusesFinishedRuns) {
-  AblateConfig a;
-  a.preset = "synthetic";
-  a.steps = 4;
-  a.eval_every_steps = 2;
-  a.max_eval_images = 100;  // keeps the sanitizer build quick
-  a.modes = "interleave,single-sqrt";
-  a.emas = "on,off";
-  a.device = "cpu";
-  a.out_dir = ::testing::TempDir() + "mm_ablate_" + std::to_string(::getpid());
-  AblateResult r = run_ablation(a);
-  ASSERT_EQ(r.runs.size(), 4u);
-  for (auto& run : r.runs) {
-    EXPECT_FALSE(run.reused);
-    EXPECT_GE(run.teacher_at_best, 0.0);
-    EXPECT_GE(run.student_at_best, 0.0);
-  }
-  EXPECT_NE(r.markdown.find("| port | single-sqrt | off |"), std::string::npos) << r.markdown;
-  std::ifstream csv(a.out_dir + "/ablate.csv");
-  std::string header;
-  std::getline(csv, header);
-  EXPECT_EQ(header.rfind("recipe,bn_mode,ema,seed", 0), 0u);
-  AblateResult again = run_ablation(a);
-  for (auto& run : again.runs) EXPECT_TRUE(run.reused) << run.dir;
-  EXPECT_EQ(again.markdown, r.markdown);
-  a.modes = "twice";
-  EXPECT_THROW(run_ablation(a), Error);
 }

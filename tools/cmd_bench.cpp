@@ -20,6 +20,7 @@
 #include "layers/wideresnet.h"
 #include "mixmatch/ema.h"
 #include "mixmatch/step.h"
+#include "tools/bench_concurrent.h"
 #include "tools/commands.h"
 
 namespace mmengine {
@@ -180,7 +181,25 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--warmup", o->warmup, "untimed runs first")->check(CLI::NonNegativeNumber);
   cmd->add_option("--repeats", o->repeats, "timed runs (median reported)")->check(CLI::PositiveNumber);
   cmd->add_flag("--quick", o->quick, "skip the data-pipeline measurement");
-  cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });
+  // The concurrency sweep replaces the other measurements when asked for.
+  auto sweep = std::make_shared<ConcurrentSweepOpts>();
+  cmd->add_option("--concurrent-sweep", sweep->counts,
+                  "only this: aggregate steps/s of N concurrent `mmengine train` processes, for N in the list (e.g. 1,2,4,8,16)");
+  cmd->add_option("--sweep-steps", sweep->steps, "steps of each process in the sweep")->check(CLI::PositiveNumber);
+  cmd->add_option("--sweep-dataset", sweep->dataset, "dataset of the sweep's runs: synthetic (16x16) or cifar10");
+  cmd->add_option("--sweep-data", sweep->data_dir, "dataset folder of the sweep's runs");
+  cmd->callback([o, sweep, cmd, &action] {
+    const bool sweeping = cmd->count("--concurrent-sweep") > 0;
+    action = [o, sweep, sweeping] {
+      if (!sweeping) return run_bench(*o);
+      sweep->device = o->device, sweep->depth = o->depth, sweep->widen = o->widen, sweep->batch = o->batch;
+      nlohmann::ordered_json out;
+      out["git_commit"] = MMENGINE_GIT_COMMIT;
+      const int rc = run_concurrent_sweep(*sweep, out);
+      if (!o->json.empty()) write_file_atomically(o->json, out.dump(2) + "\n");
+      return rc;
+    };
+  });
 }
 
 }  // namespace mmengine

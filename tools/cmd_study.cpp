@@ -3,10 +3,13 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 
+#include "kernels/error.h"
 #include "engine/safetensors.h"
 #include "mixmatch/ablate.h"
 #include "mixmatch/bn_probe.h"
+#include "mixmatch/process_pool.h"
 #include "tools/commands.h"
 
 namespace mmengine {
@@ -64,29 +67,64 @@ void add_bn_probe_command(CLI::App& app, CommandAction& action) {
 }
 
 void add_ablate_command(CLI::App& app, CommandAction& action) {
-  auto* cmd = app.add_subcommand("ablate", "train the BN-mode x EMA grid with equal budgets and print the table");
+  auto* cmd = app.add_subcommand("ablate", "train the BN-mode x EMA x recipe x labels grid with equal budgets and print the table");
   auto a = std::make_shared<AblateConfig>();
   cmd->add_option("--preset", a->preset, "paper, quick or synthetic (as mmengine train)");
   cmd->add_option("--dataset", a->dataset, "cifar10, fashion-mnist or synthetic (default: the preset's)");
   cmd->add_option("--data", a->data_dir, "dataset folder");
-  cmd->add_option("--labels", a->labels, "labeled images (default: the preset's)");
+  cmd->add_option("--labels", a->labels, "comma-separated labeled-image counts, e.g. 250,4000 (default: the preset's)");
   cmd->add_option("--steps", a->steps, "training steps of every run (default: the preset's)")->check(CLI::PositiveNumber);
   cmd->add_option("--eval-every-steps", a->eval_every_steps, "steps between evaluations (default: steps / 4)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-eval-images", a->max_eval_images, "evaluate on at most this many images (0: all; default: the preset's)");
   cmd->add_option("--depth", a->depth, "WideResNet depth (default: the preset's)");
   cmd->add_option("--widen", a->widen, "WideResNet widen factor (default: the preset's)");
+  cmd->add_option("--log-every", a->log_every, "steps between metric rows (default: the preset's)");
+  cmd->add_option("--ema-decay", a->ema_decay, "EMA teacher decay (default: the preset's / recipe's)");
+  cmd->add_option("--bn-momentum", a->bn_momentum, "BatchNorm running-statistics momentum (default: the preset's)");
   cmd->add_option("--seeds", a->seeds, "seeds per cell")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-seeds", a->max_seeds,
+                  "more seeds (up to this many) for cells within two pooled standard deviations of interleave / EMA on");
   cmd->add_option("--recipes", a->recipes, "comma-separated: port, google");
   cmd->add_option("--modes", a->modes, "comma-separated cells: interleave, separate, single, single-sqrt");
   cmd->add_option("--ema", a->emas, "comma-separated: on, off");
   cmd->add_option("--device", a->device, "auto, cpu or cuda");
   cmd->add_option("--out", a->out_dir, "folder of the grid (one run folder per cell and seed)");
-  cmd->callback([a, &action] {
-    action = [a] {
+  cmd->add_option("--concurrent", a->concurrent,
+                  "runs at once, each an `mmengine train` process (0: one after another in this process)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--time-limit", a->time_limit_minutes,
+                  "minutes for this invocation: runs stop checkpointed (or do not start) to meet it; rerun to resume")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--stop-after", a->stop_after,
+                  "every run stops after this many steps of this invocation (checkpointed; rerun to resume)");
+  cmd->add_flag("--report-only", a->report_only, "train nothing: the table of what --out (and --from-bundle) holds");
+  cmd->add_option("--from-bundle", a->from_bundles, "merge this results bundle (folder) into --out first (repeatable)");
+  cmd->add_option("--bundle", a->bundle_dir, "write a results bundle (at most 8 files, 64 MiB) into this folder at the end");
+  auto best = std::make_shared<std::string>();
+  cmd->add_option("--bundle-best", *best,
+                  "comma-separated runs (e.g. port/L250/interleave-ema-on-seed0) whose best model the bundle carries "
+                  "(default: seed 0 of the first two BN modes with EMA on)");
+  cmd->add_option("--bundle-max-files", a->bundle_limits.max_files, "files the bundle may have (default 8)")
+      ->check(CLI::PositiveNumber);
+  cmd->callback([a, best, &action] {
+    action = [a, best] {
+      std::stringstream ss(*best);
+      for (std::string item; std::getline(ss, item, ',');)
+        if (!item.empty()) a->bundle_best.push_back(item);
+      for (auto& b : a->from_bundles) {
+        struct stat st;
+        MM_CHECK(::stat(b.c_str(), &st) == 0 && S_ISDIR(st.st_mode), "--from-bundle ", b, ": not a folder");
+      }
+      if (a->concurrent > 0) a->train_exe = self_executable();
       AblateResult r = run_ablation(*a);
       std::printf("\n%s", r.markdown.c_str());
       plot("ablate " + a->out_dir);
+      std::fflush(stdout);
+      if (r.failed > 0) {
+        std::fprintf(stderr, "mmengine: error: ablate: %d run(s) failed (see the FAILED lines and their train.log)\n", r.failed);
+        return 1;
+      }
       return 0;
     };
   });

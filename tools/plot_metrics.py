@@ -2,20 +2,17 @@
 """Plots of mmengine outputs (matplotlib; PNG files next to the CSVs).
 
   plot_metrics.py run DIR       DIR/metrics.csv      -> DIR/curves.png (losses, accuracies)
-  plot_metrics.py ablate DIR    every run under DIR  -> DIR/ablate_curves.png (test accuracy, all runs)
+  plot_metrics.py ablate DIR    every run under DIR  -> DIR/ablate_curves.png (test accuracy, all runs), and per
+                                recipe and label count, DIR/curves_<recipe>_L<labels>.png: one panel per cell
+                                (BN mode x EMA), the selected model's test accuracy against step for each seed
+                                (thin) and their mean (thick); cells from DIR/ablate.csv
   plot_metrics.py bn-probe DIR  DIR/bn_probe.csv     -> DIR/bn_probe_mean.png, DIR/bn_probe_var.png
 """
 import csv
 import os
 import sys
 
-try:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-except ImportError as e:
-    sys.exit(f"plot_metrics.py needs matplotlib ({e}): pip install matplotlib, or apt-get install python3-matplotlib")
+plt = None  # matplotlib.pyplot, imported in main() (the CSV helpers work without it)
 
 
 def read_csv(path):
@@ -78,6 +75,48 @@ def plot_ablate(d):
     print("wrote", out)
 
 
+def cell_curves(d):
+    """{(recipe, labels): {(mode, ema): [(seed, steps, accuracies)]}} of the complete runs in
+    DIR/ablate.csv; the accuracy is the selected model's (teacher with EMA on, else student)."""
+    groups = {}
+    for r in read_csv(os.path.join(d, "ablate.csv")):
+        path = os.path.join(d, r["dir"], "metrics.csv")
+        if r["status"] != "complete" or not os.path.exists(path):
+            continue
+        who = "teacher" if r["ema"] == "on" else "student"
+        xs, ys = series(read_csv(path), f"test_acc_{who}")
+        cells = groups.setdefault((r["recipe"], r["labels"]), {})
+        cells.setdefault((r["bn_mode"], r["ema"]), []).append((r["seed"], xs, ys))
+    return groups
+
+
+def plot_cells(d):
+    for (recipe, labels), cells in cell_curves(d).items():
+        modes = list(dict.fromkeys(m for m, _ in cells))
+        emas = list(dict.fromkeys(e for _, e in cells))
+        fig, axes = plt.subplots(len(emas), len(modes), figsize=(3.6 * len(modes), 3.2 * len(emas)),
+                                 sharex=True, sharey=True, squeeze=False)
+        for (mode, ema), runs in cells.items():
+            ax = axes[emas.index(ema)][modes.index(mode)]
+            for seed, xs, ys in runs:
+                ax.plot(xs, ys, lw=0.8, alpha=0.6, label=f"seed {seed}")
+            n = min(len(ys) for _, _, ys in runs)
+            if n:
+                mean = [sum(ys[i] for _, _, ys in runs) / len(runs) for i in range(n)]
+                ax.plot(runs[0][1][:n], mean, "k", lw=2, label="mean")
+            ax.set_title(f"{mode}, EMA {ema} ({len(runs)} seeds)", fontsize=9)
+            ax.set_xlabel("step")
+        for row in axes:
+            row[0].set_ylabel("test accuracy (%)")
+        axes[0][0].legend(fontsize=7)
+        fig.suptitle(f"recipe {recipe}, {labels} labels: selected model's test accuracy")
+        fig.tight_layout()
+        out = os.path.join(d, f"curves_{recipe}_L{labels}.png")
+        fig.savefig(out, dpi=90)
+        plt.close(fig)
+        print("wrote", out)
+
+
 def plot_bn_probe(d):
     rows = read_csv(os.path.join(d, "bn_probe.csv"))
     layers = list(dict.fromkeys(r["layer"] for r in rows))
@@ -103,10 +142,25 @@ def plot_bn_probe(d):
 
 
 def main():
+    global plt
     if len(sys.argv) != 3 or sys.argv[1] not in ("run", "ablate", "bn-probe"):
         print(__doc__, file=sys.stderr)
         return 2
-    {"run": plot_run, "ablate": plot_ablate, "bn-probe": plot_bn_probe}[sys.argv[1]](sys.argv[2])
+    try:
+        import matplotlib
+    except ImportError:
+        print("plot_metrics.py needs matplotlib, which is not installed (pip install matplotlib, or apt-get install "
+              "python3-matplotlib): no PNG written (the CSV files hold every number)", file=sys.stderr)
+        return 3
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as pyplot
+    plt = pyplot
+    if sys.argv[1] == "ablate":
+        plot_ablate(sys.argv[2])
+        if os.path.exists(os.path.join(sys.argv[2], "ablate.csv")):
+            plot_cells(sys.argv[2])
+    else:
+        {"run": plot_run, "bn-probe": plot_bn_probe}[sys.argv[1]](sys.argv[2])
     return 0
 
 
