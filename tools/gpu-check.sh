@@ -53,7 +53,7 @@ gpu=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/nu
 
 # CUDA tests: every test with a CUDA device parameter or CUDA in its name. On a GPU only the
 # no-device error test may skip.
-cuda_filter='*Cuda*:*cuda*:*Cudnn*'
+cuda_filter='*Cuda*:*cuda*:*CUDA*:*Cudnn*'
 if [[ -n $tests ]] && want tests; then
   timeout "$(cap 75)" "$tests" --gtest_filter="$cuda_filter" --gtest_brief=1 >"$out/tests.log" 2>&1
   rc=$?
