@@ -176,7 +176,9 @@ TEST(Cli, TimeLimitStopsCleanlyAndResumes) {
   const nlohmann::json j = nlohmann::json::parse(summary);
   // A run always does its first step (a sanitizer build on a loaded machine may need longer
   // than the whole limit for it); after that, the limit holds within half of itself.
-  if (j["steps_done"].get<int64_t>() > 1) EXPECT_LE(j["process_seconds"].get<double>(), 12.0 * 1.5) << summary;
+  if (j["steps_done"].get<int64_t>() > 1) {
+    EXPECT_LE(j["process_seconds"].get<double>(), 12.0 * 1.5) << summary;
+  }
   // The limit is per invocation: a resumed one continues from the checkpoint and stops on time again.
   auto [rc2, out2] = run("train --preset synthetic --epochs 1000 --eval-every 1000 --max-eval-images 100 --time-limit 0.1 "
                          "--resume --out " + dir);
