@@ -157,7 +157,7 @@ void collect(AblateRun& run, const std::string& dir) {
 
 // Trains every planned run that is not complete; records failures.
 void execute(const AblateConfig& a, std::vector<Planned>& plan) {
-  std::vector<size_t> todo;
+  std::vector<size_t> pending;
   for (size_t i = 0; i < plan.size(); ++i) {
     auto& p = plan[i];
     const std::string dir = p.cfg.out_dir;
@@ -165,7 +165,7 @@ void execute(const AblateConfig& a, std::vector<Planned>& plan) {
       p.run.reused = true;
       std::printf("== ablate: %s: complete, reused ==\n", p.run.dir.c_str());
     } else if (!a.report_only) {
-      todo.push_back(i);
+      pending.push_back(i);
     }
   }
   // A run is not started when it would not finish: the time left must cover the longest run
@@ -185,7 +185,7 @@ void execute(const AblateConfig& a, std::vector<Planned>& plan) {
     return true;
   };
   if (a.concurrent <= 0) {
-    for (size_t i : todo) {
+    for (size_t i : pending) {
       auto& p = plan[i];
       if (!prepare(p)) continue;
       // In this process the trainer measures --time-limit from process start: the whole limit.
@@ -203,11 +203,11 @@ void execute(const AblateConfig& a, std::vector<Planned>& plan) {
     return;
   }
   MM_CHECK(!a.train_exe.empty(), "--concurrent: the mmengine executable for the child processes is unknown");
-  std::vector<ProcessJob> jobs(todo.size());
+  std::vector<ProcessJob> jobs(pending.size());
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const std::string threads = std::to_string(std::max(1u, cores / static_cast<unsigned>(a.concurrent)));
-  for (size_t j = 0; j < todo.size(); ++j) {
-    const std::string dir = plan[todo[j]].cfg.out_dir;
+  for (size_t j = 0; j < pending.size(); ++j) {
+    const std::string dir = plan[pending[j]].cfg.out_dir;
     fs::create_directories(dir);
     jobs[j].log = dir + "/train.log";
     if (!std::getenv("OMP_NUM_THREADS")) jobs[j].env.push_back("OMP_NUM_THREADS=" + threads);
@@ -215,7 +215,7 @@ void execute(const AblateConfig& a, std::vector<Planned>& plan) {
   run_processes(
       jobs, a.concurrent,
       [&](size_t j, ProcessJob& job) {
-        auto& p = plan[todo[j]];
+        auto& p = plan[pending[j]];
         if (!prepare(p)) return false;
         job.argv = train_arguments(a, p.cfg);
         job.argv.insert(job.argv.begin(), a.train_exe);
@@ -224,7 +224,7 @@ void execute(const AblateConfig& a, std::vector<Planned>& plan) {
         return true;
       },
       [&](size_t j, const ProcessOutcome& o) {
-        auto& p = plan[todo[j]];
+        auto& p = plan[pending[j]];
         if (!o.started && o.error.empty()) return;  // declined: not started
         if (o.ok() && run_complete(p.cfg.out_dir)) longest = std::max(longest, o.seconds);
         if (!o.ok()) {
