@@ -114,6 +114,13 @@ build_and_run divergent-shuffle kernels/cuda/launch.cuh \
 build_and_run wrong-index-bn-batch-stride kernels/cuda/batchnorm.cu \
   'return ((k / HW) * C + c) * HW + k % HW;' \
   'return c * HW + k;'
+build_and_run missing-barrier-shared-reuse kernels/cuda/batchnorm.cu \
+  '  const double v = total;
+  __syncthreads();  // `total` may be reused by the next call' \
+  '  const double v = total;'
+build_and_run wrong-index-bn-split-partial kernels/cuda/batchnorm.cu \
+  'for (int64_t j = 0; j < S; ++j) t += partial[c * S + j];' \
+  'for (int64_t j = 0; j < S; ++j) t += partial[c + j];'
 build_and_run wrong-index-reduce-row kernels/cuda/reduce.cu \
   'for (int64_t l = threadIdx.x; l < len; l += blockDim.x) acc += x[(o * len + l) * inner + i];' \
   'for (int64_t l = threadIdx.x + 1; l < len; l += blockDim.x) acc += x[(o * len + l) * inner + i];'

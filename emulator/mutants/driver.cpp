@@ -1,13 +1,14 @@
 // The program tools/emulator-mutants.sh builds around (possibly mutated) copies of the kernels
 // with shared-memory block reductions and warp shuffles: elementwise (binary forward and the
 // per-channel gradient), reduce (the block-per-output sum) and batchnorm (forward and
-// backward). Each runs on the emulated device with exact-size cudaMalloc buffers (so
+// backward, both the (channel, split) grid kernels and the v0 block-per-channel ones). Each runs on the emulated device with exact-size cudaMalloc buffers (so
 // AddressSanitizer sees a write one past the end) and must equal its CPU twin; exit 1 if not.
 #include <cuda_runtime.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "kernels/batchnorm.h"
@@ -81,23 +82,33 @@ int main() {
     sum_axis_cuda(dx.p, out.p, outer, len, inner);
     expect("sum_axis", out.get(), want);
   }
-  {  // batchnorm forward and backward
+  {  // batchnorm forward and backward: the (channel, split) grid kernels and the v0 block-per-channel ones
     const int64_t N = 4, C = 3, HW = 100, n = N * C * HW;
     auto x = values(n, 7), gamma = values(C, 8), beta = values(C, 9), gy = values(n, 10);
     std::vector<double> y(n), mean(C), var(C), invstd(C), gx(n), gg(C), gb(C);
     batchnorm_forward_train_cpu(x.data(), gamma.data(), beta.data(), y.data(), mean.data(), var.data(), invstd.data(), N, C,
-                                HW, 1e-5);
+                                HW, 1e-5, nullptr);
     batchnorm_backward_cpu(x.data(), gy.data(), gamma.data(), mean.data(), invstd.data(), gx.data(), gg.data(), gb.data(), N,
-                           C, HW);
-    Dev dx(x), dgamma(gamma), dbeta(beta), dy(n), dmean(C), dvar(C), dinv(C), dgy(gy), dgx(n), dgg(C), dgb(C);
-    batchnorm_forward_train_cuda(dx.p, dgamma.p, dbeta.p, dy.p, dmean.p, dvar.p, dinv.p, N, C, HW, 1e-5);
-    expect("batchnorm forward y", dy.get(), y);
-    expect("batchnorm forward mean", dmean.get(), mean);
-    expect("batchnorm forward var", dvar.get(), var);
-    batchnorm_backward_cuda(dx.p, dgy.p, dgamma.p, dmean.p, dinv.p, dgx.p, dgg.p, dgb.p, N, C, HW);
-    expect("batchnorm backward gx", dgx.get(), gx);
-    expect("batchnorm backward ggamma", dgg.get(), gg);
-    expect("batchnorm backward gbeta", dgb.get(), gb);
+                           C, HW, nullptr);
+    for (const bool v0 : {false, true}) {
+      const std::string tag = v0 ? "batchnorm v0 " : "batchnorm ";
+      Dev dx(x), dgamma(gamma), dbeta(beta), dy(n), dmean(C), dvar(C), dinv(C), dgy(gy), dgx(n), dgg(C), dgb(C);
+      Dev work(static_cast<size_t>(batchnorm_workspace_cuda(N, C, HW)));
+      if (v0)
+        batchnorm_forward_train_v0_cuda(dx.p, dgamma.p, dbeta.p, dy.p, dmean.p, dvar.p, dinv.p, N, C, HW, 1e-5);
+      else
+        batchnorm_forward_train_cuda(dx.p, dgamma.p, dbeta.p, dy.p, dmean.p, dvar.p, dinv.p, N, C, HW, 1e-5, work.p);
+      expect((tag + "forward y").c_str(), dy.get(), y);
+      expect((tag + "forward mean").c_str(), dmean.get(), mean);
+      expect((tag + "forward var").c_str(), dvar.get(), var);
+      if (v0)
+        batchnorm_backward_v0_cuda(dx.p, dgy.p, dgamma.p, dmean.p, dinv.p, dgx.p, dgg.p, dgb.p, N, C, HW);
+      else
+        batchnorm_backward_cuda(dx.p, dgy.p, dgamma.p, dmean.p, dinv.p, dgx.p, dgg.p, dgb.p, N, C, HW, work.p);
+      expect((tag + "backward gx").c_str(), dgx.get(), gx);
+      expect((tag + "backward ggamma").c_str(), dgg.get(), gg);
+      expect((tag + "backward gbeta").c_str(), dgb.get(), gb);
+    }
   }
   if (cudaGetLastError() != cudaSuccess) ++failures;
   std::printf("%d failures\n", failures);
