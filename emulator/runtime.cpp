@@ -39,6 +39,32 @@ bool device_range(const void* p, size_t bytes) {
   return a >= it->first && a - it->first + bytes <= it->second;
 }
 
+std::mutex& work_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<cudaStream_t, StreamWork>& work() {
+  static auto* w = new std::map<cudaStream_t, StreamWork>;
+  return *w;
+}
+
+StreamWork stream_work(cudaStream_t stream) {
+  std::lock_guard<std::mutex> lock(work_mutex());
+  auto it = work().find(stream);
+  return it == work().end() ? StreamWork{} : it->second;
+}
+
+void count_work(cudaStream_t stream, Work what) {
+  std::lock_guard<std::mutex> lock(work_mutex());
+  StreamWork& w = work()[stream];
+  switch (what) {
+    case Work::Kernel: ++w.kernels; break;
+    case Work::Gemm: ++w.gemms; break;
+    case Work::Copy: ++w.copies; break;
+    case Work::Fill: ++w.fills; break;
+  }
+}
+
 }  // namespace mmemu
 
 using mmemu::record;
@@ -87,6 +113,18 @@ cudaError_t cudaFree(void* ptr) {
   return cudaSuccess;
 }
 
+cudaError_t cudaMallocHost(void** ptr, size_t bytes) {
+  if (!ptr) return record(cudaErrorInvalidValue);
+  *ptr = nullptr;
+  if (bytes == 0) return cudaSuccess;
+  if (posix_memalign(ptr, 256, bytes) != 0) return record(cudaErrorMemoryAllocation);
+  return cudaSuccess;
+}
+cudaError_t cudaFreeHost(void* ptr) {
+  std::free(ptr);
+  return cudaSuccess;
+}
+
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
   if (bytes == 0) return cudaSuccess;
   if (!dst || !src) return record(cudaErrorInvalidValue);
@@ -109,8 +147,10 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
   return cudaSuccess;
 }
 
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
-  return cudaMemcpy(dst, src, bytes, kind);
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
+  const cudaError_t e = cudaMemcpy(dst, src, bytes, kind);
+  if (e == cudaSuccess) mmemu::count_work(stream, mmemu::Work::Copy);
+  return e;
 }
 
 cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
@@ -119,13 +159,21 @@ cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
   std::memset(dst, value, bytes);
   return cudaSuccess;
 }
-cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t) { return cudaMemset(dst, value, bytes); }
+cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t stream) {
+  const cudaError_t e = cudaMemset(dst, value, bytes);
+  if (e == cudaSuccess) mmemu::count_work(stream, mmemu::Work::Fill);
+  return e;
+}
 
 cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 cudaError_t cudaStreamCreate(cudaStream_t* stream) {
   if (!stream) return record(cudaErrorInvalidValue);
   *stream = new mmemu_stream;
   return cudaSuccess;
+}
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
+  if (flags & ~unsigned(cudaStreamNonBlocking)) return record(cudaErrorInvalidValue);
+  return cudaStreamCreate(stream);
 }
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   delete stream;
@@ -187,6 +235,11 @@ cudaError_t cudaEventCreate(cudaEvent_t* event) {
   *event = new mmemu_event;
   return cudaSuccess;
 }
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags) {
+  if (flags & ~unsigned(cudaEventDisableTiming)) return record(cudaErrorInvalidValue);
+  return cudaEventCreate(event);
+}
+cudaError_t cudaEventQuery(cudaEvent_t event) { return event ? cudaSuccess : record(cudaErrorInvalidResourceHandle); }
 cudaError_t cudaEventDestroy(cudaEvent_t event) {
   delete event;
   return cudaSuccess;

@@ -426,7 +426,6 @@ uint64_t warp_collective(WarpOp op, const char* what, const char* file, int line
 
 void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
               void (*body)(void*), void* context) {
-  (void)stream;
   // The limits of every GPU the project targets (compute capability 7.0 to 9.0).
   const uint64_t threads = uint64_t(block.x) * block.y * block.z;
   if (grid.x == 0 || grid.y == 0 || grid.z == 0 || threads == 0 || threads > 1024 || block.x > 1024 || block.y > 1024 ||
@@ -443,6 +442,7 @@ void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared_bytes
                  site.kernel, site.file, site.line);
     std::abort();
   }
+  count_work(stream, Work::Kernel);
   Executor& ex = executor();
   if (ex.in_kernel) {
     std::fprintf(stderr, "mmengine CUDA emulator: kernel %s launched from inside a kernel (%s:%d)\n", site.kernel, site.file,

@@ -69,6 +69,10 @@ void fill_bytes(void* dst, Device d, int byte_value, size_t bytes) {
 #endif
 }
 
+#ifndef MMENGINE_WITH_CUDA
+int64_t cuda_host_syncs() { return 0; }
+#endif
+
 CudaAllocatorStats cuda_allocator_stats() {
 #ifdef MMENGINE_WITH_CUDA
   return cuda_stats();

@@ -2,6 +2,7 @@
 // and within devices, byte fills. Tensor storage is built on these.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "engine/dtype.h"
@@ -20,5 +21,10 @@ struct CudaAllocatorStats {
   size_t bytes_cached = 0;    // free blocks held for reuse
 };
 CudaAllocatorStats cuda_allocator_stats();
+
+// How many times the host has waited for the CUDA device so far (device-to-host copies,
+// stream / device / staging-event synchronizations; engine/cuda/context.h); 0 without CUDA.
+// A training step adds none: its losses stay on the device until they are logged.
+int64_t cuda_host_syncs();
 
 }  // namespace mmengine

@@ -36,7 +36,7 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
     MM_DISPATCH_FLOAT(x.dtype(), T,
                       kernels::batchnorm_forward_train_v0_cuda<T>(x.data<T>(), gamma.data<T>(), beta.data<T>(), y.data<T>(),
                                                                   mean.data<T>(), var.data<T>(), invstd.data<T>(), N, C,
-                                                                  HW, eps));
+                                                                  HW, eps, cuda_stream()));
 #else
     MM_FAIL("v0 kernels: this build has no CUDA");
 #endif
@@ -63,7 +63,7 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
                         kernels::batchnorm_backward_v0_cuda<T>(X.data<T>(), gy.data<T>(), G.data<T>(), mean.data<T>(),
                                                                invstd.data<T>(), gx.data<T>(),
                                                                need_gamma ? gg.data<T>() : nullptr,
-                                                               need_beta ? gb.data<T>() : nullptr, N, C, HW));
+                                                               need_beta ? gb.data<T>() : nullptr, N, C, HW, cuda_stream()));
 #else
       MM_FAIL("v0 kernels: this build has no CUDA");
 #endif

@@ -79,7 +79,8 @@ void grad_weight_v0(int64_t cout, int64_t K, int64_t HW, const Tensor& gy, const
                     int64_t batch) {
 #ifdef MMENGINE_WITH_CUDA
   MM_DISPATCH_FLOAT(gy.dtype(), T, kernels::gemm_batched_sum_v0_cuda<T>(false, true, cout, K, HW, gy.data<T>(), cout * HW,
-                                                                          cols.data<T>(), K * HW, gw.data<T>(), batch));
+                                                                          cols.data<T>(), K * HW, gw.data<T>(), batch,
+                                                                          cuda_stream()));
 #else
   (void)cout, (void)K, (void)HW, (void)gy, (void)cols, (void)gw, (void)batch;
   MM_FAIL("v0 kernels: this build has no CUDA");

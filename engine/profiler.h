@@ -1,7 +1,8 @@
 // Per-kernel-family time accounting for `mmengine bench`. Off by default, and then a scope
 // costs one branch. When on, a scope synchronizes the device before and after (so the time
 // is that family's own), which slows the step: the breakdown is taken in separate runs from
-// the headline timings.
+// the headline timings. In CUDA builds every scope is also an NVTX range (always, without a
+// sync), so an nsys / ncu timeline of any run is labelled by kernel family.
 #pragma once
 #include <chrono>
 #include <functional>

@@ -3,6 +3,7 @@
 #include "kernels/error.h"
 
 #ifdef MMENGINE_WITH_CUDA
+#include "engine/cuda/context.h"
 #include "kernels/cuda/check.h"
 #endif
 
@@ -78,7 +79,10 @@ std::string cuda_unavailable_reason() {
 
 void synchronize(Device d) {
 #ifdef MMENGINE_WITH_CUDA
-  if (d == Device::CUDA) MM_CUDA_CHECK(cudaDeviceSynchronize());
+  if (d == Device::CUDA) {
+    note_host_sync();
+    MM_CUDA_CHECK(cudaDeviceSynchronize());
+  }
 #else
   (void)d;
 #endif

@@ -14,9 +14,9 @@ bool cuda_emulated();
 int cuda_device_count();  // never throws: 0 when CUDA is unusable
 bool cuda_available();
 std::string cuda_unavailable_reason();
-void synchronize(Device d);
+void synchronize(Device d);  // waits for queued device work (a counted host sync); a no-op on CPU
 // A --device flag value (auto|cpu|cuda) -> a device; auto picks CUDA when a real device exists.
 // Errors name the flag, and say why when CUDA is asked for but unusable.
-Device resolve_device(const std::string& flag_value, const char* flag_name = "--device");  // waits for queued device work; a no-op on CPU
+Device resolve_device(const std::string& flag_value, const char* flag_name = "--device");
 
 }  // namespace mmengine

@@ -8,6 +8,9 @@
 // column, both in [0, 2 * pad) as the seed's np.random.randint(0, h - new_h) does (its upper
 // bound is exclusive, so the last offset is never drawn), and the low bit of word 2 the flip.
 #pragma once
+#ifdef MMENGINE_WITH_CUDA
+#include <cuda_runtime.h>  // cudaStream_t: every CUDA launcher takes its stream last
+#endif
 #include <cstdint>
 
 #include "kernels/common.h"
@@ -34,7 +37,7 @@ void augment_batch_cpu(const AugmentSpec& spec, const uint8_t* images, const T* 
 
 #ifdef MMENGINE_WITH_CUDA
 template <typename T>
-void augment_batch_cuda(const AugmentSpec& spec, const uint8_t* images, const T* table, T* out);
+void augment_batch_cuda(const AugmentSpec& spec, const uint8_t* images, const T* table, T* out, cudaStream_t stream);
 #endif
 
 }  // namespace mmengine::kernels

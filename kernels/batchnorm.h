@@ -7,6 +7,9 @@
 // the channels x splits grid fills the GPU; the CPU needs none: 0, and the pointer may be null).
 // Every reduction runs in a fixed order: the results do not depend on scheduling.
 #pragma once
+#ifdef MMENGINE_WITH_CUDA
+#include <cuda_runtime.h>  // cudaStream_t: every CUDA launcher takes its stream last
+#endif
 #include <cstdint>
 
 namespace mmengine::kernels {
@@ -24,17 +27,17 @@ void batchnorm_backward_cpu(const T* x, const T* gy, const T* gamma, const T* me
 int64_t batchnorm_workspace_cuda(int64_t N, int64_t C, int64_t HW);
 template <typename T>
 void batchnorm_forward_train_cuda(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* var, T* invstd, int64_t N,
-                                  int64_t C, int64_t HW, double eps, double* workspace);
+                                  int64_t C, int64_t HW, double eps, double* workspace, cudaStream_t stream);
 template <typename T>
 void batchnorm_backward_cuda(const T* x, const T* gy, const T* gamma, const T* mean, const T* invstd, T* gx, T* ggamma,
-                             T* gbeta, int64_t N, int64_t C, int64_t HW, double* workspace);
+                             T* gbeta, int64_t N, int64_t C, int64_t HW, double* workspace, cudaStream_t stream);
 // The first GPU version (one block per channel, no workspace), kept as the benchmark baseline.
 template <typename T>
 void batchnorm_forward_train_v0_cuda(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* var, T* invstd,
-                                     int64_t N, int64_t C, int64_t HW, double eps);
+                                     int64_t N, int64_t C, int64_t HW, double eps, cudaStream_t stream);
 template <typename T>
 void batchnorm_backward_v0_cuda(const T* x, const T* gy, const T* gamma, const T* mean, const T* invstd, T* gx,
-                                T* ggamma, T* gbeta, int64_t N, int64_t C, int64_t HW);
+                                T* ggamma, T* gbeta, int64_t N, int64_t C, int64_t HW, cudaStream_t stream);
 #endif
 
 }  // namespace mmengine::kernels

@@ -2,6 +2,9 @@
 // (row = (c, ky, kx), column = (oy, ox)); padding reads as zero. Batched forms work on
 // [N, Cin, H, W] images and [N, K, Hout*Wout] columns.
 #pragma once
+#ifdef MMENGINE_WITH_CUDA
+#include <cuda_runtime.h>  // cudaStream_t: every CUDA launcher takes its stream last
+#endif
 #include <cstdint>
 
 #include "kernels/common.h"
@@ -47,12 +50,12 @@ MM_HD int64_t col_index(const ConvGeometry& g, bool wide, int64_t n, int64_t r, 
 template <typename T> void col2im_cpu(const ConvGeometry& g, const T* cols, T* images);
 
 #ifdef MMENGINE_WITH_CUDA
-template <typename T> void im2col_cuda(const ConvGeometry& g, const T* images, T* cols);
-template <typename T> void im2col_wide_cuda(const ConvGeometry& g, const T* images, T* cols);
-template <typename T> void to_channel_rows_cuda(const T* x, T* out, int64_t N, int64_t C, int64_t HW);
-template <typename T> void from_channel_rows_cuda(const T* rows, T* out, int64_t N, int64_t C, int64_t HW);
-template <typename T> void col2im_wide_cuda(const ConvGeometry& g, const T* cols, T* images);
-template <typename T> void col2im_cuda(const ConvGeometry& g, const T* cols, T* images);
+template <typename T> void im2col_cuda(const ConvGeometry& g, const T* images, T* cols, cudaStream_t stream);
+template <typename T> void im2col_wide_cuda(const ConvGeometry& g, const T* images, T* cols, cudaStream_t stream);
+template <typename T> void to_channel_rows_cuda(const T* x, T* out, int64_t N, int64_t C, int64_t HW, cudaStream_t stream);
+template <typename T> void from_channel_rows_cuda(const T* rows, T* out, int64_t N, int64_t C, int64_t HW, cudaStream_t stream);
+template <typename T> void col2im_wide_cuda(const ConvGeometry& g, const T* cols, T* images, cudaStream_t stream);
+template <typename T> void col2im_cuda(const ConvGeometry& g, const T* cols, T* images, cudaStream_t stream);
 #endif
 
 }  // namespace mmengine::kernels

@@ -2,6 +2,9 @@
 // with a per-channel operand broadcast over [outer, channels, inner] (NCHW: outer = N,
 // inner = H*W). The per-element formulas live in elementwise_math.h, used by both devices.
 #pragma once
+#ifdef MMENGINE_WITH_CUDA
+#include <cuda_runtime.h>  // cudaStream_t: every CUDA launcher takes its stream last
+#endif
 #include <cstdint>
 
 namespace mmengine::kernels {
@@ -22,12 +25,12 @@ template <typename T> void channel_forward_cpu(Binary op, const T* x, const T* c
 template <typename T> void channel_backward_cpu(Binary op, const T* x, const T* ch, const T* gout, T* gx, T* gch, int64_t outer, int64_t channels, int64_t inner);
 
 #ifdef MMENGINE_WITH_CUDA
-template <typename T> void unary_forward_cuda(Unary op, T param, const T* x, T* y, int64_t n);
-template <typename T> void unary_backward_cuda(Unary op, T param, const T* x, const T* y, const T* gy, T* gx, int64_t n);
-template <typename T> void binary_forward_cuda(Binary op, const T* a, const T* b, T* out, int64_t n);
-template <typename T> void binary_backward_cuda(Binary op, const T* a, const T* b, const T* gout, T* ga, T* gb, int64_t n);
-template <typename T> void channel_forward_cuda(Binary op, const T* x, const T* ch, T* out, int64_t outer, int64_t channels, int64_t inner);
-template <typename T> void channel_backward_cuda(Binary op, const T* x, const T* ch, const T* gout, T* gx, T* gch, int64_t outer, int64_t channels, int64_t inner);
+template <typename T> void unary_forward_cuda(Unary op, T param, const T* x, T* y, int64_t n, cudaStream_t stream);
+template <typename T> void unary_backward_cuda(Unary op, T param, const T* x, const T* y, const T* gy, T* gx, int64_t n, cudaStream_t stream);
+template <typename T> void binary_forward_cuda(Binary op, const T* a, const T* b, T* out, int64_t n, cudaStream_t stream);
+template <typename T> void binary_backward_cuda(Binary op, const T* a, const T* b, const T* gout, T* ga, T* gb, int64_t n, cudaStream_t stream);
+template <typename T> void channel_forward_cuda(Binary op, const T* x, const T* ch, T* out, int64_t outer, int64_t channels, int64_t inner, cudaStream_t stream);
+template <typename T> void channel_backward_cuda(Binary op, const T* x, const T* ch, const T* gout, T* gx, T* gch, int64_t outer, int64_t channels, int64_t inner, cudaStream_t stream);
 #endif
 
 }  // namespace mmengine::kernels

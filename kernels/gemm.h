@@ -5,6 +5,9 @@
 // gemm_set_tf32_cuda(true) lets float GEMMs round their inputs to TF32 on the tensor cores
 // (about 3e-4 relative error; float64 unchanged; the cuDNN comparison path is not affected).
 #pragma once
+#ifdef MMENGINE_WITH_CUDA
+#include <cuda_runtime.h>  // cudaStream_t: every CUDA launcher takes its stream last
+#endif
 #include <cstdint>
 
 namespace mmengine::kernels {
@@ -34,17 +37,17 @@ void gemm_set_tf32_cuda(bool on);
 bool gemm_tf32_cuda();
 template <typename T>
 void gemm_batched_sum_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t stride_a,
-                           const T* B, int64_t stride_b, T* C, int64_t batch, T* workspace);
+                           const T* B, int64_t stride_b, T* C, int64_t batch, T* workspace, cudaStream_t stream);
 // The first GPU version of the same op, kept as the benchmark baseline: one GEMM per item,
 // accumulated into C (beta = 1); `batch` launches of small GEMMs.
 template <typename T>
 void gemm_batched_sum_v0_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t stride_a,
-                              const T* B, int64_t stride_b, T* C, int64_t batch);
+                              const T* B, int64_t stride_b, T* C, int64_t batch, cudaStream_t stream);
 template <typename T>
 void gemm_batched_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t stride_a,
-                       const T* B, int64_t stride_b, T beta, T* C, int64_t stride_c, int64_t batch);
+                       const T* B, int64_t stride_b, T beta, T* C, int64_t stride_c, int64_t batch, cudaStream_t stream);
 template <typename T>
-void gemm_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta, T* C);
+void gemm_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta, T* C, cudaStream_t stream);
 #endif
 
 }  // namespace mmengine::kernels

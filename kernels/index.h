@@ -1,6 +1,9 @@
 // Row gathers along dim 0 (index_select, permutations) and their backward. Indices live on the
 // same device as the data. Rows are `row` elements long.
 #pragma once
+#ifdef MMENGINE_WITH_CUDA
+#include <cuda_runtime.h>  // cudaStream_t: every CUDA launcher takes its stream last
+#endif
 #include <cstdint>
 
 namespace mmengine::kernels {
@@ -11,8 +14,8 @@ template <typename T> void gather_rows_cpu(const T* src, const int64_t* idx, T* 
 template <typename T> void scatter_add_rows_cpu(const T* gdst, const int64_t* idx, T* gsrc, int64_t nidx, int64_t row, int64_t nsrc);
 
 #ifdef MMENGINE_WITH_CUDA
-template <typename T> void gather_rows_cuda(const T* src, const int64_t* idx, T* dst, int64_t nidx, int64_t row);
-template <typename T> void scatter_add_rows_cuda(const T* gdst, const int64_t* idx, T* gsrc, int64_t nidx, int64_t row, int64_t nsrc);
+template <typename T> void gather_rows_cuda(const T* src, const int64_t* idx, T* dst, int64_t nidx, int64_t row, cudaStream_t stream);
+template <typename T> void scatter_add_rows_cuda(const T* gdst, const int64_t* idx, T* gsrc, int64_t nidx, int64_t row, int64_t nsrc, cudaStream_t stream);
 #endif
 
 }  // namespace mmengine::kernels

@@ -1,5 +1,8 @@
 // Optimizer and teacher updates, in place on parameter storage (they are not autograd ops).
 #pragma once
+#ifdef MMENGINE_WITH_CUDA
+#include <cuda_runtime.h>  // cudaStream_t: every CUDA launcher takes its stream last
+#endif
 #include <cstdint>
 
 namespace mmengine::kernels {
@@ -18,8 +21,8 @@ template <typename T> void adam_update_cpu(const AdamSpec& s, T* p, const T* g, 
 template <typename T> void ema_update_cpu(T* teacher, T* student, double decay, double student_scale, int64_t n);
 
 #ifdef MMENGINE_WITH_CUDA
-template <typename T> void adam_update_cuda(const AdamSpec& s, T* p, const T* g, T* m, T* v, int64_t n);
-template <typename T> void ema_update_cuda(T* teacher, T* student, double decay, double student_scale, int64_t n);
+template <typename T> void adam_update_cuda(const AdamSpec& s, T* p, const T* g, T* m, T* v, int64_t n, cudaStream_t stream);
+template <typename T> void ema_update_cuda(T* teacher, T* student, double decay, double student_scale, int64_t n, cudaStream_t stream);
 #endif
 
 }  // namespace mmengine::kernels

@@ -4,6 +4,9 @@
 
 #include "engine/autograd.h"
 #include "engine/conv_backend.h"
+#ifdef MMENGINE_WITH_CUDA
+#include "engine/cuda/context.h"
+#endif
 #include "engine/kernel_version.h"
 #include "engine/ops_nn.h"
 #include "engine/rng.h"
@@ -255,13 +258,13 @@ TEST(Conv, CudaWideColumnsMatchCpu) {
   Tensor cpu = Tensor::empty({K, 7 * HW}, DType::F32), cuda = Tensor::empty({K, 7 * HW}, DType::F32, Device::CUDA);
   kernels::im2col_wide_cpu<float>(g, img.data<float>(), cpu.data<float>());
 #ifdef MMENGINE_WITH_CUDA
-  kernels::im2col_wide_cuda<float>(g, dimg.data<float>(), cuda.data<float>());
+  kernels::im2col_wide_cuda<float>(g, dimg.data<float>(), cuda.data<float>(), cuda_stream());
 #endif
   EXPECT_EQ(cuda.to_vector(), cpu.to_vector());
   Tensor rc = Tensor::empty({5, 7 * 17 * 13}, DType::F32), rg = Tensor::empty({5, 7 * 17 * 13}, DType::F32, Device::CUDA);
   kernels::to_channel_rows_cpu<float>(img.data<float>(), rc.data<float>(), 7, 5, 17 * 13);
 #ifdef MMENGINE_WITH_CUDA
-  kernels::to_channel_rows_cuda<float>(dimg.data<float>(), rg.data<float>(), 7, 5, 17 * 13);
+  kernels::to_channel_rows_cuda<float>(dimg.data<float>(), rg.data<float>(), 7, 5, 17 * 13, cuda_stream());
 #endif
   EXPECT_EQ(rg.to_vector(), rc.to_vector());
   Tensor bc = Tensor::empty({7, 5, 17, 13}, DType::F32), bg = Tensor::empty({7, 5, 17, 13}, DType::F32, Device::CUDA);
@@ -269,8 +272,8 @@ TEST(Conv, CudaWideColumnsMatchCpu) {
   kernels::from_channel_rows_cpu<float>(rc.data<float>(), bc.data<float>(), 7, 5, 17 * 13);
   kernels::col2im_wide_cpu<float>(g, cpu.data<float>(), ic.data<float>());
 #ifdef MMENGINE_WITH_CUDA
-  kernels::from_channel_rows_cuda<float>(rg.data<float>(), bg.data<float>(), 7, 5, 17 * 13);
-  kernels::col2im_wide_cuda<float>(g, cuda.data<float>(), ig.data<float>());
+  kernels::from_channel_rows_cuda<float>(rg.data<float>(), bg.data<float>(), 7, 5, 17 * 13, cuda_stream());
+  kernels::col2im_wide_cuda<float>(g, cuda.data<float>(), ig.data<float>(), cuda_stream());
 #endif
   EXPECT_EQ(bg.to_vector(), bc.to_vector());
   EXPECT_TRUE(all_close(ig, ic, elementwise_tol(DType::F32)));

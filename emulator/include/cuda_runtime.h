@@ -53,6 +53,11 @@ enum cudaMemcpyKind {
 typedef struct mmemu_stream* cudaStream_t;
 typedef struct mmemu_event* cudaEvent_t;
 
+#define cudaStreamDefault 0x00
+#define cudaStreamNonBlocking 0x01
+#define cudaEventDefault 0x00
+#define cudaEventDisableTiming 0x02
+
 // ---- runtime API (emulator/runtime.cpp) ----------------------------------------------------
 cudaError_t cudaGetDeviceCount(int* count);
 cudaError_t cudaSetDevice(int device);
@@ -63,12 +68,20 @@ inline cudaError_t cudaMalloc(T** ptr, size_t bytes) {
   return cudaMalloc(reinterpret_cast<void**>(ptr), bytes);
 }
 cudaError_t cudaFree(void* ptr);
+// Pinned host memory: plain host memory here (not a device range), 256-byte aligned.
+cudaError_t cudaMallocHost(void** ptr, size_t bytes);
+template <typename T>
+inline cudaError_t cudaMallocHost(T** ptr, size_t bytes) {
+  return cudaMallocHost(reinterpret_cast<void**>(ptr), bytes);
+}
+cudaError_t cudaFreeHost(void* ptr);
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind);
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream = nullptr);
 cudaError_t cudaMemset(void* dst, int value, size_t bytes);
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t stream = nullptr);
 cudaError_t cudaDeviceSynchronize();
 cudaError_t cudaStreamCreate(cudaStream_t* stream);
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags);
 cudaError_t cudaStreamDestroy(cudaStream_t stream);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
 cudaError_t cudaGetLastError();
@@ -76,17 +89,36 @@ cudaError_t cudaPeekAtLastError();
 const char* cudaGetErrorName(cudaError_t error);
 const char* cudaGetErrorString(cudaError_t error);
 cudaError_t cudaEventCreate(cudaEvent_t* event);
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags);
+cudaError_t cudaEventQuery(cudaEvent_t event);  // cudaSuccess once recorded work is done (at once here)
 cudaError_t cudaEventDestroy(cudaEvent_t event);
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
+
+// ---- emulator-only: what each stream was given -------------------------------------------
+namespace mmemu {
+// Work queued on one stream so far (nullptr: the legacy default stream), so tests can check
+// that the engine sends everything to its context stream and count the work of a step.
+struct StreamWork {
+  long long kernels = 0;  // launches that passed the configuration checks
+  long long gemms = 0;    // cuBLAS calls (a strided batch counts once)
+  long long copies = 0;   // cudaMemcpyAsync
+  long long fills = 0;    // cudaMemsetAsync
+};
+StreamWork stream_work(cudaStream_t stream);
+enum class Work { Kernel, Gemm, Copy, Fill };
+void count_work(cudaStream_t stream, Work what);
+}  // namespace mmemu
 
 // ---- the device side ------------------------------------------------------------------------
 #define __global__
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __noinline__ __attribute__((noinline))
+// Not `__attribute__((noinline))`: libstdc++ writes __attribute__((__noinline__)), which must
+// still expand to an attribute when a standard header comes after this one.
+#define __noinline__ noinline
 #define __launch_bounds__(...)
 #define __restrict__ __restrict
 // Shared memory: a block's fibers all run on one OS thread, so a thread_local static is one

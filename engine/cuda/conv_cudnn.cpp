@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "engine/cuda/context.h"
 #include "engine/memory.h"
 #include "kernels/cuda/check.h"
 
@@ -18,6 +19,7 @@ cudnnHandle_t handle() {
     std::atexit([] { cudnnDestroy(h); });  // before the CUDA runtime's teardown; best effort
     return created;
   }();
+  MM_CUDA_CHECK(cudnnSetStream(h, cuda_stream()));  // the context's current stream, like every launch
   return h;
 }
 

@@ -1,19 +1,24 @@
-// The CUDA caching allocator (engine/block_cache.h over cudaMalloc/cudaFree) and copies.
+// The CUDA caching allocator and copies (engine/memory.h), stream-aware: one pool
+// (engine/block_cache.h over cudaMalloc/cudaFree) per stream. A block is allocated for the
+// current stream (engine/cuda/context.h) and, when freed, returns to that stream's pool, so it
+// is handed out again only to work queued later on the same stream, which runs after every
+// earlier use of the block (stream order). A tensor used on another stream than the one it was
+// allocated on must be synchronized by its user. Copies and fills are queued on cuda_stream();
+// a device-to-host copy waits for the stream (one counted host synchronization).
 #include <cstdlib>
+#include <map>
+#include <mutex>
 
 #include "engine/block_cache.h"
+#include "engine/cuda/context.h"
 #include "engine/cuda/cuda_memory.h"
 #include "kernels/cuda/check.h"
 
 namespace mmengine {
 
 namespace {
-BlockCache& cache() {
-  // The object is leaked on purpose: blocks may come back during static destruction, after
-  // the CUDA context is gone. The blocks cached when exit() starts are freed by an atexit
-  // handler, which runs before the CUDA runtime's own teardown (registered earlier, at the
-  // runtime's initialization), so compute-sanitizer's leak check sees only real leaks.
-  static BlockCache* c = new BlockCache(
+BlockCache* new_pool() {
+  return new BlockCache(
       [](size_t bytes) -> void* {
         void* p = nullptr;
         cudaError_t st = cudaMalloc(&p, bytes);
@@ -25,27 +30,70 @@ BlockCache& cache() {
         return p;
       },
       [](void* p) { cudaFree(p); });  // best effort: never throws from a destructor path
-  static const bool registered = std::atexit([] { c->release_cached(); }) == 0;
+}
+
+// The pools are leaked on purpose: blocks may come back during static destruction, after the
+// CUDA context is gone. The blocks cached when exit() starts are freed by an atexit handler,
+// which runs before the CUDA runtime's own teardown (registered earlier, at the runtime's
+// initialization), so compute-sanitizer's leak check sees only real leaks.
+std::mutex g_pools_mu;
+std::map<cudaStream_t, BlockCache*>& pools() {
+  static auto* p = new std::map<cudaStream_t, BlockCache*>;
+  static const bool registered = std::atexit([] { cuda_release_cache(); }) == 0;
   (void)registered;
+  return *p;
+}
+BlockCache& pool(cudaStream_t stream) {
+  std::lock_guard<std::mutex> lock(g_pools_mu);
+  BlockCache*& c = pools()[stream];
+  if (!c) c = new_pool();
   return *c;
 }
 }  // namespace
 
 std::shared_ptr<void> cuda_allocate(size_t bytes) {
-  auto p = cache().allocate(bytes);
+  BlockCache& c = pool(cuda_stream());
+  auto p = c.allocate(bytes);
+  if (!p) {  // other streams' pools may hold free blocks: give every cached block back, retry
+    cuda_release_cache();
+    p = c.allocate(bytes);
+  }
   MM_CHECK(p != nullptr, "out of CUDA memory allocating ", bytes, " bytes");
   return p;
 }
 
-void cuda_release_cache() { cache().release_cached(); }
-CudaAllocatorStats cuda_stats() { return cache().stats(); }
-
-void cuda_copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, size_t bytes) {
-  cudaMemcpyKind kind = dst_on_device ? (src_on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
-                                      : cudaMemcpyDeviceToHost;
-  MM_CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
+void cuda_release_cache() {
+  std::lock_guard<std::mutex> lock(g_pools_mu);
+  for (auto& kv : pools()) kv.second->release_cached();  // cudaFree waits for the device
 }
 
-void cuda_fill_bytes(void* dst, int byte_value, size_t bytes) { MM_CUDA_CHECK(cudaMemset(dst, byte_value, bytes)); }
+CudaAllocatorStats cuda_stats() {
+  std::lock_guard<std::mutex> lock(g_pools_mu);
+  CudaAllocatorStats total;
+  for (auto& kv : pools()) {
+    const CudaAllocatorStats s = kv.second->stats();
+    total.device_mallocs += s.device_mallocs;
+    total.cache_hits += s.cache_hits;
+    total.bytes_in_use += s.bytes_in_use;
+    total.bytes_cached += s.bytes_cached;
+  }
+  return total;
+}
+
+void cuda_copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, size_t bytes) {
+  const cudaStream_t stream = cuda_stream();
+  if (dst_on_device && !src_on_device) return cuda_upload(dst, src, bytes);
+  if (dst_on_device) {
+    MM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
+    return;
+  }
+  note_host_sync();
+  MM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream));
+  MM_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+void cuda_fill_bytes(void* dst, int byte_value, size_t bytes) {
+  MM_CUDA_CHECK(cudaMemsetAsync(dst, byte_value, bytes, cuda_stream()));
+}
 
 }  // namespace mmengine

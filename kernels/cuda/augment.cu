@@ -17,14 +17,14 @@ __global__ void augment_kernel(AugmentSpec s, const uint8_t* images, const T* ta
 }  // namespace
 
 template <typename T>
-void augment_batch_cuda(const AugmentSpec& s, const uint8_t* images, const T* table, T* out) {
+void augment_batch_cuda(const AugmentSpec& s, const uint8_t* images, const T* table, T* out, cudaStream_t stream) {
   const int64_t total = s.batch * s.channels * s.height * s.width;
   if (total == 0) return;
-  augment_kernel<<<grid_for(total), kThreads>>>(s, images, table, out, total);
+  augment_kernel<<<grid_for(total), kThreads, 0, stream>>>(s, images, table, out, total);
   MM_LAUNCH_CHECK();
 }
 
-template void augment_batch_cuda<float>(const AugmentSpec&, const uint8_t*, const float*, float*);
-template void augment_batch_cuda<double>(const AugmentSpec&, const uint8_t*, const double*, double*);
+template void augment_batch_cuda<float>(const AugmentSpec&, const uint8_t*, const float*, float*, cudaStream_t);
+template void augment_batch_cuda<double>(const AugmentSpec&, const uint8_t*, const double*, double*, cudaStream_t);
 
 }  // namespace mmengine::kernels

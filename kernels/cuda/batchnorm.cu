@@ -183,56 +183,56 @@ int64_t batchnorm_workspace_cuda(int64_t N, int64_t C, int64_t) { return 2 * C *
 
 template <typename T>
 void batchnorm_forward_train_cuda(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* var, T* invstd, int64_t N,
-                                  int64_t C, int64_t HW, double eps, double* workspace) {
+                                  int64_t C, int64_t HW, double eps, double* workspace, cudaStream_t stream) {
   if (C == 0) return;
   const int64_t S = splits_for(N, C);
   const dim3 grid(static_cast<unsigned>(C), static_cast<unsigned>(S));
   double *part_sum = workspace, *part_ss = workspace + C * S;
-  bn_sum_kernel<<<grid, kThreads>>>(x, part_sum, N, C, HW);
+  bn_sum_kernel<<<grid, kThreads, 0, stream>>>(x, part_sum, N, C, HW);
   MM_LAUNCH_CHECK();
-  bn_centered_kernel<<<grid, kThreads>>>(x, part_sum, part_ss, N, C, HW);
+  bn_centered_kernel<<<grid, kThreads, 0, stream>>>(x, part_sum, part_ss, N, C, HW);
   MM_LAUNCH_CHECK();
-  bn_apply_kernel<<<grid, kThreads>>>(x, gamma, beta, part_sum, part_ss, y, mean, var, invstd, N, C, HW, eps);
+  bn_apply_kernel<<<grid, kThreads, 0, stream>>>(x, gamma, beta, part_sum, part_ss, y, mean, var, invstd, N, C, HW, eps);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
 void batchnorm_backward_cuda(const T* x, const T* gy, const T* gamma, const T* mean, const T* invstd, T* gx, T* ggamma,
-                             T* gbeta, int64_t N, int64_t C, int64_t HW, double* workspace) {
+                             T* gbeta, int64_t N, int64_t C, int64_t HW, double* workspace, cudaStream_t stream) {
   if (C == 0) return;
   const int64_t S = splits_for(N, C);
   const dim3 grid(static_cast<unsigned>(C), static_cast<unsigned>(S));
-  bn_grad_sums_kernel<<<grid, kThreads>>>(x, gy, mean, invstd, workspace, N, C, HW);
+  bn_grad_sums_kernel<<<grid, kThreads, 0, stream>>>(x, gy, mean, invstd, workspace, N, C, HW);
   MM_LAUNCH_CHECK();
-  bn_grad_input_kernel<<<grid, kThreads>>>(x, gy, gamma, mean, invstd, workspace, gx, ggamma, gbeta, N, C, HW);
+  bn_grad_input_kernel<<<grid, kThreads, 0, stream>>>(x, gy, gamma, mean, invstd, workspace, gx, ggamma, gbeta, N, C, HW);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
 void batchnorm_forward_train_v0_cuda(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* var, T* invstd,
-                                     int64_t N, int64_t C, int64_t HW, double eps) {
+                                     int64_t N, int64_t C, int64_t HW, double eps, cudaStream_t stream) {
   if (C == 0) return;
-  bn_forward_v0_kernel<<<static_cast<unsigned>(C), kThreads>>>(x, gamma, beta, y, mean, var, invstd, N, C, HW, eps);
+  bn_forward_v0_kernel<<<static_cast<unsigned>(C), kThreads, 0, stream>>>(x, gamma, beta, y, mean, var, invstd, N, C, HW, eps);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
 void batchnorm_backward_v0_cuda(const T* x, const T* gy, const T* gamma, const T* mean, const T* invstd, T* gx,
-                                T* ggamma, T* gbeta, int64_t N, int64_t C, int64_t HW) {
+                                T* ggamma, T* gbeta, int64_t N, int64_t C, int64_t HW, cudaStream_t stream) {
   if (C == 0) return;
-  bn_backward_v0_kernel<<<static_cast<unsigned>(C), kThreads>>>(x, gy, gamma, mean, invstd, gx, ggamma, gbeta, N, C, HW);
+  bn_backward_v0_kernel<<<static_cast<unsigned>(C), kThreads, 0, stream>>>(x, gy, gamma, mean, invstd, gx, ggamma, gbeta, N, C, HW);
   MM_LAUNCH_CHECK();
 }
 
 #define MM_INSTANTIATE(T)                                                                                           \
   template void batchnorm_forward_train_cuda<T>(const T*, const T*, const T*, T*, T*, T*, T*, int64_t, int64_t, int64_t,  \
-                                                double, double*);                                                   \
+                                                double, double*, cudaStream_t);                                                   \
   template void batchnorm_backward_cuda<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t, \
-                                           int64_t, double*);                                                      \
+                                           int64_t, double*, cudaStream_t);                                                      \
   template void batchnorm_forward_train_v0_cuda<T>(const T*, const T*, const T*, T*, T*, T*, T*, int64_t, int64_t,         \
-                                                   int64_t, double);                                                \
+                                                   int64_t, double, cudaStream_t);                                                \
   template void batchnorm_backward_v0_cuda<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, int64_t,       \
-                                              int64_t, int64_t);
+                                              int64_t, int64_t, cudaStream_t);
 MM_INSTANTIATE(float)
 MM_INSTANTIATE(double)
 

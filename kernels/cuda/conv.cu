@@ -75,64 +75,64 @@ __global__ void col2im_kernel(ConvGeometry g, bool wide, const T* cols, T* image
 }  // namespace
 
 template <typename T>
-void im2col_cuda(const ConvGeometry& g, const T* images, T* cols) {
+void im2col_cuda(const ConvGeometry& g, const T* images, T* cols, cudaStream_t stream) {
   const int64_t total = g.batch * g.col_rows() * g.col_cols();
   if (total == 0) return;
-  im2col_kernel<<<grid_for(total), kThreads>>>(g, images, cols, total);
+  im2col_kernel<<<grid_for(total), kThreads, 0, stream>>>(g, images, cols, total);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
-void col2im_cuda(const ConvGeometry& g, const T* cols, T* images) {
+void col2im_cuda(const ConvGeometry& g, const T* cols, T* images, cudaStream_t stream) {
   const int64_t total = g.batch * g.in_channels * g.height * g.width;
   if (total == 0) return;
-  col2im_kernel<<<grid_for(total), kThreads>>>(g, false, cols, images, total);
+  col2im_kernel<<<grid_for(total), kThreads, 0, stream>>>(g, false, cols, images, total);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
-void col2im_wide_cuda(const ConvGeometry& g, const T* cols, T* images) {
+void col2im_wide_cuda(const ConvGeometry& g, const T* cols, T* images, cudaStream_t stream) {
   const int64_t total = g.batch * g.in_channels * g.height * g.width;
   if (total == 0) return;
-  col2im_kernel<<<grid_for(total), kThreads>>>(g, true, cols, images, total);
+  col2im_kernel<<<grid_for(total), kThreads, 0, stream>>>(g, true, cols, images, total);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
-void from_channel_rows_cuda(const T* rows, T* out, int64_t N, int64_t C, int64_t HW) {
+void from_channel_rows_cuda(const T* rows, T* out, int64_t N, int64_t C, int64_t HW, cudaStream_t stream) {
   const int64_t total = N * C * HW;
   if (total == 0) return;
-  from_channel_rows_kernel<<<grid_for(total), kThreads>>>(rows, out, N, C, HW, total);
+  from_channel_rows_kernel<<<grid_for(total), kThreads, 0, stream>>>(rows, out, N, C, HW, total);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
-void im2col_wide_cuda(const ConvGeometry& g, const T* images, T* cols) {
+void im2col_wide_cuda(const ConvGeometry& g, const T* images, T* cols, cudaStream_t stream) {
   const int64_t total = g.col_rows() * g.batch * g.col_cols();
   if (total == 0) return;
-  im2col_wide_kernel<<<grid_for(total), kThreads>>>(g, images, cols, total);
+  im2col_wide_kernel<<<grid_for(total), kThreads, 0, stream>>>(g, images, cols, total);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
-void to_channel_rows_cuda(const T* x, T* out, int64_t N, int64_t C, int64_t HW) {
+void to_channel_rows_cuda(const T* x, T* out, int64_t N, int64_t C, int64_t HW, cudaStream_t stream) {
   const int64_t total = N * C * HW;
   if (total == 0) return;
-  to_channel_rows_kernel<<<grid_for(total), kThreads>>>(x, out, N, C, HW, total);
+  to_channel_rows_kernel<<<grid_for(total), kThreads, 0, stream>>>(x, out, N, C, HW, total);
   MM_LAUNCH_CHECK();
 }
 
-template void col2im_wide_cuda<float>(const ConvGeometry&, const float*, float*);
-template void col2im_wide_cuda<double>(const ConvGeometry&, const double*, double*);
-template void from_channel_rows_cuda<float>(const float*, float*, int64_t, int64_t, int64_t);
-template void from_channel_rows_cuda<double>(const double*, double*, int64_t, int64_t, int64_t);
-template void im2col_wide_cuda<float>(const ConvGeometry&, const float*, float*);
-template void im2col_wide_cuda<double>(const ConvGeometry&, const double*, double*);
-template void to_channel_rows_cuda<float>(const float*, float*, int64_t, int64_t, int64_t);
-template void to_channel_rows_cuda<double>(const double*, double*, int64_t, int64_t, int64_t);
-template void im2col_cuda<float>(const ConvGeometry&, const float*, float*);
-template void im2col_cuda<double>(const ConvGeometry&, const double*, double*);
-template void col2im_cuda<float>(const ConvGeometry&, const float*, float*);
-template void col2im_cuda<double>(const ConvGeometry&, const double*, double*);
+template void col2im_wide_cuda<float>(const ConvGeometry&, const float*, float*, cudaStream_t);
+template void col2im_wide_cuda<double>(const ConvGeometry&, const double*, double*, cudaStream_t);
+template void from_channel_rows_cuda<float>(const float*, float*, int64_t, int64_t, int64_t, cudaStream_t);
+template void from_channel_rows_cuda<double>(const double*, double*, int64_t, int64_t, int64_t, cudaStream_t);
+template void im2col_wide_cuda<float>(const ConvGeometry&, const float*, float*, cudaStream_t);
+template void im2col_wide_cuda<double>(const ConvGeometry&, const double*, double*, cudaStream_t);
+template void to_channel_rows_cuda<float>(const float*, float*, int64_t, int64_t, int64_t, cudaStream_t);
+template void to_channel_rows_cuda<double>(const double*, double*, int64_t, int64_t, int64_t, cudaStream_t);
+template void im2col_cuda<float>(const ConvGeometry&, const float*, float*, cudaStream_t);
+template void im2col_cuda<double>(const ConvGeometry&, const double*, double*, cudaStream_t);
+template void col2im_cuda<float>(const ConvGeometry&, const float*, float*, cudaStream_t);
+template void col2im_cuda<double>(const ConvGeometry&, const double*, double*, cudaStream_t);
 
 }  // namespace mmengine::kernels

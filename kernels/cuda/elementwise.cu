@@ -55,62 +55,62 @@ __global__ void channel_grad_ch_kernel(Binary op, const T* x, const T* ch, const
 }  // namespace
 
 template <typename T>
-void unary_forward_cuda(Unary op, T p, const T* x, T* y, int64_t n) {
+void unary_forward_cuda(Unary op, T p, const T* x, T* y, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  unary_forward_kernel<<<grid_for(n), kThreads>>>(op, p, x, y, n);
+  unary_forward_kernel<<<grid_for(n), kThreads, 0, stream>>>(op, p, x, y, n);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
-void unary_backward_cuda(Unary op, T p, const T* x, const T* y, const T* gy, T* gx, int64_t n) {
+void unary_backward_cuda(Unary op, T p, const T* x, const T* y, const T* gy, T* gx, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  unary_backward_kernel<<<grid_for(n), kThreads>>>(op, p, x, y, gy, gx, n);
+  unary_backward_kernel<<<grid_for(n), kThreads, 0, stream>>>(op, p, x, y, gy, gx, n);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
-void binary_forward_cuda(Binary op, const T* a, const T* b, T* out, int64_t n) {
+void binary_forward_cuda(Binary op, const T* a, const T* b, T* out, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  binary_forward_kernel<<<grid_for(n), kThreads>>>(op, a, b, out, n);
+  binary_forward_kernel<<<grid_for(n), kThreads, 0, stream>>>(op, a, b, out, n);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
-void binary_backward_cuda(Binary op, const T* a, const T* b, const T* g, T* ga, T* gb, int64_t n) {
+void binary_backward_cuda(Binary op, const T* a, const T* b, const T* g, T* ga, T* gb, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  binary_backward_kernel<<<grid_for(n), kThreads>>>(op, a, b, g, ga, gb, n);
+  binary_backward_kernel<<<grid_for(n), kThreads, 0, stream>>>(op, a, b, g, ga, gb, n);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
-void channel_forward_cuda(Binary op, const T* x, const T* ch, T* out, int64_t outer, int64_t channels, int64_t inner) {
+void channel_forward_cuda(Binary op, const T* x, const T* ch, T* out, int64_t outer, int64_t channels, int64_t inner, cudaStream_t stream) {
   int64_t n = outer * channels * inner;
   if (n == 0) return;
-  channel_forward_kernel<<<grid_for(n), kThreads>>>(op, x, ch, out, channels, inner, n);
+  channel_forward_kernel<<<grid_for(n), kThreads, 0, stream>>>(op, x, ch, out, channels, inner, n);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
 void channel_backward_cuda(Binary op, const T* x, const T* ch, const T* g, T* gx, T* gch, int64_t outer,
-                           int64_t channels, int64_t inner) {
+                           int64_t channels, int64_t inner, cudaStream_t stream) {
   int64_t n = outer * channels * inner;
   if (gx && n > 0) {
-    channel_grad_x_kernel<<<grid_for(n), kThreads>>>(op, x, ch, g, gx, channels, inner, n);
+    channel_grad_x_kernel<<<grid_for(n), kThreads, 0, stream>>>(op, x, ch, g, gx, channels, inner, n);
     MM_LAUNCH_CHECK();
   }
   if (gch && channels > 0) {
-    channel_grad_ch_kernel<<<static_cast<unsigned>(channels), kThreads>>>(op, x, ch, g, gch, outer, channels, inner);
+    channel_grad_ch_kernel<<<static_cast<unsigned>(channels), kThreads, 0, stream>>>(op, x, ch, g, gch, outer, channels, inner);
     MM_LAUNCH_CHECK();
   }
 }
 
 #define MM_INSTANTIATE(T)                                                                                \
-  template void unary_forward_cuda<T>(Unary, T, const T*, T*, int64_t);                                  \
-  template void unary_backward_cuda<T>(Unary, T, const T*, const T*, const T*, T*, int64_t);             \
-  template void binary_forward_cuda<T>(Binary, const T*, const T*, T*, int64_t);                         \
-  template void binary_backward_cuda<T>(Binary, const T*, const T*, const T*, T*, T*, int64_t);          \
-  template void channel_forward_cuda<T>(Binary, const T*, const T*, T*, int64_t, int64_t, int64_t);      \
-  template void channel_backward_cuda<T>(Binary, const T*, const T*, const T*, T*, T*, int64_t, int64_t, int64_t);
+  template void unary_forward_cuda<T>(Unary, T, const T*, T*, int64_t, cudaStream_t);                                  \
+  template void unary_backward_cuda<T>(Unary, T, const T*, const T*, const T*, T*, int64_t, cudaStream_t);             \
+  template void binary_forward_cuda<T>(Binary, const T*, const T*, T*, int64_t, cudaStream_t);                         \
+  template void binary_backward_cuda<T>(Binary, const T*, const T*, const T*, T*, T*, int64_t, cudaStream_t);          \
+  template void channel_forward_cuda<T>(Binary, const T*, const T*, T*, int64_t, int64_t, int64_t, cudaStream_t);      \
+  template void channel_backward_cuda<T>(Binary, const T*, const T*, const T*, T*, T*, int64_t, int64_t, int64_t, cudaStream_t);
 MM_INSTANTIATE(float)
 MM_INSTANTIATE(double)
 

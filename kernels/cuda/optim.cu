@@ -16,25 +16,25 @@ __global__ void ema_kernel(T* teacher, T* student, double decay, double scale, i
 }  // namespace
 
 template <typename T>
-void adam_update_cuda(const AdamSpec& s, T* p, const T* g, T* m, T* v, int64_t n) {
+void adam_update_cuda(const AdamSpec& s, T* p, const T* g, T* m, T* v, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
   // The bias corrections are computed on the host, once, exactly as the CPU twin does.
   const double bc1 = 1 - std::pow(s.beta1, static_cast<double>(s.step));
   const double sqrt_bc2 = std::sqrt(1 - std::pow(s.beta2, static_cast<double>(s.step)));
-  adam_kernel<<<grid_for(n), kThreads>>>(s, bc1, sqrt_bc2, p, g, m, v, n);
+  adam_kernel<<<grid_for(n), kThreads, 0, stream>>>(s, bc1, sqrt_bc2, p, g, m, v, n);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
-void ema_update_cuda(T* teacher, T* student, double decay, double scale, int64_t n) {
+void ema_update_cuda(T* teacher, T* student, double decay, double scale, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  ema_kernel<<<grid_for(n), kThreads>>>(teacher, student, decay, scale, n);
+  ema_kernel<<<grid_for(n), kThreads, 0, stream>>>(teacher, student, decay, scale, n);
   MM_LAUNCH_CHECK();
 }
 
-template void adam_update_cuda<float>(const AdamSpec&, float*, const float*, float*, float*, int64_t);
-template void adam_update_cuda<double>(const AdamSpec&, double*, const double*, double*, double*, int64_t);
-template void ema_update_cuda<float>(float*, float*, double, double, int64_t);
-template void ema_update_cuda<double>(double*, double*, double, double, int64_t);
+template void adam_update_cuda<float>(const AdamSpec&, float*, const float*, float*, float*, int64_t, cudaStream_t);
+template void adam_update_cuda<double>(const AdamSpec&, double*, const double*, double*, double*, int64_t, cudaStream_t);
+template void ema_update_cuda<float>(float*, float*, double, double, int64_t, cudaStream_t);
+template void ema_update_cuda<double>(double*, double*, double, double, int64_t, cudaStream_t);
 
 }  // namespace mmengine::kernels

@@ -17,22 +17,22 @@ __global__ void fill_normal_kernel(T* out, int64_t n, uint64_t seed, uint64_t of
 }  // namespace
 
 template <typename T>
-void fill_uniform_cuda(T* out, int64_t n, uint64_t seed, uint64_t offset, double low, double high) {
+void fill_uniform_cuda(T* out, int64_t n, uint64_t seed, uint64_t offset, double low, double high, cudaStream_t stream) {
   if (n == 0) return;
-  fill_uniform_kernel<<<grid_for(n), kThreads>>>(out, n, seed, offset, low, high);
+  fill_uniform_kernel<<<grid_for(n), kThreads, 0, stream>>>(out, n, seed, offset, low, high);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
-void fill_normal_cuda(T* out, int64_t n, uint64_t seed, uint64_t offset, double mean, double stddev) {
+void fill_normal_cuda(T* out, int64_t n, uint64_t seed, uint64_t offset, double mean, double stddev, cudaStream_t stream) {
   if (n == 0) return;
-  fill_normal_kernel<<<grid_for(n), kThreads>>>(out, n, seed, offset, mean, stddev);
+  fill_normal_kernel<<<grid_for(n), kThreads, 0, stream>>>(out, n, seed, offset, mean, stddev);
   MM_LAUNCH_CHECK();
 }
 
-template void fill_uniform_cuda<float>(float*, int64_t, uint64_t, uint64_t, double, double);
-template void fill_uniform_cuda<double>(double*, int64_t, uint64_t, uint64_t, double, double);
-template void fill_normal_cuda<float>(float*, int64_t, uint64_t, uint64_t, double, double);
-template void fill_normal_cuda<double>(double*, int64_t, uint64_t, uint64_t, double, double);
+template void fill_uniform_cuda<float>(float*, int64_t, uint64_t, uint64_t, double, double, cudaStream_t);
+template void fill_uniform_cuda<double>(double*, int64_t, uint64_t, uint64_t, double, double, cudaStream_t);
+template void fill_normal_cuda<float>(float*, int64_t, uint64_t, uint64_t, double, double, cudaStream_t);
+template void fill_normal_cuda<double>(double*, int64_t, uint64_t, uint64_t, double, double, cudaStream_t);
 
 }  // namespace mmengine::kernels

@@ -35,28 +35,28 @@ __global__ void broadcast_axis_kernel(const T* g, T* gx, int64_t len, int64_t in
 }  // namespace
 
 template <typename T>
-void sum_axis_cuda(const T* x, T* out, int64_t outer, int64_t len, int64_t inner) {
+void sum_axis_cuda(const T* x, T* out, int64_t outer, int64_t len, int64_t inner, cudaStream_t stream) {
   int64_t outputs = outer * inner;
   if (outputs == 0) return;
   if (outputs >= 4096 || len < 256) {
-    sum_axis_thread_kernel<<<grid_for(outputs), kThreads>>>(x, out, outer, len, inner);
+    sum_axis_thread_kernel<<<grid_for(outputs), kThreads, 0, stream>>>(x, out, outer, len, inner);
   } else {
-    sum_axis_block_kernel<<<static_cast<unsigned>(outputs), kThreads>>>(x, out, len, inner);
+    sum_axis_block_kernel<<<static_cast<unsigned>(outputs), kThreads, 0, stream>>>(x, out, len, inner);
   }
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
-void broadcast_axis_cuda(const T* g, T* gx, int64_t outer, int64_t len, int64_t inner, T scale) {
+void broadcast_axis_cuda(const T* g, T* gx, int64_t outer, int64_t len, int64_t inner, T scale, cudaStream_t stream) {
   int64_t n = outer * len * inner;
   if (n == 0) return;
-  broadcast_axis_kernel<<<grid_for(n), kThreads>>>(g, gx, len, inner, scale, n);
+  broadcast_axis_kernel<<<grid_for(n), kThreads, 0, stream>>>(g, gx, len, inner, scale, n);
   MM_LAUNCH_CHECK();
 }
 
-template void sum_axis_cuda<float>(const float*, float*, int64_t, int64_t, int64_t);
-template void sum_axis_cuda<double>(const double*, double*, int64_t, int64_t, int64_t);
-template void broadcast_axis_cuda<float>(const float*, float*, int64_t, int64_t, int64_t, float);
-template void broadcast_axis_cuda<double>(const double*, double*, int64_t, int64_t, int64_t, double);
+template void sum_axis_cuda<float>(const float*, float*, int64_t, int64_t, int64_t, cudaStream_t);
+template void sum_axis_cuda<double>(const double*, double*, int64_t, int64_t, int64_t, cudaStream_t);
+template void broadcast_axis_cuda<float>(const float*, float*, int64_t, int64_t, int64_t, float, cudaStream_t);
+template void broadcast_axis_cuda<double>(const double*, double*, int64_t, int64_t, int64_t, double, cudaStream_t);
 
 }  // namespace mmengine::kernels

@@ -17,22 +17,22 @@ __global__ void softmax_backward_kernel(const T* y, const T* gy, T* gx, int64_t 
 }  // namespace
 
 template <typename T>
-void softmax_forward_cuda(const T* x, T* y, int64_t rows, int64_t cols, bool log_out) {
+void softmax_forward_cuda(const T* x, T* y, int64_t rows, int64_t cols, bool log_out, cudaStream_t stream) {
   if (rows == 0 || cols == 0) return;
-  softmax_forward_kernel<<<grid_for(rows, 128), 128>>>(x, y, rows, cols, log_out);
+  softmax_forward_kernel<<<grid_for(rows, 128), 128, 0, stream>>>(x, y, rows, cols, log_out);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
-void softmax_backward_cuda(const T* y, const T* gy, T* gx, int64_t rows, int64_t cols, bool log_out) {
+void softmax_backward_cuda(const T* y, const T* gy, T* gx, int64_t rows, int64_t cols, bool log_out, cudaStream_t stream) {
   if (rows == 0 || cols == 0) return;
-  softmax_backward_kernel<<<grid_for(rows, 128), 128>>>(y, gy, gx, rows, cols, log_out);
+  softmax_backward_kernel<<<grid_for(rows, 128), 128, 0, stream>>>(y, gy, gx, rows, cols, log_out);
   MM_LAUNCH_CHECK();
 }
 
-template void softmax_forward_cuda<float>(const float*, float*, int64_t, int64_t, bool);
-template void softmax_forward_cuda<double>(const double*, double*, int64_t, int64_t, bool);
-template void softmax_backward_cuda<float>(const float*, const float*, float*, int64_t, int64_t, bool);
-template void softmax_backward_cuda<double>(const double*, const double*, double*, int64_t, int64_t, bool);
+template void softmax_forward_cuda<float>(const float*, float*, int64_t, int64_t, bool, cudaStream_t);
+template void softmax_forward_cuda<double>(const double*, double*, int64_t, int64_t, bool, cudaStream_t);
+template void softmax_backward_cuda<float>(const float*, const float*, float*, int64_t, int64_t, bool, cudaStream_t);
+template void softmax_backward_cuda<double>(const double*, const double*, double*, int64_t, int64_t, bool, cudaStream_t);
 
 }  // namespace mmengine::kernels

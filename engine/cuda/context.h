@@ -1,0 +1,42 @@
+// The engine's execution context on the CUDA device (built only with CUDA or the emulator).
+//
+// Contract: every launch, cuBLAS/cuDNN call, copy and fill the engine makes goes to one stream,
+// cuda_stream(): the device's context stream (non-blocking, created on first use), or the stream
+// a CudaStreamScope made current on this host thread. Kernel launchers (kernels/cuda/*.cu) take
+// that stream as their last parameter (MM_KERNEL in engine/dispatch.h appends it; the CPU twins
+// keep their signatures); kernels/ never reads this context (the layering rule). cuBLAS: the gemm
+// family keeps one handle per stream, bound to it once. Host-to-device copies go through pinned
+// staging buffers with cudaMemcpyAsync (cuda_upload); device-to-host copies wait for the stream.
+// Every place where the host waits for the device counts one host synchronization
+// (cuda_host_syncs in engine/memory.h), so a test can assert that a training step has none.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace mmengine {
+
+cudaStream_t cuda_stream();
+
+// Makes `stream` current on this host thread until the scope ends (nullptr: the context stream).
+class CudaStreamScope {
+ public:
+  explicit CudaStreamScope(cudaStream_t stream);
+  ~CudaStreamScope();
+  CudaStreamScope(const CudaStreamScope&) = delete;
+  CudaStreamScope& operator=(const CudaStreamScope&) = delete;
+
+ private:
+  cudaStream_t previous_;
+};
+
+// Host memory -> device memory, ordered on cuda_stream(): the bytes are copied into a pinned
+// staging buffer, then cudaMemcpyAsync; `src` may be reused as soon as this returns. A staging
+// buffer is reused only after the event recorded behind its copy completed.
+void cuda_upload(void* dst, const void* src, size_t bytes);
+
+// One host wait for the device (a device-to-host copy, a stream or device synchronization).
+void note_host_sync();
+
+}  // namespace mmengine
