@@ -43,5 +43,8 @@ Tensor concat(const std::vector<Tensor>& parts);      // along dim 0
 Tensor slice(const Tensor& a, int64_t begin, int64_t end);  // rows [begin, end) of dim 0
 std::vector<Tensor> split(const Tensor& a, int64_t rows);   // chunks of `rows` along dim 0
 Tensor index_select(const Tensor& a, const std::vector<int64_t>& rows);  // a[rows[i]] along dim 0
+// The same with `count` int64 row indices already in memory of a's device (e.g. drawn there,
+// so no upload and no host read); each must lie in [0, a.size(0)): not checked on the host.
+Tensor index_select(const Tensor& a, std::shared_ptr<void> rows_on_device, int64_t count);
 
 }  // namespace mmengine

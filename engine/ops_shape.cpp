@@ -111,13 +111,17 @@ std::vector<Tensor> split(const Tensor& a, int64_t rows) {
 }
 
 Tensor index_select(const Tensor& a, const std::vector<int64_t>& rows) {
-  MM_PROFILE("copy/index", a.device());
   MM_CHECK(a.dim() >= 1, "index_select needs at least one dimension, got ", describe(a));
   for (auto r : rows) MM_CHECK(r >= 0 && r < a.size(0), "index_select: row ", r, " out of range for ", describe(a));
+  return index_select(a, upload_indices(rows, a.device()), static_cast<int64_t>(rows.size()));
+}
+
+Tensor index_select(const Tensor& a, std::shared_ptr<void> idx, int64_t count) {
+  MM_PROFILE("copy/index", a.device());
+  MM_CHECK(a.dim() >= 1, "index_select needs at least one dimension, got ", describe(a));
   Shape s = a.shape();
-  s[0] = static_cast<int64_t>(rows.size());
+  s[0] = count;
   Tensor out = Tensor::empty(s, a.dtype(), a.device());
-  auto idx = upload_indices(rows, a.device());
   const int64_t row = row_elems(a), nidx = s[0], nsrc = a.size(0);
   auto idx_ptr = static_cast<const int64_t*>(idx.get());
   MM_DISPATCH_FLOAT(a.dtype(), T, MM_KERNEL(a.device(), gather_rows, T)(a.data<T>(), idx_ptr, out.data<T>(), nidx, row));

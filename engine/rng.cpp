@@ -4,6 +4,7 @@
 
 #include "engine/dispatch.h"
 #include "kernels/philox.h"
+#include "kernels/philox_sequence.h"
 #include "kernels/random.h"
 
 namespace mmengine {
@@ -24,43 +25,48 @@ Tensor rand_normal(const Shape& shape, uint64_t seed, uint64_t offset, DType dty
   return t;
 }
 
-double PhiloxStream::uniform() { return philox_uniform(seed_, offset_++, stream_); }
+// The draws are kernels::PhiloxSequence's (kernels/philox_sequence.h), so a device kernel that
+// draws from the same (seed, stream) gets the same numbers.
+namespace {
+kernels::PhiloxSequence at(uint64_t seed, uint64_t stream, uint64_t offset) { return {seed, stream, offset}; }
+}  // namespace
+
+double PhiloxStream::uniform() {
+  auto q = at(seed_, stream_, offset_);
+  const double v = q.uniform();
+  offset_ = q.offset;
+  return v;
+}
 
 double PhiloxStream::normal() {
-  double u1 = uniform(), u2 = uniform();
-  return std::sqrt(-2.0 * std::log(1.0 - u1)) * std::cos(6.283185307179586 * u2);
+  auto q = at(seed_, stream_, offset_);
+  const double v = q.normal();
+  offset_ = q.offset;
+  return v;
 }
 
 uint64_t PhiloxStream::below(uint64_t n) {
   MM_CHECK(n > 0, "PhiloxStream::below(0)");
-  // Rejection sampling on 64-bit words removes modulo bias.
-  const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-  for (;;) {
-    PhiloxOut r = philox4x32(seed_, offset_++, stream_);
-    uint64_t x = (static_cast<uint64_t>(r.v[0]) << 32) | r.v[1];
-    if (x < limit) return x % n;
-  }
+  auto q = at(seed_, stream_, offset_);
+  const uint64_t v = q.below(n);
+  offset_ = q.offset;
+  return v;
 }
 
 double PhiloxStream::gamma(double shape) {
   MM_CHECK(shape > 0, "gamma: shape must be positive, got ", shape);
-  if (shape < 1.0) {  // boost: Gamma(a) = Gamma(a + 1) * U^(1/a)
-    double g = gamma(shape + 1.0);
-    return g * std::pow(1.0 - uniform(), 1.0 / shape);
-  }
-  const double d = shape - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * d);
-  for (;;) {
-    double x = normal(), v = 1.0 + c * x;
-    if (v <= 0) continue;
-    v = v * v * v;
-    double u = uniform();
-    if (std::log(1.0 - u) < 0.5 * x * x + d - d * v + d * std::log(v)) return d * v;
-  }
+  auto q = at(seed_, stream_, offset_);
+  const double v = q.gamma(shape);
+  offset_ = q.offset;
+  return v;
 }
 
 double PhiloxStream::beta(double a, double b) {
-  double x = gamma(a), y = gamma(b);
-  return x / (x + y);
+  MM_CHECK(a > 0 && b > 0, "beta: parameters must be positive, got ", a, " and ", b);
+  auto q = at(seed_, stream_, offset_);
+  const double v = q.beta(a, b);
+  offset_ = q.offset;
+  return v;
 }
 
 std::vector<int64_t> random_permutation(int64_t n, uint64_t seed, uint64_t stream) {

@@ -3,12 +3,15 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/memory.h"
 #include "engine/ops.h"
 #include "mixmatch/ema.h"
 #include "mixmatch/guess.h"
 #include "mixmatch/interleave.h"
 #include "mixmatch/loss.h"
 #include "mixmatch/mixup.h"
+#include "kernels/step_draws.h"
 
 namespace mmengine {
 
@@ -20,13 +23,24 @@ ForwardOptions call_options(BnUpdate update, bool first_call, const char* tag) {
   return o;
 }
 
+// One-hot targets built on the device from the labels (uploaded, not read back).
 Tensor one_hot(const std::vector<int32_t>& labels, int num_classes, DType dt, Device dev) {
-  std::vector<double> v(labels.size() * num_classes, 0.0);
-  for (size_t i = 0; i < labels.size(); ++i) {
-    MM_CHECK(labels[i] >= 0 && labels[i] < num_classes, "label ", labels[i], " out of range");
-    v[i * num_classes + labels[i]] = 1.0;
-  }
-  return Tensor::from_vector(v, {static_cast<int64_t>(labels.size()), num_classes}, dt, dev);
+  for (int32_t l : labels) MM_CHECK(l >= 0 && l < num_classes, "label ", l, " out of range");
+  const int64_t n = static_cast<int64_t>(labels.size());
+  auto buf = allocate(dev, labels.size() * sizeof(int32_t));
+  copy_bytes(buf.get(), dev, labels.data(), Device::CPU, labels.size() * sizeof(int32_t));
+  Tensor out = Tensor::empty({n, num_classes}, dt, dev);
+  MM_DISPATCH_FLOAT(dt, T,
+                    MM_KERNEL(dev, one_hot, T)(static_cast<const int32_t*>(buf.get()), n, num_classes, out.data<T>()));
+  return out;
+}
+
+// The step number in the step's device memory, for the draws made there.
+std::shared_ptr<void> step_on_device(int64_t step, Device dev) {
+  MM_CHECK(step >= 0, "linear_rampup: negative step or length");
+  auto buf = allocate(dev, sizeof(int64_t));
+  copy_bytes(buf.get(), dev, &step, Device::CPU, sizeof(int64_t));
+  return buf;
 }
 
 void check_finite(double v, const char* term, int64_t step) {
@@ -61,12 +75,17 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
   guess_opts.tag = "unlabeled";
   Tensor q = guess_labels(student, b.u, cfg.T, guess_opts);
 
-  // 3. MixUp over all rows.
+  // 3. MixUp over all rows, drawn on the device (with the loss weight) from the step number.
   std::vector<Tensor> inputs{b.x}, targets{one_hot(b.labels, num_classes, dt, dev)};
   for (auto& u : b.u) inputs.push_back(u), targets.push_back(q);
   Tensor all_inputs = concat(inputs), all_targets = concat(targets);
-  MixUpDraw draw = draw_mixup(all_inputs.size(0), cfg.alpha, cfg.seed, static_cast<uint64_t>(step),
-                              cfg.mixup_lambda == MixupLambda::Sample);
+  StepDrawSettings ds;
+  ds.alpha = cfg.alpha;
+  ds.lambda_u = cfg.lambda_u;
+  ds.seed = cfg.seed;
+  ds.per_sample = cfg.mixup_lambda == MixupLambda::Sample;
+  ds.rampup_steps = cfg.resolved_rampup();
+  StepDraws draw = draw_step(ds, all_inputs.size(0), step_on_device(step, dev), dt, dev);
   Tensor mixed_input, mixed_target;
   {
     NoGrad ng;
@@ -74,24 +93,18 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
     mixed_target = mix(all_targets, draw);
   }
 
-  // 4-5. Forward in the BN mode, loss.
+  // 4-5. Forward in the BN mode, loss (the weight lambda_u * ramp is a device tensor).
   Tensor logits = forward_mixed(student, mixed_input, B, cfg.bn_mode, cfg.bn_update);
-  const double ramp = linear_rampup(step, cfg.resolved_rampup());
-  MixMatchLoss loss = mixmatch_loss(slice(logits, 0, B), slice(mixed_target, 0, B), slice(logits, B, logits.size(0)),
-                                    slice(mixed_target, B, mixed_target.size(0)), cfg.lambda_u, ramp);
   StepResult r;
-  r.lx = loss.lx.item();
-  r.lu = loss.lu.item();
-  r.loss = loss.total.item();
-  r.weight = loss.weight;
-  r.lambda = draw.lambda;  // per-sample draws: their mean
-  check_finite(r.lx, "L_x", step);
-  check_finite(r.lu, "L_u", step);
-  check_finite(r.loss, "total", step);
+  r.step = step;
+  r.lx = soft_cross_entropy(slice(logits, 0, B), slice(mixed_target, 0, B));
+  r.lu = probability_mse(slice(logits, B, logits.size(0)), slice(mixed_target, B, mixed_target.size(0)));
+  r.loss = add(r.lx, mul(r.lu, reshape(draw.weight, r.lu.shape())));
+  r.logged = draw.logged;
 
   // 6. Adam on the student, then the EMA teacher.
   student.zero_grad();
-  loss.total.backward();
+  r.loss.backward();
   adam.set_lr(cfg.effective_lr());
   adam.step();
   if (teacher && cfg.ema) {
@@ -103,6 +116,20 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
     ema_step(*teacher, student, spec);
   }
   return r;
+}
+
+StepValues StepResult::read() const {
+  StepValues v;
+  const std::vector<double> logged_values = logged.to_vector();
+  v.lx = lx.item();
+  v.lu = lu.item();
+  v.loss = loss.item();
+  v.lambda = logged_values[0];  // per-sample draws: their mean
+  v.weight = logged_values[1];
+  check_finite(v.lx, "L_x", step);
+  check_finite(v.lu, "L_u", step);
+  check_finite(v.loss, "total", step);
+  return v;
 }
 
 }  // namespace mmengine

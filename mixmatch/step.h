@@ -8,8 +8,19 @@
 
 namespace mmengine {
 
-struct StepResult {
+struct StepValues {
   double loss = 0, lx = 0, lu = 0, weight = 0, lambda = 0;
+};
+
+// What a step leaves on its device: nothing is read back inside the step (no host
+// synchronization), the caller reads the values when it logs them.
+struct StepResult {
+  int64_t step = 0;
+  Tensor loss, lx, lu;  // one element each
+  Tensor logged;        // [2] float64: the mean MixUp lambda, the unlabeled-loss weight
+  // The values (one host synchronization on CUDA); a non-finite loss is an error naming this
+  // step (the first non-finite step may be earlier: losses are read once per log interval).
+  StepValues read() const;
 };
 
 // The logits of the mixed batch (rows in mixed order: B labeled, then K * B unlabeled), by

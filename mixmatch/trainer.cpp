@@ -258,16 +258,20 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
     const auto step_t0 = std::chrono::steady_clock::now();
     StepBatch batch = loader.next();
     MM_CHECK(batch.step == step, "internal: loader at step ", batch.step, ", trainer at ", step);
+    auto fail_after_checkpoint = [&](const Error& e) {
+      if (checkpoint_step < 0) MM_FAIL(e.what(), " (no checkpoint was written yet)");
+      MM_FAIL(e.what(), " (", last, " of step ", checkpoint_step, " is intact)");
+    };
     StepResult r;
     try {
       r = mixmatch_step(student, cfg.ema ? &teacher : nullptr, adam, batch, cfg, step, data.train.num_classes);
     } catch (const Error& e) {
-      if (checkpoint_step < 0) MM_FAIL(e.what(), " (no checkpoint was written yet)");
-      MM_FAIL(e.what(), " (", last, " of step ", checkpoint_step, " is intact)");
+      fail_after_checkpoint(e);
     }
     const int64_t done = step + 1, epoch = (done - 1) / cfg.steps_per_epoch + 1;
-    progress.update(done, r.loss, r.lx, r.lu, last_acc);
-    deadline.step_took(since(step_t0));  // the step's losses are read back: the device has finished it
+    // Host time of the step: the device may still be running it (its losses stay on the device
+    // until they are logged), so the estimate catches up at the next read.
+    deadline.step_took(since(step_t0));
     if (done < end && deadline.must_stop()) {
       end = done;
       sum.stopped_on_time = true;
@@ -276,20 +280,27 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
       end = done;
       sum.signal = interrupts.signal();
     }
-    MetricsRow row{{"step", double(done)},        {"epoch", double(epoch)},    {"loss", r.loss},
-                   {"loss_x", r.lx},              {"loss_u", r.lu},            {"weight_u", r.weight},
-                   {"mixup_lambda", r.lambda},    {"lr", cfg.effective_lr()},
-                   {"images_per_s", progress.steps_per_second() * images_per_step}};
     // Wall time of the run so far (earlier invocations included), for accuracy-against-time.
     auto elapsed_now = [&] { return previous_seconds + since(t0); };
     const bool epoch_end = done % cfg.steps_per_epoch == 0, final_step = done == cfg.total_steps();
     const bool interrupted = done == end && !final_step;  // --stop-after, --time-limit or a signal: checkpoint, stop
     const bool evaluate_now = (epoch_end && epoch % cfg.eval_every == 0) || final_step || sum.stopped_on_time;
-    if (evaluate_now) {
-      MetricsRow eval = evaluate_all(done, epoch, /*select=*/true);
-      row.insert(row.end(), eval.begin(), eval.end());
-    }
-    if (done % cfg.log_every == 0 || evaluate_now) {
+    if (done % cfg.log_every == 0 || evaluate_now) {  // the only place the step's values are read back
+      StepValues v;
+      try {
+        v = r.read();
+      } catch (const Error& e) {
+        fail_after_checkpoint(e);
+      }
+      progress.update(done, v.loss, v.lx, v.lu, last_acc);
+      MetricsRow row{{"step", double(done)},        {"epoch", double(epoch)},    {"loss", v.loss},
+                     {"loss_x", v.lx},              {"loss_u", v.lu},            {"weight_u", v.weight},
+                     {"mixup_lambda", v.lambda},    {"lr", cfg.effective_lr()},
+                     {"images_per_s", progress.steps_per_second() * images_per_step}};
+      if (evaluate_now) {
+        MetricsRow eval = evaluate_all(done, epoch, /*select=*/true);
+        row.insert(row.end(), eval.begin(), eval.end());
+      }
       row.push_back({"elapsed_s", elapsed_now()});
       metrics.write(row);
     }

@@ -1,6 +1,7 @@
 // mmengine bench: medians of the whole MixMatch step per BN mode, WRN forward and
 // forward+backward at two batch sizes, the data pipeline's images/s, and a per-kernel-family
-// breakdown of the step. Ratios are against baselines measured in the same run (the
+// breakdown of the step, and what one step asks of the device (host synchronizations; on the
+// emulated device, kernels, cuBLAS calls, copies and fills). Ratios are against baselines measured in the same run (the
 // interleaved step; the forward pass). JSON with --json.
 #include <algorithm>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include "engine/autograd.h"
 #include "engine/conv_backend.h"
 #include "engine/kernel_version.h"
+#include "engine/memory.h"
 #include "engine/ops.h"
 #include "engine/profiler.h"
 #include "engine/rng.h"
@@ -22,6 +24,9 @@
 #include "mixmatch/step.h"
 #include "tools/bench_concurrent.h"
 #include "tools/commands.h"
+#ifdef MMENGINE_WITH_CUDA
+#include "engine/cuda/context.h"
+#endif
 
 namespace mmengine {
 
@@ -109,6 +114,36 @@ int run_bench(const BenchOpts& o) {
     Stats s = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
     if (mode == BnMode::Interleave) baseline = s.median;
     row(std::string("MixMatch step (") + bn_mode_name(mode) + ")", s, baseline);
+  }
+  {
+    // The step as it was before issue 13's item 2: its losses read back every step (one host
+    // synchronization per step; the earlier code made ~5). Beside the asynchronous step above.
+    TrainConfig cfg;
+    cfg.epochs = 1;
+    cfg.steps_per_epoch = 1 << 20;
+    Stats s = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10).read(); });
+    row("MixMatch step (interleave, losses read every step)", s, baseline);
+    // What one step asks of the device: host synchronizations (must be 0) and, on the
+    // emulated device, the work queued on the context stream.
+    const int64_t syncs = cuda_host_syncs();
+#ifdef MMENGINE_CUDA_EMULATED
+    const mmemu::StreamWork w0 = mmemu::stream_work(cuda_stream());
+#endif
+    mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10);
+    out["counts"]["host_syncs_per_step"] = cuda_host_syncs() - syncs;
+    std::printf("counts per interleaved step: %lld host synchronizations", (long long)(cuda_host_syncs() - syncs));
+#ifdef MMENGINE_CUDA_EMULATED
+    if (dev == Device::CUDA) {
+      const mmemu::StreamWork w = mmemu::stream_work(cuda_stream());
+      out["counts"]["kernels_per_step"] = w.kernels - w0.kernels;
+      out["counts"]["cublas_calls_per_step"] = w.gemms - w0.gemms;
+      out["counts"]["copies_per_step"] = w.copies - w0.copies;
+      out["counts"]["fills_per_step"] = w.fills - w0.fills;
+      std::printf(", %lld kernels, %lld cuBLAS calls, %lld copies, %lld fills", w.kernels - w0.kernels,
+                  w.gemms - w0.gemms, w.copies - w0.copies, w.fills - w0.fills);
+    }
+#endif
+    std::printf("\n");
   }
   if (dev == Device::CUDA && conv_backend() == ConvBackend::Own && kernel_version() == KernelVersion::Current) {
     // The earlier kernel versions (MMENGINE_KERNELS=v1|v0, docs/perf-notes.md), in the same run.
