@@ -4,6 +4,7 @@
 
 #include "cublas_v2.h"
 #include "emulator/memory_registry.h"
+#include "emulator/stream_state.h"
 #ifdef MMENGINE_WITH_BLAS
 #include <cblas.h>
 #endif
@@ -120,8 +121,10 @@ cublasStatus_t gemm(const char* name, cublasHandle_t handle, cublasOperation_t t
       lda < std::max(1, ta == CUBLAS_OP_N ? m : k) || ldb < std::max(1, tb == CUBLAS_OP_N ? k : n) ||
       ldc < std::max(1, m))
     return CUBLAS_STATUS_INVALID_VALUE;
-  mmemu::count_work(handle->stream, mmemu::Work::Gemm);
-  if (m == 0 || n == 0 || batch == 0) return CUBLAS_STATUS_SUCCESS;
+  if (m == 0 || n == 0 || batch == 0) {
+    if (!mmemu::capturing(handle->stream)) mmemu::count_work(handle->stream, mmemu::Work::Gemm);
+    return CUBLAS_STATUS_SUCCESS;
+  }
   const long long arows = ta == CUBLAS_OP_N ? m : k, acols = ta == CUBLAS_OP_N ? k : m;
   const long long brows = tb == CUBLAS_OP_N ? k : n, bcols = tb == CUBLAS_OP_N ? n : k;
   const bool reads_ab = k > 0 && *alpha != T(0);
@@ -136,18 +139,27 @@ cublasStatus_t gemm(const char* name, cublasHandle_t handle, cublasOperation_t t
                  name, m, n, k, lda, ldb, ldc, batch, bad);
     return CUBLAS_STATUS_EXECUTION_FAILED;
   }
-  for (int i = 0; i < batch; ++i) {
-    T* c = C + i * sc;
-    if (k == 0 || *alpha == T(0)) {  // C = beta C, never reading A or B
-      for (int j = 0; j < n; ++j)
-        for (int r = 0; r < m; ++r) {
-          T& x = c[r + static_cast<long long>(j) * ldc];
-          x = *beta == T(0) ? T(0) : *beta * x;
-        }
-      continue;
+  // The product, now or (on a capturing stream) when the graph runs; the scalars are read now,
+  // as cuBLAS reads host-pointer scalars when the call is made.
+  auto run = [=, a = *alpha, b = *beta](cudaStream_t s) {
+    mmemu::count_work(s, mmemu::Work::Gemm);
+    for (int i = 0; i < batch; ++i) {
+      T* c = C + i * sc;
+      if (k == 0 || a == T(0)) {  // C = beta C, never reading A or B
+        for (int j = 0; j < n; ++j)
+          for (int r = 0; r < m; ++r) {
+            T& x = c[r + static_cast<long long>(j) * ldc];
+            x = b == T(0) ? T(0) : b * x;
+          }
+        continue;
+      }
+      gemm_host(ta, tb, m, n, k, a, A + i * sa, lda, B + i * sb, ldb, b, c, ldc);
     }
-    gemm_host(ta, tb, m, n, k, *alpha, A + i * sa, lda, B + i * sb, ldb, *beta, c, ldc);
-  }
+  };
+  if (mmemu::capturing(handle->stream))
+    mmemu::record_work(handle->stream, run);
+  else
+    run(handle->stream);
   return CUBLAS_STATUS_SUCCESS;
 }
 

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "emulator/memory_registry.h"
+#include "emulator/stream_state.h"
 #include "cuda_runtime.h"
 
 namespace mmemu {
@@ -62,6 +63,7 @@ void count_work(cudaStream_t stream, Work what) {
     case Work::Gemm: ++w.gemms; break;
     case Work::Copy: ++w.copies; break;
     case Work::Fill: ++w.fills; break;
+    case Work::Graph: ++w.graphs; break;
   }
 }
 
@@ -69,63 +71,12 @@ void count_work(cudaStream_t stream, Work what) {
 
 using mmemu::record;
 
-struct mmemu_stream {};
-struct mmemu_event {
-  std::chrono::steady_clock::time_point when{};
-  bool recorded = false;
-};
+namespace {
+// A call that an active stream capture forbids (cuda_runtime.h): refused, the capture invalidated.
+bool refused_in_capture() { return mmemu::capture_forbids(); }
 
-cudaError_t cudaGetDeviceCount(int* count) {
-  if (!count) return record(cudaErrorInvalidValue);
-  *count = 1;
-  return cudaSuccess;
-}
-cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : record(cudaErrorInvalidDevice); }
-cudaError_t cudaGetDevice(int* device) {
-  if (!device) return record(cudaErrorInvalidValue);
-  *device = 0;
-  return cudaSuccess;
-}
-
-cudaError_t cudaMalloc(void** ptr, size_t bytes) {
-  if (!ptr) return record(cudaErrorInvalidValue);
-  *ptr = nullptr;
-  if (bytes == 0) return cudaSuccess;
-  // 256-byte alignment, as cudaMalloc guarantees, and exactly `bytes`, so that AddressSanitizer
-  // reports a kernel's write one element past the end.
-  void* p = nullptr;
-  if (posix_memalign(&p, 256, bytes) != 0) return record(cudaErrorMemoryAllocation);
-  std::lock_guard<std::mutex> lock(mmemu::registry_mutex());
-  mmemu::registry()[reinterpret_cast<uintptr_t>(p)] = bytes;
-  *ptr = p;
-  return cudaSuccess;
-}
-
-cudaError_t cudaFree(void* ptr) {
-  if (!ptr) return cudaSuccess;
-  {
-    std::lock_guard<std::mutex> lock(mmemu::registry_mutex());
-    auto it = mmemu::registry().find(reinterpret_cast<uintptr_t>(ptr));
-    if (it == mmemu::registry().end()) return record(cudaErrorInvalidValue);
-    mmemu::registry().erase(it);
-  }
-  std::free(ptr);
-  return cudaSuccess;
-}
-
-cudaError_t cudaMallocHost(void** ptr, size_t bytes) {
-  if (!ptr) return record(cudaErrorInvalidValue);
-  *ptr = nullptr;
-  if (bytes == 0) return cudaSuccess;
-  if (posix_memalign(ptr, 256, bytes) != 0) return record(cudaErrorMemoryAllocation);
-  return cudaSuccess;
-}
-cudaError_t cudaFreeHost(void* ptr) {
-  std::free(ptr);
-  return cudaSuccess;
-}
-
-cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+// cudaMemcpy's checks and the copy, without the capture rules (shared with cudaMemcpyAsync).
+cudaError_t copy_now(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
   if (bytes == 0) return cudaSuccess;
   if (!dst || !src) return record(cudaErrorInvalidValue);
   const bool dst_dev = mmemu::device_range(dst, bytes), src_dev = mmemu::device_range(src, bytes);
@@ -146,26 +97,123 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
   std::memmove(dst, src, bytes);
   return cudaSuccess;
 }
+}  // namespace
+
+struct mmemu_event {
+  std::chrono::steady_clock::time_point when{};
+  bool recorded = false;
+};
+
+cudaError_t cudaGetDeviceCount(int* count) {
+  if (!count) return record(cudaErrorInvalidValue);
+  *count = 1;
+  return cudaSuccess;
+}
+cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : record(cudaErrorInvalidDevice); }
+cudaError_t cudaGetDevice(int* device) {
+  if (!device) return record(cudaErrorInvalidValue);
+  *device = 0;
+  return cudaSuccess;
+}
+
+cudaError_t cudaMalloc(void** ptr, size_t bytes) {
+  if (!ptr) return record(cudaErrorInvalidValue);
+  if (refused_in_capture()) return record(cudaErrorStreamCaptureUnsupported);
+  *ptr = nullptr;
+  if (bytes == 0) return cudaSuccess;
+  // 256-byte alignment, as cudaMalloc guarantees, and exactly `bytes`, so that AddressSanitizer
+  // reports a kernel's write one element past the end.
+  void* p = nullptr;
+  if (posix_memalign(&p, 256, bytes) != 0) return record(cudaErrorMemoryAllocation);
+  std::lock_guard<std::mutex> lock(mmemu::registry_mutex());
+  mmemu::registry()[reinterpret_cast<uintptr_t>(p)] = bytes;
+  *ptr = p;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFree(void* ptr) {
+  if (!ptr) return cudaSuccess;
+  if (refused_in_capture()) return record(cudaErrorStreamCaptureUnsupported);
+  {
+    std::lock_guard<std::mutex> lock(mmemu::registry_mutex());
+    auto it = mmemu::registry().find(reinterpret_cast<uintptr_t>(ptr));
+    if (it == mmemu::registry().end()) return record(cudaErrorInvalidValue);
+    mmemu::registry().erase(it);
+  }
+  std::free(ptr);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMallocHost(void** ptr, size_t bytes) {
+  if (!ptr) return record(cudaErrorInvalidValue);
+  if (refused_in_capture()) return record(cudaErrorStreamCaptureUnsupported);
+  *ptr = nullptr;
+  if (bytes == 0) return cudaSuccess;
+  if (posix_memalign(ptr, 256, bytes) != 0) return record(cudaErrorMemoryAllocation);
+  return cudaSuccess;
+}
+cudaError_t cudaFreeHost(void* ptr) {
+  if (refused_in_capture()) return record(cudaErrorStreamCaptureUnsupported);
+  std::free(ptr);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  if (refused_in_capture()) return record(cudaErrorStreamCaptureUnsupported);  // it synchronizes
+  return copy_now(dst, src, bytes, kind);
+}
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
-  const cudaError_t e = cudaMemcpy(dst, src, bytes, kind);
+  if (mmemu::capturing(stream)) {
+    // A captured copy must stay inside device memory (or read a host buffer that outlives the
+    // graph): copies to the host are refused, as the engine never needs one in a step.
+    if (kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyHostToHost || !mmemu::device_range(dst, bytes)) {
+      mmemu::invalidate_capture(stream);
+      return record(cudaErrorStreamCaptureUnsupported);
+    }
+    if (bytes == 0) return cudaSuccess;
+    if (!src || (kind == cudaMemcpyDeviceToDevice && !mmemu::device_range(src, bytes))) return record(cudaErrorInvalidValue);
+    mmemu::record_work(stream, [=](cudaStream_t s) {
+      std::memmove(dst, src, bytes);
+      mmemu::count_work(s, mmemu::Work::Copy);
+    });
+    return cudaSuccess;
+  }
+  if (stream == nullptr && refused_in_capture()) return record(cudaErrorStreamCaptureImplicit);
+  const cudaError_t e = copy_now(dst, src, bytes, kind);
   if (e == cudaSuccess) mmemu::count_work(stream, mmemu::Work::Copy);
   return e;
 }
 
 cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
+  if (refused_in_capture()) return record(cudaErrorStreamCaptureUnsupported);  // it synchronizes
   if (bytes == 0) return cudaSuccess;
   if (!mmemu::device_range(dst, bytes)) return record(cudaErrorInvalidValue);
   std::memset(dst, value, bytes);
   return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t stream) {
-  const cudaError_t e = cudaMemset(dst, value, bytes);
+  if (mmemu::capturing(stream)) {
+    if (bytes == 0) return cudaSuccess;
+    if (!mmemu::device_range(dst, bytes)) return record(cudaErrorInvalidValue);
+    mmemu::record_work(stream, [=](cudaStream_t s) {
+      std::memset(dst, value, bytes);
+      mmemu::count_work(s, mmemu::Work::Fill);
+    });
+    return cudaSuccess;
+  }
+  if (stream == nullptr && refused_in_capture()) return record(cudaErrorStreamCaptureImplicit);
+  if (bytes == 0) return cudaSuccess;
+  if (!mmemu::device_range(dst, bytes)) return record(cudaErrorInvalidValue);
+  std::memset(dst, value, bytes);
+  const cudaError_t e = cudaSuccess;
   if (e == cudaSuccess) mmemu::count_work(stream, mmemu::Work::Fill);
   return e;
 }
 
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+cudaError_t cudaDeviceSynchronize() {
+  return refused_in_capture() ? record(cudaErrorStreamCaptureUnsupported) : cudaSuccess;
+}
 cudaError_t cudaStreamCreate(cudaStream_t* stream) {
   if (!stream) return record(cudaErrorInvalidValue);
   *stream = new mmemu_stream;
@@ -179,7 +227,13 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   delete stream;
   return cudaSuccess;
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+  if (mmemu::capturing(stream)) {
+    mmemu::invalidate_capture(stream);
+    return record(cudaErrorStreamCaptureUnsupported);
+  }
+  return refused_in_capture() ? record(cudaErrorStreamCaptureUnsupported) : cudaSuccess;
+}
 
 cudaError_t cudaGetLastError() {
   cudaError_t e = mmemu::last_error;
@@ -207,6 +261,10 @@ const char* cudaGetErrorName(cudaError_t error) {
     case cudaErrorNotReady: return "cudaErrorNotReady";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
     case cudaErrorNotSupported: return "cudaErrorNotSupported";
+    case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorIllegalState: return "cudaErrorIllegalState";
   }
   return "cudaErrorUnknown";
 }
@@ -226,6 +284,10 @@ const char* cudaGetErrorString(cudaError_t error) {
     case cudaErrorNotReady: return "device not ready";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
     case cudaErrorNotSupported: return "operation not supported";
+    case cudaErrorStreamCaptureImplicit: return "operation would make the legacy stream depend on a capturing blocking stream";
+    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+    case cudaErrorIllegalState: return "operation not permitted when in an illegal state";
   }
   return "unknown error";
 }
@@ -251,7 +313,8 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
   return cudaSuccess;
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
-  return event ? cudaSuccess : record(cudaErrorInvalidResourceHandle);
+  if (!event) return record(cudaErrorInvalidResourceHandle);
+  return refused_in_capture() ? record(cudaErrorStreamCaptureUnsupported) : cudaSuccess;
 }
 // Host wall time between the two records: emulated timings are not GPU numbers.
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {

@@ -424,23 +424,32 @@ uint64_t warp_collective(WarpOp op, const char* what, const char* file, int line
   return f.result;
 }
 
-void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
-              void (*body)(void*), void* context) {
+bool launch_config_ok(const LaunchSite& site, dim3 grid, dim3 block, size_t shared_bytes) {
   // The limits of every GPU the project targets (compute capability 7.0 to 9.0).
   const uint64_t threads = uint64_t(block.x) * block.y * block.z;
   if (grid.x == 0 || grid.y == 0 || grid.z == 0 || threads == 0 || threads > 1024 || block.x > 1024 || block.y > 1024 ||
       block.z > 64 || grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
     set_last_error(cudaErrorInvalidConfiguration);
-    return;
+    return false;
   }
   if (shared_bytes > 48 * 1024) {  // more dynamic shared memory than a launch gets without opt-in
     set_last_error(cudaErrorInvalidValue);
-    return;
+    return false;
   }
   if (shared_bytes > 0) {
     std::fprintf(stderr, "mmengine CUDA emulator: kernel %s (%s:%d) asks for dynamic shared memory, which the emulator does not provide\n",
                  site.kernel, site.file, site.line);
     std::abort();
+  }
+  return true;
+}
+
+void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
+              void (*body)(void*), void* context) {
+  if (!launch_config_ok(site, grid, block, shared_bytes)) return;
+  if (stream == nullptr && capture_forbids()) {  // the legacy stream synchronizes with a capturing one
+    set_last_error(cudaErrorStreamCaptureImplicit);
+    return;
   }
   count_work(stream, Work::Kernel);
   Executor& ex = executor();

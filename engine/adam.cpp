@@ -17,10 +17,10 @@ Adam::Adam(std::vector<std::pair<std::string, Tensor*>> params, double lr, doubl
   }
 }
 
-void Adam::step() {
+void Adam::step(const int64_t* t_on_device) {
   MM_PROFILE("optimizer (Adam)", params_.empty() ? Device::CPU : params_[0].second->device());
   ++step_;
-  kernels::AdamSpec spec{lr_, beta1_, beta2_, eps_, step_};
+  kernels::AdamSpec spec{lr_, beta1_, beta2_, eps_, step_, t_on_device};
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = *params_[i].second;
     Tensor g = p.grad();

@@ -14,8 +14,9 @@ class Adam {
   Adam(std::vector<std::pair<std::string, Tensor*>> params, double lr, double beta1 = 0.9, double beta2 = 0.999,
        double eps = 1e-8);
   // One update from the parameters' .grad (a parameter without a gradient is skipped, as
-  // torch does for p.grad is None).
-  void step();
+  // torch does for p.grad is None). t_on_device: this update's t (steps() after it), in memory
+  // of the parameters' device, read there (a captured CUDA graph replays it with each step's t).
+  void step(const int64_t* t_on_device = nullptr);
   void set_lr(double lr) { lr_ = lr; }
   double lr() const { return lr_; }
   int64_t steps() const { return step_; }

@@ -3,8 +3,10 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/dispatch.h"
 #include "engine/memory.h"
 #include "engine/runtime.h"
+#include "kernels/elementwise.h"
 
 namespace mmengine {
 
@@ -117,6 +119,15 @@ void Tensor::copy_from(const Tensor& src) {
 }
 
 void Tensor::fill_(double value) {
+  if (device() == Device::CUDA) {
+    // On the device, without an upload (a captured step fills its backward seed this way):
+    // zero bytes, then + value, which is exact (a value of -0.0 gives +0.0).
+    fill_bytes(raw(), device(), 0, nbytes());
+    if (value != 0.0)
+      MM_DISPATCH_FLOAT(dtype(), T, MM_KERNEL(device(), unary_forward, T)(kernels::Unary::AddScalar, static_cast<T>(value),
+                                                                          data<T>(), data<T>(), numel()));
+    return;
+  }
   Tensor host = empty(shape(), dtype(), Device::CPU);
   int64_t n = numel();
   MM_DISPATCH_FLOAT(dtype(), T, {

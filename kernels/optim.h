@@ -10,9 +10,12 @@ namespace mmengine::kernels {
 // torch.optim.Adam (no weight decay, no amsgrad), step t >= 1:
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
 //   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+// step_on_device: when set, t is read from there (memory of the update's device) instead of
+// `step`, so a captured CUDA graph replays the update with each step's own t.
 struct AdamSpec {
   double lr, beta1, beta2, eps;
   int64_t step;
+  const int64_t* step_on_device = nullptr;
 };
 template <typename T> void adam_update_cpu(const AdamSpec& s, T* p, const T* g, T* m, T* v, int64_t n);
 

@@ -11,6 +11,12 @@ using std::pow;
 using std::sqrt;
 #endif
 
+// 1 - b1^t and sqrt(1 - b2^t), the same expression on both devices.
+MM_HD void adam_bias_corrections(const AdamSpec& s, int64_t t, double& bc1, double& sqrt_bc2) {
+  bc1 = 1 - pow(s.beta1, static_cast<double>(t));
+  sqrt_bc2 = sqrt(1 - pow(s.beta2, static_cast<double>(t)));
+}
+
 // Per element, in double, as torch does in float32 up to rounding.
 template <typename T>
 MM_HD void adam_element(const AdamSpec& s, double bc1, double sqrt_bc2, T& p, T g, T& m, T& v) {

@@ -51,6 +51,39 @@ DecayScope parse_decay_scope(const std::string& s) {
   MM_FAIL("--decay-scope: expected state, params or weights, got '", s, "'");
 }
 
+namespace {
+struct GraphModeEntry {
+  GraphMode mode;
+  const char* name;
+  const char* help;
+};
+constexpr GraphModeEntry kGraphModes[] = {
+    {GraphMode::Off, "off", "off (every step launched eagerly)"},
+    {GraphMode::On, "on", "on (CUDA: the step captured once as a CUDA graph, replayed every step)"},
+};
+}  // namespace
+
+const char* graph_mode_name(GraphMode g) {
+  for (const auto& e : kGraphModes)
+    if (e.mode == g) return e.name;
+  return "?";
+}
+
+GraphMode parse_graph_mode(const std::string& s) {
+  std::string names;
+  for (const auto& e : kGraphModes) {
+    if (s == e.name) return e.mode;
+    names += names.empty() ? e.name : std::string(" or ") + e.name;
+  }
+  MM_FAIL("--graph: expected ", names, ", got '", s, "'");
+}
+
+std::string graph_mode_help() {
+  std::string h;
+  for (const auto& e : kGraphModes) h += (h.empty() ? "" : "; ") + std::string(e.help);
+  return h;
+}
+
 void apply_preset(const std::string& name, TrainConfig& c) {
   c.preset = name;
   if (name == "paper") return;

@@ -13,6 +13,7 @@ enum class BnUpdate { All, First, NoneInGuess };  // which forward calls move BN
 enum class MixupLambda { Batch, Sample };          // one lambda per batch, or one per row
 enum class EmaScope { State, Params };             // what the teacher averages
 enum class DecayScope { State, Params, Weights };  // what the 0.02 lr decay shrinks
+enum class GraphMode { Off, On };                  // the step eager, or one CUDA graph replayed
 
 struct TrainConfig {
   std::string preset = "paper";  // the --preset the run started from (recorded in config.json)
@@ -54,6 +55,9 @@ struct TrainConfig {
   double time_limit_minutes = 0;
   int prefetch = 2;
   int64_t log_every = 50;
+  // --graph on: the training step captured once as a CUDA graph and replayed every step (CUDA
+  // only, same numbers as off); a setting of the invocation, not of the experiment.
+  GraphMode graph = GraphMode::Off;
 
   int64_t total_steps() const { return epochs * steps_per_epoch; }
   int64_t resolved_rampup() const { return rampup_steps < 0 ? total_steps() : rampup_steps; }
@@ -67,6 +71,10 @@ BnUpdate parse_bn_update(const std::string& s);
 MixupLambda parse_mixup_lambda(const std::string& s);
 EmaScope parse_ema_scope(const std::string& s);
 DecayScope parse_decay_scope(const std::string& s);
+// --graph: one table gives the names (parse, config.json) and the help text.
+const char* graph_mode_name(GraphMode g);
+GraphMode parse_graph_mode(const std::string& s);
+std::string graph_mode_help();
 // The two reference recipes (the design note's table): "port" (YU1ut/MixMatch-pytorch, the
 // seed, the defaults) or "google" (google-research/mixmatch). Sets every switch they differ in.
 void apply_recipe(const std::string& name, TrainConfig& c);

@@ -54,7 +54,7 @@ const char* decay_scope_name(DecayScope d) {
 // (a record: its values are in the other keys).
 bool not_compared(const std::string& key) {
   for (const char* k : {"preset", "data_dir", "device", "out_dir", "time_limit_minutes", "git_commit", "eval_batch", "log_every",
-                        "prefetch"})
+                        "prefetch", "graph"})
     if (key == k) return true;
   return false;
 }
@@ -72,6 +72,7 @@ std::string config_to_json(const TrainConfig& c, const std::string& device_used)
   j["mixup_lambda"] = mixup_name(c.mixup_lambda);
   j["ema_scope"] = ema_scope_name(c.ema_scope);
   j["decay_scope"] = decay_scope_name(c.decay_scope);
+  j["graph"] = graph_mode_name(c.graph);
   j["model"] = "WRN-" + std::to_string(c.depth) + "-" + std::to_string(c.widen);
   j["device"] = device_used;
   j["git_commit"] = MMENGINE_GIT_COMMIT;
@@ -116,6 +117,7 @@ TrainConfig config_from_json(const std::string& text, const std::string& path) {
     c.mixup_lambda = parse_mixup_lambda(word("mixup_lambda"));
     c.ema_scope = parse_ema_scope(word("ema_scope"));
     c.decay_scope = parse_decay_scope(word("decay_scope"));
+    if (j.contains("graph")) c.graph = parse_graph_mode(word("graph"));  // absent in files of earlier versions
   } catch (const Error& e) {
     MM_FAIL(path, ": ", e.what());
   }

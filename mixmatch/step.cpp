@@ -23,24 +23,12 @@ ForwardOptions call_options(BnUpdate update, bool first_call, const char* tag) {
   return o;
 }
 
-// One-hot targets built on the device from the labels (uploaded, not read back).
-Tensor one_hot(const std::vector<int32_t>& labels, int num_classes, DType dt, Device dev) {
-  for (int32_t l : labels) MM_CHECK(l >= 0 && l < num_classes, "label ", l, " out of range");
-  const int64_t n = static_cast<int64_t>(labels.size());
-  auto buf = allocate(dev, labels.size() * sizeof(int32_t));
-  copy_bytes(buf.get(), dev, labels.data(), Device::CPU, labels.size() * sizeof(int32_t));
+// One-hot targets built on the device from labels already there.
+Tensor one_hot(const std::shared_ptr<void>& labels, int64_t n, int num_classes, DType dt, Device dev) {
   Tensor out = Tensor::empty({n, num_classes}, dt, dev);
   MM_DISPATCH_FLOAT(dt, T,
-                    MM_KERNEL(dev, one_hot, T)(static_cast<const int32_t*>(buf.get()), n, num_classes, out.data<T>()));
+                    MM_KERNEL(dev, one_hot, T)(static_cast<const int32_t*>(labels.get()), n, num_classes, out.data<T>()));
   return out;
-}
-
-// The step number in the step's device memory, for the draws made there.
-std::shared_ptr<void> step_on_device(int64_t step, Device dev) {
-  MM_CHECK(step >= 0, "linear_rampup: negative step or length");
-  auto buf = allocate(dev, sizeof(int64_t));
-  copy_bytes(buf.get(), dev, &step, Device::CPU, sizeof(int64_t));
-  return buf;
 }
 
 void check_finite(double v, const char* term, int64_t step) {
@@ -62,8 +50,29 @@ Tensor forward_mixed(Module& model, const Tensor& mixed, int64_t batch, BnMode m
   return concat(logits);
 }
 
+StepDeviceInputs allocate_step_inputs(int64_t batch, Device dev) {
+  return {allocate(dev, 2 * sizeof(int64_t)), allocate(dev, static_cast<size_t>(batch) * sizeof(int32_t))};
+}
+
+void write_step_inputs(const StepDeviceInputs& in, const std::vector<int32_t>& labels, int64_t step, int64_t adam_t,
+                       int num_classes, Device dev) {
+  MM_CHECK(step >= 0, "linear_rampup: negative step or length");
+  for (int32_t l : labels) MM_CHECK(l >= 0 && l < num_classes, "label ", l, " out of range");
+  const int64_t scalars[2] = {step, adam_t};
+  copy_bytes(in.scalars.get(), dev, scalars, Device::CPU, sizeof(scalars));
+  copy_bytes(in.labels.get(), dev, labels.data(), Device::CPU, labels.size() * sizeof(int32_t));
+}
+
 StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, const StepBatch& b,
                          const TrainConfig& cfg, int64_t step, int num_classes) {
+  const Device dev = b.x.device();
+  StepDeviceInputs in = allocate_step_inputs(static_cast<int64_t>(b.labels.size()), dev);
+  write_step_inputs(in, b.labels, step, adam.steps() + 1, num_classes, dev);
+  return mixmatch_step(student, teacher, adam, b, cfg, step, num_classes, in);
+}
+
+StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, const StepBatch& b,
+                         const TrainConfig& cfg, int64_t step, int num_classes, const StepDeviceInputs& in) {
   const int64_t B = b.x.size(0);
   const DType dt = b.x.dtype();
   const Device dev = b.x.device();
@@ -76,7 +85,7 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
   Tensor q = guess_labels(student, b.u, cfg.T, guess_opts);
 
   // 3. MixUp over all rows, drawn on the device (with the loss weight) from the step number.
-  std::vector<Tensor> inputs{b.x}, targets{one_hot(b.labels, num_classes, dt, dev)};
+  std::vector<Tensor> inputs{b.x}, targets{one_hot(in.labels, B, num_classes, dt, dev)};
   for (auto& u : b.u) inputs.push_back(u), targets.push_back(q);
   Tensor all_inputs = concat(inputs), all_targets = concat(targets);
   StepDrawSettings ds;
@@ -85,7 +94,7 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
   ds.seed = cfg.seed;
   ds.per_sample = cfg.mixup_lambda == MixupLambda::Sample;
   ds.rampup_steps = cfg.resolved_rampup();
-  StepDraws draw = draw_step(ds, all_inputs.size(0), step_on_device(step, dev), dt, dev);
+  StepDraws draw = draw_step(ds, all_inputs.size(0), in.scalars, dt, dev);
   Tensor mixed_input, mixed_target;
   {
     NoGrad ng;
@@ -106,7 +115,7 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
   student.zero_grad();
   r.loss.backward();
   adam.set_lr(cfg.effective_lr());
-  adam.step();
+  adam.step(static_cast<const int64_t*>(in.scalars.get()) + 1);
   if (teacher && cfg.ema) {
     EmaSpec spec;
     spec.decay = cfg.ema_decay;

@@ -1,6 +1,9 @@
 // One MixMatch training step: guess, sharpen, MixUp, the forward in the chosen BatchNorm mode,
 // the loss, Adam, and the EMA teacher.
 #pragma once
+#include <memory>
+#include <vector>
+
 #include "data/stream.h"
 #include "engine/adam.h"
 #include "layers/wideresnet.h"
@@ -28,8 +31,24 @@ struct StepResult {
 // swapping, or a single pass. Which calls update the running statistics follows bn_update.
 Tensor forward_mixed(Module& model, const Tensor& mixed, int64_t batch, BnMode mode, BnUpdate update);
 
+// The values a step reads that change every step, in memory of the step's device (so a
+// replayed CUDA graph reads each step's own): the step number and Adam's update count t after
+// the step, and the labeled batch's labels. Their sizes are fixed by the batch size.
+struct StepDeviceInputs {
+  std::shared_ptr<void> scalars;  // int64[2]: step, t
+  std::shared_ptr<void> labels;   // int32[B]
+};
+StepDeviceInputs allocate_step_inputs(int64_t batch, Device dev);
+// Uploads (no host synchronization); labels are range-checked here, on the host.
+void write_step_inputs(const StepDeviceInputs& in, const std::vector<int32_t>& labels, int64_t step, int64_t adam_t,
+                       int num_classes, Device dev);
+
 // Runs the step and updates student (Adam), teacher (EMA, when enabled) in place.
 StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, const StepBatch& batch,
                          const TrainConfig& cfg, int64_t step, int num_classes);
+// The same with the per-step values already on the device (batch.labels is not read); every
+// device operation of it can be captured in a CUDA graph (mixmatch/step_runner.h).
+StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, const StepBatch& batch,
+                         const TrainConfig& cfg, int64_t step, int num_classes, const StepDeviceInputs& in);
 
 }  // namespace mmengine

@@ -23,6 +23,7 @@
 #include "mixmatch/run_folder.h"
 #include "mixmatch/run_settings.h"
 #include "mixmatch/step.h"
+#include "mixmatch/step_runner.h"
 #include "mixmatch/train_state.h"
 
 namespace mmengine {
@@ -254,6 +255,7 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
   // A run killed after its final checkpoint but before summary.json: the checkpoint holds the
   // final models, so their evaluation gives the real final numbers (metrics.csv has its row).
   if (start == cfg.total_steps()) evaluate_all(start, (start - 1) / cfg.steps_per_epoch + 1, /*select=*/false);
+  StepRunner steps(student, cfg.ema ? &teacher : nullptr, adam, cfg, data.train.num_classes);  // --graph
   for (int64_t step = start; step < end; ++step) {
     const auto step_t0 = std::chrono::steady_clock::now();
     StepBatch batch = loader.next();
@@ -264,7 +266,7 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
     };
     StepResult r;
     try {
-      r = mixmatch_step(student, cfg.ema ? &teacher : nullptr, adam, batch, cfg, step, data.train.num_classes);
+      r = steps.run(batch, step);
     } catch (const Error& e) {
       fail_after_checkpoint(e);
     }

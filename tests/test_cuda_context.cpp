@@ -13,6 +13,7 @@
 #include "mixmatch/loss.h"
 #include "mixmatch/mixup.h"
 #include "mixmatch/step.h"
+#include "mixmatch/step_runner.h"
 #include "tests/test_util.h"
 #ifdef MMENGINE_WITH_CUDA
 #include "engine/cuda/context.h"
@@ -167,6 +168,22 @@ struct TinyStep {
     cfg.steps_per_epoch = 100;
   }
   StepResult run(int64_t step) { return mixmatch_step(student, &teacher, adam, batch, cfg, step, 10); }
+  std::vector<double> state() {  // every value the steps change, in order
+    std::vector<double> out;
+    for (Module* m : {static_cast<Module*>(&student), static_cast<Module*>(&teacher)}) {
+      for (auto& [name, t] : m->named_state()) {
+        const auto v = t->to_vector();
+        out.insert(out.end(), v.begin(), v.end());
+      }
+      for (auto& c : m->named_counters()) out.push_back(static_cast<double>(*c.value));
+    }
+    for (auto& [name, t] : adam.state()) {
+      const auto v = t.to_vector();
+      out.insert(out.end(), v.begin(), v.end());
+    }
+    out.push_back(static_cast<double>(adam.steps()));
+    return out;
+  }
 };
 }  // namespace
 
@@ -204,6 +221,56 @@ TEST(CudaContext, MixMatchStepOnCudaMatchesCpu) {
     EXPECT_EQ(a.weight, b.weight);
     EXPECT_NEAR(a.lx, b.lx, 1e-4 * (1 + std::fabs(a.lx)));
     EXPECT_NEAR(a.lu, b.lu, 1e-4 * (1 + std::fabs(a.lu)));
+  }
+}
+#endif
+
+#ifdef MMENGINE_WITH_CUDA
+// N steps with the step captured as a CUDA graph (two warm-ups, the capture, replays) give the
+// numbers of N eager steps, bit for bit, and a replayed step neither synchronizes nor uploads
+// anything but its inputs.
+TEST(CudaGraph, StepsWithGraphOnEqualStepsWithGraphOff) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  const int kSteps = 4;  // two warm-ups, the capture (replayed once), one replay
+  TinyStep off(Device::CUDA), on(Device::CUDA);
+  on.cfg.graph = GraphMode::On;
+  StepRunner eager(off.student, &off.teacher, off.adam, off.cfg, 10), graphed(on.student, &on.teacher, on.adam, on.cfg, 10);
+  for (int64_t step = 0; step < kSteps; ++step) {
+    const StepValues a = eager.run(off.batch, step).read();
+    const int64_t syncs = cuda_host_syncs();
+#ifdef MMENGINE_CUDA_EMULATED
+    const mmemu::StreamWork w0 = mmemu::stream_work(cuda_stream());
+#endif
+    StepResult r = graphed.run(on.batch, step);
+    if (step > 2) {
+      EXPECT_EQ(cuda_host_syncs(), syncs) << "replayed step " << step;
+#ifdef MMENGINE_CUDA_EMULATED
+      const mmemu::StreamWork w = mmemu::stream_work(cuda_stream());
+      EXPECT_EQ(w.graphs - w0.graphs, 1);
+      if (step == kSteps - 1)
+        std::printf("one replayed step (WRN-10-1): 1 graph launch running %lld kernels, %lld cuBLAS calls\n",
+                    w.kernels - w0.kernels, w.gemms - w0.gemms);
+#endif
+    }
+    const StepValues b = r.read();
+    EXPECT_EQ(a.loss, b.loss) << "step " << step;
+    EXPECT_EQ(a.lx, b.lx) << "step " << step;
+    EXPECT_EQ(a.lu, b.lu) << "step " << step;
+    EXPECT_EQ(a.lambda, b.lambda) << "step " << step;
+    EXPECT_EQ(a.weight, b.weight) << "step " << step;
+  }
+  EXPECT_EQ(off.adam.steps(), kSteps);
+  EXPECT_TRUE(off.state() == on.state()) << "parameters, buffers, counters or Adam state differ";
+}
+
+TEST(CudaGraph, GraphOnNeedsTheCudaDevice) {
+  TinyStep cpu(Device::CPU);
+  cpu.cfg.graph = GraphMode::On;
+  try {
+    StepRunner r(cpu.student, &cpu.teacher, cpu.adam, cpu.cfg, 10);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--graph on"), std::string::npos) << e.what();
   }
 }
 #endif

@@ -1,7 +1,8 @@
 // mmengine bench: medians of the whole MixMatch step per BN mode, WRN forward and
 // forward+backward at two batch sizes, the data pipeline's images/s, and a per-kernel-family
 // breakdown of the step, and what one step asks of the device (host synchronizations; on the
-// emulated device, kernels, cuBLAS calls, copies and fills). Ratios are against baselines measured in the same run (the
+// emulated device, kernels, cuBLAS calls, copies and fills), and on CUDA the step replayed as a
+// CUDA graph beside the eager one. Ratios are against baselines measured in the same run (the
 // interleaved step; the forward pass). JSON with --json.
 #include <algorithm>
 #include <cstdio>
@@ -22,6 +23,7 @@
 #include "layers/wideresnet.h"
 #include "mixmatch/ema.h"
 #include "mixmatch/step.h"
+#include "mixmatch/step_runner.h"
 #include "tools/bench_concurrent.h"
 #include "tools/commands.h"
 #ifdef MMENGINE_WITH_CUDA
@@ -144,6 +146,15 @@ int run_bench(const BenchOpts& o) {
     }
 #endif
     std::printf("\n");
+    if (dev == Device::CUDA) {
+      // --graph on: the same step captured once and replayed (issue 13, item 3). The warm-up
+      // covers the runner's two eager warm-ups and its capture.
+      TrainConfig gcfg = cfg;
+      gcfg.graph = GraphMode::On;
+      StepRunner graphed(student, &teacher, adam, gcfg, 10);
+      Stats g = measure(dev, std::max(o.warmup, 3), repeats, [&] { graphed.run(batch, step++); });
+      row("MixMatch step (interleave, CUDA graph)", g, baseline);
+    }
   }
   if (dev == Device::CUDA && conv_backend() == ConvBackend::Own && kernel_version() == KernelVersion::Current) {
     // The earlier kernel versions (MMENGINE_KERNELS=v1|v0, docs/perf-notes.md), in the same run.

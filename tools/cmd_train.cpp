@@ -22,7 +22,7 @@ namespace {
 // it is (where it runs, how long, what it prints, how it prefetches).
 bool allowed_on_resume(const std::string& flag) {
   for (const char* f : {"--time-limit", "--stop-after", "--log-every", "--prefetch", "--device", "--data", "--out",
-                        "--eval-batch", "--resume"})
+                        "--eval-batch", "--resume", "--graph"})
     if (flag == f) return true;
   return false;
 }
@@ -32,7 +32,7 @@ void add_train_command(CLI::App& app, CommandAction& action) {
   auto* cmd = app.add_subcommand("train", "train MixMatch (defaults: the paper's CIFAR-10 setting, GPU if present)");
   cmd->footer("Defaults shown are the paper preset's; --preset and --recipe change some (see --print-config).\n"
               "--resume takes every setting from the run's config.json; only --time-limit, --stop-after, --log-every,\n"
-              "--prefetch, --device, --data and --eval-batch may be given again with other values.");
+              "--prefetch, --device, --data, --eval-batch and --graph may be given again with other values.");
   cmd->option_defaults()->always_capture_default();
   // Resolution order: defaults, then --preset, then --recipe, then every flag given explicitly.
   struct Flags {
@@ -116,6 +116,8 @@ void add_train_command(CLI::App& app, CommandAction& action) {
   });
   word("--decay-scope", "state", "state, params or weights (conv and linear weights)",
        [](TrainConfig& c, const std::string& v) { c.decay_scope = parse_decay_scope(v); });
+  word("--graph", "off", graph_mode_help().c_str(),
+       [](TrainConfig& c, const std::string& v) { c.graph = parse_graph_mode(v); });
   word("--conv-bias", "off", "on or off",
        [on_off](TrainConfig& c, const std::string& v) { c.conv_bias = on_off(v, "--conv-bias"); });
   // --resume: the run's config.json, plus the given flags that may change between invocations; a

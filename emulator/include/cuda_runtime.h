@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -36,9 +38,13 @@ enum cudaError {
   cudaErrorNoDevice = 100,
   cudaErrorInvalidDevice = 101,
   cudaErrorInvalidResourceHandle = 400,
+  cudaErrorIllegalState = 401,
   cudaErrorNotReady = 600,
   cudaErrorLaunchFailure = 719,
   cudaErrorNotSupported = 801,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
+  cudaErrorStreamCaptureImplicit = 906,
 };
 typedef enum cudaError cudaError_t;
 
@@ -52,6 +58,19 @@ enum cudaMemcpyKind {
 
 typedef struct mmemu_stream* cudaStream_t;
 typedef struct mmemu_event* cudaEvent_t;
+typedef struct mmemu_graph* cudaGraph_t;
+typedef struct mmemu_graph_exec* cudaGraphExec_t;
+
+enum cudaStreamCaptureMode {
+  cudaStreamCaptureModeGlobal = 0,
+  cudaStreamCaptureModeThreadLocal = 1,
+  cudaStreamCaptureModeRelaxed = 2,
+};
+enum cudaStreamCaptureStatus {
+  cudaStreamCaptureStatusNone = 0,
+  cudaStreamCaptureStatusActive = 1,
+  cudaStreamCaptureStatusInvalidated = 2,
+};
 
 #define cudaStreamDefault 0x00
 #define cudaStreamNonBlocking 0x01
@@ -96,6 +115,21 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
 
+// Stream capture and graphs (emulator/graph.cpp): between Begin- and EndCapture the work queued
+// on the stream (launches, cuBLAS calls, async copies and fills) is recorded, not run, kernel
+// parameters and cuBLAS scalars by value as CUDA records them; a graph launch runs it again in
+// order. While a capture is active (global or thread-local mode), synchronizing calls,
+// cudaMalloc/cudaFree, synchronous copies, device-to-host copies on the capturing stream and
+// launches on the legacy stream are refused (cudaErrorStreamCaptureUnsupported / -Implicit)
+// and invalidate the capture, whose EndCapture then fails (cudaErrorStreamCaptureInvalidated).
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph);
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags = 0);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
+
 // ---- emulator-only: what each stream was given -------------------------------------------
 namespace mmemu {
 // Work queued on one stream so far (nullptr: the legacy default stream), so tests can check
@@ -105,10 +139,20 @@ struct StreamWork {
   long long gemms = 0;    // cuBLAS calls (a strided batch counts once)
   long long copies = 0;   // cudaMemcpyAsync
   long long fills = 0;    // cudaMemsetAsync
+  long long graphs = 0;   // cudaGraphLaunch (the graph's work is counted as it runs)
 };
 StreamWork stream_work(cudaStream_t stream);
-enum class Work { Kernel, Gemm, Copy, Fill };
+enum class Work { Kernel, Gemm, Copy, Fill, Graph };
 void count_work(cudaStream_t stream, Work what);
+
+// Capture (emulator/graph.cpp). A recorded item runs later on the stream the graph is launched on.
+using Recorded = std::function<void(cudaStream_t)>;
+bool capturing(cudaStream_t stream);                     // an active (not invalidated) capture
+void record_work(cudaStream_t stream, Recorded work);    // appends to the stream's capture
+// A call that an active global / thread-local capture forbids: invalidates every such capture
+// and returns true (the caller then returns cudaErrorStreamCaptureUnsupported).
+bool capture_forbids();
+void invalidate_capture(cudaStream_t stream);
 }  // namespace mmemu
 
 // ---- the device side ------------------------------------------------------------------------
@@ -163,6 +207,21 @@ struct LaunchSite {
 };
 void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
               void (*body)(void*), void* context);
+// The configuration checks of a launch (errors go to cudaGetLastError), without running it.
+bool launch_config_ok(const LaunchSite& site, dim3 grid, dim3 block, size_t shared_bytes);
+
+template <typename F, typename Params>
+void run_with(const LaunchSite& site, F& kernel, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
+              Params& params) {
+  struct Context {
+    F* kernel;
+    Params* params;
+  } ctx{&kernel, &params};
+  run_grid(site, grid, block, shared_bytes, stream, [](void* p) {
+    auto* c = static_cast<Context*>(p);
+    std::apply(*c->kernel, *c->params);
+  }, &ctx);
+}
 
 template <typename F>
 struct Launch {
@@ -173,17 +232,18 @@ struct Launch {
   cudaStream_t stream;
   template <typename... Args>
   void operator()(Args&&... args) {
-    // Kernel parameters are copied once at launch, as CUDA copies them into parameter memory;
-    // each thread then receives its own copies of those.
-    std::tuple<std::decay_t<Args>...> params(std::forward<Args>(args)...);
-    struct Context {
-      F* kernel;
-      std::tuple<std::decay_t<Args>...>* params;
-    } ctx{&kernel, &params};
-    run_grid(site, grid, block, shared_bytes, stream, [](void* p) {
-      auto* c = static_cast<Context*>(p);
-      std::apply(*c->kernel, *c->params);
-    }, &ctx);
+    // Kernel parameters are copied once at launch (or at capture), as CUDA copies them into
+    // parameter memory; each thread then receives its own copies of those.
+    using Params = std::tuple<std::decay_t<Args>...>;
+    if (capturing(stream)) {
+      if (!launch_config_ok(site, grid, block, shared_bytes)) return;
+      auto params = std::make_shared<Params>(std::forward<Args>(args)...);
+      record_work(stream, [site = site, kernel = kernel, grid = grid, block = block, shared = shared_bytes,
+                           params](cudaStream_t s) mutable { run_with(site, kernel, grid, block, shared, s, *params); });
+      return;
+    }
+    Params params(std::forward<Args>(args)...);
+    run_with(site, kernel, grid, block, shared_bytes, stream, params);
   }
 };
 

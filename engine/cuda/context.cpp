@@ -8,6 +8,7 @@
 #include <mutex>
 #include <vector>
 
+#include "engine/cuda/graph.h"
 #include "engine/memory.h"
 #include "kernels/cuda/check.h"
 
@@ -88,6 +89,8 @@ CudaStreamScope::CudaStreamScope(cudaStream_t stream) : previous_(t_current) { t
 CudaStreamScope::~CudaStreamScope() { t_current = previous_; }
 
 void cuda_upload(void* dst, const void* src, size_t bytes) {
+  MM_CHECK(!cuda_capturing(), "--graph on: the captured training step copied ", bytes,
+           " bytes from the host; a replay would not repeat it (inputs go into static buffers before the replay)");
   const cudaStream_t stream = cuda_stream();
   std::lock_guard<std::mutex> lock(g_staging_mu);
   for (size_t done = 0; done < bytes;) {
@@ -101,7 +104,11 @@ void cuda_upload(void* dst, const void* src, size_t bytes) {
   }
 }
 
-void note_host_sync() { g_host_syncs.fetch_add(1, std::memory_order_relaxed); }
+void note_host_sync() {
+  MM_CHECK(!cuda_capturing(), "--graph on: the captured training step waited for the device (a read of a device "
+           "value or a synchronization); a captured step must not");
+  g_host_syncs.fetch_add(1, std::memory_order_relaxed);
+}
 
 int64_t cuda_host_syncs() { return g_host_syncs.load(std::memory_order_relaxed); }
 

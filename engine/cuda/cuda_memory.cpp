@@ -12,6 +12,7 @@
 #include "engine/block_cache.h"
 #include "engine/cuda/context.h"
 #include "engine/cuda/cuda_memory.h"
+#include "engine/cuda/graph.h"
 #include "kernels/cuda/check.h"
 
 namespace mmengine {
@@ -20,6 +21,9 @@ namespace {
 BlockCache* new_pool() {
   return new BlockCache(
       [](size_t bytes) -> void* {
+        MM_CHECK(!cuda_capturing(), "--graph on: the captured training step needed a new device block of ", bytes,
+                 " bytes that its warm-up steps did not (a captured step must repeat the warm-up's allocations; "
+                 "use --graph off)");
         void* p = nullptr;
         cudaError_t st = cudaMalloc(&p, bytes);
         if (st == cudaErrorMemoryAllocation) {
@@ -49,9 +53,20 @@ BlockCache& pool(cudaStream_t stream) {
   if (!c) c = new_pool();
   return *c;
 }
+
+thread_local BlockCache* t_private_pool = nullptr;  // CudaPoolScope
 }  // namespace
 
+BlockCache* cuda_new_private_pool() { return new_pool(); }
+CudaPoolScope::CudaPoolScope(BlockCache* pool) : previous_(t_private_pool) { t_private_pool = pool; }
+CudaPoolScope::~CudaPoolScope() { t_private_pool = previous_; }
+
 std::shared_ptr<void> cuda_allocate(size_t bytes) {
+  if (t_private_pool) {
+    auto p = t_private_pool->allocate(bytes);
+    MM_CHECK(p != nullptr, "out of CUDA memory allocating ", bytes, " bytes (a CUDA graph's pool)");
+    return p;
+  }
   BlockCache& c = pool(cuda_stream());
   auto p = c.allocate(bytes);
   if (!p) {  // other streams' pools may hold free blocks: give every cached block back, retry

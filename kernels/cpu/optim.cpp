@@ -4,7 +4,8 @@ namespace mmengine::kernels {
 
 template <typename T>
 void adam_update_cpu(const AdamSpec& s, T* p, const T* g, T* m, T* v, int64_t n) {
-  const double bc1 = 1 - pow(s.beta1, static_cast<double>(s.step)), sqrt_bc2 = sqrt(1 - pow(s.beta2, static_cast<double>(s.step)));
+  double bc1, sqrt_bc2;
+  adam_bias_corrections(s, s.step_on_device ? *s.step_on_device : s.step, bc1, sqrt_bc2);
   for (int64_t i = 0; i < n; ++i) adam_element(s, bc1, sqrt_bc2, p[i], g[i], m[i], v[i]);
 }
 

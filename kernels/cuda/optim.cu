@@ -6,6 +6,7 @@ namespace mmengine::kernels {
 namespace {
 template <typename T>
 __global__ void adam_kernel(AdamSpec s, double bc1, double sqrt_bc2, T* p, const T* g, T* m, T* v, int64_t n) {
+  if (s.step_on_device) adam_bias_corrections(s, *s.step_on_device, bc1, sqrt_bc2);
   MM_GRID_STRIDE(i, n) adam_element(s, bc1, sqrt_bc2, p[i], g[i], m[i], v[i]);
 }
 
@@ -18,9 +19,10 @@ __global__ void ema_kernel(T* teacher, T* student, double decay, double scale, i
 template <typename T>
 void adam_update_cuda(const AdamSpec& s, T* p, const T* g, T* m, T* v, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  // The bias corrections are computed on the host, once, exactly as the CPU twin does.
-  const double bc1 = 1 - std::pow(s.beta1, static_cast<double>(s.step));
-  const double sqrt_bc2 = std::sqrt(1 - std::pow(s.beta2, static_cast<double>(s.step)));
+  // The bias corrections: on the host, once, as the CPU twin does; or per thread from the
+  // step in device memory (s.step_on_device).
+  double bc1 = 0, sqrt_bc2 = 0;
+  if (!s.step_on_device) adam_bias_corrections(s, s.step, bc1, sqrt_bc2);
   adam_kernel<<<grid_for(n), kThreads, 0, stream>>>(s, bc1, sqrt_bc2, p, g, m, v, n);
   MM_LAUNCH_CHECK();
 }

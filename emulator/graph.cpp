@@ -1,0 +1,121 @@
+// Stream capture and CUDA graphs in the emulator (see include/cuda_runtime.h): a capturing
+// stream records its work as closures; a graph is the list, replayed in order on the stream it
+// is launched on. Captures are tracked in one process-wide set (the emulator has one device).
+#include <algorithm>
+#include <mutex>
+#include <set>
+
+#include "emulator/memory_registry.h"
+#include "emulator/stream_state.h"
+
+struct mmemu_graph {
+  std::vector<mmemu::Recorded> nodes;
+};
+struct mmemu_graph_exec {
+  std::vector<mmemu::Recorded> nodes;
+};
+
+namespace mmemu {
+namespace {
+std::mutex& capture_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::set<cudaStream_t>& active() {  // streams with a capture in progress (valid or invalidated)
+  static auto* s = new std::set<cudaStream_t>;
+  return *s;
+}
+}  // namespace
+
+bool capturing(cudaStream_t stream) {
+  return stream != nullptr && stream->capture == cudaStreamCaptureStatusActive;
+}
+
+void record_work(cudaStream_t stream, Recorded work) { stream->recorded.push_back(std::move(work)); }
+
+void invalidate_capture(cudaStream_t stream) {
+  if (stream && stream->capture == cudaStreamCaptureStatusActive) stream->capture = cudaStreamCaptureStatusInvalidated;
+}
+
+bool capture_forbids() {
+  std::lock_guard<std::mutex> lock(capture_mutex());
+  bool forbids = false;
+  for (cudaStream_t s : active())
+    if (s->capture == cudaStreamCaptureStatusActive && s->mode != cudaStreamCaptureModeRelaxed) {
+      s->capture = cudaStreamCaptureStatusInvalidated;
+      forbids = true;
+    }
+  return forbids;
+}
+}  // namespace mmemu
+
+using mmemu::set_last_error;
+
+namespace {
+cudaError_t fail(cudaError_t e) {
+  set_last_error(e);
+  return e;
+}
+}  // namespace
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
+  if (!stream) return fail(cudaErrorStreamCaptureUnsupported);  // the legacy stream cannot be captured
+  if (mode != cudaStreamCaptureModeGlobal && mode != cudaStreamCaptureModeThreadLocal && mode != cudaStreamCaptureModeRelaxed)
+    return fail(cudaErrorInvalidValue);
+  if (stream->capture != cudaStreamCaptureStatusNone) return fail(cudaErrorIllegalState);
+  std::lock_guard<std::mutex> lock(mmemu::capture_mutex());
+  stream->capture = cudaStreamCaptureStatusActive;
+  stream->mode = mode;
+  stream->recorded.clear();
+  mmemu::active().insert(stream);
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
+  if (!stream || !graph) return fail(cudaErrorInvalidValue);
+  if (stream->capture == cudaStreamCaptureStatusNone) return fail(cudaErrorIllegalState);
+  const bool valid = stream->capture == cudaStreamCaptureStatusActive;
+  {
+    std::lock_guard<std::mutex> lock(mmemu::capture_mutex());
+    mmemu::active().erase(stream);
+  }
+  stream->capture = cudaStreamCaptureStatusNone;
+  *graph = nullptr;
+  if (!valid) {
+    stream->recorded.clear();
+    return fail(cudaErrorStreamCaptureInvalidated);
+  }
+  *graph = new mmemu_graph{std::move(stream->recorded)};
+  stream->recorded.clear();
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
+  if (!status) return fail(cudaErrorInvalidValue);
+  *status = stream ? stream->capture : cudaStreamCaptureStatusNone;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags) {
+  if (!exec || !graph || flags != 0) return fail(cudaErrorInvalidValue);
+  *exec = new mmemu_graph_exec{graph->nodes};
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+  if (!exec) return fail(cudaErrorInvalidValue);
+  if (mmemu::capturing(stream)) return fail(cudaErrorStreamCaptureUnsupported);  // not modelled: child graphs
+  mmemu::count_work(stream, mmemu::Work::Graph);
+  for (auto& node : exec->nodes) node(stream);
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  delete exec;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+  delete graph;
+  return cudaSuccess;
+}

@@ -1,0 +1,12 @@
+// Internal to the emulator: what a stream holds. Work runs at once (launches are synchronous),
+// except while the stream is capturing: then it is recorded for a graph (emulator/graph.cpp).
+#pragma once
+#include <vector>
+
+#include "cuda_runtime.h"
+
+struct mmemu_stream {
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
+  std::vector<mmemu::Recorded> recorded;
+};

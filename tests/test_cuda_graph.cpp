@@ -1,0 +1,123 @@
+// Stream capture and CUDA graphs: the emulator records work queued on a capturing stream and
+// replays it in order, refusing what CUDA refuses during a capture (emulated device only: on a
+// GPU these are CUDA's own rules); the engine's CudaGraph refuses uploads and reads inside a
+// capture with errors naming --graph (both devices).
+#include <vector>
+
+#include "engine/memory.h"
+#include "engine/tensor.h"
+#include "kernels/elementwise.h"
+#include "kernels/gemm.h"
+#include "tests/test_util.h"
+#ifdef MMENGINE_WITH_CUDA
+#include "engine/cuda/context.h"
+#include "engine/cuda/graph.h"
+#include "kernels/cuda/check.h"
+#endif
+
+using namespace mmengine;
+using namespace mmengine::testing;
+
+#ifdef MMENGINE_WITH_CUDA
+namespace {
+struct Captured {
+  cudaStream_t stream = nullptr;
+  Captured() { MM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking)); }
+  ~Captured() { cudaStreamDestroy(stream); }
+};
+std::vector<float> read(const float* d, size_t n) {
+  std::vector<float> h(n);
+  MM_CUDA_CHECK(cudaMemcpy(h.data(), d, n * sizeof(float), cudaMemcpyDeviceToHost));
+  return h;
+}
+}  // namespace
+
+TEST(CudaGraph, CapturedLaunchesAndGemmsReplayInOrderWithTheirCapturedArguments) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  Captured c;
+  float *x = nullptr, *a = nullptr, *b = nullptr, *y = nullptr;
+  for (float** p : {&x, &a, &b, &y}) MM_CUDA_CHECK(cudaMalloc(p, 4 * sizeof(float)));
+  const std::vector<float> ones(4, 1.0f), eye{1, 0, 0, 1};
+  MM_CUDA_CHECK(cudaMemcpy(x, ones.data(), sizeof(float) * 4, cudaMemcpyHostToDevice));
+  MM_CUDA_CHECK(cudaMemcpy(a, eye.data(), sizeof(float) * 4, cudaMemcpyHostToDevice));
+  MM_CUDA_CHECK(cudaStreamBeginCapture(c.stream, cudaStreamCaptureModeGlobal));
+  float two = 2.0f;
+  kernels::unary_forward_cuda<float>(kernels::Unary::MulScalar, two, x, x, 4, c.stream);  // x = 2x, then x + 1
+  kernels::unary_forward_cuda<float>(kernels::Unary::AddScalar, 1.0f, x, x, 4, c.stream);
+  MM_CUDA_CHECK(cudaMemcpyAsync(b, x, 4 * sizeof(float), cudaMemcpyDeviceToDevice, c.stream));
+  kernels::gemm_cuda<float>(false, false, 2, 2, 2, two, a, b, 0.0f, y, c.stream);  // y = 2 a b
+  two = 100.0f;  // the captured launch and GEMM keep the value they were given
+  cudaGraph_t graph = nullptr;
+  MM_CUDA_CHECK(cudaStreamEndCapture(c.stream, &graph));
+  EXPECT_EQ(read(x, 4), ones) << "captured work must not run before the graph is launched";
+  cudaGraphExec_t exec = nullptr;
+  MM_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  MM_CUDA_CHECK(cudaGraphLaunch(exec, c.stream));
+  MM_CUDA_CHECK(cudaStreamSynchronize(c.stream));
+  EXPECT_EQ(read(x, 4), std::vector<float>(4, 3.0f));  // (1 * 2) + 1: in order
+  EXPECT_EQ(read(y, 4), std::vector<float>(4, 6.0f));
+  MM_CUDA_CHECK(cudaGraphLaunch(exec, c.stream));
+  MM_CUDA_CHECK(cudaStreamSynchronize(c.stream));
+  EXPECT_EQ(read(x, 4), std::vector<float>(4, 7.0f));
+  EXPECT_EQ(read(y, 4), std::vector<float>(4, 14.0f));
+  MM_CUDA_CHECK(cudaGraphExecDestroy(exec));
+  MM_CUDA_CHECK(cudaGraphDestroy(graph));
+  for (float* p : {x, a, b, y}) MM_CUDA_CHECK(cudaFree(p));
+}
+
+// Each forbidden call fails during the capture and invalidates it.
+TEST(CudaGraph, SynchronizationAndCopiesToTheHostAreRefusedDuringCapture) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+#ifndef MMENGINE_CUDA_EMULATED
+  GTEST_SKIP() << "checks the emulator's capture rules (on a GPU, CUDA's own)";
+#else
+  Captured c;
+  float* d = nullptr;
+  MM_CUDA_CHECK(cudaMalloc(&d, 16));
+  float host[4];
+  void* p = nullptr;
+  const std::vector<std::pair<const char*, std::function<cudaError_t()>>> forbidden{
+      {"cudaStreamSynchronize", [&] { return cudaStreamSynchronize(c.stream); }},
+      {"cudaDeviceSynchronize", [&] { return cudaDeviceSynchronize(); }},
+      {"cudaMemcpy", [&] { return cudaMemcpy(host, d, 16, cudaMemcpyDeviceToHost); }},
+      {"cudaMemcpyAsync to the host", [&] { return cudaMemcpyAsync(host, d, 16, cudaMemcpyDeviceToHost, c.stream); }},
+      {"cudaMalloc", [&] { return cudaMalloc(&p, 16); }},
+  };
+  for (auto& [name, call] : forbidden) {
+    MM_CUDA_CHECK(cudaStreamBeginCapture(c.stream, cudaStreamCaptureModeGlobal));
+    EXPECT_EQ(call(), cudaErrorStreamCaptureUnsupported) << name;
+    cudaStreamCaptureStatus st;
+    MM_CUDA_CHECK(cudaStreamIsCapturing(c.stream, &st));
+    EXPECT_EQ(st, cudaStreamCaptureStatusInvalidated) << name;
+    cudaGraph_t g = nullptr;
+    EXPECT_EQ(cudaStreamEndCapture(c.stream, &g), cudaErrorStreamCaptureInvalidated) << name;
+    EXPECT_EQ(g, nullptr);
+    cudaGetLastError();
+  }
+  EXPECT_EQ(cudaStreamBeginCapture(nullptr, cudaStreamCaptureModeGlobal), cudaErrorStreamCaptureUnsupported)
+      << "the legacy stream cannot be captured";
+  cudaGetLastError();
+  MM_CUDA_CHECK(cudaFree(d));
+#endif
+}
+
+TEST(CudaGraph, EngineRefusesUploadsAndReadsInsideACaptureNamingTheFlag) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  Tensor t = Tensor::zeros({8}, DType::F32, Device::CUDA);
+  for (int which = 0; which < 2; ++which) {
+    CudaGraph g;
+    try {
+      g.capture([&] {
+        if (which == 0) t.copy_from(Tensor::zeros({8}, DType::F32, Device::CPU));  // an upload
+        else (void)t.to_vector();                                                  // a read
+      });
+      ADD_FAILURE() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--graph"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(g.captured());
+    // The stream works again after the failed capture.
+    EXPECT_EQ(t.to_vector(), std::vector<double>(8, 0.0));
+  }
+}
+#endif
