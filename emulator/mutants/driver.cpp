@@ -60,7 +60,7 @@ int main() {
     std::vector<double> want(n);
     binary_forward_cpu(Binary::Mul, a.data(), b.data(), want.data(), n);
     Dev da(a), db(b), out(n);
-    binary_forward_cuda(Binary::Mul, da.p, db.p, out.p, n);
+    binary_forward_cuda(Binary::Mul, da.p, db.p, out.p, n, nullptr);
     expect("binary_forward", out.get(), want);
   }
   {  // per-channel gradient: one block per channel, block_sum
@@ -69,7 +69,7 @@ int main() {
     std::vector<double> gx(n), gch(channels);
     channel_backward_cpu(Binary::Mul, x.data(), ch.data(), g.data(), gx.data(), gch.data(), outer, channels, inner);
     Dev dx(x), dch(ch), dg(g), dgx(n), dgch(channels);
-    channel_backward_cuda(Binary::Mul, dx.p, dch.p, dg.p, dgx.p, dgch.p, outer, channels, inner);
+    channel_backward_cuda(Binary::Mul, dx.p, dch.p, dg.p, dgx.p, dgch.p, outer, channels, inner, nullptr);
     expect("channel_backward gx", dgx.get(), gx);
     expect("channel_backward gch", dgch.get(), gch);
   }
@@ -79,7 +79,7 @@ int main() {
     std::vector<double> want(outer * inner);
     sum_axis_cpu(x.data(), want.data(), outer, len, inner);
     Dev dx(x), out(outer * inner);
-    sum_axis_cuda(dx.p, out.p, outer, len, inner);
+    sum_axis_cuda(dx.p, out.p, outer, len, inner, nullptr);
     expect("sum_axis", out.get(), want);
   }
   {  // batchnorm forward and backward: the (channel, split) grid kernels and the v0 block-per-channel ones
@@ -95,16 +95,16 @@ int main() {
       Dev dx(x), dgamma(gamma), dbeta(beta), dy(n), dmean(C), dvar(C), dinv(C), dgy(gy), dgx(n), dgg(C), dgb(C);
       Dev work(static_cast<size_t>(batchnorm_workspace_cuda(N, C, HW)));
       if (v0)
-        batchnorm_forward_train_v0_cuda(dx.p, dgamma.p, dbeta.p, dy.p, dmean.p, dvar.p, dinv.p, N, C, HW, 1e-5);
+        batchnorm_forward_train_v0_cuda(dx.p, dgamma.p, dbeta.p, dy.p, dmean.p, dvar.p, dinv.p, N, C, HW, 1e-5, nullptr);
       else
-        batchnorm_forward_train_cuda(dx.p, dgamma.p, dbeta.p, dy.p, dmean.p, dvar.p, dinv.p, N, C, HW, 1e-5, work.p);
+        batchnorm_forward_train_cuda(dx.p, dgamma.p, dbeta.p, dy.p, dmean.p, dvar.p, dinv.p, N, C, HW, 1e-5, work.p, nullptr);
       expect((tag + "forward y").c_str(), dy.get(), y);
       expect((tag + "forward mean").c_str(), dmean.get(), mean);
       expect((tag + "forward var").c_str(), dvar.get(), var);
       if (v0)
-        batchnorm_backward_v0_cuda(dx.p, dgy.p, dgamma.p, dmean.p, dinv.p, dgx.p, dgg.p, dgb.p, N, C, HW);
+        batchnorm_backward_v0_cuda(dx.p, dgy.p, dgamma.p, dmean.p, dinv.p, dgx.p, dgg.p, dgb.p, N, C, HW, nullptr);
       else
-        batchnorm_backward_cuda(dx.p, dgy.p, dgamma.p, dmean.p, dinv.p, dgx.p, dgg.p, dgb.p, N, C, HW, work.p);
+        batchnorm_backward_cuda(dx.p, dgy.p, dgamma.p, dmean.p, dinv.p, dgx.p, dgg.p, dgb.p, N, C, HW, work.p, nullptr);
       expect((tag + "backward gx").c_str(), dgx.get(), gx);
       expect((tag + "backward ggamma").c_str(), dgg.get(), gg);
       expect((tag + "backward gbeta").c_str(), dgb.get(), gb);
