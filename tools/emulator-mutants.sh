@@ -29,7 +29,7 @@ wait_all() {
   for p in "${pids[@]}"; do wait "$p" || { echo "emulator-mutants: a compile failed" >&2; exit 1; }; done
   pids=()
 }
-for src in emulator/runtime.cpp emulator/scheduler.cpp kernels/error.cpp kernels/cpu/elementwise.cpp kernels/cpu/reduce.cpp \
+for src in emulator/runtime.cpp emulator/scheduler.cpp emulator/graph.cpp kernels/error.cpp kernels/cpu/elementwise.cpp kernels/cpu/reduce.cpp \
            kernels/cpu/batchnorm.cpp emulator/mutants/driver.cpp; do
   obj="$work/common/$(echo "$src" | tr / _).o"
   "$cxx" "${flags[@]}" -I. -Iemulator/include -c "$src" -o "$obj" &
