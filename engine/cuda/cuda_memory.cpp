@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <vector>
 
 #include "engine/block_cache.h"
 #include "engine/cuda/context.h"
@@ -57,7 +58,14 @@ BlockCache& pool(cudaStream_t stream) {
 thread_local BlockCache* t_private_pool = nullptr;  // CudaPoolScope
 }  // namespace
 
-BlockCache* cuda_new_private_pool() { return new_pool(); }
+BlockCache* cuda_new_private_pool() {
+  // Kept reachable (a process-wide list) rather than dropped: blocks of a graph's tensors may
+  // outlive the graph, and LeakSanitizer must not report the pools as leaks.
+  static auto* all = new std::vector<BlockCache*>;
+  std::lock_guard<std::mutex> lock(g_pools_mu);
+  all->push_back(new_pool());
+  return all->back();
+}
 CudaPoolScope::CudaPoolScope(BlockCache* pool) : previous_(t_private_pool) { t_private_pool = pool; }
 CudaPoolScope::~CudaPoolScope() { t_private_pool = previous_; }
 
