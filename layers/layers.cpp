@@ -1,6 +1,7 @@
 #include "layers/layers.h"
 
 #include "engine/autograd.h"
+#include "engine/dist_ops.h"
 #include "engine/ops_nn.h"
 #include "layers/bn_recorder.h"
 
@@ -38,7 +39,8 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double momentum_, double eps_, DType 
 Tensor BatchNorm2d::forward(const Tensor& x, const ForwardOptions& opts) {
   if (!training()) return batch_norm_eval(x, weight, bias, running_mean, running_var, eps);
   BatchStats stats;
-  Tensor y = batch_norm_train(x, weight, bias, eps, &stats);
+  Tensor y = opts.bn_sync ? batch_norm_train_sync(x, weight, bias, eps, &stats, *opts.bn_sync)
+                         : batch_norm_train(x, weight, bias, eps, &stats);
   if (opts.update_running_stats) {
     NoGrad ng;
     // running = (1 - m) running + m batch, with the unbiased variance (PyTorch's rule).

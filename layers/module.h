@@ -14,11 +14,15 @@
 namespace mmengine {
 
 class BnRecorder;
+class Communicator;
 
 // Per-call options a forward pass hands down to every BatchNorm it reaches.
 struct ForwardOptions {
   bool update_running_stats = true;  // training mode only: whether this call moves the running stats
   const char* tag = "";              // what the batch holds, for the BN statistics recorder
+  // Training mode only: BatchNorm statistics over the rows of every rank of this communicator
+  // (synchronized BN, engine/dist_ops.h); null: this call's own rows.
+  Communicator* bn_sync = nullptr;
 };
 
 // A named integer state entry (PyTorch's BatchNorm num_batches_tracked, an int64 tensor).

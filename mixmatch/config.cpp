@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "engine/enum_table.h"
 #include "kernels/error.h"
 
 namespace mmengine {
@@ -30,6 +31,23 @@ BnUpdate parse_bn_update(const std::string& s) {
   if (s == "first") return BnUpdate::First;
   if (s == "none-in-guess") return BnUpdate::NoneInGuess;
   MM_FAIL("--bn-update: expected all, first or none-in-guess, got '", s, "'");
+}
+
+namespace {
+constexpr EnumName<BnSync> kBnSyncs[] = {{BnSync::Local, "local"}, {BnSync::Global, "global"}};
+}  // namespace
+
+const char* bn_sync_name(BnSync b) { return enum_name(kBnSyncs, b); }
+
+BnSync parse_bn_sync(const std::string& s) {
+  BnSync b;
+  if (enum_parse(kBnSyncs, s, &b)) return b;
+  MM_FAIL("--bn-sync: expected ", bn_sync_help(), ", got '", s, "'");
+}
+
+const char* bn_sync_help() {
+  return "local (each rank's own batch statistics, the TF original's multi-GPU behaviour) or global (synchronized "
+         "BN: the statistics of every rank's rows)";
 }
 
 MixupLambda parse_mixup_lambda(const std::string& s) {
@@ -148,6 +166,11 @@ void validate(const TrainConfig& c) {
            " (each prepared batch holds (K + 1) x batch-size images; more gain nothing and can exhaust memory), got ",
            c.prefetch);
   MM_CHECK(!c.out_dir.empty(), "--out: must not be empty");
+  MM_CHECK(std::isfinite(c.collective_timeout_s) && c.collective_timeout_s > 0 && c.collective_timeout_s <= 1e6,
+           "--collective-timeout: must be seconds in (0, 1e6], got ", c.collective_timeout_s);
+  MM_CHECK(c.world_size >= 1, "world size: must be >= 1, got ", c.world_size);
+  MM_CHECK(c.batch_size % c.world_size == 0, "--batch-size ", c.batch_size, ": must be divisible by the number of ranks (",
+           c.world_size, "), since every chunk of the mixed batch is split by rows across the ranks");
   MM_CHECK(!(c.resume && c.overwrite), "--resume and --overwrite exclude each other");
   MM_CHECK(!(c.lr_scale_sqrt && c.bn_mode != BnMode::Single), "--lr-scale sqrt: only meaningful with --bn-mode single");
 }

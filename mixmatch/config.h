@@ -13,6 +13,7 @@ enum class BnUpdate { All, First, NoneInGuess };  // which forward calls move BN
 enum class MixupLambda { Batch, Sample };          // one lambda per batch, or one per row
 enum class EmaScope { State, Params };             // what the teacher averages
 enum class DecayScope { State, Params, Weights };  // what the 0.02 lr decay shrinks
+enum class BnSync { Local, Global };               // BN statistics of each rank's rows, or of all ranks
 
 struct TrainConfig {
   std::string preset = "paper";  // the --preset the run started from (recorded in config.json)
@@ -54,6 +55,13 @@ struct TrainConfig {
   double time_limit_minutes = 0;
   int prefetch = 2;
   int64_t log_every = 50;
+  // data parallel (engine/dist.h): the backend and collective timeout are per invocation;
+  // world_size (the ranks the run was started with, recorded in config.json) and bn_sync are
+  // part of the experiment.
+  std::string dist = "auto";
+  double collective_timeout_s = 300;
+  int64_t world_size = 1;
+  BnSync bn_sync = BnSync::Global;
 
   int64_t total_steps() const { return epochs * steps_per_epoch; }
   int64_t resolved_rampup() const { return rampup_steps < 0 ? total_steps() : rampup_steps; }
@@ -64,6 +72,10 @@ const char* bn_mode_name(BnMode m);
 BnMode parse_bn_mode(const std::string& s);
 const char* bn_update_name(BnUpdate u);
 BnUpdate parse_bn_update(const std::string& s);
+// --bn-sync: one table (name, parse, help).
+const char* bn_sync_name(BnSync b);
+BnSync parse_bn_sync(const std::string& s);
+const char* bn_sync_help();
 MixupLambda parse_mixup_lambda(const std::string& s);
 EmaScope parse_ema_scope(const std::string& s);
 DecayScope parse_decay_scope(const std::string& s);

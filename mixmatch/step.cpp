@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/dist_ops.h"
 #include "engine/ops.h"
 #include "mixmatch/ema.h"
 #include "mixmatch/guess.h"
@@ -13,11 +14,33 @@
 namespace mmengine {
 
 namespace {
-ForwardOptions call_options(BnUpdate update, bool first_call, const char* tag) {
+ForwardOptions call_options(BnUpdate update, bool first_call, const char* tag, const StepRanks& ranks) {
   ForwardOptions o;
   o.update_running_stats = update != BnUpdate::First || first_call;
   o.tag = tag;
+  if (ranks.size() > 1 && ranks.sync_bn) o.bn_sync = ranks.comm;
   return o;
+}
+
+// This rank's rows of a chunk (equal shares), and the rows of every rank gathered back.
+Tensor shard(const Tensor& t, const StepRanks& ranks) {
+  const int n = ranks.size();
+  if (n == 1) return t;
+  MM_CHECK(t.size(0) % n == 0, "--batch-size: a chunk of ", t.size(0), " rows does not split evenly across ", n, " ranks");
+  const int64_t rows = t.size(0) / n;
+  return slice(t, rows * ranks.rank(), rows * (ranks.rank() + 1));
+}
+Tensor gathered(const Tensor& t, const StepRanks& ranks) {
+  return ranks.size() == 1 ? t : all_gather_rows(t, *ranks.comm);
+}
+
+// --bn-sync local: the ranks' running statistics drift apart; their mean keeps one model.
+void average_bn_buffers(Module& model, Communicator& comm) {
+  NoGrad ng;
+  for (auto& [name, t] : model.named_buffers()) {
+    comm.all_reduce_sum(*t);
+    t->copy_from(mul(*t, 1.0 / comm.size()));
+  }
 }
 
 Tensor one_hot(const std::vector<int32_t>& labels, int num_classes, DType dt, Device dev) {
@@ -35,21 +58,22 @@ void check_finite(double v, const char* term, int64_t step) {
 }
 }  // namespace
 
-Tensor forward_mixed(Module& model, const Tensor& mixed, int64_t batch, BnMode mode, BnUpdate update) {
-  if (mode == BnMode::Single) return model(mixed, call_options(update, true, "single"));
+Tensor forward_mixed(Module& model, const Tensor& mixed, int64_t batch, BnMode mode, BnUpdate update,
+                     const StepRanks& ranks) {
+  if (mode == BnMode::Single) return gathered(model(shard(mixed, ranks), call_options(update, true, "single", ranks)), ranks);
   std::vector<Tensor> chunks = split(mixed, batch);
   if (mode == BnMode::Interleave) chunks = interleave(chunks, batch);
   std::vector<Tensor> logits;
   for (size_t i = 0; i < chunks.size(); ++i) {
     const char* tag = mode == BnMode::Interleave ? "interleaved" : (i == 0 ? "labeled-mixed" : "unlabeled-mixed");
-    logits.push_back(model(chunks[i], call_options(update, i == 0, tag)));
+    logits.push_back(gathered(model(shard(chunks[i], ranks), call_options(update, i == 0, tag, ranks)), ranks));
   }
   if (mode == BnMode::Interleave) logits = interleave(logits, batch);  // swaps the slices back
   return concat(logits);
 }
 
 StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, const StepBatch& b,
-                         const TrainConfig& cfg, int64_t step, int num_classes) {
+                         const TrainConfig& cfg, int64_t step, int num_classes, const StepRanks& ranks) {
   const int64_t B = b.x.size(0);
   const DType dt = b.x.dtype();
   const Device dev = b.x.device();
@@ -59,7 +83,10 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
   ForwardOptions guess_opts;
   guess_opts.update_running_stats = cfg.bn_update == BnUpdate::All;
   guess_opts.tag = "unlabeled";
-  Tensor q = guess_labels(student, b.u, cfg.T, guess_opts);
+  if (ranks.size() > 1 && ranks.sync_bn) guess_opts.bn_sync = ranks.comm;
+  std::vector<Tensor> views;
+  for (auto& u : b.u) views.push_back(shard(u, ranks));
+  Tensor q = gathered(guess_labels(student, views, cfg.T, guess_opts), ranks);
 
   // 3. MixUp over all rows.
   std::vector<Tensor> inputs{b.x}, targets{one_hot(b.labels, num_classes, dt, dev)};
@@ -75,7 +102,7 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
   }
 
   // 4-5. Forward in the BN mode, loss.
-  Tensor logits = forward_mixed(student, mixed_input, B, cfg.bn_mode, cfg.bn_update);
+  Tensor logits = forward_mixed(student, mixed_input, B, cfg.bn_mode, cfg.bn_update, ranks);
   const double ramp = linear_rampup(step, cfg.resolved_rampup());
   MixMatchLoss loss = mixmatch_loss(slice(logits, 0, B), slice(mixed_target, 0, B), slice(logits, B, logits.size(0)),
                                     slice(mixed_target, B, mixed_target.size(0)), cfg.lambda_u, ramp);
@@ -92,6 +119,12 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
   // 6. Adam on the student, then the EMA teacher.
   student.zero_grad();
   loss.total.backward();
+  if (ranks.size() > 1) {
+    std::vector<Tensor*> params;
+    for (auto& [name, p] : student.named_parameters()) params.push_back(p);
+    all_reduce_gradients(params, *ranks.comm);
+    if (!ranks.sync_bn) average_bn_buffers(student, *ranks.comm);
+  }
   adam.set_lr(cfg.effective_lr());
   adam.step();
   if (teacher && cfg.ema) {

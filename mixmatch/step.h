@@ -3,6 +3,7 @@
 #pragma once
 #include "data/stream.h"
 #include "engine/adam.h"
+#include "engine/dist.h"
 #include "layers/wideresnet.h"
 #include "mixmatch/config.h"
 
@@ -12,13 +13,28 @@ struct StepResult {
   double loss = 0, lx = 0, lu = 0, weight = 0, lambda = 0;
 };
 
+// Data parallel (docs/architecture.md, "dist"): every rank builds the same global step; each
+// forward chunk (after MixUp and interleaving; the guess views too) is split by rows across the
+// ranks, every rank runs its rows and gathers the logits, so all ranks compute the same global
+// loss and back-propagate through their own rows; gradients are summed over ranks before Adam.
+// sync_bn: BatchNorm statistics of every rank's rows (--bn-sync global, the single-rank
+// result); otherwise of each rank's own rows, and the running statistics are averaged over the
+// ranks after the step. comm null or one rank: the single-process step.
+struct StepRanks {
+  Communicator* comm = nullptr;
+  bool sync_bn = true;
+  int size() const { return comm ? comm->size() : 1; }
+  int rank() const { return comm ? comm->rank() : 0; }
+};
+
 // The logits of the mixed batch (rows in mixed order: B labeled, then K * B unlabeled), by
 // the BN mode: one forward per interleaved chunk and un-interleave, one per chunk without
 // swapping, or a single pass. Which calls update the running statistics follows bn_update.
-Tensor forward_mixed(Module& model, const Tensor& mixed, int64_t batch, BnMode mode, BnUpdate update);
+Tensor forward_mixed(Module& model, const Tensor& mixed, int64_t batch, BnMode mode, BnUpdate update,
+                     const StepRanks& ranks = {});
 
 // Runs the step and updates student (Adam), teacher (EMA, when enabled) in place.
 StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, const StepBatch& batch,
-                         const TrainConfig& cfg, int64_t step, int num_classes);
+                         const TrainConfig& cfg, int64_t step, int num_classes, const StepRanks& ranks = {});
 
 }  // namespace mmengine
