@@ -29,7 +29,6 @@ Tensor all_gather_rows(const Tensor& x, Communicator& comm) {
 
 Tensor batch_norm_train_sync(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats,
                              Communicator& comm) {
-  if (comm.size() == 1) return batch_norm_train(x, gamma, beta, eps, stats);
   MM_CHECK(x.dim() >= 2 && gamma.dim() == 1 && gamma.size(0) == x.size(1) && beta.shape() == gamma.shape(),
            "batch_norm (synchronized): needs x [N, C, ...] and gamma, beta [C], got ", describe(x), ", ",
            describe(gamma), ", ", describe(beta));
@@ -51,7 +50,6 @@ Tensor batch_norm_train_sync(const Tensor& x, const Tensor& gamma, const Tensor&
 }
 
 void all_reduce_gradients(const std::vector<Tensor*>& params, Communicator& comm, size_t bucket_bytes) {
-  if (comm.size() == 1) return;
   NoGrad ng;
   std::vector<Tensor> bucket;
   size_t bytes = 0;

@@ -20,7 +20,7 @@ Tensor all_gather_rows(const Tensor& x, Communicator& comm);
 // Training-mode BatchNorm with the statistics of the rows of every rank: per channel the
 // count, sum and sum of squares are all-reduced (one collective) and give the global mean and
 // biased variance; backward all-reduces the two per-channel gradient sums through the same
-// op. On one rank it is batch_norm_train itself. `stats` gets the global statistics (count:
+// op (on one rank too: the caller picks batch_norm_train where no ranks are involved). `stats` gets the global statistics (count:
 // the global count, the shards being equal).
 Tensor batch_norm_train_sync(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats,
                              Communicator& comm);

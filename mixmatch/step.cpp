@@ -18,20 +18,20 @@ ForwardOptions call_options(BnUpdate update, bool first_call, const char* tag, c
   ForwardOptions o;
   o.update_running_stats = update != BnUpdate::First || first_call;
   o.tag = tag;
-  if (ranks.size() > 1 && ranks.sync_bn) o.bn_sync = ranks.comm;
+  if (ranks.distributed() && ranks.sync_bn) o.bn_sync = ranks.comm;
   return o;
 }
 
 // This rank's rows of a chunk (equal shares), and the rows of every rank gathered back.
 Tensor shard(const Tensor& t, const StepRanks& ranks) {
   const int n = ranks.size();
-  if (n == 1) return t;
+  if (!ranks.distributed()) return t;
   MM_CHECK(t.size(0) % n == 0, "--batch-size: a chunk of ", t.size(0), " rows does not split evenly across ", n, " ranks");
   const int64_t rows = t.size(0) / n;
   return slice(t, rows * ranks.rank(), rows * (ranks.rank() + 1));
 }
 Tensor gathered(const Tensor& t, const StepRanks& ranks) {
-  return ranks.size() == 1 ? t : all_gather_rows(t, *ranks.comm);
+  return ranks.distributed() ? all_gather_rows(t, *ranks.comm) : t;
 }
 
 // --bn-sync local: the ranks' running statistics drift apart; their mean keeps one model.
@@ -83,7 +83,7 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
   ForwardOptions guess_opts;
   guess_opts.update_running_stats = cfg.bn_update == BnUpdate::All;
   guess_opts.tag = "unlabeled";
-  if (ranks.size() > 1 && ranks.sync_bn) guess_opts.bn_sync = ranks.comm;
+  if (ranks.distributed() && ranks.sync_bn) guess_opts.bn_sync = ranks.comm;
   std::vector<Tensor> views;
   for (auto& u : b.u) views.push_back(shard(u, ranks));
   Tensor q = gathered(guess_labels(student, views, cfg.T, guess_opts), ranks);
@@ -119,7 +119,7 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
   // 6. Adam on the student, then the EMA teacher.
   student.zero_grad();
   loss.total.backward();
-  if (ranks.size() > 1) {
+  if (ranks.distributed()) {
     std::vector<Tensor*> params;
     for (auto& [name, p] : student.named_parameters()) params.push_back(p);
     all_reduce_gradients(params, *ranks.comm);

@@ -19,12 +19,15 @@ struct StepResult {
 // loss and back-propagate through their own rows; gradients are summed over ranks before Adam.
 // sync_bn: BatchNorm statistics of every rank's rows (--bn-sync global, the single-rank
 // result); otherwise of each rank's own rows, and the running statistics are averaged over the
-// ranks after the step. comm null or one rank: the single-process step.
+// ranks after the step. comm null or one rank: the single-process step, unless
+// collectives_on_one_rank (the one-rank NCCL check runs every collective of the step).
 struct StepRanks {
   Communicator* comm = nullptr;
   bool sync_bn = true;
+  bool collectives_on_one_rank = false;
   int size() const { return comm ? comm->size() : 1; }
   int rank() const { return comm ? comm->rank() : 0; }
+  bool distributed() const { return comm && (comm->size() > 1 || collectives_on_one_rank); }
 };
 
 // The logits of the mixed batch (rows in mixed order: B labeled, then K * B unlabeled), by

@@ -4,7 +4,8 @@
 # run on the CPU under the ascending and descending schedules and planted kernel bugs must all
 # be caught; and one sanitizer build (AddressSanitizer + UBSan, emulated CUDA, the engine's own
 # GEMM loop instead of OpenBLAS) that runs every test, CPU and emulated CUDA, under a seeded
-# random schedule. In the main build, CUDA tests report SKIPPED on machines without a GPU.
+# random schedule. In the main build, CUDA tests report SKIPPED on machines without a GPU; it
+# needs MPI (OpenMPI) for the data-parallel tests on 2 ranks.
 # Each part prints its wall and CPU time.
 # Usage: tools/run-tests.sh [all|cpu|emulated]: everything (CI), or only the main build, or
 # only the emulated and sanitizer builds.
@@ -46,7 +47,10 @@ skipped() { sed -n 's/^[[:space:]]*[0-9]* - \(.*\) (Skipped)$/\1/p' "$1"; }
 
 if [ "$what" != emulated ]; then
 part "main build (build/)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMMENGINE_CUDA=AUTO -DMMENGINE_BLAS=AUTO -DCMAKE_CUDA_ARCHITECTURES="$arch"
+# MPI is required here (MMENGINE_MPI=ON): the data-parallel tests (Dist.TwoRanks, mpirun -np 2,
+# and DistCli.*) must run, never silently drop out of a build that lacks OpenMPI.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMMENGINE_CUDA=AUTO -DMMENGINE_BLAS=AUTO -DCMAKE_CUDA_ARCHITECTURES="$arch" \
+  -DMMENGINE_MPI=ON
 cmake --build build -j "$jobs"
 part "main build: tests"
 ctest --test-dir build --output-on-failure -j "$jobs" --timeout 900 | tee "$log"
@@ -92,7 +96,7 @@ tools/emulator-mutants.sh build-emu
 # engine's own GEMM loop instead of OpenBLAS.
 part "sanitizer build: emulated CUDA, no OpenBLAS, ASan + UBSan (build-asan/)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -g1 -DNDEBUG" \
-  -DMMENGINE_CUDA=EMULATED -DMMENGINE_BLAS=OFF -DMMENGINE_SANITIZE=ON
+  -DMMENGINE_CUDA=EMULATED -DMMENGINE_BLAS=OFF -DMMENGINE_SANITIZE=ON -DMMENGINE_MPI=OFF  # OpenMPI's own allocations would be reported as leaks
 cmake --build build-asan -j "$jobs"
 part "sanitizer build: every test and mmengine-gradcheck --device all, schedule random:7"
 OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 MMENGINE_EMU_SCHEDULE=random:7 \
