@@ -21,30 +21,14 @@
 #include "mixmatch/ema.h"
 #include "mixmatch/step.h"
 #include "tools/bench_concurrent.h"
+#include "tools/bench_ranks.h"
+#include "tools/bench_timing.h"
 #include "tools/commands.h"
 
 namespace mmengine {
 
 namespace {
-struct Stats {
-  double median = 0, min = 0, max = 0;
-  int repeats = 0;
-};
-
-Stats measure(Device dev, int warmup, int repeats, const std::function<void()>& fn) {
-  for (int i = 0; i < warmup; ++i) fn();
-  std::vector<double> t;
-  for (int i = 0; i < repeats; ++i) t.push_back(time_ms(dev, fn));
-  std::sort(t.begin(), t.end());
-  return {t[t.size() / 2], t.front(), t.back(), repeats};
-}
-
-struct BenchOpts {
-  std::string device = "auto", json;
-  int64_t depth = 28, widen = 2, batch = 64;
-  int warmup = 3, repeats = 20;
-  bool quick = false;
-};
+using Stats = BenchStats;
 
 int run_bench(const BenchOpts& o) {
   const Device dev = resolve_device(o.device);
@@ -64,13 +48,8 @@ int run_bench(const BenchOpts& o) {
   if (emulated)
     std::printf("NOTE: emulated CUDA: these are CPU timings of the CUDA emulator, NOT GPU numbers; do not record them\n");
 
-  WideResNetConfig mc;
-  mc.depth = o.depth;
-  mc.widen_factor = o.widen;
-  WideResNet student(mc), teacher(mc);
-  student.to(dev);
-  teacher.to(dev);
-  copy_state(student, teacher);
+  BenchModels models(o.depth, o.widen, dev);
+  WideResNet &student = models.student, &teacher = models.teacher;
 
   // Forward and forward+backward of the WRN alone.
   std::printf("%-36s %10s %10s %10s %8s\n", "what", "median ms", "min ms", "max ms", "ratio");
@@ -181,6 +160,10 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--warmup", o->warmup, "untimed runs first")->check(CLI::NonNegativeNumber);
   cmd->add_option("--repeats", o->repeats, "timed runs (median reported)")->check(CLI::PositiveNumber);
   cmd->add_flag("--quick", o->quick, "skip the data-pipeline measurement");
+  auto ranks = std::make_shared<bool>(false);
+  cmd->add_flag("--ranks", *ranks,
+                "data parallel (run under mpirun -np N): the gradient all-reduce per step against the step time, "
+                "with synchronized and with local BN");
   // The concurrency sweep replaces the other measurements when asked for.
   auto sweep = std::make_shared<ConcurrentSweepOpts>();
   cmd->add_option("--concurrent-sweep", sweep->counts,
@@ -188,9 +171,11 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--sweep-steps", sweep->steps, "steps of each process in the sweep")->check(CLI::PositiveNumber);
   cmd->add_option("--sweep-dataset", sweep->dataset, "dataset of the sweep's runs: synthetic (16x16) or cifar10");
   cmd->add_option("--sweep-data", sweep->data_dir, "dataset folder of the sweep's runs");
-  cmd->callback([o, sweep, cmd, &action] {
+  cmd->callback([o, sweep, ranks, cmd, &action] {
     const bool sweeping = cmd->count("--concurrent-sweep") > 0;
-    action = [o, sweep, sweeping] {
+    MM_CHECK(!(sweeping && *ranks), "--ranks and --concurrent-sweep: one measurement at a time");
+    action = [o, sweep, sweeping, ranks] {
+      if (*ranks) return run_bench_ranks(*o);
       if (!sweeping) return run_bench(*o);
       sweep->device = o->device, sweep->depth = o->depth, sweep->widen = o->widen, sweep->batch = o->batch;
       nlohmann::ordered_json out;

@@ -141,3 +141,30 @@ TEST(DistCli, AStoppedRankEndsTheOthersWithinTheCollectiveTimeout) {
 
 }  // namespace
 }  // namespace mmengine::testing
+
+namespace mmengine::testing {
+namespace {
+
+// `mmengine ablate --bn-syncs global,local --ranks 2`: one cell per BN synchronization, each
+// run an mpirun of 2 ranks with its --bn-sync.
+TEST(DistCli, AblateHasBnSyncAsAnAxisOnTwoRanks) {
+  const std::string dir = tmp_dir("ablate");
+  auto [rc, out] = run_cli("ablate --preset synthetic --steps 2 --eval-every-steps 2 --modes interleave --ema on "
+                           "--bn-syncs global,local --ranks 2 --concurrent 1 --max-eval-images 20 --out " + dir,
+                           std::string("MMENGINE_MPIRUN='") + MMENGINE_MPIRUN + "' ");
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("| interleave+local | on | 1 |"), std::string::npos) << out;
+  const std::string local = read(dir + "/port/L100/interleave+local-ema-on-seed0/config.json");
+  EXPECT_NE(local.find("\"bn_sync\": \"local\""), std::string::npos) << local;
+  EXPECT_NE(local.find("\"world_size\": 2"), std::string::npos) << local;
+  EXPECT_NE(read(dir + "/port/L100/interleave-ema-on-seed0/config.json").find("\"bn_sync\": \"global\""),
+            std::string::npos);
+  auto [rc2, out2] = run_cli("ablate --preset synthetic --steps 2 --ranks 2 --out " + dir + "-x");
+  EXPECT_NE(rc2, 0);
+  EXPECT_NE(out2.find("--ranks 2: each run is an mpirun of the ranks, so it needs --concurrent 1 or more"),
+            std::string::npos)
+      << out2;
+}
+
+}  // namespace
+}  // namespace mmengine::testing
