@@ -10,8 +10,11 @@
 namespace mmengine {
 
 namespace {
-constexpr EnumName<DistBackend> kBackends[] = {
-    {DistBackend::Auto, "auto"}, {DistBackend::None, "none"}, {DistBackend::Mpi, "mpi"}, {DistBackend::Nccl, "nccl"}};
+constexpr EnumEntry<DistBackend> kBackends[] = {
+    {DistBackend::Auto, "auto", "mpi or nccl when started by mpirun / srun, else none"},
+    {DistBackend::None, "none", "one process"},
+    {DistBackend::Mpi, "mpi", "MPI collectives (CPU tensors; CUDA tensors through the host)"},
+    {DistBackend::Nccl, "nccl", "NCCL collectives of CUDA tensors, MPI to start the ranks"}};
 
 // One rank: every collective is the identity.
 class SingleRank : public Communicator {
@@ -33,13 +36,9 @@ const char* cmake_option(DistBackend b) {
 
 const char* dist_backend_name(DistBackend b) { return enum_name(kBackends, b); }
 
-DistBackend parse_dist_backend(const std::string& s) {
-  DistBackend b;
-  if (enum_parse(kBackends, s, &b)) return b;
-  MM_FAIL("--dist: expected ", dist_backend_help(), ", got '", s, "'");
-}
+DistBackend parse_dist_backend(const std::string& s) { return enum_parse(kBackends, "--dist", s); }
 
-const char* dist_backend_help() { return "auto, none, mpi or nccl"; }
+std::string dist_backend_help() { return enum_help(kBackends); }
 
 bool dist_backend_built(DistBackend b) {
   switch (b) {

@@ -21,10 +21,10 @@
 namespace mmengine {
 
 enum class DistBackend { Auto, None, Mpi, Nccl };
-// One table: name, parse (errors name --dist), help text.
+// One table (engine/enum_table.h): name, parse (errors name --dist), help text.
 const char* dist_backend_name(DistBackend b);
 DistBackend parse_dist_backend(const std::string& s);
-const char* dist_backend_help();
+std::string dist_backend_help();
 // Whether this build has the backend (none: always).
 bool dist_backend_built(DistBackend b);
 
