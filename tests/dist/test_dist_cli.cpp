@@ -18,9 +18,16 @@
 namespace mmengine::testing {
 namespace {
 
+// A fresh folder name under the test temp dir; it (and NAME.log, NAME-x) is removed at exit.
 std::string tmp_dir(const std::string& name) {
   const std::string d = ::testing::TempDir() + "mm_dist_" + name + "_" + std::to_string(getpid());
-  std::system(("rm -rf '" + d + "'").c_str());
+  const std::string rm = "rm -rf '" + d + "' '" + d + ".log' '" + d + "-x'";
+  std::system(rm.c_str());
+  static std::vector<std::string> made;
+  if (made.empty()) std::atexit([] {
+      for (auto& c : made) std::system(c.c_str());
+    });
+  made.push_back(rm);
   return d;
 }
 
