@@ -72,7 +72,7 @@ int run_bench_ranks(const BenchOpts& o) {
   });
   const double bus_gbs = n > 1 ? 2.0 * (n - 1) / n * bytes / (ar.median * 1e-3) / 1e9 : 0;
   if (say) {
-    std::printf("%-40s %10.3f ms for %.2f MB (bus bandwidth %.1f GB/s; includes a tiny alignment collective)\n",
+    std::printf("%-40s %10.3f ms for %.2f MB (bus bandwidth %.3g GB/s; includes a tiny alignment collective)\n",
                 "gradient all-reduce", ar.median, bytes / 1e6, bus_gbs);
     std::printf("%-40s %9.1f %%\n", "all-reduce / step (global BN)", 100 * ar.median / global_ms);
   }
