@@ -154,6 +154,7 @@ TrainSummary train_mixmatch(const TrainConfig& requested) {
   dist.collective_timeout_s = requested.collective_timeout_s;
   dist.device = device;
   const std::shared_ptr<Communicator> comm = make_communicator(dist);
+  if (device == Device::CUDA) use_cuda_device_of_rank(comm->local_rank());  // before any model tensor
   TrainConfig cfg = requested;
   cfg.world_size = comm->size();
   cfg.dist = dist_backend_name(comm->backend());

@@ -20,6 +20,7 @@ int run_bench_ranks(const BenchOpts& o) {
   DistOptions d;
   d.device = dev;
   const std::shared_ptr<Communicator> comm = make_communicator(d);
+  if (dev == Device::CUDA) use_cuda_device_of_rank(comm->local_rank());
   const int n = comm->size();
   MM_CHECK(o.batch % n == 0, "--batch ", o.batch, ": must be divisible by the number of ranks (", n, ")");
   const bool say = comm->rank() == 0;
