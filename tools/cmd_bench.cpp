@@ -151,9 +151,9 @@ int run_bench(const BenchOpts& o) {
   copy_state(student, teacher);
 
   // Forward and forward+backward of the WRN alone.
-  std::printf("%-36s %10s %10s %10s %8s\n", "what", "median ms", "min ms", "max ms", "ratio");
+  std::printf("%-48s %10s %10s %10s %8s\n", "what", "median ms", "min ms", "max ms", "ratio");
   auto row = [&](const std::string& name, const Stats& s, double baseline) {
-    std::printf("%-36s %10.3f %10.3f %10.3f %8.2f\n", name.c_str(), s.median, s.min, s.max, s.median / baseline);
+    std::printf("%-48s %10.3f %10.3f %10.3f %8.2f\n", name.c_str(), s.median, s.min, s.max, s.median / baseline);
     out["timings"][name] = {{"median_ms", s.median}, {"min_ms", s.min}, {"max_ms", s.max}, {"ratio", s.median / baseline}};
   };
   for (int64_t B : {o.batch, 3 * o.batch}) {
