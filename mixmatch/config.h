@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/dtype.h"
+#include "engine/enum_table.h"
 
 namespace mmengine {
 
@@ -13,6 +14,33 @@ enum class BnUpdate { All, First, NoneInGuess };  // which forward calls move BN
 enum class MixupLambda { Batch, Sample };          // one lambda per batch, or one per row
 enum class EmaScope { State, Params };             // what the teacher averages
 enum class DecayScope { State, Params, Weights };  // what the 0.02 lr decay shrinks
+enum class Preset { Paper, Quick, Synthetic, Fast };
+enum class Recipe { Port, Google };
+
+// The enum tables (engine/enum_table.h): flag words, config.json words, help.
+inline constexpr EnumEntry<BnMode> kBnModes[] = {
+    {BnMode::Interleave, "interleave", "the port: each of the K+1 forward calls sees rows of every part"},
+    {BnMode::Separate, "separate", "K+1 calls, each on one part: labeled, then each unlabeled augmentation"},
+    {BnMode::Single, "single", "one forward call on the whole mixed batch"}};
+inline constexpr EnumEntry<BnUpdate> kBnUpdates[] = {
+    {BnUpdate::All, "all", "every forward call moves the running statistics"},
+    {BnUpdate::First, "first", "only the first mixed call (the TF code)"},
+    {BnUpdate::NoneInGuess, "none-in-guess", "all but the label-guessing calls"}};
+inline constexpr EnumEntry<MixupLambda> kMixupLambdas[] = {{MixupLambda::Batch, "batch", "one lambda per batch"},
+                                                           {MixupLambda::Sample, "sample", "one lambda per row"}};
+inline constexpr EnumEntry<EmaScope> kEmaScopes[] = {{EmaScope::State, "state", "parameters and BN buffers"},
+                                                     {EmaScope::Params, "params", "trainable parameters only"}};
+inline constexpr EnumEntry<DecayScope> kDecayScopes[] = {
+    {DecayScope::State, "state", "parameters and BN buffers"},
+    {DecayScope::Params, "params", "trainable parameters"},
+    {DecayScope::Weights, "weights", "conv and linear weights only"}};
+inline constexpr EnumEntry<Preset> kPresets[] = {
+    {Preset::Paper, "paper", "the paper: CIFAR-10, WRN-28-2, 1024 epochs of 1024 steps"},
+    {Preset::Quick, "quick", "Fashion-MNIST, WRN-10-2, a few CPU minutes"},
+    {Preset::Synthetic, "synthetic", "a generated dataset, seconds"},
+    {Preset::Fast, "fast", "CIFAR-10, WRN-28-2, 8192 steps, EMA and BN horizons scaled to them: a few GPU minutes"}};
+inline constexpr EnumEntry<Recipe> kRecipes[] = {{Recipe::Port, "port", "the PyTorch port"},
+                                                 {Recipe::Google, "google", "the original TF code"}};
 
 struct TrainConfig {
   std::string preset = "paper";  // the --preset the run started from (recorded in config.json)
@@ -70,8 +98,8 @@ DecayScope parse_decay_scope(const std::string& s);
 // The two reference recipes (the design note's table): "port" (YU1ut/MixMatch-pytorch, the
 // seed, the defaults) or "google" (google-research/mixmatch). Sets every switch they differ in.
 void apply_recipe(const std::string& name, TrainConfig& c);
-// Presets: "paper" (the defaults), "quick" (Fashion-MNIST, WRN-10-2, a few CPU minutes),
-// "synthetic" (a generated dataset, seconds). Applied before the recipe and explicit flags.
+// Presets (kPresets): "paper" (the defaults), "quick", "synthetic", "fast". Applied before the
+// recipe and explicit flags.
 void apply_preset(const std::string& name, TrainConfig& c);
 // Limits that keep every product of flags far from 64-bit overflow and inside memory.
 constexpr int64_t kMaxTotalSteps = int64_t(1) << 40;  // epochs x steps-per-epoch

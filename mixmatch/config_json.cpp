@@ -44,12 +44,6 @@ void for_each_plain_setting(F&& f) {
   f("time_limit_minutes", &TrainConfig::time_limit_minutes);  // of the invocation that wrote the file
 }
 
-const char* mixup_name(MixupLambda m) { return m == MixupLambda::Batch ? "batch" : "sample"; }
-const char* ema_scope_name(EmaScope e) { return e == EmaScope::State ? "state" : "params"; }
-const char* decay_scope_name(DecayScope d) {
-  return d == DecayScope::State ? "state" : d == DecayScope::Params ? "params" : "weights";
-}
-
 // Keys of one invocation, not of the experiment (see experiment_differs), and the preset name
 // (a record: its values are in the other keys).
 bool not_compared(const std::string& key) {
@@ -69,9 +63,9 @@ std::string config_to_json(const TrainConfig& c, const std::string& device_used)
   j["bn_mode"] = bn_mode_name(c.bn_mode);
   j["lr_scale"] = c.lr_scale_sqrt ? "sqrt" : "none";
   j["bn_update"] = bn_update_name(c.bn_update);
-  j["mixup_lambda"] = mixup_name(c.mixup_lambda);
-  j["ema_scope"] = ema_scope_name(c.ema_scope);
-  j["decay_scope"] = decay_scope_name(c.decay_scope);
+  j["mixup_lambda"] = enum_name(kMixupLambdas, c.mixup_lambda);
+  j["ema_scope"] = enum_name(kEmaScopes, c.ema_scope);
+  j["decay_scope"] = enum_name(kDecayScopes, c.decay_scope);
   j["model"] = "WRN-" + std::to_string(c.depth) + "-" + std::to_string(c.widen);
   j["device"] = device_used;
   j["git_commit"] = MMENGINE_GIT_COMMIT;

@@ -137,6 +137,35 @@ TEST(Cli, RecipeFlagsAreResolvedAndExplicitFlagsWin) {
   EXPECT_NE(out2.find("\"epochs\": 7"), std::string::npos) << out2;
 }
 
+// Every word-valued setting parses from, and prints as, the names of its one table; an unknown
+// word is an error listing the table's choices.
+TEST(Config, EnumTablesRoundTripAndListTheirChoices) {
+  for (const auto& e : kBnModes) EXPECT_EQ(parse_bn_mode(e.name), e.value);
+  for (const auto& e : kBnUpdates) EXPECT_STREQ(bn_update_name(parse_bn_update(e.name)), e.name);
+  for (const auto& e : kDecayScopes) EXPECT_EQ(parse_decay_scope(e.name), e.value);
+  EXPECT_EQ(enum_choices(kPresets), "paper, quick, synthetic or fast");
+  try {
+    parse_ema_scope("everything");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& err) {
+    EXPECT_EQ(std::string(err.what()).rfind("--ema-scope: expected state or params, got 'everything'", 0), 0u) << err.what();
+  }
+  for (const auto& p : kPresets) {
+    TrainConfig c;
+    apply_preset(p.name, c);
+    EXPECT_EQ(c.preset, p.name);
+    EXPECT_NO_THROW(validate(c)) << p.name;
+  }
+  TrainConfig fast;
+  apply_preset("fast", fast);
+  apply_recipe("port", fast);
+  EXPECT_EQ(fast.dataset, "cifar10");
+  EXPECT_EQ(fast.total_steps(), 8192);
+  EXPECT_EQ(fast.depth, 28);
+  EXPECT_LT(1 / (1 - fast.ema_decay), fast.total_steps() / 16.0) << "the EMA horizon fits the run";
+  EXPECT_THROW(apply_preset("faster", fast), Error);
+}
+
 TEST(Cli, BadValuesGetOneLineErrorsNamingTheFlag) {
   for (auto [args, flag] : std::vector<std::pair<std::string, std::string>>{
            {"train --epochs 0 --print-config", "--epochs"},

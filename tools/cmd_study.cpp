@@ -8,6 +8,7 @@
 #include "kernels/error.h"
 #include "engine/safetensors.h"
 #include "mixmatch/ablate.h"
+#include "mixmatch/config.h"
 #include "mixmatch/bn_probe.h"
 #include "mixmatch/process_pool.h"
 #include "tools/commands.h"
@@ -69,7 +70,7 @@ void add_bn_probe_command(CLI::App& app, CommandAction& action) {
 void add_ablate_command(CLI::App& app, CommandAction& action) {
   auto* cmd = app.add_subcommand("ablate", "train the BN-mode x EMA x recipe x labels grid with equal budgets and print the table");
   auto a = std::make_shared<AblateConfig>();
-  cmd->add_option("--preset", a->preset, "paper, quick or synthetic (as mmengine train)");
+  cmd->add_option("--preset", a->preset, enum_choices(kPresets) + " (as mmengine train)");
   cmd->add_option("--dataset", a->dataset, "cifar10, fashion-mnist or synthetic (default: the preset's)");
   cmd->add_option("--data", a->data_dir, "dataset folder");
   cmd->add_option("--labels", a->labels, "comma-separated labeled-image counts, e.g. 250,4000 (default: the preset's)");

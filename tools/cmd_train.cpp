@@ -47,7 +47,7 @@ void add_train_command(CLI::App& app, CommandAction& action) {
     f->copy_if_given.emplace_back(flag, [field](TrainConfig& d, const TrainConfig& s) { d.*field = s.*field; });
     return cmd->add_option(flag, f->parsed.*field, help);
   };
-  auto word = [&](const char* flag, const char* default_value, const char* help,
+  auto word = [&](const char* flag, const char* default_value, const std::string& help,
                   std::function<void(TrainConfig&, const std::string&)> set) {
     f->words[flag] = default_value;
     cmd->add_option(flag, f->words[flag], help);
@@ -57,8 +57,8 @@ void add_train_command(CLI::App& app, CommandAction& action) {
     MM_CHECK(v == "on" || v == "off", flag, ": expected on or off, got '", v, "'");
     return v == "on";
   };
-  cmd->add_option("--preset", f->preset, "paper, quick (Fashion-MNIST, a few CPU minutes) or synthetic");
-  cmd->add_option("--recipe", f->recipe, "port (the PyTorch port) or google (the original TF code)");
+  cmd->add_option("--preset", f->preset, enum_help(kPresets));
+  cmd->add_option("--recipe", f->recipe, enum_help(kRecipes));
   opt("--dataset", &TrainConfig::dataset, "cifar10, fashion-mnist or synthetic");
   opt("--data", &TrainConfig::data_dir, "dataset folder (empty: see `mmengine data info`)");
   opt("--labels", &TrainConfig::labels, "labeled images (divisible by the class count)");
@@ -96,7 +96,7 @@ void add_train_command(CLI::App& app, CommandAction& action) {
   f->copy_if_given.emplace_back("--resume", [](TrainConfig& d, const TrainConfig& s) { d.resume = s.resume; });
   cmd->add_flag("--overwrite", f->parsed.overwrite, "start afresh in --out even if it holds a run");
   f->copy_if_given.emplace_back("--overwrite", [](TrainConfig& d, const TrainConfig& s) { d.overwrite = s.overwrite; });
-  word("--bn-mode", "interleave", "interleave, separate or single",
+  word("--bn-mode", "interleave", enum_help(kBnModes),
        [](TrainConfig& c, const std::string& v) { c.bn_mode = parse_bn_mode(v); });
   word("--lr-scale", "none", "none or sqrt (single pass: lr * sqrt(K + 1))", [](TrainConfig& c, const std::string& v) {
     MM_CHECK(v == "none" || v == "sqrt", "--lr-scale: expected none or sqrt, got '", v, "'");
@@ -107,14 +107,14 @@ void add_train_command(CLI::App& app, CommandAction& action) {
        [on_off](TrainConfig& c, const std::string& v) {
          c.decay_scope = on_off(v, "--ema-decay-buffers") ? DecayScope::State : DecayScope::Params;
        });
-  word("--bn-update", "all", "which forward calls update BN running stats: all, first, none-in-guess",
+  word("--bn-update", "all", "which forward calls move BN running stats: " + enum_help(kBnUpdates),
        [](TrainConfig& c, const std::string& v) { c.bn_update = parse_bn_update(v); });
-  word("--mixup-lambda", "batch", "batch (one lambda) or sample (one per row)",
+  word("--mixup-lambda", "batch", enum_help(kMixupLambdas),
        [](TrainConfig& c, const std::string& v) { c.mixup_lambda = parse_mixup_lambda(v); });
-  word("--ema-scope", "state", "state (parameters and BN buffers) or params", [](TrainConfig& c, const std::string& v) {
+  word("--ema-scope", "state", "what the teacher averages: " + enum_help(kEmaScopes), [](TrainConfig& c, const std::string& v) {
     c.ema_scope = parse_ema_scope(v);
   });
-  word("--decay-scope", "state", "state, params or weights (conv and linear weights)",
+  word("--decay-scope", "state", "what the 0.02 lr decay shrinks: " + enum_help(kDecayScopes),
        [](TrainConfig& c, const std::string& v) { c.decay_scope = parse_decay_scope(v); });
   word("--conv-bias", "off", "on or off",
        [on_off](TrainConfig& c, const std::string& v) { c.conv_bias = on_off(v, "--conv-bias"); });

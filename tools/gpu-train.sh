@@ -47,7 +47,7 @@ read -r steps per_epoch ema bnm < <(awk -v ms="${step_ms:-150}" -v min="$minutes
 echo "plan: step ${step_ms} ms -> $steps steps (12 epochs of $per_epoch), --ema-decay $ema --bn-momentum $bnm, --time-limit $minutes"
 
 rm -rf "$run"
-"$mm" train --dataset cifar10 --data "$data" --labels 4000 --recipe port --device "$device" \
+"$mm" train --preset fast --dataset cifar10 --data "$data" --labels 4000 --recipe port --device "$device" \
   --epochs 12 --steps-per-epoch "$per_epoch" --eval-every 1 --max-eval-images 2000 \
   --ema-decay "$ema" --bn-momentum "$bnm" --log-every 50 --time-limit "$minutes" --out "$run" 2>&1 | tee "$out/train.log"
 rc=${PIPESTATUS[0]}

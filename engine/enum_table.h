@@ -1,0 +1,54 @@
+// One table per enum: every value of a word-valued setting is listed once, with its name (the
+// flag value, the config.json / metrics word) and a short help text; parsing, naming, the
+// choices an error lists and a --help line are all read from that table, so they cannot
+// disagree. Tables are constexpr arrays in the header that owns the enum:
+//   inline constexpr EnumEntry<BnMode> kBnModes[] = {{BnMode::Interleave, "interleave", "..."}, ...};
+//   enum_parse(kBnModes, "--bn-mode", word)  // throws "--bn-mode: expected interleave, separate or single, got 'x'"
+#pragma once
+#include <cstddef>
+#include <string>
+
+#include "kernels/error.h"
+
+namespace mmengine {
+
+template <typename E>
+struct EnumEntry {
+  E value;
+  const char* name;
+  const char* help;
+};
+
+// "a, b or c": the names, for errors and short help lines.
+template <typename E, size_t N>
+std::string enum_choices(const EnumEntry<E> (&table)[N]) {
+  std::string s;
+  for (size_t i = 0; i < N; ++i) s += std::string(i == 0 ? "" : i + 1 == N ? " or " : ", ") + table[i].name;
+  return s;
+}
+
+// "a (what a does), b (what b does) or c (...)": the --help line of the flag.
+template <typename E, size_t N>
+std::string enum_help(const EnumEntry<E> (&table)[N]) {
+  std::string s;
+  for (size_t i = 0; i < N; ++i)
+    s += std::string(i == 0 ? "" : i + 1 == N ? " or " : ", ") + table[i].name + " (" + table[i].help + ")";
+  return s;
+}
+
+template <typename E, size_t N>
+const char* enum_name(const EnumEntry<E> (&table)[N], E value) {
+  for (const auto& e : table)
+    if (e.value == value) return e.name;
+  MM_FAIL("internal error: a value missing from its enum table");
+}
+
+// The value named `word`; otherwise an error naming `what` (the flag or config key) and the choices.
+template <typename E, size_t N>
+E enum_parse(const EnumEntry<E> (&table)[N], const char* what, const std::string& word) {
+  for (const auto& e : table)
+    if (word == e.name) return e.value;
+  MM_FAIL(what, ": expected ", enum_choices(table), ", got '", word, "'");
+}
+
+}  // namespace mmengine
