@@ -4,6 +4,7 @@
 
 #include "engine/autograd.h"
 #include "engine/dist_ops.h"
+#include "engine/kernel_version.h"
 #include "engine/ops.h"
 #include "mixmatch/ema.h"
 #include "mixmatch/guess.h"
@@ -14,7 +15,7 @@
 namespace mmengine {
 
 namespace {
-ForwardOptions call_options(BnUpdate update, bool first_call, const char* tag, const StepRanks& ranks) {
+ForwardOptions call_options(BnUpdate update, bool first_call, const char* tag, const StepRanks& ranks = {}) {
   ForwardOptions o;
   o.update_running_stats = update != BnUpdate::First || first_call;
   o.tag = tag;
@@ -63,10 +64,23 @@ Tensor forward_mixed(Module& model, const Tensor& mixed, int64_t batch, BnMode m
   if (mode == BnMode::Single) return gathered(model(shard(mixed, ranks), call_options(update, true, "single", ranks)), ranks);
   std::vector<Tensor> chunks = split(mixed, batch);
   if (mode == BnMode::Interleave) chunks = interleave(chunks, batch);
+  auto tag_of = [&](size_t i) {
+    return mode == BnMode::Interleave ? "interleaved" : (i == 0 ? "labeled-mixed" : "unlabeled-mixed");
+  };
   std::vector<Tensor> logits;
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    const char* tag = mode == BnMode::Interleave ? "interleaved" : (i == 0 ? "labeled-mixed" : "unlabeled-mixed");
-    logits.push_back(gathered(model(shard(chunks[i], ranks), call_options(update, i == 0, tag, ranks)), ranks));
+  if (!ranks.distributed() && fusion_enabled(Fusion::GroupedBatchNorm) && mixed.size(0) % batch == 0 &&
+      chunks.size() > 1 && chunks.size() <= 32) {
+    // One pass over all chunks, BatchNorm statistics per chunk: the same numbers as one call
+    // per chunk (the convolution weight gradients add the chunks in another order).
+    ForwardOptions grouped;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      ForwardOptions one = call_options(update, i == 0, tag_of(i));
+      grouped.groups.push_back({one.update_running_stats, one.tag});
+    }
+    logits = split(model(mode == BnMode::Interleave ? concat(chunks) : mixed, grouped), batch);
+  } else {  // data parallel: one forward per chunk of this rank's rows, the logits gathered
+    for (size_t i = 0; i < chunks.size(); ++i)
+      logits.push_back(gathered(model(shard(chunks[i], ranks), call_options(update, i == 0, tag_of(i), ranks)), ranks));
   }
   if (mode == BnMode::Interleave) logits = interleave(logits, batch);  // swaps the slices back
   return concat(logits);
