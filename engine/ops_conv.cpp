@@ -189,7 +189,8 @@ Tensor conv_grad_weight(ConvBackend b, const ConvGeometry& g, int64_t cout, cons
 }
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding) {
+namespace {
+ConvGeometry checked_geometry(const Tensor& x, const Tensor& w, int64_t stride, int64_t padding) {
   check_same_place("conv2d", x, w);
   MM_CHECK(x.dim() == 4 && w.dim() == 4 && w.size(1) == x.size(1), "conv2d: needs x [N, Cin, H, W] and w [Cout, Cin, KH, KW], got ",
            describe(x), " and ", describe(w));
@@ -197,6 +198,23 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stri
   ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(2), w.size(3), stride, padding};
   MM_CHECK(g.out_h() >= 1 && g.out_w() >= 1, "conv2d: kernel ", g.kernel_h, "x", g.kernel_w, " larger than padded input ",
            describe(x));
+  return g;
+}
+}  // namespace
+
+Tensor conv2d_pass(ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& gy, int64_t stride, int64_t padding) {
+  const ConvGeometry g = checked_geometry(x, w, stride, padding);
+  const int64_t cout = w.size(0);
+  const ConvBackend backend = backend_for(x.device(), x.dtype());
+  if (pass == ConvPass::Forward) return conv_forward(backend, g, cout, x, w);
+  check_same_place("conv2d", x, gy);
+  MM_CHECK(gy.shape() == Shape({g.batch, cout, g.out_h(), g.out_w()}), "conv2d: output gradient ", describe(gy),
+           " does not match the convolution");
+  return pass == ConvPass::GradInput ? conv_grad_input(backend, g, cout, w, gy) : conv_grad_weight(backend, g, cout, x, gy);
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding) {
+  const ConvGeometry g = checked_geometry(x, w, stride, padding);
   const int64_t cout = w.size(0);
   const ConvBackend backend = backend_for(x.device(), x.dtype());
   Tensor y = conv_forward(backend, g, cout, x, w);

@@ -5,10 +5,12 @@
 // a WRN forward and backward on them stays within TF32 error of full FP32.
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "engine/autograd.h"
 #include "engine/conv_backend.h"
 #include "engine/ops.h"
+#include "engine/ops_nn.h"
 #include "engine/rng.h"
 #include "kernels/conv_igemm.h"
 #include "layers/wideresnet.h"
@@ -78,7 +80,36 @@ TEST(ConvIgemm, WeightGradientSplitsCoverTheInnerDimension) {
       << "the last test shape must exercise the split weight gradient";
 }
 
+// conv2d_pass (the bench's per-layer rows) computes what conv2d and its backward compute, on
+// the backend set now.
+void expect_passes_equal_autograd(Device d, ConvBackend b) {
+  ConvBackendScope scope(b);
+  for (auto [k, stride, pad] : {std::tuple<int, int, int>{3, 2, 1}, {1, 1, 0}}) {
+    Tensor x = rand_normal({2, 5, 9, 7}, 1, 0, DType::F32, d), w = rand_normal({6, 5, k, k}, 2, 0, DType::F32, d);
+    x.set_requires_grad(true);
+    w.set_requires_grad(true);
+    Tensor y = conv2d(x, w, Tensor(), stride, pad);
+    Tensor gy = rand_normal(y.shape(), 3, 0, DType::F32, d);
+    sum(mul(y, gy)).backward();
+    Tensor xd = x.detach(), wd = w.detach();
+    EXPECT_EQ(conv2d_pass(ConvPass::Forward, xd, wd, Tensor(), stride, pad).to_vector(), y.to_vector());
+    EXPECT_EQ(conv2d_pass(ConvPass::GradInput, xd, wd, gy, stride, pad).to_vector(), x.grad().to_vector());
+    EXPECT_EQ(conv2d_pass(ConvPass::GradWeight, xd, wd, gy, stride, pad).to_vector(), w.grad().to_vector());
+  }
+}
+
+TEST(ConvIgemm, PassesEqualAutograd) {
+  expect_passes_equal_autograd(Device::CPU, ConvBackend::Own);
+  expect_passes_equal_autograd(Device::CPU, ConvBackend::Igemm);
+}
+
 #ifdef MMENGINE_WITH_CUDA
+TEST(ConvIgemmCuda, PassesEqualAutograd) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  expect_passes_equal_autograd(Device::CUDA, ConvBackend::Own);
+  expect_passes_equal_autograd(Device::CUDA, ConvBackend::Igemm);
+}
+
 Tensor uniform(const Shape& shape, uint64_t seed, Device d) { return rand_uniform(shape, seed, 0, DType::F32, d, -1, 1); }
 Tensor abs_of(const Tensor& t) {
   std::vector<double> v = t.to_vector();
