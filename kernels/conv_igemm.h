@@ -33,13 +33,36 @@ inline IgemmShape igemm_shape(const ConvGeometry& g, int64_t cout) {
           int(g.stride), int(g.padding), int(cout), int(g.out_h()), int(g.out_w())};
 }
 
-// The element of x that column-matrix row r reads for output pixel p = (n * Ho + oy) * Wo + ox,
-// or -1 where it reads padding: im2col_source in 32-bit arithmetic.
-MM_HD int igemm_x_index(const IgemmShape& s, int p, int r) {
+// The gathers in two halves, so a kernel can compute the half that stays fixed for a thread once
+// (an output pixel's position, a column row's tap) and only the other half per element. A pixel
+// half holds where the pixel's window starts; a tap half where the tap sits in it.
+struct IgemmPixel {
+  int base, y, x;
+};
+struct IgemmTap {
+  int off, ky, kx;
+};
+
+// Forward and weight gradient: output pixel p = (n * Ho + oy) * Wo + ox reads x at
+// (oy * stride - pad + ky, ox * stride - pad + kx) of channel c through row r = (c, ky, kx).
+MM_HD IgemmPixel igemm_out_pixel(const IgemmShape& s, int p) {
   const int hw = s.oh * s.ow, n = p / hw, pix = p - n * hw, oy = pix / s.ow, ox = pix - oy * s.ow;
+  const int y = oy * s.stride - s.pad, x = ox * s.stride - s.pad;
+  return {n * s.c * s.h * s.w + y * s.w + x, y, x};
+}
+MM_HD IgemmTap igemm_x_tap(const IgemmShape& s, int r) {
   const int taps = s.kh * s.kw, c = r / taps, tap = r - c * taps, ky = tap / s.kw, kx = tap - ky * s.kw;
-  const int iy = oy * s.stride - s.pad + ky, ix = ox * s.stride - s.pad + kx;
-  return iy >= 0 && iy < s.h && ix >= 0 && ix < s.w ? ((n * s.c + c) * s.h + iy) * s.w + ix : -1;
+  return {(c * s.h + ky) * s.w + kx, ky, kx};
+}
+// The element of x, or -1 where the window reads padding.
+MM_HD int igemm_x_index(const IgemmShape& s, const IgemmPixel& px, const IgemmTap& t) {
+  const int iy = px.y + t.ky, ix = px.x + t.kx;
+  return iy >= 0 && iy < s.h && ix >= 0 && ix < s.w ? px.base + t.off : -1;
+}
+// The element of x that column-matrix row r reads for output pixel p, or -1 (padding):
+// im2col_source in 32-bit arithmetic.
+MM_HD int igemm_x_index(const IgemmShape& s, int p, int r) {
+  return igemm_x_index(s, igemm_out_pixel(s, p), igemm_x_tap(s, r));
 }
 
 // The element of y (or gy) [N, Cout, Ho, Wo] at output pixel p and channel co.
@@ -48,17 +71,31 @@ MM_HD int igemm_y_index(const IgemmShape& s, int p, int co) {
   return (n * s.cout + co) * hw + (p - n * hw);
 }
 
-// The element of gy that input pixel q = (n * H + iy) * W + ix receives through tap
-// r' = (co * KH + ky) * KW + kx, or -1 where no output pixel reads it through that tap (the
-// tap lands between strides or outside the output). The input gradient is the sum over r' of
-// gy[this] * w[co, c, ky, kx]: the transposed convolution, as a gather.
-MM_HD int igemm_gy_index(const IgemmShape& s, int q, int r) {
+// Input gradient: input pixel q = (n * H + iy) * W + ix receives gy[n, co, oy, ox] through tap
+// r' = (co * KH + ky) * KW + kx where oy * stride = iy + pad - ky (and the same for x): the
+// transposed convolution as a gather.
+MM_HD IgemmPixel igemm_in_pixel(const IgemmShape& s, int q) {
   const int hw = s.h * s.w, n = q / hw, pix = q - n * hw, iy = pix / s.w, ix = pix - iy * s.w;
+  return {n * s.cout * s.oh * s.ow, iy + s.pad, ix + s.pad};
+}
+MM_HD IgemmTap igemm_gy_tap(const IgemmShape& s, int r) {
   const int taps = s.kh * s.kw, co = r / taps, tap = r - co * taps, ky = tap / s.kw, kx = tap - ky * s.kw;
-  const int ty = iy + s.pad - ky, tx = ix + s.pad - kx;
-  if (ty < 0 || tx < 0 || ty % s.stride != 0 || tx % s.stride != 0) return -1;
-  const int oy = ty / s.stride, ox = tx / s.stride;
-  return oy < s.oh && ox < s.ow ? ((n * s.cout + co) * s.oh + oy) * s.ow + ox : -1;
+  return {co * s.oh * s.ow, ky, kx};
+}
+// The element of gy, or -1 where no output pixel reads the input pixel through that tap (it
+// lands between strides or outside the output).
+MM_HD int igemm_gy_index(const IgemmShape& s, const IgemmPixel& px, const IgemmTap& t) {
+  const int ty = px.y - t.ky, tx = px.x - t.kx;
+  if (ty < 0 || tx < 0) return -1;
+  int oy = ty, ox = tx;
+  if (s.stride != 1) {
+    if (ty % s.stride != 0 || tx % s.stride != 0) return -1;
+    oy = ty / s.stride, ox = tx / s.stride;
+  }
+  return oy < s.oh && ox < s.ow ? px.base + t.off + oy * s.ow + ox : -1;
+}
+MM_HD int igemm_gy_index(const IgemmShape& s, int q, int r) {
+  return igemm_gy_index(s, igemm_in_pixel(s, q), igemm_gy_tap(s, r));
 }
 
 // The weight gradient's split count and the inner length of each split (a multiple of the

@@ -33,76 +33,120 @@ constexpr int kTileM = 64, kSlice = 16, kTileThreads = 128, kPad = 8;
 
 __device__ float read_or_zero(const float* t, int i) { return i >= 0 ? t[i] : 0.0f; }
 
-// Operands of the forward GEMM: A(p, r) = x through the column matrix, B(r, co) = w[co, r].
+// Each GEMM's operands, as the kernel reads them. A(m, k) = a(am(m), ak(k)): the halves of the
+// gather (kernels/conv_igemm.h), the one that is fixed for a thread computed once. B(k, n) =
+// b[bk(k) + bn(n)]. store(m, n, split, v) writes one result.
+
+// Forward: A(p, r) = x through the column matrix, B(r, co) = w[co, r].
 struct ForwardProblem {
   IgemmShape s;
   const float* x;
-  const float* w;
+  const float* b;  // w
   float* y;
-  int k;  // Cin * KH * KW
-  __device__ float a(int p, int r) const { return read_or_zero(x, igemm_x_index(s, p, r)); }
-  __device__ float b(int r, int co) const { return w[co * k + r]; }
+  int k;           // Cin * KH * KW
+  __device__ IgemmPixel am(int p) const { return igemm_out_pixel(s, p); }
+  __device__ IgemmTap ak(int r) const { return igemm_x_tap(s, r); }
+  __device__ float a(const IgemmPixel& px, const IgemmTap& t) const { return read_or_zero(x, igemm_x_index(s, px, t)); }
+  __device__ int bk(int r) const { return r; }
+  __device__ int bn(int co) const { return co * k; }
   __device__ void store(int p, int co, int /*split*/, float v) const { y[igemm_y_index(s, p, co)] = v; }
 };
 
-// Operands of the input gradient: A(q, r') = gy through the transposed gather,
-// B(r', c) = w[co, c, ky, kx] with r' = (co, ky, kx).
+// Input gradient: A(q, r') = gy through the transposed gather, B(r', c) = w[co, c, ky, kx]
+// with r' = (co, ky, kx).
 struct GradInputProblem {
   IgemmShape s;
   const float* gy;
-  const float* w;
+  const float* b;  // w
   float* gx;
-  __device__ float a(int q, int r) const { return read_or_zero(gy, igemm_gy_index(s, q, r)); }
-  __device__ float b(int r, int c) const {
+  __device__ IgemmPixel am(int q) const { return igemm_in_pixel(s, q); }
+  __device__ IgemmTap ak(int r) const { return igemm_gy_tap(s, r); }
+  __device__ float a(const IgemmPixel& px, const IgemmTap& t) const { return read_or_zero(gy, igemm_gy_index(s, px, t)); }
+  __device__ int bk(int r) const {
     const int taps = s.kh * s.kw, co = r / taps;
-    return w[(co * s.c + c) * taps + (r - co * taps)];
+    return co * s.c * taps + (r - co * taps);
   }
+  __device__ int bn(int c) const { return c * s.kh * s.kw; }
   __device__ void store(int q, int c, int /*split*/, float v) const {
     const int hw = s.h * s.w, n = q / hw;
     gx[(n * s.c + c) * hw + (q - n * hw)] = v;
   }
 };
 
-// Operands of the transposed weight gradient GW^T[r, co] = sum_p X(p, r) GY(p, co): A(r, p)
-// is the column matrix, B(p, co) = gy; split `split` stores its partial product to
-// out + split * Cout * K ([Cout, K] each).
+// Transposed weight gradient GW^T[r, co] = sum_p X(p, r) GY(p, co): A(r, p) is the column
+// matrix, B(p, co) = gy; split `split` stores its partial product to out + split * Cout * K
+// ([Cout, K] each).
 struct GradWeightProblem {
   IgemmShape s;
   const float* x;
-  const float* gy;
+  const float* b;  // gy
   float* out;
-  int k;  // Cin * KH * KW
-  __device__ float a(int r, int p) const { return read_or_zero(x, igemm_x_index(s, p, r)); }
-  __device__ float b(int p, int co) const { return gy[igemm_y_index(s, p, co)]; }
+  int k;           // Cin * KH * KW
+  __device__ IgemmTap am(int r) const { return igemm_x_tap(s, r); }
+  __device__ IgemmPixel ak(int p) const { return igemm_out_pixel(s, p); }
+  __device__ float a(const IgemmTap& t, const IgemmPixel& px) const { return read_or_zero(x, igemm_x_index(s, px, t)); }
+  __device__ int bk(int p) const { return igemm_y_index(s, p, 0); }
+  __device__ int bn(int co) const { return co * s.oh * s.ow; }
   __device__ void store(int r, int co, int split, float v) const { out[(split * s.cout + co) * k + r] = v; }
 };
 
 // C[M, N] = A[M, K] B[K, N] over the K range [blockIdx.z * chunk, min(K, (blockIdx.z + 1) * chunk)).
 // A_ALONG_M: the threads gathering the A slice walk along M (the operand is contiguous along
-// M in memory: output or input pixels of one channel plane), else along K; B is gathered
-// along K.
+// M in memory: output or input pixels of one channel plane); each thread then keeps one M
+// index for the whole kernel, and the K halves of the slice's 16 columns are computed by 16
+// threads into a shared table (double-buffered: written one slice ahead, published by the
+// barrier that publishes the tiles). Otherwise along K: each thread keeps its A_PER M halves and
+// computes one K half per slice. B is gathered along K: one K half per thread per slice, its
+// B_PER N halves kept.
 template <int NT, bool A_ALONG_M, class Problem>
 __global__ void __launch_bounds__(kTileThreads) igemm_tf32_kernel(Problem pr, int M, int N, int K, int chunk) {
+  using AM = decltype(pr.am(0));
+  using AK = decltype(pr.ak(0));
   constexpr int BN = 16 * NT, A_PER = kTileM * kSlice / kTileThreads, B_PER = BN * kSlice / kTileThreads;
+  constexpr int M_STEP = kTileThreads / kSlice;  // rows between a K-major thread's elements
   __shared__ uint32_t As[kSlice][kTileM + kPad];
   __shared__ uint32_t Bs[kSlice][BN + kPad];
+  __shared__ AK k_halves[2][kSlice];
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32, g = lane / 4, t = lane % 4;
   const int m0 = blockIdx.x * kTileM, n0 = blockIdx.y * BN, split = blockIdx.z;
   const int k_begin = split * chunk, k_end = K - k_begin < chunk ? K : k_begin + chunk;
   const int wm = (warp % 2) * 32, wn = (warp / 2) * (BN / 2);
 
-  float ra[A_PER], rb[B_PER];
-  auto gather = [&](int k0) {
+  // The halves fixed for this thread.
+  AM am[A_ALONG_M ? 1 : A_PER];
+  if constexpr (A_ALONG_M) {
+    am[0] = pr.am(m0 + tid % kTileM);
+  } else {
     MM_UNROLL
-    for (int i = 0; i < A_PER; ++i) {
-      const int e = tid + i * kTileThreads;
-      const int m = A_ALONG_M ? e % kTileM : e / kSlice, kk = A_ALONG_M ? e / kTileM : e % kSlice;
-      ra[i] = m0 + m < M && k0 + kk < k_end ? pr.a(m0 + m, k0 + kk) : 0.0f;
-    }
+    for (int i = 0; i < A_PER; ++i) am[i] = pr.am(m0 + tid / kSlice + i * M_STEP);
+  }
+  int bn[B_PER];
+  MM_UNROLL
+  for (int i = 0; i < B_PER; ++i) bn[i] = pr.bn(n0 + tid / kSlice + i * M_STEP);
+
+  float ra[A_PER], rb[B_PER];
+  auto gather = [&](int k0, int buf) {
+    const int kb = k0 + tid % kSlice;
+    const int bk = kb < k_end ? pr.bk(kb) : 0;
     MM_UNROLL
     for (int i = 0; i < B_PER; ++i) {
-      const int e = tid + i * kTileThreads, n = e / kSlice, kk = e % kSlice;
-      rb[i] = n0 + n < N && k0 + kk < k_end ? pr.b(k0 + kk, n0 + n) : 0.0f;
+      const int n = n0 + tid / kSlice + i * M_STEP;
+      rb[i] = kb < k_end && n < N ? pr.b[bk + bn[i]] : 0.0f;
+    }
+    if constexpr (A_ALONG_M) {
+      const bool m_ok = m0 + tid % kTileM < M;
+      MM_UNROLL
+      for (int i = 0; i < A_PER; ++i) {
+        const int kk = tid / kTileM + i * (kTileThreads / kTileM);
+        ra[i] = m_ok && k0 + kk < k_end ? pr.a(am[0], k_halves[buf][kk]) : 0.0f;
+      }
+    } else {
+      const AK ak = pr.ak(kb);
+      MM_UNROLL
+      for (int i = 0; i < A_PER; ++i) {
+        const int m = m0 + tid / kSlice + i * M_STEP;
+        ra[i] = kb < k_end && m < M ? pr.a(am[i], ak) : 0.0f;
+      }
     }
   };
 
@@ -112,8 +156,12 @@ __global__ void __launch_bounds__(kTileThreads) igemm_tf32_kernel(Problem pr, in
     for (int ni = 0; ni < NT; ++ni)
       for (int i = 0; i < 4; ++i) acc[mi][ni][i] = 0.0f;
 
-  if (k_begin < k_end) gather(k_begin);
-  for (int k0 = k_begin; k0 < k_end; k0 += kSlice) {
+  if (k_begin < k_end) {
+    if (A_ALONG_M && tid < kSlice) k_halves[0][tid] = pr.ak(k_begin + tid);
+    __syncthreads();
+    gather(k_begin, 0);
+  }
+  for (int k0 = k_begin, buf = 0; k0 < k_end; k0 += kSlice, buf ^= 1) {
     MM_UNROLL
     for (int i = 0; i < A_PER; ++i) {
       const int e = tid + i * kTileThreads;
@@ -125,8 +173,10 @@ __global__ void __launch_bounds__(kTileThreads) igemm_tf32_kernel(Problem pr, in
       const int e = tid + i * kTileThreads;
       Bs[e % kSlice][e / kSlice] = tf32_round(rb[i]);
     }
+    const bool more = k0 + kSlice < k_end;
+    if (A_ALONG_M && more && tid < kSlice) k_halves[buf ^ 1][tid] = pr.ak(k0 + kSlice + tid);
     __syncthreads();
-    if (k0 + kSlice < k_end) gather(k0 + kSlice);  // the next slice's loads overlap the products
+    if (more) gather(k0 + kSlice, buf ^ 1);  // the next slice's loads overlap the products
     MM_UNROLL
     for (int ks = 0; ks < kSlice; ks += 8) {
       uint32_t af[2][4], bf[NT][2];
