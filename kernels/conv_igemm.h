@@ -14,6 +14,9 @@
 // products go to a caller-given workspace and are then added in split order: deterministic,
 // no atomics, and the split count depends only on the shape (the same bits on every GPU).
 //
+// The forward optionally returns the per-channel sum and sum of squares of its output from its
+// epilogue (conv_igemm_forward_stats_*), for the BatchNorm that follows.
+//
 // The CPU twins are the reference convolution (im2col + GEMM) on the TF32-rounded inputs; they
 // take the same arguments (the workspace is unused there).
 #pragma once
@@ -108,6 +111,13 @@ IgemmSplits igemm_wgrad_splits(const ConvGeometry& g, int64_t cout);
 
 // y [N, Cout, Ho, Wo] = conv(x [N, Cin, H, W], w [Cout, Cin, KH, KW]) (overwrites y)
 void conv_igemm_forward_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y);
+// The forward that also returns the per-channel statistics of y from its epilogue (for the
+// BatchNorm that follows): stats [2, Cout] = the sums and then the sums of squares of each
+// channel of y as stored, in double, added in a fixed order (deterministic). workspace holds
+// conv_igemm_stats_workspace_<device> doubles (per 64-pixel tile partial sums on CUDA).
+void conv_igemm_forward_stats_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                  double* stats, double* workspace);
+int64_t conv_igemm_stats_workspace_cpu(const ConvGeometry& g, int64_t cout);
 // gx [N, Cin, H, W] from gy [N, Cout, Ho, Wo] and w (overwrites gx)
 void conv_igemm_grad_input_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx);
 // gw [Cout, Cin, KH, KW] from x and gy (overwrites gw); workspace: conv_igemm_workspace_<device>
@@ -118,6 +128,9 @@ int64_t conv_igemm_workspace_cpu(const ConvGeometry& g, int64_t cout);
 
 #ifdef MMENGINE_WITH_CUDA
 void conv_igemm_forward_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y);
+void conv_igemm_forward_stats_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                   double* stats, double* workspace);
+int64_t conv_igemm_stats_workspace_cuda(const ConvGeometry& g, int64_t cout);
 void conv_igemm_grad_input_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx);
 void conv_igemm_grad_weight_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
                                  float* workspace);

@@ -151,6 +151,47 @@ TEST(ConvIgemmCuda, ForwardMatchesTf32CpuTwin) {
   }
 }
 
+// The forward with BatchNorm statistics from its epilogue: the same y bit for bit, and per
+// channel the sum and sum of squares of that y (double; only the order of the additions differs
+// from a host sum), the same bits on a second run.
+TEST(ConvIgemmCuda, ForwardStatsEpilogueSumsTheStoredOutput) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  for (const ConvShape& cs : kShapes) {
+    const ConvGeometry g = cs.geometry();
+    Tensor x = uniform({cs.n, cs.c, cs.h, cs.w}, 41, Device::CUDA), w = uniform({cs.cout, cs.c, cs.k, cs.k}, 42, Device::CUDA);
+    Tensor y = Tensor::empty({cs.n, cs.cout, g.out_h(), g.out_w()}, DType::F32, Device::CUDA);
+    kernels::conv_igemm_forward_cuda(g, cs.cout, x.data<float>(), w.data<float>(), y.data<float>());
+    Tensor work = Tensor::empty({kernels::conv_igemm_stats_workspace_cuda(g, cs.cout)}, DType::F64, Device::CUDA);
+    std::vector<double> first;
+    for (int run = 0; run < 2; ++run) {
+      Tensor ys = Tensor::empty(y.shape(), DType::F32, Device::CUDA), stats = Tensor::empty({2, cs.cout}, DType::F64, Device::CUDA);
+      ys.poison_();
+      stats.poison_();
+      work.poison_();
+      kernels::conv_igemm_forward_stats_cuda(g, cs.cout, x.data<float>(), w.data<float>(), ys.data<float>(),
+                                             stats.data<double>(), work.data<double>());
+      ASSERT_EQ(ys.to_vector(), y.to_vector()) << describe_shape(cs);
+      const std::vector<double> got = stats.to_vector(), yv = y.to_vector();
+      if (run == 1) {
+        EXPECT_EQ(got, first) << "statistics not deterministic, " << describe_shape(cs);
+        continue;
+      }
+      first = got;
+      const int64_t hw = g.col_cols();
+      for (int64_t c = 0; c < cs.cout; ++c) {
+        double sum = 0, squares = 0, magnitude = 0;
+        for (int64_t n = 0; n < cs.n; ++n)
+          for (int64_t i = 0; i < hw; ++i) {
+            const double v = yv[(n * cs.cout + c) * hw + i];
+            sum += v, squares += v * v, magnitude += std::fabs(v);
+          }
+        EXPECT_NEAR(got[c], sum, 1e-12 * magnitude) << describe_shape(cs) << " channel " << c;
+        EXPECT_NEAR(got[cs.cout + c], squares, 1e-12 * squares) << describe_shape(cs) << " channel " << c;
+      }
+    }
+  }
+}
+
 TEST(ConvIgemmCuda, GradInputMatchesTf32CpuTwin) {
   MM_SKIP_WITHOUT(Device::CUDA);
   for (const ConvShape& cs : kShapes) {

@@ -46,6 +46,24 @@ void conv_igemm_forward_cpu(const ConvGeometry& g, int64_t cout, const float* x,
   gemm_batched_cpu(false, false, cout, HW, K, 1.0f, wr.data(), 0, cols.data(), K * HW, 0.0f, y, cout * HW, g.batch);
 }
 
+void conv_igemm_forward_stats_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                  double* stats, double* /*workspace*/) {
+  conv_igemm_forward_cpu(g, cout, x, w, y);
+  const int64_t hw = g.col_cols();
+  for (int64_t c = 0; c < cout; ++c) {
+    double sum = 0, squares = 0;
+    for (int64_t n = 0; n < g.batch; ++n)
+      for (int64_t i = 0; i < hw; ++i) {
+        const double v = y[(n * cout + c) * hw + i];
+        sum += v;
+        squares += v * v;
+      }
+    stats[c] = sum, stats[cout + c] = squares;
+  }
+}
+
+int64_t conv_igemm_stats_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
+
 void conv_igemm_grad_input_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx) {
   const int64_t K = g.col_rows(), HW = g.col_cols();
   const std::vector<float> wr = tf32_copy(w, cout * K), gyr = tf32_copy(gy, grad_elements(g, cout));

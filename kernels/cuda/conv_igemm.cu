@@ -43,7 +43,8 @@ struct ForwardProblem {
   const float* x;
   const float* b;  // w
   float* y;
-  int k;           // Cin * KH * KW
+  int k;            // Cin * KH * KW
+  double* partial;  // with STATS: per M tile, the tile's per-channel sums and sums of squares [2, Cout]
   __device__ IgemmPixel am(int p) const { return igemm_out_pixel(s, p); }
   __device__ IgemmTap ak(int r) const { return igemm_x_tap(s, r); }
   __device__ float a(const IgemmPixel& px, const IgemmTap& t) const { return read_or_zero(x, igemm_x_index(s, px, t)); }
@@ -98,7 +99,10 @@ struct GradWeightProblem {
 // barrier that publishes the tiles). Otherwise along K: each thread keeps its A_PER M halves and
 // computes one K half per slice. B is gathered along K: one K half per thread per slice, its
 // B_PER N halves kept.
-template <int NT, bool A_ALONG_M, class Problem>
+// STATS (the forward): the block also writes, for each of its columns (channels), the sum and
+// the sum of squares of its 64 rows (pixels) in double to pr.partial[blockIdx.x][2][N], in a
+// fixed order (lanes by an xor butterfly, then the two warp rows).
+template <int NT, bool A_ALONG_M, bool STATS, class Problem>
 __global__ void __launch_bounds__(kTileThreads) igemm_tf32_kernel(Problem pr, int M, int N, int K, int chunk) {
   using AM = decltype(pr.am(0));
   using AK = decltype(pr.ak(0));
@@ -208,22 +212,56 @@ __global__ void __launch_bounds__(kTileThreads) igemm_tf32_kernel(Problem pr, in
         const int m = m0 + wm + mi * 16 + g + 8 * (i / 2), n = n0 + wn + ni * 8 + 2 * t + i % 2;
         if (m < M && n < N) pr.store(m, n, split, acc[mi][ni][i]);
       }
+
+  if constexpr (STATS) {
+    __shared__ double column_sums[2][2][BN];  // [warp row][sum, sum of squares][column]
+    MM_UNROLL
+    for (int ni = 0; ni < NT; ++ni)
+      MM_UNROLL
+      for (int j = 0; j < 2; ++j) {
+        double sum = 0, squares = 0;
+        MM_UNROLL
+        for (int mi = 0; mi < 2; ++mi)
+          MM_UNROLL
+          for (int h = 0; h < 2; ++h) {
+            const int m = m0 + wm + mi * 16 + g + 8 * h;
+            const double v = m < M ? acc[mi][ni][2 * h + j] : 0.0;
+            sum += v;
+            squares += v * v;
+          }
+        MM_UNROLL
+        for (int off = 4; off < 32; off *= 2) {  // the 8 lanes with this t (lane bits 2-4)
+          sum += __shfl_xor_sync(0xffffffffu, sum, off);
+          squares += __shfl_xor_sync(0xffffffffu, squares, off);
+        }
+        if (g == 0) {
+          const int col = wn + ni * 8 + 2 * t + j;
+          column_sums[warp % 2][0][col] = sum;
+          column_sums[warp % 2][1][col] = squares;
+        }
+      }
+    __syncthreads();
+    for (int c = tid; c < BN; c += kTileThreads)
+      if (n0 + c < N)
+        for (int q = 0; q < 2; ++q)
+          pr.partial[(int64_t(blockIdx.x) * 2 + q) * N + n0 + c] = column_sums[0][q][c] + column_sums[1][q][c];
+  }
 }
 
 // The tile width for N columns: the smallest of 16, 32, 64, 128 covering min(N, 128)
 // (igemm_wgrad_splits assumes the same choice).
 int tile_n_words(int64_t N) { return N <= 16 ? 1 : N <= 32 ? 2 : N <= 64 ? 4 : 8; }
 
-template <bool A_ALONG_M, class Problem>
+template <bool A_ALONG_M, bool STATS = false, class Problem>
 void launch(const Problem& pr, int64_t M, int64_t N, int64_t K, int splits, int chunk) {
   const dim3 grid(static_cast<unsigned>((M + kTileM - 1) / kTileM), static_cast<unsigned>((N + 16 * tile_n_words(N) - 1) /
                                                                                          (16 * tile_n_words(N))),
                   static_cast<unsigned>(splits));
   switch (tile_n_words(N)) {
-    case 1: igemm_tf32_kernel<1, A_ALONG_M, Problem><<<grid, kTileThreads>>>(pr, int(M), int(N), int(K), chunk); break;
-    case 2: igemm_tf32_kernel<2, A_ALONG_M, Problem><<<grid, kTileThreads>>>(pr, int(M), int(N), int(K), chunk); break;
-    case 4: igemm_tf32_kernel<4, A_ALONG_M, Problem><<<grid, kTileThreads>>>(pr, int(M), int(N), int(K), chunk); break;
-    default: igemm_tf32_kernel<8, A_ALONG_M, Problem><<<grid, kTileThreads>>>(pr, int(M), int(N), int(K), chunk); break;
+    case 1: igemm_tf32_kernel<1, A_ALONG_M, STATS, Problem><<<grid, kTileThreads>>>(pr, int(M), int(N), int(K), chunk); break;
+    case 2: igemm_tf32_kernel<2, A_ALONG_M, STATS, Problem><<<grid, kTileThreads>>>(pr, int(M), int(N), int(K), chunk); break;
+    case 4: igemm_tf32_kernel<4, A_ALONG_M, STATS, Problem><<<grid, kTileThreads>>>(pr, int(M), int(N), int(K), chunk); break;
+    default: igemm_tf32_kernel<8, A_ALONG_M, STATS, Problem><<<grid, kTileThreads>>>(pr, int(M), int(N), int(K), chunk); break;
   }
   MM_LAUNCH_CHECK();
 }
@@ -246,8 +284,26 @@ void conv_igemm_forward_cuda(const ConvGeometry& g, int64_t cout, const float* x
   const int64_t M = g.batch * g.col_cols(), K = g.col_rows();
   if (M == 0 || cout == 0) return;
   check_sizes(g, cout);
-  const ForwardProblem pr{igemm_shape(g, cout), x, w, y, int(K)};
+  const ForwardProblem pr{igemm_shape(g, cout), x, w, y, int(K), nullptr};
   launch<true>(pr, M, cout, K, 1, int(K));
+}
+
+int64_t conv_igemm_stats_workspace_cuda(const ConvGeometry& g, int64_t cout) {
+  return (g.batch * g.col_cols() + kTileM - 1) / kTileM * 2 * cout;
+}
+
+void conv_igemm_forward_stats_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                   double* stats, double* workspace) {
+  const int64_t M = g.batch * g.col_cols(), K = g.col_rows(), tiles = (M + kTileM - 1) / kTileM;
+  if (cout == 0) return;
+  if (M == 0) {  // no pixels: zero sums
+    MM_CUDA_CHECK(cudaMemset(stats, 0, sizeof(double) * 2 * cout));
+    return;
+  }
+  check_sizes(g, cout, tiles * 2 * cout);
+  const ForwardProblem pr{igemm_shape(g, cout), x, w, y, int(K), workspace};
+  launch<true, true>(pr, M, cout, K, 1, int(K));
+  sum_axis_cuda(workspace, stats, 1, tiles, 2 * cout);  // the tiles in order
 }
 
 void conv_igemm_grad_input_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx) {
