@@ -56,10 +56,16 @@ struct ConvLayer {
 };
 // The distinct convolution shapes of a WRN of this width on 32x32 images: conv1, then per group
 // the first block's 3x3 conv, its 1x1 shortcut, and the 3x3 conv every later block repeats.
+// (With widen 1 the first block keeps 16 channels: it has no shortcut and its conv is the
+// repeated one.)
 std::vector<ConvLayer> wrn_conv_layers(int64_t widen) {
   const int64_t w1 = 16 * widen, w2 = 32 * widen, w3 = 64 * widen;
-  return {{3, 16, 3, 1, 32},     {16, w1, 3, 1, 32}, {16, w1, 1, 1, 32}, {w1, w1, 3, 1, 32}, {w1, w2, 3, 2, 32},
-          {w1, w2, 1, 2, 32},    {w2, w2, 3, 1, 16}, {w2, w3, 3, 2, 16}, {w2, w3, 1, 2, 16}, {w3, w3, 3, 1, 8}};
+  std::vector<ConvLayer> layers{{3, 16, 3, 1, 32}};
+  if (w1 != 16) layers.push_back({16, w1, 3, 1, 32}), layers.push_back({16, w1, 1, 1, 32});
+  for (ConvLayer l : {ConvLayer{w1, w1, 3, 1, 32}, {w1, w2, 3, 2, 32}, {w1, w2, 1, 2, 32}, {w2, w2, 3, 1, 16},
+                      {w2, w3, 3, 2, 16}, {w2, w3, 1, 2, 16}, {w3, w3, 3, 1, 8}})
+    layers.push_back(l);
+  return layers;
 }
 
 // A convolution backend and its precision: im2col + cuBLAS in FP32 or with TF32 GEMMs, the
