@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cublas_v2.h"
+#include "mmemu_counts.h"
 #include "emulator/memory_registry.h"
 #ifdef MMENGINE_WITH_BLAS
 #include <cblas.h>
@@ -132,6 +133,7 @@ cublasStatus_t gemm(const char* name, cublasHandle_t handle, cublasOperation_t t
                  name, m, n, k, lda, ldb, ldc, batch, bad);
     return CUBLAS_STATUS_EXECUTION_FAILED;
   }
+  mmemu::count_work(&mmemu::WorkCounts::gemms);
   for (int i = 0; i < batch; ++i) {
     T* c = C + i * sc;
     if (k == 0 || *alpha == T(0)) {  // C = beta C, never reading A or B

@@ -9,8 +9,29 @@
 
 #include "emulator/memory_registry.h"
 #include "cuda_runtime.h"
+#include "mmemu_counts.h"
 
 namespace mmemu {
+
+namespace {
+std::mutex& counts_mutex() {
+  static std::mutex m;
+  return m;
+}
+WorkCounts& counts() {
+  static WorkCounts c;
+  return c;
+}
+}  // namespace
+
+WorkCounts work_counts() {
+  std::lock_guard<std::mutex> lock(counts_mutex());
+  return counts();
+}
+void count_work(uint64_t WorkCounts::*what) {
+  std::lock_guard<std::mutex> lock(counts_mutex());
+  ++(counts().*what);
+}
 
 namespace {
 thread_local cudaError_t last_error = cudaSuccess;  // per host thread, as in CUDA
@@ -106,6 +127,7 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
     default: return record(cudaErrorInvalidMemcpyDirection);
   }
   std::memmove(dst, src, bytes);
+  mmemu::count_work(&mmemu::WorkCounts::copies);
   return cudaSuccess;
 }
 
@@ -117,6 +139,7 @@ cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
   if (bytes == 0) return cudaSuccess;
   if (!mmemu::device_range(dst, bytes)) return record(cudaErrorInvalidValue);
   std::memset(dst, value, bytes);
+  mmemu::count_work(&mmemu::WorkCounts::copies);
   return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t) { return cudaMemset(dst, value, bytes); }

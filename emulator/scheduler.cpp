@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "mmemu_counts.h"
 #include "emulator/memory_registry.h"
 #include "emulator/schedule.h"
 #include "cuda_runtime.h"
@@ -449,6 +450,7 @@ void run_grid(const LaunchSite& site, dim3 grid, dim3 block, size_t shared_bytes
                  site.line);
     std::abort();
   }
+  count_work(&WorkCounts::kernels);
   ex.in_kernel = true;
   const Registers saved = regs;
   regs.grid_dim = grid;

@@ -43,6 +43,12 @@ std::shared_ptr<void> allocate(Device d, size_t bytes) {
 #endif
 }
 
+std::shared_ptr<void> upload_bytes(Device d, const void* host, size_t bytes) {
+  std::shared_ptr<void> p = allocate(d, bytes);
+  copy_bytes(p.get(), d, host, Device::CPU, bytes);
+  return p;
+}
+
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
   if (bytes == 0) return;
   if (dst_dev == Device::CPU && src_dev == Device::CPU) {

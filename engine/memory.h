@@ -12,6 +12,8 @@ namespace mmengine {
 std::shared_ptr<void> allocate(Device d, size_t bytes);
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
 void fill_bytes(void* dst, Device d, int byte_value, size_t bytes);
+// A copy of `bytes` host bytes on device d (e.g. a multi-tensor kernel's chunk table).
+std::shared_ptr<void> upload_bytes(Device d, const void* host, size_t bytes);
 
 struct CudaAllocatorStats {
   size_t device_mallocs = 0;  // cudaMalloc calls so far

@@ -96,6 +96,22 @@ std::vector<GradCase> layer_grad_cases() {
                               {{-2, 3}, {0.5, 1.5}, {-1, 1}}));
   cases.push_back(shaped_case("batch_norm_train_batch1", {{1, 3, 4, 5}, {3}, {3}}, {{1, 37, 19, 13}, {37}, {37}},
                               [](const Inputs& in) { return batch_norm_train(in[0], in[1], in[2], 1e-3, nullptr); }));
+  // Three row groups with per-group statistics (MixMatch's interleaved / separate modes in one
+  // call), LeakyReLU fused onto the output, and both.
+  auto bn_with = [](int64_t groups, double slope) {
+    return [=](const Inputs& in) {
+      BatchNormTrainOptions o;
+      o.groups = groups;
+      o.leaky_slope = slope;
+      return batch_norm_train(in[0], in[1], in[2], 1e-5, nullptr, o);
+    };
+  };
+  cases.push_back(shaped_case("batch_norm_grouped", {{6, 4, 5, 3}, {4}, {4}}, {{21, 37, 19, 13}, {37}, {37}},
+                              bn_with(3, -1), {{-2, 3}, {0.5, 1.5}, {-1, 1}}));
+  cases.push_back(shaped_case("batch_norm_leaky_relu", {{3, 4, 5, 3}, {4}, {4}}, {{7, 37, 19, 13}, {37}, {37}},
+                              bn_with(1, 0.1), {{-2, 3}, {0.5, 1.5}, {-1, 1}}));
+  cases.push_back(shaped_case("batch_norm_grouped_leaky_relu", {{6, 4, 5, 3}, {4}, {4}}, {{21, 37, 19, 13}, {37}, {37}},
+                              bn_with(3, 0.1), {{-2, 3}, {0.5, 1.5}, {-1, 1}}));
   cases.push_back(shaped_case("batch_norm_eval", {{3, 4, 5, 3}, {4}, {4}, {4}, {4}}, {{7, 37, 19, 13}, {37}, {37}, {37}, {37}},
                               [](const Inputs& in) {
                                 return batch_norm_eval(in[0], in[1], in[2], in[3], in[4], 1e-5);

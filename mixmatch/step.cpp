@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "engine/autograd.h"
+#include "engine/kernel_version.h"
 #include "engine/ops.h"
 #include "mixmatch/ema.h"
 #include "mixmatch/guess.h"
@@ -39,10 +40,22 @@ Tensor forward_mixed(Module& model, const Tensor& mixed, int64_t batch, BnMode m
   if (mode == BnMode::Single) return model(mixed, call_options(update, true, "single"));
   std::vector<Tensor> chunks = split(mixed, batch);
   if (mode == BnMode::Interleave) chunks = interleave(chunks, batch);
+  auto tag_of = [&](size_t i) {
+    return mode == BnMode::Interleave ? "interleaved" : (i == 0 ? "labeled-mixed" : "unlabeled-mixed");
+  };
   std::vector<Tensor> logits;
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    const char* tag = mode == BnMode::Interleave ? "interleaved" : (i == 0 ? "labeled-mixed" : "unlabeled-mixed");
-    logits.push_back(model(chunks[i], call_options(update, i == 0, tag)));
+  if (fusion_enabled(Fusion::GroupedBatchNorm) && mixed.size(0) % batch == 0 && chunks.size() > 1 &&
+      chunks.size() <= 32) {
+    // One pass over all chunks, BatchNorm statistics per chunk: the same numbers as one call
+    // per chunk (the convolution weight gradients add the chunks in another order).
+    ForwardOptions grouped;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      ForwardOptions one = call_options(update, i == 0, tag_of(i));
+      grouped.groups.push_back({one.update_running_stats, one.tag});
+    }
+    logits = split(model(mode == BnMode::Interleave ? concat(chunks) : mixed, grouped), batch);
+  } else {
+    for (size_t i = 0; i < chunks.size(); ++i) logits.push_back(model(chunks[i], call_options(update, i == 0, tag_of(i))));
   }
   if (mode == BnMode::Interleave) logits = interleave(logits, batch);  // swaps the slices back
   return concat(logits);

@@ -1,9 +1,11 @@
 // mmengine bench: medians of the whole MixMatch step per BN mode, WRN forward and
+// mmengine bench: medians of the whole MixMatch step per BN mode, WRN forward and
 // forward+backward at two batch sizes, the data pipeline's images/s, a per-kernel-family
-// breakdown of the step, and (on a GPU, or alone with --conv-layers) every distinct
-// convolution shape of the WRN at B and 3B, forward, input and weight gradient, on each
-// convolution backend side by side. Ratios are against baselines measured in the same run (the
-// interleaved step; the forward pass; cuDNN at the same precision). JSON with --json.
+// breakdown of the step, (current kernels) each fusion of engine/kernel_version.h against its
+// unfused form, and (on a GPU, or alone with --conv-layers) every distinct convolution shape of
+// the WRN at B and 3B, forward, input and weight gradient, on each convolution backend side by
+// side. Ratios are against baselines measured in the same run (the interleaved step; the
+// forward pass; the unfused form; cuDNN at the same precision). JSON with --json.
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -21,6 +23,7 @@
 #include "engine/rng.h"
 #include "engine/safetensors.h"
 #include "kernels/gemm.h"
+#include "layers/layers.h"
 #include "layers/wideresnet.h"
 #include "mixmatch/ema.h"
 #include "mixmatch/step.h"
@@ -119,6 +122,82 @@ void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::orde
 #endif
 }
 
+// The fusions of engine/kernel_version.h against their absence, in the same run: the step
+// with each switched off alone and with all off, then each fused piece alone (ratios against
+// the unfused form, so below 1 is a gain).
+template <typename Row>
+void fusion_rows(const BenchOpts& o, Device dev, WideResNet& student, WideResNet& teacher, Adam& adam,
+                 const StepBatch& batch, int64_t& step, double step_baseline, const Row& row) {
+  const int repeats = std::max(o.repeats, 1);
+  TrainConfig cfg;
+  cfg.epochs = 1;
+  cfg.steps_per_epoch = 1 << 20;
+  auto step_fn = [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); };
+  auto set_all = [](bool on) {
+    for (Fusion f : kAllFusions) set_fusion_enabled(f, on);
+  };
+  for (Fusion f : kAllFusions) {
+    set_fusion_enabled(f, false);
+    Stats s = measure(dev, o.warmup, repeats, step_fn);
+    set_fusion_enabled(f, true);
+    row(std::string("MixMatch step (interleave, no ") + fusion_name(f) + ")", s, step_baseline);
+  }
+  set_all(false);
+  Stats unfused = measure(dev, o.warmup, repeats, step_fn);
+  set_all(true);
+  row("MixMatch step (interleave, no fusions)", unfused, step_baseline);
+
+  // BatchNorm alone at group 1's shape ([3B, 32, 32, 32]), forward + backward.
+  const int64_t B3 = 3 * o.batch, C = 16 * o.widen;
+  BatchNorm2d bn(C);
+  bn.to(dev);
+  Tensor x = rand_normal({B3, C, 32, 32}, 5, 0, DType::F32, dev).set_requires_grad(true);
+  Tensor r = rand_normal({B3, C, 32, 32}, 6, 0, DType::F32, dev);
+  ForwardOptions grouped;
+  grouped.groups = {{true, ""}, {false, ""}, {false, ""}};
+  auto backward_of = [&](const Tensor& y) { sum(mul(y, r)).backward(); };
+  Stats g3 = measure(dev, o.warmup, repeats, [&] { backward_of(bn(x, grouped)); });
+  const std::vector<Tensor> chunks = split(x.detach(), o.batch);
+  std::vector<Tensor> leaves;
+  for (auto& c : chunks) leaves.push_back(c.clone().set_requires_grad(true));
+  const std::vector<Tensor> rs = split(r, o.batch);
+  Stats calls3 = measure(dev, o.warmup, repeats, [&] {
+    for (size_t i = 0; i < leaves.size(); ++i) {
+      ForwardOptions one;
+      one.update_running_stats = i == 0;
+      sum(mul(bn(leaves[i], one), rs[i])).backward();
+    }
+  });
+  row("BN fwd+bwd [3B,C,32,32]: 3 calls", calls3, calls3.median);
+  row("BN fwd+bwd [3B,C,32,32]: 3 groups, 1 call", g3, calls3.median);
+  set_fusion_enabled(Fusion::BnLeakyRelu, false);
+  Stats pair = measure(dev, o.warmup, repeats, [&] { backward_of(bn.forward_leaky_relu(x, {}, 0.1)); });
+  set_fusion_enabled(Fusion::BnLeakyRelu, true);
+  Stats fused = measure(dev, o.warmup, repeats, [&] { backward_of(bn.forward_leaky_relu(x, {}, 0.1)); });
+  row("BN+LeakyReLU fwd+bwd: unfused", pair, pair.median);
+  row("BN+LeakyReLU fwd+bwd: fused", fused, pair.median);
+
+  // Adam and the EMA teacher over the whole WRN (the student's gradients from one step).
+  step_fn();
+  for (const char* what : {"Adam", "EMA"}) {
+    auto update = [&] {
+      if (what[0] == 'A') {
+        adam.step();
+      } else {
+        EmaSpec spec;
+        spec.weight_decay = 0.02 * 0.002;
+        ema_step(teacher, student, spec);
+      }
+    };
+    set_fusion_enabled(Fusion::MultiTensor, false);
+    Stats per = measure(dev, o.warmup, repeats, update);
+    set_fusion_enabled(Fusion::MultiTensor, true);
+    Stats multi = measure(dev, o.warmup, repeats, update);
+    row(std::string(what) + ": per tensor", per, per.median);
+    row(std::string(what) + ": multi-tensor", multi, per.median);
+  }
+}
+
 int run_bench(const BenchOpts& o) {
   const Device dev = resolve_device(o.device);
   MM_CHECK(!o.conv_layers || dev == Device::CUDA, "bench --conv-layers: needs --device cuda");
@@ -153,9 +232,9 @@ int run_bench(const BenchOpts& o) {
   copy_state(student, teacher);
 
   // Forward and forward+backward of the WRN alone.
-  std::printf("%-36s %10s %10s %10s %8s\n", "what", "median ms", "min ms", "max ms", "ratio");
+  std::printf("%-48s %10s %10s %10s %8s\n", "what", "median ms", "min ms", "max ms", "ratio");
   auto row = [&](const std::string& name, const Stats& s, double baseline) {
-    std::printf("%-36s %10.3f %10.3f %10.3f %8.2f\n", name.c_str(), s.median, s.min, s.max, s.median / baseline);
+    std::printf("%-48s %10.3f %10.3f %10.3f %8.2f\n", name.c_str(), s.median, s.min, s.max, s.median / baseline);
     out["timings"][name] = {{"median_ms", s.median}, {"min_ms", s.min}, {"max_ms", s.max}, {"ratio", s.median / baseline}};
   };
   for (int64_t B : {o.batch, 3 * o.batch}) {
@@ -210,6 +289,8 @@ int run_bench(const BenchOpts& o) {
     }
 #endif
   }
+
+  if (kernel_version() == KernelVersion::Current) fusion_rows(o, dev, student, teacher, adam, batch, step, baseline, row);
 
   // Per-kernel-family breakdown of the interleaved step (synchronizing scopes: slower).
   TrainConfig cfg;
