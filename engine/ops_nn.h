@@ -6,6 +6,11 @@ namespace mmengine {
 
 // x [N, Cin, H, W], w [Cout, Cin, KH, KW], bias [Cout] or undefined.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding);
+// One pass of conv2d (no bias) without autograd, on the backend conv2d would pick now (for the
+// bench's per-layer rows and their test): the output from x and w, the input gradient from w
+// and gy (x gives only its shape), the weight gradient from x and gy (w gives only its shape).
+enum class ConvPass { Forward, GradInput, GradWeight };
+Tensor conv2d_pass(ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& gy, int64_t stride, int64_t padding);
 
 // The statistics one training-mode call computed (per channel; var is the biased variance):
 // [C], or [G, C] with row groups.

@@ -11,7 +11,7 @@ struct BenchOpts {
   std::string device = "auto", json;
   int64_t depth = 28, widen = 2, batch = 64;
   int warmup = 3, repeats = 20;
-  bool quick = false;
+  bool quick = false, conv_layers = false;
 };
 
 int run_bench_ranks(const BenchOpts& o);

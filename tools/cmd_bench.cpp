@@ -1,10 +1,14 @@
 // mmengine bench: medians of the whole MixMatch step per BN mode, WRN forward and
-// forward+backward at two batch sizes, the data pipeline's images/s, and a per-kernel-family
-// breakdown of the step, and (current kernels) each fusion of engine/kernel_version.h against
-// its unfused form. Ratios are against baselines measured in the same run (the interleaved
-// step; the forward pass; the unfused form). JSON with --json.
+// mmengine bench: medians of the whole MixMatch step per BN mode, WRN forward and
+// forward+backward at two batch sizes, the data pipeline's images/s, a per-kernel-family
+// breakdown of the step, (current kernels) each fusion of engine/kernel_version.h against its
+// unfused form, and (on a GPU, or alone with --conv-layers) every distinct convolution shape of
+// the WRN at B and 3B, forward, input and weight gradient, on each convolution backend side by
+// side. Ratios are against baselines measured in the same run (the interleaved step; the
+// forward pass; the unfused form; cuDNN at the same precision). JSON with --json.
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 
 
@@ -14,6 +18,7 @@
 #include "engine/conv_backend.h"
 #include "engine/kernel_version.h"
 #include "engine/ops.h"
+#include "engine/ops_nn.h"
 #include "engine/profiler.h"
 #include "engine/rng.h"
 #include "engine/safetensors.h"
@@ -31,6 +36,75 @@ namespace mmengine {
 
 namespace {
 using Stats = BenchStats;
+
+// One convolution shape of the WRN: channels in and out, kernel, stride, input size (square).
+struct ConvLayer {
+  int64_t cin, cout, k, stride, size;
+};
+// The distinct convolution shapes of a WRN of this width on 32x32 images: conv1, then per group
+// the first block's 3x3 conv, its 1x1 shortcut, and the 3x3 conv every later block repeats.
+// (With widen 1 the first block keeps 16 channels: it has no shortcut and its conv is the
+// repeated one.)
+std::vector<ConvLayer> wrn_conv_layers(int64_t widen) {
+  const int64_t w1 = 16 * widen, w2 = 32 * widen, w3 = 64 * widen;
+  std::vector<ConvLayer> layers{{3, 16, 3, 1, 32}};
+  if (w1 != 16) layers.push_back({16, w1, 3, 1, 32}), layers.push_back({16, w1, 1, 1, 32});
+  for (ConvLayer l : {ConvLayer{w1, w1, 3, 1, 32}, {w1, w2, 3, 2, 32}, {w1, w2, 1, 2, 32}, {w2, w2, 3, 1, 16},
+                      {w2, w3, 3, 2, 16}, {w2, w3, 1, 2, 16}, {w3, w3, 3, 1, 8}})
+    layers.push_back(l);
+  return layers;
+}
+
+// A convolution backend and its precision: im2col + cuBLAS in FP32 or with TF32 GEMMs, the
+// implicit-GEMM TF32 kernels, cuDNN in FP32 or with TF32 allowed.
+struct ConvVariant {
+  const char* name;
+  ConvBackend backend;
+  bool tf32;
+};
+
+// Every layer shape x batch (B, 3B) x pass x variant: median ms; the last column is igemm over
+// the best cuDNN at the same precision (TF32), or over own-tf32 without cuDNN.
+void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::ordered_json& out) {
+#ifdef MMENGINE_WITH_CUDA
+  std::vector<ConvVariant> variants{{"own", ConvBackend::Own, false}, {"own-tf32", ConvBackend::Own, true},
+                                    {"igemm", ConvBackend::Igemm, true}};
+  if (cudnn_built()) variants.push_back({"cudnn", ConvBackend::Cudnn, false}), variants.push_back({"cudnn-tf32", ConvBackend::Cudnn, true});
+  const char* baseline = cudnn_built() ? "cudnn-tf32" : "own-tf32";
+  std::printf("\nconvolution layers (ms, median of %d; last column: igemm / %s)\n%-22s %4s %-6s", repeats, baseline,
+              "layer", "B", "pass");
+  for (auto& v : variants) std::printf(" %10s", v.name);
+  std::printf(" %8s\n", "ratio");
+  const bool was_tf32 = kernels::gemm_tf32_cuda();
+  const std::pair<ConvPass, const char*> passes[] = {
+      {ConvPass::Forward, "fwd"}, {ConvPass::GradInput, "dgrad"}, {ConvPass::GradWeight, "wgrad"}};
+  for (const ConvLayer& l : wrn_conv_layers(o.widen))
+    for (int64_t B : {o.batch, 3 * o.batch}) {
+      const int64_t pad = l.k / 2, out_size = (l.size + 2 * pad - l.k) / l.stride + 1;
+      Tensor x = rand_normal({B, l.cin, l.size, l.size}, 11, 0, DType::F32, dev);
+      Tensor w = rand_normal({l.cout, l.cin, l.k, l.k}, 12, 0, DType::F32, dev);
+      Tensor gy = rand_normal({B, l.cout, out_size, out_size}, 13, 0, DType::F32, dev);
+      char name[64];
+      std::snprintf(name, sizeof name, "%lld->%lld k%lld s%lld %lldx%lld", (long long)l.cin, (long long)l.cout,
+                    (long long)l.k, (long long)l.stride, (long long)l.size, (long long)l.size);
+      for (auto [pass, pass_name] : passes) {
+        std::printf("%-22s %4lld %-6s", name, (long long)B, pass_name);
+        std::map<std::string, double> ms;
+        for (auto& v : variants) {
+          ConvBackendScope scope(v.backend);
+          kernels::gemm_set_tf32_cuda(v.tf32);
+          ms[v.name] = measure(dev, o.warmup, repeats, [&] { conv2d_pass(pass, x, w, gy, l.stride, pad); }).median;
+          std::printf(" %10.4f", ms[v.name]);
+          out["conv_layers"][name][std::to_string(B)][pass_name][v.name] = ms[v.name];
+        }
+        kernels::gemm_set_tf32_cuda(was_tf32);
+        std::printf(" %8.2f\n", ms["igemm"] / ms[baseline]);
+      }
+    }
+#else
+  (void)o, (void)dev, (void)repeats, (void)out;
+#endif
+}
 
 // The fusions of engine/kernel_version.h against their absence, in the same run: the step
 // with each switched off alone and with all off, then each fused piece alone (ratios against
@@ -110,6 +184,7 @@ void fusion_rows(const BenchOpts& o, Device dev, WideResNet& student, WideResNet
 
 int run_bench(const BenchOpts& o) {
   const Device dev = resolve_device(o.device);
+  MM_CHECK(!o.conv_layers || dev == Device::CUDA, "bench --conv-layers: needs --device cuda");
   const int repeats = std::max(o.repeats, 1);
   nlohmann::ordered_json out;
   out["device"] = device_name(dev);
@@ -125,6 +200,12 @@ int run_bench(const BenchOpts& o) {
               out["model"].get<std::string>().c_str(), (long long)o.batch, repeats, o.warmup);
   if (emulated)
     std::printf("NOTE: emulated CUDA: these are CPU timings of the CUDA emulator, NOT GPU numbers; do not record them\n");
+
+  if (o.conv_layers) {  // only the per-layer convolution table
+    conv_layer_rows(o, dev, repeats, out);
+    if (!o.json.empty()) write_file_atomically(o.json, out.dump(2) + "\n");
+    return 0;
+  }
 
   BenchModels models(o.depth, o.widen, dev);
   WideResNet &student = models.student, &teacher = models.teacher;
@@ -224,6 +305,9 @@ int run_bench(const BenchOpts& o) {
     std::printf("\ndata pipeline (CPU gather + augment, one thread): %.3f ms per step = %.0f images/s\n", p.median, ips);
     out["pipeline"] = {{"ms_per_step", p.median}, {"images_per_s", ips}};
   }
+  // The per-layer convolution table on a GPU (the emulator would take hours: --conv-layers
+  // asks for it alone).
+  if (dev == Device::CUDA && !emulated) conv_layer_rows(o, dev, repeats, out);
   if (!o.json.empty()) write_file_atomically(o.json, out.dump(2) + "\n");
   return 0;
 }
@@ -244,6 +328,9 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->add_flag("--ranks", *ranks,
                 "data parallel (run under mpirun -np N): the gradient all-reduce per step against the step time, "
                 "with synchronized and with local BN");
+  cmd->add_flag("--conv-layers", o->conv_layers,
+                "only this: each convolution shape of the WRN at B and 3B, forward and both gradients, on every "
+                "convolution backend (own FP32 / TF32, igemm, cuDNN FP32 / TF32)");
   // The concurrency sweep replaces the other measurements when asked for.
   auto sweep = std::make_shared<ConcurrentSweepOpts>();
   cmd->add_option("--concurrent-sweep", sweep->counts,
