@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cublas_v2.h"
+#include "mmemu_counts.h"
 #include "emulator/memory_registry.h"
 #include "emulator/stream_state.h"
 #ifdef MMENGINE_WITH_BLAS

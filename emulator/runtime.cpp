@@ -10,8 +10,29 @@
 #include "emulator/memory_registry.h"
 #include "emulator/stream_state.h"
 #include "cuda_runtime.h"
+#include "mmemu_counts.h"
 
 namespace mmemu {
+
+namespace {
+std::mutex& counts_mutex() {
+  static std::mutex m;
+  return m;
+}
+WorkCounts& counts() {
+  static WorkCounts c;
+  return c;
+}
+}  // namespace
+
+WorkCounts work_counts() {
+  std::lock_guard<std::mutex> lock(counts_mutex());
+  return counts();
+}
+void count_work(uint64_t WorkCounts::*what) {
+  std::lock_guard<std::mutex> lock(counts_mutex());
+  ++(counts().*what);
+}
 
 namespace {
 thread_local cudaError_t last_error = cudaSuccess;  // per host thread, as in CUDA
@@ -58,11 +79,11 @@ StreamWork stream_work(cudaStream_t stream) {
 void count_work(cudaStream_t stream, Work what) {
   std::lock_guard<std::mutex> lock(work_mutex());
   StreamWork& w = work()[stream];
-  switch (what) {
-    case Work::Kernel: ++w.kernels; break;
-    case Work::Gemm: ++w.gemms; break;
-    case Work::Copy: ++w.copies; break;
-    case Work::Fill: ++w.fills; break;
+  switch (what) {  // and the process-wide totals (mmemu_counts.h): copies and fills together
+    case Work::Kernel: ++w.kernels; count_work(&WorkCounts::kernels); break;
+    case Work::Gemm: ++w.gemms; count_work(&WorkCounts::gemms); break;
+    case Work::Copy: ++w.copies; count_work(&WorkCounts::copies); break;
+    case Work::Fill: ++w.fills; count_work(&WorkCounts::copies); break;
     case Work::Graph: ++w.graphs; break;
   }
 }
@@ -160,7 +181,9 @@ cudaError_t cudaFreeHost(void* ptr) {
 
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
   if (refused_in_capture()) return record(cudaErrorStreamCaptureUnsupported);  // it synchronizes
-  return copy_now(dst, src, bytes, kind);
+  const cudaError_t e = copy_now(dst, src, bytes, kind);
+  if (e == cudaSuccess && bytes > 0) mmemu::count_work(&mmemu::WorkCounts::copies);  // no stream: the total only
+  return e;
 }
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
@@ -190,6 +213,7 @@ cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
   if (bytes == 0) return cudaSuccess;
   if (!mmemu::device_range(dst, bytes)) return record(cudaErrorInvalidValue);
   std::memset(dst, value, bytes);
+  mmemu::count_work(&mmemu::WorkCounts::copies);
   return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t stream) {

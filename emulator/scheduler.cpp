@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "mmemu_counts.h"
 #include "emulator/memory_registry.h"
 #include "emulator/schedule.h"
 #include "cuda_runtime.h"

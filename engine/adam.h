@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/memory.h"
 #include "engine/tensor.h"
 
 namespace mmengine {
@@ -30,6 +31,7 @@ class Adam {
   std::vector<Tensor> m_, v_;
   double lr_, beta1_, beta2_, eps_;
   int64_t step_ = 0;
+  DeviceTable table_;  // the multi-tensor launch's chunk list, uploaded only when it changes
 };
 
 }  // namespace mmengine

@@ -15,11 +15,16 @@ bool cudnn_built() {
 
 ConvBackend parse_conv_backend(const std::string& name, const char* what) {
   if (name == "own") return ConvBackend::Own;
+  if (name == "igemm") return ConvBackend::Igemm;
   if (name == "cudnn") {
     MM_CHECK(cudnn_built(), what, "=cudnn: this build has no cuDNN (it was not found at configure time)");
     return ConvBackend::Cudnn;
   }
-  MM_FAIL(what, ": expected 'own' or 'cudnn', got '", name, "'");
+  MM_FAIL(what, ": expected 'own', 'igemm' or 'cudnn', got '", name, "'");
+}
+
+const char* conv_backend_name(ConvBackend b) {
+  return b == ConvBackend::Cudnn ? "cudnn" : b == ConvBackend::Igemm ? "igemm" : "own";
 }
 
 namespace {
@@ -28,7 +33,7 @@ ConvBackend& current() { return env_setting("MMENGINE_CONV", ConvBackend::Own, p
 
 ConvBackend conv_backend() { return current(); }
 void set_conv_backend(ConvBackend b) {
-  MM_CHECK(b == ConvBackend::Own || cudnn_built(), "cuDNN backend requested but this build has no cuDNN");
+  MM_CHECK(b != ConvBackend::Cudnn || cudnn_built(), "cuDNN backend requested but this build has no cuDNN");
   current() = b;
 }
 

@@ -25,6 +25,9 @@ struct GradCase {
   // Called before every forward evaluation (e.g. to reseed or freeze state); may be empty.
   std::function<void()> before_forward;
   int64_t max_elements = 256;  // per input: every element up to this many, a random subset beyond
+  // float32 on CUDA rounds the inputs of its products to TF32 (the implicit-GEMM convolution):
+  // the CPU comparison judges it by the relative error norm TF32 allows, not element-wise.
+  bool tf32 = false;
 };
 
 struct GradCheckResult {

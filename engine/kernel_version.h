@@ -7,6 +7,17 @@
 //       batch on the wide layouts of kernels/conv.h, BatchNorm on a (channel, split) grid.
 // Picked by MMENGINE_KERNELS=current|v1|v0 (read once) or set_kernel_version(). The CPU
 // kernels have one version.
+//
+// The step's fusions (issue 13 items 5-6) run on both devices with the current kernels, and
+// each can be switched off alone, so the bench measures it against its absence in one run:
+//   grouped-bn:     MixMatch's interleaved / separate modes run the model once over the G
+//                   chunks with per-group BatchNorm statistics, instead of G model calls;
+//   bn-running:     BatchNorm's running statistics move inside its statistics kernel, instead
+//                   of elementwise ops after it;
+//   bn-leaky-relu:  BatchNorm's apply fused with the LeakyReLU after it (forward and backward);
+//   multi-tensor:   Adam and the EMA teacher in one launch over all tensors, not one per tensor.
+// MMENGINE_UNFUSED=name,name,... (or "all") switches fusions off (read once), as does
+// set_fusion_enabled(); with MMENGINE_KERNELS=v1|v0 they are all off.
 #pragma once
 #include <string>
 
@@ -17,5 +28,12 @@ KernelVersion kernel_version();
 void set_kernel_version(KernelVersion v);
 KernelVersion parse_kernel_version(const std::string& name, const char* what);
 const char* kernel_version_name(KernelVersion v);
+
+enum class Fusion { GroupedBatchNorm, BnRunningInKernel, BnLeakyRelu, MultiTensor };
+constexpr Fusion kAllFusions[] = {Fusion::GroupedBatchNorm, Fusion::BnRunningInKernel, Fusion::BnLeakyRelu,
+                                  Fusion::MultiTensor};
+bool fusion_enabled(Fusion f);  // not switched off, and the current kernels
+void set_fusion_enabled(Fusion f, bool on);
+const char* fusion_name(Fusion f);
 
 }  // namespace mmengine

@@ -2,11 +2,14 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "engine/block_cache.h"
 #include "kernels/error.h"
 #ifdef MMENGINE_WITH_CUDA
 #include "engine/cuda/cuda_memory.h"
+#include "engine/cuda/context.h"
+#include "engine/cuda/graph.h"
 #endif
 
 namespace mmengine {
@@ -41,6 +44,53 @@ std::shared_ptr<void> allocate(Device d, size_t bytes) {
 #else
   no_cuda();
 #endif
+}
+
+std::shared_ptr<void> upload_bytes(Device d, const void* host, size_t bytes) {
+  std::shared_ptr<void> p = allocate(d, bytes);
+  copy_bytes(p.get(), d, host, Device::CPU, bytes);
+  return p;
+}
+
+const void* DeviceTable::get(Device d, const void* host, size_t bytes) {
+  const auto* h = static_cast<const unsigned char*>(host);
+  const bool same = table_ && d == device_ && host_.size() == bytes && std::memcmp(host_.data(), h, bytes) == 0;
+#ifdef MMENGINE_WITH_CUDA
+  const bool capturing = d == Device::CUDA && cuda_capturing();
+#else
+  const bool capturing = false;
+#endif
+  if (same) {
+    captured_ = captured_ || capturing;
+    return table_.get();
+  }
+  if (capturing) {
+#ifdef MMENGINE_WITH_CUDA
+    // In place, from the pinned buffer, as part of the graph.
+    if (!table_ || captured_ || device_ != d || host_.size() != bytes || !pinned_) return nullptr;
+    std::memcpy(pinned_.get(), h, bytes);
+    cuda_copy_from_pinned(table_.get(), pinned_.get(), bytes);
+    host_.assign(h, h + bytes);
+    captured_ = true;
+    return table_.get();
+#endif
+  }
+  if (captured_) {  // a graph still reads the old copies: keep them for the process's lifetime
+    static std::mutex m;
+    static auto* kept = new std::vector<std::shared_ptr<void>>;  // leaked on purpose, like graph pools
+    std::lock_guard<std::mutex> lock(m);
+    kept->push_back(table_);
+    kept->push_back(pinned_);
+    pinned_.reset();
+  }
+  table_ = upload_bytes(d, host, bytes);
+#ifdef MMENGINE_WITH_CUDA
+  if (d == Device::CUDA && (!pinned_ || host_.size() != bytes)) pinned_ = cuda_pinned(bytes);
+#endif
+  device_ = d;
+  host_.assign(h, h + bytes);
+  captured_ = false;
+  return table_.get();
 }
 
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {

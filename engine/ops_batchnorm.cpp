@@ -8,17 +8,50 @@
 namespace mmengine {
 
 namespace {
-// The kernels' scratch space for per-(channel, split) partial sums (none on the CPU).
-Tensor bn_workspace(Device d, int64_t N, int64_t C, int64_t HW) {
-  const int64_t n = MM_KERNEL_FN(d, batchnorm_workspace)(N, C, HW);
+// The kernels' scratch space for per-(group, channel, split) partial sums (none on the CPU).
+Tensor bn_workspace(Device d, int64_t G, int64_t N, int64_t C, int64_t HW) {
+  const int64_t n = MM_KERNEL_FN(d, batchnorm_workspace)(G, N, C, HW);
   return n > 0 ? Tensor::empty({n}, DType::F64, d) : Tensor();
 }
 double* data_or_null(Tensor& t) { return t.defined() ? t.data<double>() : nullptr; }
 // v0 and v1 ran BatchNorm with one block per channel.
 bool v0_kernels(Device d) { return d == Device::CUDA && kernel_version() != KernelVersion::Current; }
+
+template <typename T>
+kernels::BnTrainExtras<T> kernel_extras(const BatchNormTrainOptions& o) {
+  kernels::BnTrainExtras<T> e;
+  e.groups = o.groups;
+  e.leaky = o.leaky_slope >= 0;
+  e.slope = static_cast<T>(e.leaky ? o.leaky_slope : 0.0);
+  if (o.update_mask != 0) {
+    e.running_mean = o.running_mean.data<T>();
+    e.running_var = o.running_var.data<T>();
+  }
+  e.momentum = o.momentum;
+  e.update_mask = o.update_mask;
+  return e;
+}
+
+void check_options(const Tensor& x, const BatchNormTrainOptions& o) {
+  MM_CHECK(o.groups >= 1 && o.groups <= 32 && x.size(0) % o.groups == 0, "batch_norm: ", describe(x),
+           " does not split into ", o.groups, " equal row groups (1 to 32)");
+  MM_CHECK(o.update_mask >> o.groups == 0, "batch_norm: running-statistics mask ", o.update_mask, " names groups beyond ",
+           o.groups);
+  if (o.update_mask != 0) {
+    for (const Tensor* r : {&o.running_mean, &o.running_var}) {
+      MM_CHECK(r->defined() && r->shape() == Shape{x.size(1)} && r->device() == x.device() && r->dtype() == x.dtype(),
+               "batch_norm: running statistics must be [C] on the input's device and dtype, got ",
+               r->defined() ? describe(*r) : std::string("none"));
+    }
+    MM_CHECK(o.momentum >= 0 && o.momentum <= 1, "batch_norm: momentum must be in [0, 1], got ", o.momentum);
+  }
+  MM_CHECK(!v0_kernels(x.device()) || (o.groups == 1 && o.leaky_slope < 0 && o.update_mask == 0),
+           "batch_norm: the v0 kernels have no row groups, fused LeakyReLU or running update");
+}
 }  // namespace
 
-Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats) {
+Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats,
+                        const BatchNormTrainOptions& opt) {
   MM_PROFILE("batchnorm", x.device());
   check_same_place("batch_norm", x, gamma);
   check_same_place("batch_norm", x, beta);
@@ -26,11 +59,14 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
            "batch_norm: needs x [N, C, ...] and gamma, beta [C], got ", describe(x), ", ", describe(gamma), ", ",
            describe(beta));
   MM_CHECK(eps > 0, "batch_norm: eps must be positive, got ", eps);
-  const int64_t N = x.size(0), C = x.size(1), HW = x.numel() / std::max<int64_t>(1, N * C);
-  MM_CHECK(N * HW > 1, "batch_norm in training mode needs more than one value per channel, got ", describe(x));
+  check_options(x, opt);
+  const int64_t G = opt.groups, N = x.size(0) / G, C = x.size(1), HW = x.numel() / std::max<int64_t>(1, x.size(0) * C);
+  MM_CHECK(N * HW > 1, "batch_norm in training mode needs more than one value per channel and group, got ", describe(x),
+           " in ", G, " groups");
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  Tensor mean = Tensor::empty({C}, x.dtype(), x.device()), var = Tensor::empty({C}, x.dtype(), x.device()),
-         invstd = Tensor::empty({C}, x.dtype(), x.device());
+  const Shape stat_shape = G == 1 ? Shape{C} : Shape{G, C};
+  Tensor mean = Tensor::empty(stat_shape, x.dtype(), x.device()), var = Tensor::empty(stat_shape, x.dtype(), x.device()),
+         invstd = Tensor::empty(stat_shape, x.dtype(), x.device());
   if (v0_kernels(x.device())) {
 #ifdef MMENGINE_WITH_CUDA
     MM_DISPATCH_FLOAT(x.dtype(), T,
@@ -41,26 +77,30 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
     MM_FAIL("v0 kernels: this build has no CUDA");
 #endif
   } else {
-    Tensor work = bn_workspace(x.device(), N, C, HW);
+    Tensor work = bn_workspace(x.device(), G, N, C, HW);
     MM_DISPATCH_FLOAT(x.dtype(), T,
                       MM_KERNEL(x.device(), batchnorm_forward_train, T)(x.data<T>(), gamma.data<T>(), beta.data<T>(),
                                                                        y.data<T>(), mean.data<T>(), var.data<T>(),
                                                                        invstd.data<T>(), N, C, HW, eps,
-                                                                       data_or_null(work)));
+                                                                       kernel_extras<T>(opt), data_or_null(work)));
   }
   if (stats) *stats = BatchStats{mean, var, N * HW};
-  Tensor X = x.detach(), G = gamma.detach();
+  Tensor X = x.detach(), Gm = gamma.detach();
+  const bool leaky = opt.leaky_slope >= 0;
+  const double slope = leaky ? opt.leaky_slope : 0.0;
+  Tensor Y = leaky ? y.detach() : Tensor();  // the fused LeakyReLU's gradient follows its output's sign
   const bool need_gamma = gamma.requires_grad(), need_beta = beta.requires_grad();
-  return record(y, "batch_norm", {x, gamma, beta}, [=](const Tensor& gy) {
-  MM_PROFILE("batchnorm", X.device());
+  return record(y, leaky ? "batch_norm_leaky_relu" : "batch_norm", {x, gamma, beta}, [=](const Tensor& gy) {
+    MM_PROFILE("batchnorm", X.device());
     Tensor gx = Tensor::empty(X.shape(), X.dtype(), X.device());
     Tensor gg, gb;
     if (need_gamma) gg = Tensor::empty({C}, X.dtype(), X.device());
     if (need_beta) gb = Tensor::empty({C}, X.dtype(), X.device());
     if (v0_kernels(X.device())) {
 #ifdef MMENGINE_WITH_CUDA
+      MM_CHECK(G == 1 && !leaky, "batch_norm backward: the v0 kernels have no row groups or fused LeakyReLU");
       MM_DISPATCH_FLOAT(X.dtype(), T,
-                        kernels::batchnorm_backward_v0_cuda<T>(X.data<T>(), gy.data<T>(), G.data<T>(), mean.data<T>(),
+                        kernels::batchnorm_backward_v0_cuda<T>(X.data<T>(), gy.data<T>(), Gm.data<T>(), mean.data<T>(),
                                                                invstd.data<T>(), gx.data<T>(),
                                                                need_gamma ? gg.data<T>() : nullptr,
                                                                need_beta ? gb.data<T>() : nullptr, N, C, HW, cuda_stream()));
@@ -68,13 +108,13 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
       MM_FAIL("v0 kernels: this build has no CUDA");
 #endif
     } else {
-      Tensor work = bn_workspace(X.device(), N, C, HW);
+      Tensor work = bn_workspace(X.device(), G, N, C, HW);
       MM_DISPATCH_FLOAT(X.dtype(), T,
-                        MM_KERNEL(X.device(), batchnorm_backward, T)(X.data<T>(), gy.data<T>(), G.data<T>(),
-                                                                    mean.data<T>(), invstd.data<T>(), gx.data<T>(),
-                                                                    need_gamma ? gg.data<T>() : nullptr,
-                                                                    need_beta ? gb.data<T>() : nullptr, N, C, HW,
-                                                                    data_or_null(work)));
+                        MM_KERNEL(X.device(), batchnorm_backward, T)(
+                            X.data<T>(), gy.data<T>(), leaky ? Y.data<T>() : nullptr, static_cast<T>(slope),
+                            Gm.data<T>(), mean.data<T>(), invstd.data<T>(), gx.data<T>(),
+                            need_gamma ? gg.data<T>() : nullptr, need_beta ? gb.data<T>() : nullptr, G, N, C, HW,
+                            data_or_null(work)));
     }
     return std::vector<Tensor>{gx, gg, gb};
   });

@@ -5,6 +5,7 @@
 #include "engine/profiler.h"
 #include "engine/ops_nn.h"
 #include "kernels/conv.h"
+#include "kernels/conv_igemm.h"
 #include "kernels/gemm.h"
 #ifdef MMENGINE_WITH_CUDNN
 #include "engine/cuda/conv_cudnn.h"
@@ -15,9 +16,16 @@ namespace mmengine {
 namespace {
 using kernels::ConvGeometry;
 
-#ifdef MMENGINE_WITH_CUDNN
-bool use_cudnn(Device d) { return d == Device::CUDA && conv_backend() == ConvBackend::Cudnn; }
-#endif
+// The backend a convolution on this device and dtype runs on: the setting for CUDA tensors
+// (the CPU has only the own kernels), except that igemm is float32 only (float64 keeps the own
+// kernels) and runs on the CPU too, as its CPU twins (the reference convolution on
+// TF32-rounded inputs), so a CPU run reproduces its numerics. conv2d picks the backend once,
+// at the forward; its backward uses the same.
+ConvBackend backend_for(Device d, DType t) {
+  const ConvBackend b = conv_backend();
+  if (b == ConvBackend::Igemm) return t == DType::F32 ? b : ConvBackend::Own;
+  return d == Device::CUDA ? b : ConvBackend::Own;
+}
 
 // The current CUDA kernels run each convolution GEMM once over the whole batch, on the wide
 // layouts of kernels/conv.h (columns [K, N*HWo], images as channel rows [C, N*HW]); the CPU
@@ -122,10 +130,31 @@ Tensor conv_grad_weight_own(const ConvGeometry& g, int64_t cout, const Tensor& x
   return gw;
 }
 
-Tensor conv_forward(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& w) {
+// The implicit-GEMM kernels (float32 tensors) or their CPU twins.
+Tensor conv_forward_igemm(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& w) {
+  Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), x.device());
+  MM_KERNEL_NT(x.device(), conv_igemm_forward)(g, cout, x.data<float>(), w.data<float>(), y.data<float>());
+  return y;
+}
+Tensor conv_grad_input_igemm(const ConvGeometry& g, int64_t cout, const Tensor& w, const Tensor& gy) {
+  Tensor gx = Tensor::empty({g.batch, g.in_channels, g.height, g.width}, gy.dtype(), gy.device());
+  MM_KERNEL_NT(gy.device(), conv_igemm_grad_input)(g, cout, w.data<float>(), gy.data<float>(), gx.data<float>());
+  return gx;
+}
+Tensor conv_grad_weight_igemm(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy) {
+  Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, gy.dtype(), gy.device());
+  const int64_t ws = MM_KERNEL_FN(gy.device(), conv_igemm_workspace)(g, cout);
+  Tensor work = ws > 0 ? Tensor::empty({ws}, gy.dtype(), gy.device()) : Tensor();
+  MM_KERNEL_NT(gy.device(), conv_igemm_grad_weight)(g, cout, x.data<float>(), gy.data<float>(), gw.data<float>(),
+                                                    work.defined() ? work.data<float>() : nullptr);
+  return gw;
+}
+
+Tensor conv_forward(ConvBackend b, const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& w) {
   MM_PROFILE("conv forward", x.device());
+  if (b == ConvBackend::Igemm) return conv_forward_igemm(g, cout, x, w);
 #ifdef MMENGINE_WITH_CUDNN
-  if (use_cudnn(x.device())) {
+  if (b == ConvBackend::Cudnn) {
     Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), x.device());
     MM_DISPATCH_FLOAT(x.dtype(), T, cudnn_conv_forward<T>(g, cout, x.data<T>(), w.data<T>(), y.data<T>()));
     return y;
@@ -134,10 +163,11 @@ Tensor conv_forward(const ConvGeometry& g, int64_t cout, const Tensor& x, const 
   return conv_forward_own(g, cout, x, w);
 }
 
-Tensor conv_grad_input(const ConvGeometry& g, int64_t cout, const Tensor& w, const Tensor& gy) {
+Tensor conv_grad_input(ConvBackend b, const ConvGeometry& g, int64_t cout, const Tensor& w, const Tensor& gy) {
   MM_PROFILE("conv backward (input)", gy.device());
+  if (b == ConvBackend::Igemm) return conv_grad_input_igemm(g, cout, w, gy);
 #ifdef MMENGINE_WITH_CUDNN
-  if (use_cudnn(gy.device())) {
+  if (b == ConvBackend::Cudnn) {
     Tensor gx = Tensor::empty({g.batch, g.in_channels, g.height, g.width}, gy.dtype(), gy.device());
     MM_DISPATCH_FLOAT(gy.dtype(), T, cudnn_conv_backward_data<T>(g, cout, w.data<T>(), gy.data<T>(), gx.data<T>()));
     return gx;
@@ -146,10 +176,11 @@ Tensor conv_grad_input(const ConvGeometry& g, int64_t cout, const Tensor& w, con
   return conv_grad_input_own(g, cout, w, gy);
 }
 
-Tensor conv_grad_weight(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy) {
+Tensor conv_grad_weight(ConvBackend b, const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy) {
   MM_PROFILE("conv backward (weight)", gy.device());
+  if (b == ConvBackend::Igemm) return conv_grad_weight_igemm(g, cout, x, gy);
 #ifdef MMENGINE_WITH_CUDNN
-  if (use_cudnn(gy.device())) {
+  if (b == ConvBackend::Cudnn) {
     Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, gy.dtype(), gy.device());
     MM_DISPATCH_FLOAT(gy.dtype(), T, cudnn_conv_backward_filter<T>(g, cout, x.data<T>(), gy.data<T>(), gw.data<T>()));
     return gw;
@@ -159,7 +190,8 @@ Tensor conv_grad_weight(const ConvGeometry& g, int64_t cout, const Tensor& x, co
 }
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding) {
+namespace {
+ConvGeometry checked_geometry(const Tensor& x, const Tensor& w, int64_t stride, int64_t padding) {
   check_same_place("conv2d", x, w);
   MM_CHECK(x.dim() == 4 && w.dim() == 4 && w.size(1) == x.size(1), "conv2d: needs x [N, Cin, H, W] and w [Cout, Cin, KH, KW], got ",
            describe(x), " and ", describe(w));
@@ -167,14 +199,32 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stri
   ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(2), w.size(3), stride, padding};
   MM_CHECK(g.out_h() >= 1 && g.out_w() >= 1, "conv2d: kernel ", g.kernel_h, "x", g.kernel_w, " larger than padded input ",
            describe(x));
+  return g;
+}
+}  // namespace
+
+Tensor conv2d_pass(ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& gy, int64_t stride, int64_t padding) {
+  const ConvGeometry g = checked_geometry(x, w, stride, padding);
   const int64_t cout = w.size(0);
-  Tensor y = conv_forward(g, cout, x, w);
+  const ConvBackend backend = backend_for(x.device(), x.dtype());
+  if (pass == ConvPass::Forward) return conv_forward(backend, g, cout, x, w);
+  check_same_place("conv2d", x, gy);
+  MM_CHECK(gy.shape() == Shape({g.batch, cout, g.out_h(), g.out_w()}), "conv2d: output gradient ", describe(gy),
+           " does not match the convolution");
+  return pass == ConvPass::GradInput ? conv_grad_input(backend, g, cout, w, gy) : conv_grad_weight(backend, g, cout, x, gy);
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding) {
+  const ConvGeometry g = checked_geometry(x, w, stride, padding);
+  const int64_t cout = w.size(0);
+  const ConvBackend backend = backend_for(x.device(), x.dtype());
+  Tensor y = conv_forward(backend, g, cout, x, w);
   Tensor X = x.detach(), W = w.detach();
   bool need_x = x.requires_grad(), need_w = w.requires_grad();
   y = record(y, "conv2d", {x, w}, [=](const Tensor& gy) {
     Tensor gx, gw;
-    if (need_x) gx = conv_grad_input(g, cout, W, gy);
-    if (need_w) gw = conv_grad_weight(g, cout, X, gy);
+    if (need_x) gx = conv_grad_input(backend, g, cout, W, gy);
+    if (need_w) gw = conv_grad_weight(backend, g, cout, X, gy);
     return std::vector<Tensor>{gx, gw};
   });
   if (!bias.defined()) return y;

@@ -6,16 +6,37 @@ namespace mmengine {
 
 // x [N, Cin, H, W], w [Cout, Cin, KH, KW], bias [Cout] or undefined.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding);
+// One pass of conv2d (no bias) without autograd, on the backend conv2d would pick now (for the
+// bench's per-layer rows and their test): the output from x and w, the input gradient from w
+// and gy (x gives only its shape), the weight gradient from x and gy (w gives only its shape).
+enum class ConvPass { Forward, GradInput, GradWeight };
+Tensor conv2d_pass(ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& gy, int64_t stride, int64_t padding);
 
-// The statistics one training-mode call computed (per channel; var is the biased variance).
+// The statistics one training-mode call computed (per channel; var is the biased variance):
+// [C], or [G, C] with row groups.
 struct BatchStats {
   Tensor mean, var;
-  int64_t count = 0;  // values per channel (N * H * W)
+  int64_t count = 0;  // values per channel and group (N * H * W of one group)
+};
+
+// What a training-mode call does beyond normalizing one batch, in the same kernels
+// (kernels/batchnorm.h): row groups (x is `groups` equal chunks of rows, each normalized by
+// its own statistics: the same numbers as one call per chunk), LeakyReLU fused onto the
+// output (the same numbers as leaky_relu of the unfused output), and the running statistics
+// [C] moved in place by the groups whose bit is set in update_mask, in group order
+// (PyTorch's rule: unbiased variance; the same numbers as BatchNorm2d's elementwise update).
+struct BatchNormTrainOptions {
+  int64_t groups = 1;
+  double leaky_slope = -1;  // >= 0: fused LeakyReLU with this slope; < 0: none
+  Tensor running_mean, running_var;
+  double momentum = 0;
+  uint32_t update_mask = 0;
 };
 
 // Normalizes with the batch statistics; everything backward needs (mean, inverse std) lives
 // in this call's autograd node. The statistics are returned through `stats` (may be null).
-Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats);
+Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats,
+                        const BatchNormTrainOptions& options = {});
 // Normalizes with given (running) statistics; differentiable through x, gamma and beta.
 Tensor batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& var,
                        double eps);

@@ -99,4 +99,13 @@ Device resolve_device(const std::string& v, const char* flag) {
   return cuda_available() && !cuda_emulated() ? Device::CUDA : Device::CPU;
 }
 
+void use_cuda_device_of_rank(int local_rank) {
+#ifdef MMENGINE_WITH_CUDA
+  const int n = cuda_device_count();
+  if (n > 0) MM_CUDA_CHECK(cudaSetDevice(local_rank % n));
+#else
+  (void)local_rank;
+#endif
+}
+
 }  // namespace mmengine

@@ -15,6 +15,9 @@ int cuda_device_count();  // never throws: 0 when CUDA is unusable
 bool cuda_available();
 std::string cuda_unavailable_reason();
 void synchronize(Device d);  // waits for queued device work (a counted host sync); a no-op on CPU
+// Data parallel: this process uses GPU local_rank % device count (one GPU per rank of a host);
+// a no-op without CUDA devices.
+void use_cuda_device_of_rank(int local_rank);
 // A --device flag value (auto|cpu|cuda) -> a device; auto picks CUDA when a real device exists.
 // Errors name the flag, and say why when CUDA is asked for but unusable.
 Device resolve_device(const std::string& flag_value, const char* flag_name = "--device");

@@ -1,11 +1,22 @@
-// BatchNorm2d over [N, C, HW]: per-channel statistics of the N*HW values of a channel.
-// Training forward normalizes with the batch mean and the biased variance, computed in two
-// passes in double (never E[x^2] - E[x]^2), and returns mean, biased variance and inverse std
-// for the caller's autograd node. Backward is one reduction (sum gy, sum gy*xhat) and one
-// elementwise pass. `workspace` holds batchnorm_workspace_<device>(N, C, HW) doubles on the
-// device of the operands (the CUDA kernels keep per-(channel, split) partial sums there, so
-// the channels x splits grid fills the GPU; the CPU needs none: 0, and the pointer may be null).
-// Every reduction runs in a fixed order: the results do not depend on scheduling.
+// BatchNorm2d over [G * N, C, HW]: G groups of N rows each (G = 1: one batch), normalized
+// per (group, channel) by the statistics of that group's N*HW values of the channel (MixMatch's
+// interleaved and separate modes run G = 3 chunks in one pass this way; the results equal G
+// separate calls). Training forward normalizes with the batch mean and the biased variance,
+// computed in two passes in double (never E[x^2] - E[x]^2), and returns mean, biased variance
+// and inverse std ([G, C]) for the caller's autograd node. Optionally (BnTrainExtras) it also
+// applies LeakyReLU to its output and moves running statistics, in the same kernels.
+// Backward is one reduction (sum g, sum g*xhat per (group, channel), with g the gradient at
+// the BatchNorm output, through the fused LeakyReLU when there is one) and one elementwise
+// pass; ggamma and gbeta add the groups' sums in group order.
+//
+// `workspace` holds batchnorm_workspace_<device>(G, N, C, HW) doubles on the device of the
+// operands (the CUDA kernels keep per-(group, channel, split) partial sums there, so the
+// channels x splits grid fills the GPU; the CPU needs none: 0, and the pointer may be null).
+// The phases are separable for a distributed caller: CUDA forward = partial sums (workspace
+// [0, G*C*S)), partial centered squares around the mean of those sums ([G*C*S, 2*G*C*S)), apply;
+// backward = partial (sum g, sum g*xhat), input gradient. Partial (g, c, s) sits at
+// (g * C + c) * S + s. Every reduction runs in a fixed order: results do not depend on
+// scheduling, and with G groups every group's numbers equal those of a G = 1 call on its rows.
 #pragma once
 #ifdef MMENGINE_WITH_CUDA
 #include <cuda_runtime.h>  // cudaStream_t: every CUDA launcher takes its stream last
@@ -14,24 +25,41 @@
 
 namespace mmengine::kernels {
 
-int64_t batchnorm_workspace_cpu(int64_t N, int64_t C, int64_t HW);
+template <typename T>
+struct BnTrainExtras {
+  int64_t groups = 1;
+  bool leaky = false;  // y = leaky_relu(batchnorm(x), slope); needs slope >= 0
+  T slope = T(0);
+  // Running statistics [C] moved by the groups whose bit is set in update_mask, in group
+  // order: running = (1 - momentum) running + momentum stat, the variance unbiased (PyTorch).
+  T* running_mean = nullptr;
+  T* running_var = nullptr;
+  double momentum = 0;
+  uint32_t update_mask = 0;  // at most 32 groups
+};
+
+int64_t batchnorm_workspace_cpu(int64_t G, int64_t N, int64_t C, int64_t HW);
 template <typename T>
 void batchnorm_forward_train_cpu(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* var, T* invstd, int64_t N,
-                                 int64_t C, int64_t HW, double eps, double* workspace);
+                                 int64_t C, int64_t HW, double eps, const BnTrainExtras<T>& extras, double* workspace);
+// y_act: the forward's output when it fused LeakyReLU (slope as in the forward), else null.
 // ggamma and gbeta may be null.
 template <typename T>
-void batchnorm_backward_cpu(const T* x, const T* gy, const T* gamma, const T* mean, const T* invstd, T* gx, T* ggamma,
-                            T* gbeta, int64_t N, int64_t C, int64_t HW, double* workspace);
+void batchnorm_backward_cpu(const T* x, const T* gy, const T* y_act, T slope, const T* gamma, const T* mean,
+                            const T* invstd, T* gx, T* ggamma, T* gbeta, int64_t G, int64_t N, int64_t C, int64_t HW,
+                            double* workspace);
 
 #ifdef MMENGINE_WITH_CUDA
-int64_t batchnorm_workspace_cuda(int64_t N, int64_t C, int64_t HW);
+int64_t batchnorm_workspace_cuda(int64_t G, int64_t N, int64_t C, int64_t HW);
 template <typename T>
 void batchnorm_forward_train_cuda(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* var, T* invstd, int64_t N,
-                                  int64_t C, int64_t HW, double eps, double* workspace, cudaStream_t stream);
+                                  int64_t C, int64_t HW, double eps, const BnTrainExtras<T>& extras, double* workspace, cudaStream_t stream);
 template <typename T>
-void batchnorm_backward_cuda(const T* x, const T* gy, const T* gamma, const T* mean, const T* invstd, T* gx, T* ggamma,
-                             T* gbeta, int64_t N, int64_t C, int64_t HW, double* workspace, cudaStream_t stream);
-// The first GPU version (one block per channel, no workspace), kept as the benchmark baseline.
+void batchnorm_backward_cuda(const T* x, const T* gy, const T* y_act, T slope, const T* gamma, const T* mean,
+                             const T* invstd, T* gx, T* ggamma, T* gbeta, int64_t G, int64_t N, int64_t C, int64_t HW,
+                             double* workspace, cudaStream_t stream);
+// The first GPU version (one block per channel, no workspace, one group, nothing fused), kept
+// as the benchmark baseline.
 template <typename T>
 void batchnorm_forward_train_v0_cuda(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* var, T* invstd,
                                      int64_t N, int64_t C, int64_t HW, double eps, cudaStream_t stream);

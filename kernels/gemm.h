@@ -3,7 +3,8 @@
 // overwritten (it may hold NaN). CPU: OpenBLAS when built with it, else a blocked loop.
 // CUDA: cuBLAS in full FP32/FP64 precision, unless MMENGINE_MATMUL=tf32 or
 // gemm_set_tf32_cuda(true) lets float GEMMs round their inputs to TF32 on the tensor cores
-// (about 3e-4 relative error; float64 unchanged; the cuDNN comparison path is not affected).
+// (about 3e-4 relative error; float64 unchanged; the cuDNN comparison path then allows TF32
+// too, engine/cuda/conv_cudnn.h).
 #pragma once
 #ifdef MMENGINE_WITH_CUDA
 #include <cuda_runtime.h>  // cudaStream_t: every CUDA launcher takes its stream last

@@ -33,4 +33,29 @@ MM_HD void ema_element(T& teacher, T& student, double decay, double scale) {
   student = static_cast<T>(student * scale);
 }
 
+// The state the teacher does not average: the student decays, the teacher copies it.
+template <typename T>
+MM_HD void ema_copy_element(T& teacher, T& student, double scale) {
+  student = static_cast<T>(student * scale);
+  teacher = student;
+}
+
+template <typename T>
+MM_HD void ema_chunk_element(const EmaChunk<T>& c, int64_t i) {
+  if (c.copy) ema_copy_element(c.teacher[i], c.student[i], c.scale);
+  else ema_element(c.teacher[i], c.student[i], c.decay, c.scale);
+}
+
+// The chunk that owns tile `tile` (chunks sorted by first_tile; the last whose first_tile <= tile).
+template <typename Chunk>
+MM_HD int64_t chunk_of_tile(const Chunk* chunks, int64_t count, int64_t tile) {
+  int64_t lo = 0, hi = count - 1;
+  while (lo < hi) {
+    const int64_t mid = (lo + hi + 1) / 2;
+    if (chunks[mid].first_tile <= tile) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 }  // namespace mmengine::kernels

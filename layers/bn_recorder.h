@@ -1,5 +1,7 @@
 // Opt-in recording of the per-channel batch statistics of every training-mode BatchNorm call
 // (the study's raw data). A BatchNorm with no recorder attached does no extra work.
+// A grouped forward (ForwardOptions::groups) records one entry per chunk, in the order G
+// separate forwards would have made: every layer of chunk 0, then every layer of chunk 1, ...
 #pragma once
 #include <string>
 #include <vector>
@@ -15,12 +17,39 @@ struct BnRecord {
 
 class BnRecorder {
  public:
-  void add(BnRecord r) { records_.push_back(std::move(r)); }
-  const std::vector<BnRecord>& records() const { return records_; }
-  void clear() { records_.clear(); }
+  void add(BnRecord r) {
+    flush();
+    records_.push_back(std::move(r));
+  }
+  // Chunk `group` of a grouped forward of `groups` chunks; held until the forward ends (the
+  // next add, records(), or a layer seen again in chunk 0: the next grouped forward).
+  void add_grouped(BnRecord r, size_t group, size_t groups) {
+    if (pending_.size() != groups || (group == 0 && seen_in_first_(r.layer))) flush();
+    pending_.resize(groups);
+    pending_[group].push_back(std::move(r));
+  }
+  const std::vector<BnRecord>& records() {
+    flush();
+    return records_;
+  }
+  void clear() {
+    records_.clear();
+    pending_.clear();
+  }
 
  private:
+  bool seen_in_first_(const std::string& layer) const {
+    for (auto& r : pending_[0])
+      if (r.layer == layer) return true;
+    return false;
+  }
+  void flush() {
+    for (auto& chunk : pending_)
+      for (auto& r : chunk) records_.push_back(std::move(r));
+    pending_.clear();
+  }
   std::vector<BnRecord> records_;
+  std::vector<std::vector<BnRecord>> pending_;
 };
 
 }  // namespace mmengine

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "engine/conv_backend.h"
 #include "engine/op_cases.h"
 #include "engine/ops_nn.h"
 #include "layers/wideresnet.h"
@@ -35,6 +36,18 @@ GradCase conv_case(const char* name, int64_t k, int64_t stride, int64_t pad, boo
   return shaped_case(name, small, large, [=](const Inputs& in) {
     return conv2d(in[0], in[1], bias ? in[2] : Tensor(), stride, pad);
   });
+}
+
+// The same convolution on the implicit-GEMM TF32 kernels where they apply (float32 CUDA
+// tensors; the backward uses the forward's backend); odd channel counts and sizes.
+GradCase conv_igemm_case(const char* name, int64_t k, int64_t stride, int64_t pad) {
+  std::vector<Shape> small{{2, 3, 7, 6}, {5, 3, k, k}}, large{{3, 19, 13, 11}, {70, 19, k, k}};
+  GradCase c = shaped_case(name, small, large, [=](const Inputs& in) {
+    ConvBackendScope igemm(ConvBackend::Igemm);
+    return conv2d(in[0], in[1], Tensor(), stride, pad);
+  });
+  c.tf32 = true;
+  return c;
 }
 
 // WRN-10-1 in float64; its inputs are the image batch plus a few of its own parameters, so
@@ -75,11 +88,30 @@ std::vector<GradCase> layer_grad_cases() {
   cases.push_back(conv_case("conv3x3_s2_p1_bias", 3, 2, 1, true));
   cases.push_back(conv_case("conv1x1_s2", 1, 2, 0, false));
   cases.push_back(conv_case("conv1x1_s1_bias", 1, 1, 0, true));
+  cases.push_back(conv_igemm_case("conv3x3_s1_p1_igemm", 3, 1, 1));
+  cases.push_back(conv_igemm_case("conv3x3_s2_p1_igemm", 3, 2, 1));
+  cases.push_back(conv_igemm_case("conv1x1_s2_igemm", 1, 2, 0));
   cases.push_back(shaped_case("batch_norm_train", {{3, 4, 5, 3}, {4}, {4}}, {{7, 37, 19, 13}, {37}, {37}},
                               [](const Inputs& in) { return batch_norm_train(in[0], in[1], in[2], 1e-5, nullptr); },
                               {{-2, 3}, {0.5, 1.5}, {-1, 1}}));
   cases.push_back(shaped_case("batch_norm_train_batch1", {{1, 3, 4, 5}, {3}, {3}}, {{1, 37, 19, 13}, {37}, {37}},
                               [](const Inputs& in) { return batch_norm_train(in[0], in[1], in[2], 1e-3, nullptr); }));
+  // Three row groups with per-group statistics (MixMatch's interleaved / separate modes in one
+  // call), LeakyReLU fused onto the output, and both.
+  auto bn_with = [](int64_t groups, double slope) {
+    return [=](const Inputs& in) {
+      BatchNormTrainOptions o;
+      o.groups = groups;
+      o.leaky_slope = slope;
+      return batch_norm_train(in[0], in[1], in[2], 1e-5, nullptr, o);
+    };
+  };
+  cases.push_back(shaped_case("batch_norm_grouped", {{6, 4, 5, 3}, {4}, {4}}, {{21, 37, 19, 13}, {37}, {37}},
+                              bn_with(3, -1), {{-2, 3}, {0.5, 1.5}, {-1, 1}}));
+  cases.push_back(shaped_case("batch_norm_leaky_relu", {{3, 4, 5, 3}, {4}, {4}}, {{7, 37, 19, 13}, {37}, {37}},
+                              bn_with(1, 0.1), {{-2, 3}, {0.5, 1.5}, {-1, 1}}));
+  cases.push_back(shaped_case("batch_norm_grouped_leaky_relu", {{6, 4, 5, 3}, {4}, {4}}, {{21, 37, 19, 13}, {37}, {37}},
+                              bn_with(3, 0.1), {{-2, 3}, {0.5, 1.5}, {-1, 1}}));
   cases.push_back(shaped_case("batch_norm_eval", {{3, 4, 5, 3}, {4}, {4}, {4}, {4}}, {{7, 37, 19, 13}, {37}, {37}, {37}, {37}},
                               [](const Inputs& in) {
                                 return batch_norm_eval(in[0], in[1], in[2], in[3], in[4], 1e-5);

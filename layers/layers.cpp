@@ -1,6 +1,8 @@
 #include "layers/layers.h"
 
 #include "engine/autograd.h"
+#include "engine/dist_ops.h"
+#include "engine/kernel_version.h"
 #include "engine/ops_nn.h"
 #include "layers/bn_recorder.h"
 
@@ -37,17 +39,88 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double momentum_, double eps_, DType 
 
 Tensor BatchNorm2d::forward(const Tensor& x, const ForwardOptions& opts) {
   if (!training()) return batch_norm_eval(x, weight, bias, running_mean, running_var, eps);
+  return train_forward(x, opts, -1);
+}
+
+Tensor BatchNorm2d::forward_leaky_relu(const Tensor& x, const ForwardOptions& opts, double slope) {
+  // (The fused backward reads the sign of the input from the output: slope >= 0 only.)
+  if (!training() || slope < 0 || !fusion_enabled(Fusion::BnLeakyRelu)) return leaky_relu(forward(x, opts), slope);
+  return train_forward(x, opts, slope);
+}
+
+void BatchNorm2d::move_running_stats(const Tensor& mean, const Tensor& var, int64_t count) {
+  NoGrad ng;
+  // running = (1 - m) running + m batch, with the unbiased variance (PyTorch's rule).
+  const double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
+  running_mean.copy_from(add(mul(running_mean, 1.0 - momentum), mul(mean, momentum)));
+  running_var.copy_from(add(mul(running_var, 1.0 - momentum), mul(var, momentum * unbias)));
+}
+
+// Data parallel, --bn-sync global: the statistics of every rank's rows (engine/dist_ops.h),
+// one group, the activation unfused.
+Tensor BatchNorm2d::train_forward_synchronized(const Tensor& x, const ForwardOptions& opts, double slope) {
+  MM_CHECK(opts.groups.empty(), "BatchNorm2d: synchronized statistics take the rows as one group");
   BatchStats stats;
-  Tensor y = batch_norm_train(x, weight, bias, eps, &stats);
+  Tensor y = batch_norm_train_sync(x, weight, bias, eps, &stats, *opts.bn_sync);
   if (opts.update_running_stats) {
-    NoGrad ng;
-    // running = (1 - m) running + m batch, with the unbiased variance (PyTorch's rule).
-    const double unbias = static_cast<double>(stats.count) / static_cast<double>(stats.count - 1);
-    running_mean.copy_from(add(mul(running_mean, 1.0 - momentum), mul(stats.mean, momentum)));
-    running_var.copy_from(add(mul(running_var, 1.0 - momentum), mul(stats.var, momentum * unbias)));
     ++num_batches_tracked;
+    move_running_stats(stats.mean, stats.var, stats.count);
   }
   if (recorder_) recorder_->add({name_, opts.tag, stats.mean.to_vector(), stats.var.to_vector(), stats.count});
+  return slope >= 0 ? leaky_relu(y, slope) : y;
+}
+
+// Training mode, `slope` >= 0: LeakyReLU fused. Row groups run in one call unless the grouped-bn
+// fusion is off (then one call per chunk, concatenated); the running statistics move in the
+// kernel unless bn-running is off (then by elementwise ops, chunk by chunk, as before).
+Tensor BatchNorm2d::train_forward(const Tensor& x, const ForwardOptions& opts, double slope) {
+  if (opts.bn_sync) return train_forward_synchronized(x, opts, slope);
+  std::vector<RowGroup> groups = opts.groups;
+  if (groups.empty()) groups.push_back({opts.update_running_stats, opts.tag});
+  const int64_t G = static_cast<int64_t>(groups.size());
+  if (G > 1 && !fusion_enabled(Fusion::GroupedBatchNorm)) {
+    MM_CHECK(x.size(0) % G == 0, "BatchNorm2d: ", describe(x), " does not split into ", G, " equal row groups");
+    std::vector<Tensor> parts = split(x, x.size(0) / G), outs;
+    for (int64_t g = 0; g < G; ++g) {
+      ForwardOptions one;
+      one.update_running_stats = groups[g].update_running_stats;
+      one.tag = groups[g].tag;
+      outs.push_back(train_forward(parts[g], one, slope));
+    }
+    return concat(outs);
+  }
+  uint32_t mask = 0;
+  for (int64_t g = 0; g < G; ++g)
+    if (groups[g].update_running_stats) mask |= 1u << g;
+  const bool running_in_kernel = fusion_enabled(Fusion::BnRunningInKernel);
+  BatchNormTrainOptions o;
+  o.groups = G;
+  o.leaky_slope = slope;
+  if (running_in_kernel && mask != 0) {
+    o.running_mean = running_mean;
+    o.running_var = running_var;
+    o.momentum = momentum;
+    o.update_mask = mask;
+  }
+  BatchStats stats;
+  Tensor y = batch_norm_train(x, weight, bias, eps, &stats, o);
+  const int64_t C = weight.size(0);
+  auto row = [&](const Tensor& t, int64_t g) { return G == 1 ? t : reshape(slice(t, g, g + 1), {C}); };
+  for (int64_t g = 0; g < G; ++g) {
+    if (!groups[g].update_running_stats) continue;
+    ++num_batches_tracked;
+    if (running_in_kernel) continue;
+    move_running_stats(row(stats.mean, g), row(stats.var, g), stats.count);
+  }
+  if (recorder_) {
+    std::vector<double> mean = stats.mean.to_vector(), var = stats.var.to_vector();
+    for (int64_t g = 0; g < G; ++g) {
+      BnRecord r{name_, groups[g].tag, std::vector<double>(mean.begin() + g * C, mean.begin() + (g + 1) * C),
+                 std::vector<double>(var.begin() + g * C, var.begin() + (g + 1) * C), stats.count};
+      if (opts.groups.empty()) recorder_->add(std::move(r));
+      else recorder_->add_grouped(std::move(r), static_cast<size_t>(g), static_cast<size_t>(G));
+    }
+  }
   return y;
 }
 

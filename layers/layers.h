@@ -18,7 +18,11 @@ class BatchNorm2d : public Module {
   explicit BatchNorm2d(int64_t channels, double momentum = 0.001, double eps = 1e-5, DType dtype = DType::F32);
   // Training mode: batch statistics; the running statistics move only when
   // opts.update_running_stats (PyTorch's rule, unbiased variance). Eval mode: running stats.
+  // With opts.groups, per-chunk statistics (see ForwardOptions).
   Tensor forward(const Tensor& x, const ForwardOptions& opts = {}) override;
+  // leaky_relu(forward(x, opts), slope), fused into the BatchNorm kernels in training mode
+  // (unless the bn-leaky-relu fusion is off, engine/kernel_version.h, or slope < 0).
+  Tensor forward_leaky_relu(const Tensor& x, const ForwardOptions& opts, double slope);
   void set_bn_recorder(BnRecorder* r) override { recorder_ = r; }
   void set_name(const std::string& n) { name_ = n; }
   const std::string& name() const { return name_; }
@@ -27,6 +31,9 @@ class BatchNorm2d : public Module {
   double momentum, eps;
 
  private:
+  Tensor train_forward(const Tensor& x, const ForwardOptions& opts, double slope);
+  Tensor train_forward_synchronized(const Tensor& x, const ForwardOptions& opts, double slope);
+  void move_running_stats(const Tensor& mean, const Tensor& var, int64_t count);
   BnRecorder* recorder_ = nullptr;
   std::string name_;
 };

@@ -27,13 +27,13 @@ BasicBlock::BasicBlock(int64_t in_planes, int64_t out_planes, int64_t stride, bo
 Tensor BasicBlock::forward(const Tensor& x_in, const ForwardOptions& opts) {
   Tensor x = x_in, out;
   if (!equal_in_out && activate_before_residual) {
-    x = leaky_relu(bn1(x_in, opts), slope);  // conv1 and the shortcut read the activated input
+    x = bn1.forward_leaky_relu(x_in, opts, slope);  // conv1 and the shortcut read the activated input
     out = x;
   } else {
-    out = leaky_relu(bn1(x_in, opts), slope);  // in the quirk case this result is not used below
+    out = bn1.forward_leaky_relu(x_in, opts, slope);  // in the quirk case this result is not used below
   }
   Tensor h = conv1(equal_in_out ? out : x, opts);
-  h = conv2(leaky_relu(bn2(h, opts), slope), opts);
+  h = conv2(bn2.forward_leaky_relu(h, opts, slope), opts);
   return add(equal_in_out ? x : (*shortcut)(x, opts), h);
 }
 
@@ -111,7 +111,7 @@ Tensor WideResNet::forward(const Tensor& x, const ForwardOptions& opts) {
            ", H, W], got ", describe(x));
   Tensor h = conv1(x, opts);
   h = block3(block2(block1(h, opts), opts), opts);
-  h = leaky_relu(bn1(h, opts), cfg_.leaky_slope);
+  h = bn1.forward_leaky_relu(h, opts, cfg_.leaky_slope);
   return fc(global_avg_pool(h), opts);
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <unistd.h>
 
 #include "kernels/error.h"
 #include "engine/safetensors.h"
@@ -98,8 +99,12 @@ Planned plan_run(const AblateConfig& a, const std::string& recipe, int64_t label
   c.steps_per_epoch = every;
   c.epochs = steps / every;
   c.eval_every = c.checkpoint_every = 1;
-  c.bn_mode = parse_bn_mode(mode == "single-sqrt" ? "single" : mode);
-  c.lr_scale_sqrt = mode == "single-sqrt";
+  const size_t plus = mode.find('+');
+  const std::string base = mode.substr(0, plus);
+  c.bn_sync = plus == std::string::npos ? BnSync::Global : parse_bn_sync(mode.substr(plus + 1));
+  c.world_size = a.ranks;
+  c.bn_mode = parse_bn_mode(base == "single-sqrt" ? "single" : base);
+  c.lr_scale_sqrt = base == "single-sqrt";
   c.ema = ema == "on";
   c.seed = static_cast<uint64_t>(seed);
   c.device = a.device;
@@ -125,7 +130,7 @@ std::vector<std::string> train_arguments(const AblateConfig& a, const TrainConfi
                                 "--lr-scale", c.lr_scale_sqrt ? "sqrt" : "none", "--ema", c.ema ? "on" : "off",
                                 "--seed", std::to_string(c.seed), "--device", c.device, "--out", c.out_dir,
                                 "--log-every", std::to_string(c.log_every), "--ema-decay", num(c.ema_decay),
-                                "--bn-momentum", num(c.bn_momentum)};
+                                "--bn-momentum", num(c.bn_momentum), "--bn-sync", bn_sync_name(c.bn_sync)};
   if (!c.data_dir.empty()) args.insert(args.end(), {"--data", c.data_dir});
   if (c.stop_after > 0) args.insert(args.end(), {"--stop-after", std::to_string(c.stop_after)});
   return args;
@@ -203,6 +208,23 @@ void execute(const AblateConfig& a, std::vector<Planned>& plan) {
     return;
   }
   MM_CHECK(!a.train_exe.empty(), "--concurrent: the mmengine executable for the child processes is unknown");
+  // ranks > 1: each run is `mpirun -np ranks mmengine train ...`.
+  std::vector<std::string> launcher;
+  {
+    const char* env = std::getenv("MMENGINE_MPIRUN");
+    std::istringstream words(env && *env ? env : "mpirun");
+    for (std::string w; words >> w;) launcher.push_back(w);
+    // The child is started without a shell: find a bare launcher name on PATH.
+    if (launcher[0].find('/') == std::string::npos) {
+      std::istringstream path(std::getenv("PATH") ? std::getenv("PATH") : "");
+      for (std::string dir; std::getline(path, dir, ':');)
+        if (!dir.empty() && access((dir + "/" + launcher[0]).c_str(), X_OK) == 0) {
+          launcher[0] = dir + "/" + launcher[0];
+          break;
+        }
+    }
+    launcher.insert(launcher.end(), {"-np", std::to_string(a.ranks)});
+  }
   std::vector<ProcessJob> jobs(pending.size());
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const std::string threads = std::to_string(std::max(1u, cores / static_cast<unsigned>(a.concurrent)));
@@ -219,6 +241,7 @@ void execute(const AblateConfig& a, std::vector<Planned>& plan) {
         if (!prepare(p)) return false;
         job.argv = train_arguments(a, p.cfg);
         job.argv.insert(job.argv.begin(), a.train_exe);
+        if (a.ranks > 1) job.argv.insert(job.argv.begin(), launcher.begin(), launcher.end());
         if (p.cfg.resume) job.argv.push_back("--resume");
         if (p.cfg.time_limit_minutes > 0) job.argv.insert(job.argv.end(), {"--time-limit", fmt("%.6f", p.cfg.time_limit_minutes)});
         return true;
@@ -343,11 +366,17 @@ AblateResult run_ablation(const AblateConfig& a) {
   MM_CHECK(a.steps >= 0 && a.eval_every_steps >= 0, "--steps and --eval-every-steps: must be positive");
   MM_CHECK(a.max_seeds == 0 || a.max_seeds >= a.seeds, "--max-seeds: must be >= --seeds (", a.seeds, "), got ", a.max_seeds);
   MM_CHECK(a.concurrent >= 0, "--concurrent: must be >= 0, got ", a.concurrent);
-  const auto recipes = split_list(a.recipes, "--recipes"), modes = split_list(a.modes, "--modes"),
-             emas = split_list(a.emas, "--ema");
-  for (auto& m : modes)
+  MM_CHECK(a.ranks >= 1, "--ranks: must be >= 1, got ", a.ranks);
+  MM_CHECK(a.ranks == 1 || a.concurrent >= 1, "--ranks ", a.ranks,
+           ": each run is an mpirun of the ranks, so it needs --concurrent 1 or more");
+  const auto recipes = split_list(a.recipes, "--recipes"), base_modes = split_list(a.modes, "--modes"),
+             emas = split_list(a.emas, "--ema"), syncs = split_list(a.bn_syncs, "--bn-syncs");
+  for (auto& m : base_modes)
     MM_CHECK(m == "interleave" || m == "separate" || m == "single" || m == "single-sqrt", "--modes: unknown cell '", m,
              "', expected interleave, separate, single or single-sqrt");
+  std::vector<std::string> modes;  // the BN mode x BN sync cells: "<mode>" (global) and "<mode>+local"
+  for (auto& m : base_modes)
+    for (auto& s : syncs) modes.push_back(parse_bn_sync(s) == BnSync::Global ? m : m + "+local");
   for (auto& e : emas) MM_CHECK(e == "on" || e == "off", "--ema: expected on and/or off, got '", e, "'");
   std::vector<int64_t> labels;  // 0: the preset's
   if (a.labels.empty()) labels.push_back(0);

@@ -1,5 +1,5 @@
-// `mmengine ablate`: the BN mode {interleave, separate, single, single + sqrt LR} x EMA {on, off}
-// x recipe x labels grid, seeds per cell, with equal budgets: every run gets the same steps,
+// `mmengine ablate`: the BN mode {interleave, separate, single, single + sqrt LR} x BN sync
+// {global, local} (data parallel) x EMA {on, off} x recipe x labels grid, seeds per cell, with equal budgets: every run gets the same steps,
 // evaluation points, data, split and initialisation seed. Each run has its own folder
 // (<out>/<recipe>/L<labels>/<mode>-ema-<on|off>-seed<k>); a complete run (summary.json with
 // "complete": true) is reused, an interrupted one resumed. Runs execute in this process one
@@ -27,6 +27,11 @@ namespace mmengine {
 struct AblateConfig {
   std::string preset = "synthetic", dataset, data_dir, device = "auto", out_dir = "runs/ablate";
   std::string recipes = "port", modes = "interleave,separate,single,single-sqrt", emas = "on,off";
+  // BN statistics across ranks: "global" cells keep the mode's name, "local" ones are named
+  // "<mode>+local"; ranks > 1: every run is `mpirun -np ranks` of the child (needs concurrent
+  // >= 1; the launcher is $MMENGINE_MPIRUN, default "mpirun").
+  std::string bn_syncs = "global";
+  int ranks = 1;
   std::string labels;  // comma-separated label counts; empty: the preset's
   int64_t steps = 0, eval_every_steps = 0, max_eval_images = -1, depth = 0, widen = 0, log_every = 0;  // 0 / -1: the preset's
   int64_t stop_after = 0;  // > 0: every run stops (checkpointed, resumable) after this many steps of this invocation

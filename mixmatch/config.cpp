@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "engine/enum_table.h"
 #include "kernels/error.h"
 
 namespace mmengine {
@@ -17,6 +18,8 @@ BnUpdate parse_bn_update(const std::string& s) { return enum_parse(kBnUpdates, "
 MixupLambda parse_mixup_lambda(const std::string& s) { return enum_parse(kMixupLambdas, "--mixup-lambda", s); }
 EmaScope parse_ema_scope(const std::string& s) { return enum_parse(kEmaScopes, "--ema-scope", s); }
 DecayScope parse_decay_scope(const std::string& s) { return enum_parse(kDecayScopes, "--decay-scope", s); }
+const char* bn_sync_name(BnSync b) { return enum_name(kBnSyncs, b); }
+BnSync parse_bn_sync(const std::string& s) { return enum_parse(kBnSyncs, "--bn-sync", s); }
 
 void apply_preset(const std::string& name, TrainConfig& c) {
   const Preset preset = enum_parse(kPresets, "--preset", name);
@@ -132,6 +135,11 @@ void validate(const TrainConfig& c) {
            " (each prepared batch holds (K + 1) x batch-size images; more gain nothing and can exhaust memory), got ",
            c.prefetch);
   MM_CHECK(!c.out_dir.empty(), "--out: must not be empty");
+  MM_CHECK(std::isfinite(c.collective_timeout_s) && c.collective_timeout_s > 0 && c.collective_timeout_s <= 1e6,
+           "--collective-timeout: must be seconds in (0, 1e6], got ", c.collective_timeout_s);
+  MM_CHECK(c.world_size >= 1, "world size: must be >= 1, got ", c.world_size);
+  MM_CHECK(c.batch_size % c.world_size == 0, "--batch-size ", c.batch_size, ": must be divisible by the number of ranks (",
+           c.world_size, "), since every chunk of the mixed batch is split by rows across the ranks");
   MM_CHECK(!(c.resume && c.overwrite), "--resume and --overwrite exclude each other");
   MM_CHECK(!(c.lr_scale_sqrt && c.bn_mode != BnMode::Single), "--lr-scale sqrt: only meaningful with --bn-mode single");
 }

@@ -15,6 +15,7 @@ enum class MixupLambda { Batch, Sample };          // one lambda per batch, or o
 enum class EmaScope { State, Params };             // what the teacher averages
 enum class DecayScope { State, Params, Weights };  // what the 0.02 lr decay shrinks
 enum class GraphMode { Off, On };                  // the step eager, or one CUDA graph replayed
+enum class BnSync { Local, Global };               // BN statistics of each rank's rows, or of all ranks
 enum class Preset { Paper, Quick, Synthetic, Fast };
 enum class Recipe { Port, Google };
 
@@ -45,6 +46,9 @@ inline constexpr EnumEntry<Recipe> kRecipes[] = {{Recipe::Port, "port", "the PyT
 inline constexpr EnumEntry<GraphMode> kGraphModes[] = {
     {GraphMode::Off, "off", "every step launched eagerly"},
     {GraphMode::On, "on", "CUDA: the step captured once as a CUDA graph and replayed every step, same numbers"}};
+inline constexpr EnumEntry<BnSync> kBnSyncs[] = {
+    {BnSync::Local, "local", "each rank's own batch statistics, the TF original's multi-GPU behaviour"},
+    {BnSync::Global, "global", "synchronized BN: the statistics of every rank's rows, the single-GPU result"}};
 
 struct TrainConfig {
   std::string preset = "paper";  // the --preset the run started from (recorded in config.json)
@@ -89,6 +93,13 @@ struct TrainConfig {
   // --graph on: the training step captured once as a CUDA graph and replayed every step (CUDA
   // only, same numbers as off); a setting of the invocation, not of the experiment.
   GraphMode graph = GraphMode::Off;
+  // data parallel (engine/dist.h): the backend and collective timeout are per invocation;
+  // world_size (the ranks the run was started with, recorded in config.json) and bn_sync are
+  // part of the experiment.
+  std::string dist = "auto";
+  double collective_timeout_s = 300;
+  int64_t world_size = 1;
+  BnSync bn_sync = BnSync::Global;
 
   int64_t total_steps() const { return epochs * steps_per_epoch; }
   int64_t resolved_rampup() const { return rampup_steps < 0 ? total_steps() : rampup_steps; }
@@ -99,6 +110,8 @@ const char* bn_mode_name(BnMode m);
 BnMode parse_bn_mode(const std::string& s);
 const char* bn_update_name(BnUpdate u);
 BnUpdate parse_bn_update(const std::string& s);
+const char* bn_sync_name(BnSync b);
+BnSync parse_bn_sync(const std::string& s);
 MixupLambda parse_mixup_lambda(const std::string& s);
 EmaScope parse_ema_scope(const std::string& s);
 DecayScope parse_decay_scope(const std::string& s);

@@ -48,7 +48,7 @@ void for_each_plain_setting(F&& f) {
 // (a record: its values are in the other keys).
 bool not_compared(const std::string& key) {
   for (const char* k : {"preset", "data_dir", "device", "out_dir", "time_limit_minutes", "git_commit", "eval_batch", "log_every",
-                        "prefetch", "graph"})
+                        "prefetch", "graph", "dist", "collective_timeout_s"})
     if (key == k) return true;
   return false;
 }
@@ -67,6 +67,10 @@ std::string config_to_json(const TrainConfig& c, const std::string& device_used)
   j["ema_scope"] = enum_name(kEmaScopes, c.ema_scope);
   j["decay_scope"] = enum_name(kDecayScopes, c.decay_scope);
   j["graph"] = enum_name(kGraphModes, c.graph);
+  j["bn_sync"] = bn_sync_name(c.bn_sync);
+  j["world_size"] = c.world_size;
+  j["dist"] = c.dist;
+  j["collective_timeout_s"] = c.collective_timeout_s;
   j["model"] = "WRN-" + std::to_string(c.depth) + "-" + std::to_string(c.widen);
   j["device"] = device_used;
   j["git_commit"] = MMENGINE_GIT_COMMIT;
@@ -115,6 +119,22 @@ TrainConfig config_from_json(const std::string& text, const std::string& path) {
   } catch (const Error& e) {
     MM_FAIL(path, ": ", e.what());
   }
+  // Written before data-parallel training: one rank, synchronized (= single-rank) statistics.
+  if (j.contains("bn_sync")) {
+    try {
+      c.bn_sync = parse_bn_sync(word("bn_sync"));
+    } catch (const Error& e) {
+      MM_FAIL(path, ": ", e.what());
+    }
+  }
+  if (j.contains("world_size")) {
+    MM_CHECK(j["world_size"].is_number_integer() && j["world_size"].get<int64_t>() >= 1, path,
+             ": 'world_size' must be a positive integer, got ", j["world_size"].dump());
+    c.world_size = j["world_size"].get<int64_t>();
+  }
+  if (j.contains("dist") && j["dist"].is_string()) c.dist = j["dist"].get<std::string>();
+  if (j.contains("collective_timeout_s") && j["collective_timeout_s"].is_number())
+    c.collective_timeout_s = j["collective_timeout_s"].get<double>();
   const std::string scale = word("lr_scale");
   MM_CHECK(scale == "sqrt" || scale == "none", path, ": 'lr_scale' must be sqrt or none, got '", scale, "'");
   c.lr_scale_sqrt = scale == "sqrt";

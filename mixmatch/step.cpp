@@ -4,6 +4,8 @@
 
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
+#include "engine/dist_ops.h"
+#include "engine/kernel_version.h"
 #include "engine/memory.h"
 #include "engine/ops.h"
 #include "mixmatch/ema.h"
@@ -16,10 +18,11 @@
 namespace mmengine {
 
 namespace {
-ForwardOptions call_options(BnUpdate update, bool first_call, const char* tag) {
+ForwardOptions call_options(BnUpdate update, bool first_call, const char* tag, const StepRanks& ranks = {}) {
   ForwardOptions o;
   o.update_running_stats = update != BnUpdate::First || first_call;
   o.tag = tag;
+  if (ranks.distributed() && ranks.sync_bn) o.bn_sync = ranks.comm;
   return o;
 }
 
@@ -31,20 +34,55 @@ Tensor one_hot(const std::shared_ptr<void>& labels, int64_t n, int num_classes, 
   return out;
 }
 
+// This rank's rows of a chunk (equal shares), and the rows of every rank gathered back.
+Tensor shard(const Tensor& t, const StepRanks& ranks) {
+  const int n = ranks.size();
+  if (!ranks.distributed()) return t;
+  MM_CHECK(t.size(0) % n == 0, "--batch-size: a chunk of ", t.size(0), " rows does not split evenly across ", n, " ranks");
+  const int64_t rows = t.size(0) / n;
+  return slice(t, rows * ranks.rank(), rows * (ranks.rank() + 1));
+}
+Tensor gathered(const Tensor& t, const StepRanks& ranks) {
+  return ranks.distributed() ? all_gather_rows(t, *ranks.comm) : t;
+}
+
+// --bn-sync local: the ranks' running statistics drift apart; their mean keeps one model.
+void average_bn_buffers(Module& model, Communicator& comm) {
+  NoGrad ng;
+  for (auto& [name, t] : model.named_buffers()) {
+    comm.all_reduce_sum(*t);
+    t->copy_from(mul(*t, 1.0 / comm.size()));
+  }
+}
+
 void check_finite(double v, const char* term, int64_t step) {
   // `step` counts from 0; the message uses the 1-based number of the progress line and metrics.
   MM_CHECK(std::isfinite(v), "non-finite loss at step ", step + 1, ": ", term, " = ", v);
 }
 }  // namespace
 
-Tensor forward_mixed(Module& model, const Tensor& mixed, int64_t batch, BnMode mode, BnUpdate update) {
-  if (mode == BnMode::Single) return model(mixed, call_options(update, true, "single"));
+Tensor forward_mixed(Module& model, const Tensor& mixed, int64_t batch, BnMode mode, BnUpdate update,
+                     const StepRanks& ranks) {
+  if (mode == BnMode::Single) return gathered(model(shard(mixed, ranks), call_options(update, true, "single", ranks)), ranks);
   std::vector<Tensor> chunks = split(mixed, batch);
   if (mode == BnMode::Interleave) chunks = interleave(chunks, batch);
+  auto tag_of = [&](size_t i) {
+    return mode == BnMode::Interleave ? "interleaved" : (i == 0 ? "labeled-mixed" : "unlabeled-mixed");
+  };
   std::vector<Tensor> logits;
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    const char* tag = mode == BnMode::Interleave ? "interleaved" : (i == 0 ? "labeled-mixed" : "unlabeled-mixed");
-    logits.push_back(model(chunks[i], call_options(update, i == 0, tag)));
+  if (!ranks.distributed() && fusion_enabled(Fusion::GroupedBatchNorm) && mixed.size(0) % batch == 0 &&
+      chunks.size() > 1 && chunks.size() <= 32) {
+    // One pass over all chunks, BatchNorm statistics per chunk: the same numbers as one call
+    // per chunk (the convolution weight gradients add the chunks in another order).
+    ForwardOptions grouped;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      ForwardOptions one = call_options(update, i == 0, tag_of(i));
+      grouped.groups.push_back({one.update_running_stats, one.tag});
+    }
+    logits = split(model(mode == BnMode::Interleave ? concat(chunks) : mixed, grouped), batch);
+  } else {  // data parallel: one forward per chunk of this rank's rows, the logits gathered
+    for (size_t i = 0; i < chunks.size(); ++i)
+      logits.push_back(gathered(model(shard(chunks[i], ranks), call_options(update, i == 0, tag_of(i), ranks)), ranks));
   }
   if (mode == BnMode::Interleave) logits = interleave(logits, batch);  // swaps the slices back
   return concat(logits);
@@ -64,15 +102,16 @@ void write_step_inputs(const StepDeviceInputs& in, const std::vector<int32_t>& l
 }
 
 StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, const StepBatch& b,
-                         const TrainConfig& cfg, int64_t step, int num_classes) {
+                         const TrainConfig& cfg, int64_t step, int num_classes, const StepRanks& ranks) {
   const Device dev = b.x.device();
   StepDeviceInputs in = allocate_step_inputs(static_cast<int64_t>(b.labels.size()), dev);
   write_step_inputs(in, b.labels, step, adam.steps() + 1, num_classes, dev);
-  return mixmatch_step(student, teacher, adam, b, cfg, step, num_classes, in);
+  return mixmatch_step(student, teacher, adam, b, cfg, step, num_classes, in, ranks);
 }
 
 StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, const StepBatch& b,
-                         const TrainConfig& cfg, int64_t step, int num_classes, const StepDeviceInputs& in) {
+                         const TrainConfig& cfg, int64_t step, int num_classes, const StepDeviceInputs& in,
+                         const StepRanks& ranks) {
   const int64_t B = b.x.size(0);
   const DType dt = b.x.dtype();
   const Device dev = b.x.device();
@@ -82,7 +121,10 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
   ForwardOptions guess_opts;
   guess_opts.update_running_stats = cfg.bn_update == BnUpdate::All;
   guess_opts.tag = "unlabeled";
-  Tensor q = guess_labels(student, b.u, cfg.T, guess_opts);
+  if (ranks.distributed() && ranks.sync_bn) guess_opts.bn_sync = ranks.comm;
+  std::vector<Tensor> views;
+  for (auto& u : b.u) views.push_back(shard(u, ranks));
+  Tensor q = gathered(guess_labels(student, views, cfg.T, guess_opts), ranks);
 
   // 3. MixUp over all rows, drawn on the device (with the loss weight) from the step number.
   std::vector<Tensor> inputs{b.x}, targets{one_hot(in.labels, B, num_classes, dt, dev)};
@@ -103,7 +145,7 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
   }
 
   // 4-5. Forward in the BN mode, loss (the weight lambda_u * ramp is a device tensor).
-  Tensor logits = forward_mixed(student, mixed_input, B, cfg.bn_mode, cfg.bn_update);
+  Tensor logits = forward_mixed(student, mixed_input, B, cfg.bn_mode, cfg.bn_update, ranks);
   StepResult r;
   r.step = step;
   r.lx = soft_cross_entropy(slice(logits, 0, B), slice(mixed_target, 0, B));
@@ -114,6 +156,12 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
   // 6. Adam on the student, then the EMA teacher.
   student.zero_grad();
   r.loss.backward();
+  if (ranks.distributed()) {
+    std::vector<Tensor*> params;
+    for (auto& [name, p] : student.named_parameters()) params.push_back(p);
+    all_reduce_gradients(params, *ranks.comm);
+    if (!ranks.sync_bn) average_bn_buffers(student, *ranks.comm);
+  }
   adam.set_lr(cfg.effective_lr());
   adam.step(static_cast<const int64_t*>(in.scalars.get()) + 1);
   if (teacher && cfg.ema) {

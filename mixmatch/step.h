@@ -6,6 +6,7 @@
 
 #include "data/stream.h"
 #include "engine/adam.h"
+#include "engine/dist.h"
 #include "layers/wideresnet.h"
 #include "mixmatch/config.h"
 
@@ -26,10 +27,28 @@ struct StepResult {
   StepValues read() const;
 };
 
+// Data parallel (docs/architecture.md, "dist"): every rank builds the same global step; each
+// forward chunk (after MixUp and interleaving; the guess views too) is split by rows across the
+// ranks, every rank runs its rows and gathers the logits, so all ranks compute the same global
+// loss and back-propagate through their own rows; gradients are summed over ranks before Adam.
+// sync_bn: BatchNorm statistics of every rank's rows (--bn-sync global, the single-rank
+// result); otherwise of each rank's own rows, and the running statistics are averaged over the
+// ranks after the step. comm null or one rank: the single-process step, unless
+// collectives_on_one_rank (the one-rank NCCL check runs every collective of the step).
+struct StepRanks {
+  Communicator* comm = nullptr;
+  bool sync_bn = true;
+  bool collectives_on_one_rank = false;
+  int size() const { return comm ? comm->size() : 1; }
+  int rank() const { return comm ? comm->rank() : 0; }
+  bool distributed() const { return comm && (comm->size() > 1 || collectives_on_one_rank); }
+};
+
 // The logits of the mixed batch (rows in mixed order: B labeled, then K * B unlabeled), by
 // the BN mode: one forward per interleaved chunk and un-interleave, one per chunk without
 // swapping, or a single pass. Which calls update the running statistics follows bn_update.
-Tensor forward_mixed(Module& model, const Tensor& mixed, int64_t batch, BnMode mode, BnUpdate update);
+Tensor forward_mixed(Module& model, const Tensor& mixed, int64_t batch, BnMode mode, BnUpdate update,
+                     const StepRanks& ranks = {});
 
 // The values a step reads that change every step, in memory of the step's device (so a
 // replayed CUDA graph reads each step's own): the step number and Adam's update count t after
@@ -45,10 +64,11 @@ void write_step_inputs(const StepDeviceInputs& in, const std::vector<int32_t>& l
 
 // Runs the step and updates student (Adam), teacher (EMA, when enabled) in place.
 StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, const StepBatch& batch,
-                         const TrainConfig& cfg, int64_t step, int num_classes);
+                         const TrainConfig& cfg, int64_t step, int num_classes, const StepRanks& ranks = {});
 // The same with the per-step values already on the device (batch.labels is not read); every
 // device operation of it can be captured in a CUDA graph (mixmatch/step_runner.h).
 StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, const StepBatch& batch,
-                         const TrainConfig& cfg, int64_t step, int num_classes, const StepDeviceInputs& in);
+                         const TrainConfig& cfg, int64_t step, int num_classes, const StepDeviceInputs& in,
+                         const StepRanks& ranks = {});
 
 }  // namespace mmengine

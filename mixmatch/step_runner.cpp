@@ -33,10 +33,13 @@ std::vector<int64_t*> counters_of(WideResNet& student, WideResNet* teacher) {
 struct StepRunner::Graphed {};
 #endif
 
-StepRunner::StepRunner(WideResNet& student, WideResNet* teacher, Adam& adam, const TrainConfig& cfg, int num_classes)
-    : student_(student), teacher_(teacher), adam_(adam), cfg_(cfg), num_classes_(num_classes) {
+StepRunner::StepRunner(WideResNet& student, WideResNet* teacher, Adam& adam, const TrainConfig& cfg, int num_classes,
+                       const StepRanks& ranks)
+    : student_(student), teacher_(teacher), adam_(adam), cfg_(cfg), num_classes_(num_classes), ranks_(ranks) {
   if (cfg.graph == GraphMode::Off) return;
   MM_CHECK(student.device() == Device::CUDA, "--graph on: needs --device cuda (a CUDA graph replays GPU work)");
+  MM_CHECK(!ranks.distributed(), "--graph on: not with data parallel (", ranks.size(),
+           " ranks; their collectives are not captured): use --graph off");
 #ifdef MMENGINE_WITH_CUDA
   graphed_ = std::make_unique<Graphed>();
 #endif
@@ -45,7 +48,7 @@ StepRunner::StepRunner(WideResNet& student, WideResNet* teacher, Adam& adam, con
 StepRunner::~StepRunner() = default;
 
 StepResult StepRunner::run(const StepBatch& b, int64_t step) {
-  if (!graphed_) return mixmatch_step(student_, teacher_, adam_, b, cfg_, step, num_classes_);
+  if (!graphed_) return mixmatch_step(student_, teacher_, adam_, b, cfg_, step, num_classes_, ranks_);
 #ifndef MMENGINE_WITH_CUDA
   MM_FAIL("--graph on: this build has no CUDA");
 #else

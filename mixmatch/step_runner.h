@@ -15,8 +15,10 @@ namespace mmengine {
 
 class StepRunner {
  public:
-  // --graph on needs the CUDA device (an error naming --graph otherwise).
-  StepRunner(WideResNet& student, WideResNet* teacher, Adam& adam, const TrainConfig& cfg, int num_classes);
+  // --graph on needs the CUDA device and one process (an error naming --graph otherwise: the
+  // data-parallel step's MPI collectives run on the host, outside any graph).
+  StepRunner(WideResNet& student, WideResNet* teacher, Adam& adam, const TrainConfig& cfg, int num_classes,
+             const StepRanks& ranks = {});
   ~StepRunner();
   StepRunner(const StepRunner&) = delete;
   StepRunner& operator=(const StepRunner&) = delete;
@@ -30,6 +32,7 @@ class StepRunner {
   Adam& adam_;
   const TrainConfig& cfg_;
   int num_classes_;
+  StepRanks ranks_;
   std::unique_ptr<Graphed> graphed_;  // --graph on
 };
 

@@ -7,13 +7,17 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <unistd.h>
 
 #include "data/split.h"
 #include "data/stream.h"
+#include "engine/dist.h"
 #include "engine/runtime.h"
 #include "engine/file_io.h"
 #include "engine/safetensors.h"
 #include "layers/checkpoint.h"
+#include "mixmatch/dist_train.h"
 #include "mixmatch/ema.h"
 #include "mixmatch/interrupt.h"
 #include "mixmatch/evaluate.h"
@@ -120,6 +124,9 @@ TrainSummary completed_summary(const std::string& dir) {
 void check_same_experiment(const TrainConfig& cfg) {
   const std::string path = cfg.out_dir + "/config.json";
   const TrainConfig run = config_from_json(read_text_file(path, "the config.json of the run"), path);
+  MM_CHECK(run.world_size == cfg.world_size, "--resume: the run in ", cfg.out_dir, " was trained on ", run.world_size,
+           " rank(s) (world_size in ", path, "), this invocation has ", cfg.world_size,
+           "; resume it with the same number of ranks (mpirun -np ", run.world_size, " mmengine train --resume ...)");
   SettingChange d;
   MM_CHECK(!experiment_differs(run, cfg, &d), "--resume: the run in ", cfg.out_dir, " was started with ", d.key, " = ",
            d.before, ", this invocation asks for ", d.after, " (", path, "); a resumed run keeps its settings");
@@ -139,9 +146,29 @@ auto naming_file(const std::string& path, F&& f) {
 const char* signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal"; }
 }  // namespace
 
-TrainSummary train_mixmatch(const TrainConfig& cfg) {
+TrainSummary train_mixmatch(const TrainConfig& requested) {
+  validate(requested);
+  // Data parallel: every rank runs this function; rank 0 alone writes the run folder.
+  const Device device = resolve_device(requested.device);
+  DistOptions dist;
+  dist.backend = parse_dist_backend(requested.dist);
+  dist.collective_timeout_s = requested.collective_timeout_s;
+  dist.device = device;
+  const std::shared_ptr<Communicator> comm = make_communicator(dist);
+  if (device == Device::CUDA) use_cuda_device_of_rank(comm->local_rank());  // before any model tensor
+  TrainConfig cfg = requested;
+  cfg.world_size = comm->size();
+  cfg.dist = dist_backend_name(comm->backend());
   validate(cfg);
-  RunLock lock(cfg.out_dir);  // held until this run returns: no second training writes this folder
+  const bool writer = comm->rank() == 0;
+  if (comm->size() > 1) {
+    char host[256] = "?";
+    gethostname(host, sizeof(host) - 1);
+    std::fprintf(stderr, "mmengine: rank %d of %d: pid %d on %s (local rank %d), %s backend, %s\n", comm->rank(),
+                 comm->size(), static_cast<int>(getpid()), host, comm->local_rank(), cfg.dist.c_str(), device_name(device));
+  }
+  std::optional<RunLock> lock;  // held until this run returns: no second training writes this folder
+  if (writer) lock.emplace(cfg.out_dir);
   const std::string last = last_checkpoint_path(cfg.out_dir), best = best_checkpoint_path(cfg.out_dir);
   if (cfg.resume) {
     MM_CHECK(path_exists(last), "--resume: ", last, " does not exist");
@@ -153,7 +180,6 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
     }
   }
   InterruptScope interrupts;
-  const Device device = resolve_device(cfg.device);
   TrainTest data = load_dataset(cfg.dataset, cfg.data_dir);
   Split split = split_dataset(data.train, cfg.labels, cfg.val_per_class, cfg.seed);
   std::vector<int64_t> test_idx(data.test.count);
@@ -183,12 +209,18 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
       loader.seek(s.loader);
       return 0;
     });
+    naming_file(last, [&] {
+      const double ranks = meta(s.metadata, "world_size", 1);
+      MM_CHECK(ranks == cfg.world_size, "trained on ", ranks, " rank(s), this invocation has ", cfg.world_size,
+               "; resume with the same number of ranks");
+      return 0;
+    });
     start = checkpoint_step = s.step;
     sum.best_val_acc = meta(s.metadata, "best_val_acc", -1);
     sum.best_test_acc = meta(s.metadata, "best_test_acc", -1);
     sum.best_step = static_cast<int64_t>(meta(s.metadata, "best_step", -1));
     previous_seconds = meta(s.metadata, "elapsed_s", 0);
-  } else {
+  } else if (writer) {
     if (cfg.overwrite) {
       for (const char* f : {"/last.safetensors", "/best.safetensors", "/summary.json"}) std::remove((cfg.out_dir + f).c_str());
     } else {
@@ -197,14 +229,21 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
     }
     write_file_atomically(cfg.out_dir + "/config.json", config_to_json(cfg, sum.device));
   }
-  MetricsWriter metrics(cfg.out_dir, kColumns, cfg.resume ? start : -1);
+  std::optional<MetricsWriter> metrics;
+  if (writer) metrics.emplace(cfg.out_dir, kColumns, cfg.resume ? start : -1);
   Progress progress(cfg.total_steps(), cfg.steps_per_epoch, start, cfg.log_every);
-  progress.message("mmengine train: " + std::string(bn_mode_name(cfg.bn_mode)) + " BN, EMA " + (cfg.ema ? "on" : "off") +
+  auto say = [&](const std::string& line) {
+    if (writer) progress.message(line);
+  };
+  say("mmengine train: " + std::string(bn_mode_name(cfg.bn_mode)) + " BN, EMA " + (cfg.ema ? "on" : "off") +
                    ", WRN-" + std::to_string(cfg.depth) + "-" + std::to_string(cfg.widen) + " (" +
                    std::to_string(student.parameter_count()) + " parameters) on " + sum.device + ", " + data.train.name +
                    ": " + std::to_string(split.labeled.size()) + " labeled / " + std::to_string(split.unlabeled.size()) +
                    " unlabeled / " + std::to_string(split.validation.size()) + " validation; steps " +
-                   std::to_string(start) + ".." + std::to_string(cfg.total_steps()));
+                   std::to_string(start) + ".." + std::to_string(cfg.total_steps()) +
+                   (comm->size() > 1 ? ", " + std::to_string(comm->size()) + " ranks (" + cfg.dist + ", BN statistics " +
+                                           bn_sync_name(cfg.bn_sync) + ")"
+                                     : std::string()));
 
   const auto settings = run_settings_metadata(run_settings(cfg));
   const auto t0 = std::chrono::steady_clock::now();
@@ -217,10 +256,11 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
   // model; returns the metric columns.
   auto evaluate_all = [&](int64_t done, int64_t epoch, bool select) {
     const auto eval_t0 = std::chrono::steady_clock::now();
-    EvalResult tv = evaluate(teacher, data.train, val_eval, device, cfg.eval_batch),
-               tt = evaluate(teacher, data.test, test_eval, device, cfg.eval_batch),
-               sv = evaluate(student, data.train, val_eval, device, cfg.eval_batch),
-               st = evaluate(student, data.test, test_eval, device, cfg.eval_batch);
+    check_ranks_agree(*comm, training_state_checksum({&student, &teacher}, adam), done);
+    EvalResult tv = evaluate_across_ranks(*comm, teacher, data.train, val_eval, device, cfg.eval_batch),
+               tt = evaluate_across_ranks(*comm, teacher, data.test, test_eval, device, cfg.eval_batch),
+               sv = evaluate_across_ranks(*comm, student, data.train, val_eval, device, cfg.eval_batch),
+               st = evaluate_across_ranks(*comm, student, data.test, test_eval, device, cfg.eval_batch);
     // With --ema off the teacher never moves: the student is the model that is selected.
     const EvalResult& sel_val = cfg.ema ? tv : sv;
     const EvalResult& sel_test = cfg.ema ? tt : st;
@@ -231,7 +271,7 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
       auto m = settings;
       m.insert({{"step", std::to_string(done)}, {"val_acc", num(sel_val.accuracy)}, {"test_acc", num(sel_test.accuracy)},
                 {"model", cfg.ema ? "teacher" : "student"}});
-      save_module(best, cfg.ema ? static_cast<Module&>(teacher) : static_cast<Module&>(student), m);
+      if (writer) save_module(best, cfg.ema ? static_cast<Module&>(teacher) : static_cast<Module&>(student), m);
     }
     last_acc = sel_test.accuracy;
     sum.final_teacher_val = tv.accuracy;
@@ -244,7 +284,7 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
                   "%.2f%% (test %.2f%%)",
                   (long long)epoch, (long long)done, tv.accuracy, tt.accuracy, sv.accuracy, st.accuracy,
                   sum.best_val_acc, sum.best_test_acc);
-    progress.message(line);
+    say(line);
     deadline.eval_took(since(eval_t0));
     return MetricsRow{{"val_acc_teacher", tv.accuracy}, {"val_loss_teacher", tv.loss},
                       {"test_acc_teacher", tt.accuracy}, {"test_loss_teacher", tt.loss},
@@ -255,7 +295,8 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
   // A run killed after its final checkpoint but before summary.json: the checkpoint holds the
   // final models, so their evaluation gives the real final numbers (metrics.csv has its row).
   if (start == cfg.total_steps()) evaluate_all(start, (start - 1) / cfg.steps_per_epoch + 1, /*select=*/false);
-  StepRunner steps(student, cfg.ema ? &teacher : nullptr, adam, cfg, data.train.num_classes);  // --graph
+  StepRunner steps(student, cfg.ema ? &teacher : nullptr, adam, cfg, data.train.num_classes,  // --graph
+                   StepRanks{comm.get(), cfg.bn_sync == BnSync::Global});
   for (int64_t step = start; step < end; ++step) {
     const auto step_t0 = std::chrono::steady_clock::now();
     StepBatch batch = loader.next();
@@ -274,13 +315,15 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
     // Host time of the step: the device may still be running it (its losses stay on the device
     // until they are logged), so the estimate catches up at the next read.
     deadline.step_took(since(step_t0));
-    if (done < end && deadline.must_stop()) {
-      end = done;
-      sum.stopped_on_time = true;
-    }
-    if (done < end && interrupts.signal() != 0) {
-      end = done;
-      sum.signal = interrupts.signal();
+    if (done < end) {  // every rank stops at the same step: the decisions are OR-ed over the ranks
+      const uint64_t stop = any_rank(*comm, (deadline.must_stop() ? 1u : 0u) | uint64_t(interrupts.signal()) << 8);
+      if (stop & 1) {
+        end = done;
+        sum.stopped_on_time = true;
+      } else if (stop >> 8) {
+        end = done;
+        sum.signal = static_cast<int>(stop >> 8);
+      }
     }
     // Wall time of the run so far (earlier invocations included), for accuracy-against-time.
     auto elapsed_now = [&] { return previous_seconds + since(t0); };
@@ -294,7 +337,7 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
       } catch (const Error& e) {
         fail_after_checkpoint(e);
       }
-      progress.update(done, v.loss, v.lx, v.lu, last_acc);
+      if (writer) progress.update(done, v.loss, v.lx, v.lu, last_acc);
       MetricsRow row{{"step", double(done)},        {"epoch", double(epoch)},    {"loss", v.loss},
                      {"loss_x", v.lx},              {"loss_u", v.lu},            {"weight_u", v.weight},
                      {"mixup_lambda", v.lambda},    {"lr", cfg.effective_lr()},
@@ -304,7 +347,7 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
         row.insert(row.end(), eval.begin(), eval.end());
       }
       row.push_back({"elapsed_s", elapsed_now()});
-      metrics.write(row);
+      if (writer) metrics->write(row);
     }
     if ((epoch_end && epoch % cfg.checkpoint_every == 0) || final_step || interrupted) {
       const auto ckpt_t0 = std::chrono::steady_clock::now();
@@ -314,8 +357,9 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
       const double elapsed = elapsed_now();
       s.metadata = settings;
       s.metadata.insert({{"best_val_acc", num(sum.best_val_acc)}, {"best_test_acc", num(sum.best_test_acc)},
-                         {"best_step", std::to_string(sum.best_step)}, {"elapsed_s", num(elapsed)}});
-      save_train_state(last, student, teacher, adam, s);
+                         {"best_step", std::to_string(sum.best_step)}, {"elapsed_s", num(elapsed)},
+                         {"world_size", std::to_string(cfg.world_size)}});
+      if (writer) save_train_state(last, student, teacher, adam, s);
       checkpoint_step = done;
       deadline.checkpoint_took(since(ckpt_t0));
     }
@@ -346,8 +390,8 @@ TrainSummary train_mixmatch(const TrainConfig& cfg) {
                   sum.final_teacher_test, sum.final_student_test, sum.best_val_acc, sum.best_test_acc,
                   (long long)sum.best_step, (long long)sum.steps, sum.seconds, sum.images_per_second, sum.device.c_str());
   }
-  progress.message(line);
-  if (sum.complete || sum.stopped_on_time) {  // "complete": true marks the run done
+  say(line);
+  if (writer && (sum.complete || sum.stopped_on_time)) {  // "complete": true marks the run done
     nlohmann::ordered_json j;
     j["complete"] = sum.complete;
     j["stopped_by"] = sum.complete ? "end" : "time-limit";

@@ -236,7 +236,14 @@ TEST(CudaGraph, StepsWithGraphOnEqualStepsWithGraphOff) {
   on.cfg.graph = GraphMode::On;
   StepRunner eager(off.student, &off.teacher, off.adam, off.cfg, 10), graphed(on.student, &on.teacher, on.adam, on.cfg, 10);
   for (int64_t step = 0; step < kSteps; ++step) {
-    const StepValues a = eager.run(off.batch, step).read();
+#ifdef MMENGINE_CUDA_EMULATED
+    const mmemu::StreamWork e0 = mmemu::stream_work(cuda_stream());
+#endif
+    StepResult eager_result = eager.run(off.batch, step);
+#ifdef MMENGINE_CUDA_EMULATED
+    const long long eager_kernels = mmemu::stream_work(cuda_stream()).kernels - e0.kernels;
+#endif
+    const StepValues a = eager_result.read();
     const int64_t syncs = cuda_host_syncs();
 #ifdef MMENGINE_CUDA_EMULATED
     const mmemu::StreamWork w0 = mmemu::stream_work(cuda_stream());
@@ -247,6 +254,8 @@ TEST(CudaGraph, StepsWithGraphOnEqualStepsWithGraphOff) {
 #ifdef MMENGINE_CUDA_EMULATED
       const mmemu::StreamWork w = mmemu::stream_work(cuda_stream());
       EXPECT_EQ(w.graphs - w0.graphs, 1);
+      // The same kernels as the eager step: nothing fell back to per-tensor launches in the capture.
+      EXPECT_EQ(w.kernels - w0.kernels, eager_kernels) << "replayed step " << step;
       if (step == kSteps - 1)
         std::printf("one replayed step (WRN-10-1): 1 graph launch running %lld kernels, %lld cuBLAS calls\n",
                     w.kernels - w0.kernels, w.gemms - w0.gemms);

@@ -101,6 +101,50 @@ TEST(CudaGraph, SynchronizationAndCopiesToTheHostAreRefusedDuringCapture) {
 #endif
 }
 
+// A multi-tensor kernel's chunk table (engine/memory.h): uploaded only when its bytes change;
+// inside a capture rewritten in place by a captured copy that every replay repeats; once a
+// graph reads it, never rewritten or freed by later eager calls.
+TEST(CudaGraph, DeviceTableUploadsOnChangeAndIsRewrittenByTheGraphInCapture) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  auto read_table = [](const void* d, size_t n) {
+    MM_CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
+    std::vector<int64_t> h(n);
+    MM_CUDA_CHECK(cudaMemcpy(h.data(), d, n * sizeof(int64_t), cudaMemcpyDeviceToHost));
+    return h;
+  };
+  const std::vector<int64_t> v1{1, 2, 3}, v2{4, 5, 6}, longer{7, 8, 9, 10};
+  const size_t bytes = v1.size() * sizeof(int64_t);
+  DeviceTable table;
+  const void* p = table.get(Device::CUDA, v1.data(), bytes);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(read_table(p, 3), v1);
+#ifdef MMENGINE_CUDA_EMULATED
+  const mmemu::StreamWork w0 = mmemu::stream_work(cuda_stream());
+#endif
+  EXPECT_EQ(table.get(Device::CUDA, v1.data(), bytes), p) << "the same bytes: the kept copy";
+#ifdef MMENGINE_CUDA_EMULATED
+  EXPECT_EQ(mmemu::stream_work(cuda_stream()).copies, w0.copies) << "the same bytes must not be uploaded again";
+#endif
+  CudaGraph graph;
+  const void* in_capture = nullptr;
+  graph.capture([&] { in_capture = table.get(Device::CUDA, v2.data(), bytes); });
+  EXPECT_EQ(in_capture, p) << "rewritten in place";
+  EXPECT_EQ(read_table(p, 3), v1) << "the captured copy runs with the graph, not before";
+  graph.replay();
+  EXPECT_EQ(read_table(p, 3), v2);
+  // Another size cannot be rewritten in place during a capture: the caller's per-launch path.
+  CudaGraph other;
+  other.capture([&] { in_capture = table.get(Device::CUDA, longer.data(), longer.size() * sizeof(int64_t)); });
+  EXPECT_EQ(in_capture, nullptr);
+  // Eager again with other bytes: a new copy; the graph keeps writing its own.
+  const void* q = table.get(Device::CUDA, v1.data(), bytes);
+  EXPECT_NE(q, p);
+  EXPECT_EQ(read_table(q, 3), v1);
+  graph.replay();
+  EXPECT_EQ(read_table(p, 3), v2);
+  EXPECT_EQ(read_table(q, 3), v1);
+}
+
 TEST(CudaGraph, EngineRefusesUploadsAndReadsInsideACaptureNamingTheFlag) {
   MM_SKIP_WITHOUT(Device::CUDA);
   Tensor t = Tensor::zeros({8}, DType::F32, Device::CUDA);

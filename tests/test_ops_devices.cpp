@@ -2,7 +2,11 @@
 // and input gradients, float32 and float64, small and multi-block shapes, NaN-poisoned outputs.
 #include <algorithm>
 
+#include "engine/adam.h"
 #include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/memory.h"
+#include "kernels/optim.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
 #include "tests/test_util.h"
@@ -68,6 +72,23 @@ double max_abs(const Tensor& a) {
                                        << ", CPU float32 error " << e_cpu << ", allowed " << allowed;
 }
 
+// TF32 cases (GradCase::tf32): the CPU runs them on the CPU twins, which round the same inputs
+// to TF32, so only the FP32 summation order differs; near-cancelling elements make an
+// element-wise check brittle, so they are judged by ||got - want|| / ||want||, every element
+// finite where the CPU's is.
+::testing::AssertionResult close_tf32(const Tensor& got, const Tensor& want) {
+  auto a = got.to_vector(), e = want.to_vector();
+  if (a.size() != e.size()) return ::testing::AssertionFailure() << "shape " << describe(got) << " vs " << describe(want);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i]) != std::isnan(e[i])) return ::testing::AssertionFailure() << "NaN at " << i;
+    num += (a[i] - e[i]) * (a[i] - e[i]), den += e[i] * e[i];
+  }
+  const double rel = std::sqrt(num / std::max(den, 1e-300));
+  if (rel <= 1e-5) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "relative error norm " << rel << " > 1e-5";
+}
+
 std::vector<CaseParam> all_params() {
   std::vector<CaseParam> p;
   for (auto& c : all_grad_cases())
@@ -97,6 +118,14 @@ TEST_P(CudaMatchesCpu, ForwardAndBackward) {
   Tolerance tol = reduction_tol(p.dtype);  // most cases involve a sum or a GEMM somewhere
   if (p.dtype == DType::F64) {
     EXPECT_TRUE(all_close(got.out, want.out, tol)) << "forward of " << p.name;
+  } else if (c.tf32) {
+    EXPECT_TRUE(close_tf32(got.out, want.out)) << "forward of " << p.name;
+    for (size_t i = 0; i < want.grads.size(); ++i) {
+      if (!want.grads[i].defined()) continue;
+      ASSERT_TRUE(got.grads[i].defined());
+      EXPECT_TRUE(close_tf32(got.grads[i], want.grads[i])) << "gradient of input " << i << " of " << p.name;
+    }
+    return;
   } else {
     // The same case in float64 on the CPU is the reference both float32 results are judged by.
     CaseRun ref = run_case(c, c.make_inputs(Device::CPU, DType::F64, 2024, p.large));
@@ -135,6 +164,50 @@ TEST(CudaMatchesCpuElementwise, TightTolerance) {
       EXPECT_TRUE(all_close(exp(ca), exp(a), elementwise_tol(t)));
       EXPECT_TRUE(all_close(leaky_relu(sub(ca, cb), 0.1), leaky_relu(sub(a, b), 0.1), elementwise_tol(t)));
     }
+}
+
+// The multi-tensor optimizer kernels (one launch over every tensor) on CUDA against their CPU
+// twins: odd sizes around the 4096-element tile, outputs poisoned first where fresh.
+TEST(CudaMatchesCpuOptim, MultiTensorAdamAndEma) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  PoisonScope poison;
+  for (DType t : {DType::F32, DType::F64}) {
+    const std::vector<int64_t> sizes{1, 4097, 37, 8192, 5};
+    auto run = [&](Device d) {
+      std::vector<Tensor> ps, teacher;
+      std::vector<std::pair<std::string, Tensor*>> named;
+      for (size_t i = 0; i < sizes.size(); ++i) {
+        ps.push_back(rand_normal({sizes[i]}, 30 + i, 0, t).to(d).set_requires_grad(true));
+        teacher.push_back(rand_normal({sizes[i]}, 50 + i, 0, t).to(d));
+      }
+      for (size_t i = 0; i < ps.size(); ++i) named.emplace_back(std::to_string(i), &ps[i]);
+      Adam adam(named, 0.01);
+      for (int step = 0; step < 2; ++step) {
+        for (auto& p : ps) p.zero_grad();
+        Tensor loss = sum(mul(ps[0], ps[0]));
+        for (size_t i = 1; i < ps.size(); ++i) loss = add(loss, sum(mul(mul(ps[i], ps[i]), rand_normal(ps[i].shape(), 70 + i, step, t, d))));
+        loss.backward();
+        adam.step();  // multi-tensor (the fusion is on by default)
+      }
+      // The EMA kernel over the same tensors as students: averaged chunks and one copy chunk
+      // (the state a Params-scope teacher does not average).
+      MM_DISPATCH_FLOAT(t, T, {
+        std::vector<kernels::EmaChunk<T>> chunks;
+        for (size_t i = 0; i < ps.size(); ++i)
+          chunks.push_back({teacher[i].data<T>(), ps[i].data<T>(), ps[i].numel(), 0, 0.9, 1 - 0.02 * 0.01, i == 2 ? 1 : 0});
+        const int64_t tiles = kernels::multi_tensor_tiles(chunks.data(), static_cast<int64_t>(chunks.size()));
+        auto table = upload_bytes(d, chunks.data(), chunks.size() * sizeof(chunks[0]));
+        MM_KERNEL(d, ema_update_multi, T)(static_cast<const kernels::EmaChunk<T>*>(table.get()),
+                                         static_cast<int64_t>(chunks.size()), tiles);
+      });
+      std::vector<Tensor> out = teacher;
+      for (auto& p : ps) out.push_back(p.detach());
+      for (auto& [n, st] : adam.state()) out.push_back(st);
+      return out;
+    };
+    auto cpu = run(Device::CPU), cuda = run(Device::CUDA);
+    for (size_t i = 0; i < cpu.size(); ++i) EXPECT_TRUE(all_close(cuda[i], cpu[i], elementwise_tol(t))) << "Adam tensor " << i;
+  }
 }
 
 #ifdef MMENGINE_WITH_CUDA

@@ -1,11 +1,15 @@
 // mmengine bench: medians of the whole MixMatch step per BN mode, WRN forward and
-// forward+backward at two batch sizes, the data pipeline's images/s, and a per-kernel-family
-// breakdown of the step, and what one step asks of the device (host synchronizations; on the
-// emulated device, kernels, cuBLAS calls, copies and fills), and on CUDA the step replayed as a
-// CUDA graph beside the eager one. Ratios are against baselines measured in the same run (the
-// interleaved step; the forward pass). JSON with --json.
+// forward+backward at two batch sizes, the data pipeline's images/s, a per-kernel-family
+// breakdown of the step, what one step asks of the device (host synchronizations; on the
+// emulated device, kernels, cuBLAS calls, copies and fills), (current kernels) each fusion of
+// engine/kernel_version.h against its unfused form, on CUDA the step replayed as a CUDA graph
+// beside the eager one, and (on a GPU, or alone with --conv-layers) every distinct convolution
+// shape of the WRN at B and 3B, forward, input and weight gradient, on each convolution backend
+// side by side. Ratios are against baselines measured in the same run (the interleaved step; the
+// forward pass; the unfused form; cuDNN at the same precision). JSON with --json.
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 
 
@@ -16,15 +20,19 @@
 #include "engine/kernel_version.h"
 #include "engine/memory.h"
 #include "engine/ops.h"
+#include "engine/ops_nn.h"
 #include "engine/profiler.h"
 #include "engine/rng.h"
 #include "engine/safetensors.h"
 #include "kernels/gemm.h"
+#include "layers/layers.h"
 #include "layers/wideresnet.h"
 #include "mixmatch/ema.h"
 #include "mixmatch/step.h"
 #include "mixmatch/step_runner.h"
 #include "tools/bench_concurrent.h"
+#include "tools/bench_ranks.h"
+#include "tools/bench_timing.h"
 #include "tools/commands.h"
 #ifdef MMENGINE_WITH_CUDA
 #include "engine/cuda/context.h"
@@ -33,28 +41,156 @@
 namespace mmengine {
 
 namespace {
-struct Stats {
-  double median = 0, min = 0, max = 0;
-  int repeats = 0;
-};
+using Stats = BenchStats;
 
-Stats measure(Device dev, int warmup, int repeats, const std::function<void()>& fn) {
-  for (int i = 0; i < warmup; ++i) fn();
-  std::vector<double> t;
-  for (int i = 0; i < repeats; ++i) t.push_back(time_ms(dev, fn));
-  std::sort(t.begin(), t.end());
-  return {t[t.size() / 2], t.front(), t.back(), repeats};
+// One convolution shape of the WRN: channels in and out, kernel, stride, input size (square).
+struct ConvLayer {
+  int64_t cin, cout, k, stride, size;
+};
+// The distinct convolution shapes of a WRN of this width on 32x32 images: conv1, then per group
+// the first block's 3x3 conv, its 1x1 shortcut, and the 3x3 conv every later block repeats.
+// (With widen 1 the first block keeps 16 channels: it has no shortcut and its conv is the
+// repeated one.)
+std::vector<ConvLayer> wrn_conv_layers(int64_t widen) {
+  const int64_t w1 = 16 * widen, w2 = 32 * widen, w3 = 64 * widen;
+  std::vector<ConvLayer> layers{{3, 16, 3, 1, 32}};
+  if (w1 != 16) layers.push_back({16, w1, 3, 1, 32}), layers.push_back({16, w1, 1, 1, 32});
+  for (ConvLayer l : {ConvLayer{w1, w1, 3, 1, 32}, {w1, w2, 3, 2, 32}, {w1, w2, 1, 2, 32}, {w2, w2, 3, 1, 16},
+                      {w2, w3, 3, 2, 16}, {w2, w3, 1, 2, 16}, {w3, w3, 3, 1, 8}})
+    layers.push_back(l);
+  return layers;
 }
 
-struct BenchOpts {
-  std::string device = "auto", json;
-  int64_t depth = 28, widen = 2, batch = 64;
-  int warmup = 3, repeats = 20;
-  bool quick = false;
+// A convolution backend and its precision: im2col + cuBLAS in FP32 or with TF32 GEMMs, the
+// implicit-GEMM TF32 kernels, cuDNN in FP32 or with TF32 allowed.
+struct ConvVariant {
+  const char* name;
+  ConvBackend backend;
+  bool tf32;
 };
+
+// Every layer shape x batch (B, 3B) x pass x variant: median ms; the last column is igemm over
+// the best cuDNN at the same precision (TF32), or over own-tf32 without cuDNN.
+void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::ordered_json& out) {
+#ifdef MMENGINE_WITH_CUDA
+  std::vector<ConvVariant> variants{{"own", ConvBackend::Own, false}, {"own-tf32", ConvBackend::Own, true},
+                                    {"igemm", ConvBackend::Igemm, true}};
+  if (cudnn_built()) variants.push_back({"cudnn", ConvBackend::Cudnn, false}), variants.push_back({"cudnn-tf32", ConvBackend::Cudnn, true});
+  const char* baseline = cudnn_built() ? "cudnn-tf32" : "own-tf32";
+  std::printf("\nconvolution layers (ms, median of %d; last column: igemm / %s)\n%-22s %4s %-6s", repeats, baseline,
+              "layer", "B", "pass");
+  for (auto& v : variants) std::printf(" %10s", v.name);
+  std::printf(" %8s\n", "ratio");
+  const bool was_tf32 = kernels::gemm_tf32_cuda();
+  const std::pair<ConvPass, const char*> passes[] = {
+      {ConvPass::Forward, "fwd"}, {ConvPass::GradInput, "dgrad"}, {ConvPass::GradWeight, "wgrad"}};
+  for (const ConvLayer& l : wrn_conv_layers(o.widen))
+    for (int64_t B : {o.batch, 3 * o.batch}) {
+      const int64_t pad = l.k / 2, out_size = (l.size + 2 * pad - l.k) / l.stride + 1;
+      Tensor x = rand_normal({B, l.cin, l.size, l.size}, 11, 0, DType::F32, dev);
+      Tensor w = rand_normal({l.cout, l.cin, l.k, l.k}, 12, 0, DType::F32, dev);
+      Tensor gy = rand_normal({B, l.cout, out_size, out_size}, 13, 0, DType::F32, dev);
+      char name[64];
+      std::snprintf(name, sizeof name, "%lld->%lld k%lld s%lld %lldx%lld", (long long)l.cin, (long long)l.cout,
+                    (long long)l.k, (long long)l.stride, (long long)l.size, (long long)l.size);
+      for (auto [pass, pass_name] : passes) {
+        std::printf("%-22s %4lld %-6s", name, (long long)B, pass_name);
+        std::map<std::string, double> ms;
+        for (auto& v : variants) {
+          ConvBackendScope scope(v.backend);
+          kernels::gemm_set_tf32_cuda(v.tf32);
+          ms[v.name] = measure(dev, o.warmup, repeats, [&] { conv2d_pass(pass, x, w, gy, l.stride, pad); }).median;
+          std::printf(" %10.4f", ms[v.name]);
+          out["conv_layers"][name][std::to_string(B)][pass_name][v.name] = ms[v.name];
+        }
+        kernels::gemm_set_tf32_cuda(was_tf32);
+        std::printf(" %8.2f\n", ms["igemm"] / ms[baseline]);
+      }
+    }
+#else
+  (void)o, (void)dev, (void)repeats, (void)out;
+#endif
+}
+
+// The fusions of engine/kernel_version.h against their absence, in the same run: the step
+// with each switched off alone and with all off, then each fused piece alone (ratios against
+// the unfused form, so below 1 is a gain).
+template <typename Row>
+void fusion_rows(const BenchOpts& o, Device dev, WideResNet& student, WideResNet& teacher, Adam& adam,
+                 const StepBatch& batch, int64_t& step, double step_baseline, const Row& row) {
+  const int repeats = std::max(o.repeats, 1);
+  TrainConfig cfg;
+  cfg.epochs = 1;
+  cfg.steps_per_epoch = 1 << 20;
+  auto step_fn = [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); };
+  auto set_all = [](bool on) {
+    for (Fusion f : kAllFusions) set_fusion_enabled(f, on);
+  };
+  for (Fusion f : kAllFusions) {
+    set_fusion_enabled(f, false);
+    Stats s = measure(dev, o.warmup, repeats, step_fn);
+    set_fusion_enabled(f, true);
+    row(std::string("MixMatch step (interleave, no ") + fusion_name(f) + ")", s, step_baseline);
+  }
+  set_all(false);
+  Stats unfused = measure(dev, o.warmup, repeats, step_fn);
+  set_all(true);
+  row("MixMatch step (interleave, no fusions)", unfused, step_baseline);
+
+  // BatchNorm alone at group 1's shape ([3B, 32, 32, 32]), forward + backward.
+  const int64_t B3 = 3 * o.batch, C = 16 * o.widen;
+  BatchNorm2d bn(C);
+  bn.to(dev);
+  Tensor x = rand_normal({B3, C, 32, 32}, 5, 0, DType::F32, dev).set_requires_grad(true);
+  Tensor r = rand_normal({B3, C, 32, 32}, 6, 0, DType::F32, dev);
+  ForwardOptions grouped;
+  grouped.groups = {{true, ""}, {false, ""}, {false, ""}};
+  auto backward_of = [&](const Tensor& y) { sum(mul(y, r)).backward(); };
+  Stats g3 = measure(dev, o.warmup, repeats, [&] { backward_of(bn(x, grouped)); });
+  const std::vector<Tensor> chunks = split(x.detach(), o.batch);
+  std::vector<Tensor> leaves;
+  for (auto& c : chunks) leaves.push_back(c.clone().set_requires_grad(true));
+  const std::vector<Tensor> rs = split(r, o.batch);
+  Stats calls3 = measure(dev, o.warmup, repeats, [&] {
+    for (size_t i = 0; i < leaves.size(); ++i) {
+      ForwardOptions one;
+      one.update_running_stats = i == 0;
+      sum(mul(bn(leaves[i], one), rs[i])).backward();
+    }
+  });
+  row("BN fwd+bwd [3B,C,32,32]: 3 calls", calls3, calls3.median);
+  row("BN fwd+bwd [3B,C,32,32]: 3 groups, 1 call", g3, calls3.median);
+  set_fusion_enabled(Fusion::BnLeakyRelu, false);
+  Stats pair = measure(dev, o.warmup, repeats, [&] { backward_of(bn.forward_leaky_relu(x, {}, 0.1)); });
+  set_fusion_enabled(Fusion::BnLeakyRelu, true);
+  Stats fused = measure(dev, o.warmup, repeats, [&] { backward_of(bn.forward_leaky_relu(x, {}, 0.1)); });
+  row("BN+LeakyReLU fwd+bwd: unfused", pair, pair.median);
+  row("BN+LeakyReLU fwd+bwd: fused", fused, pair.median);
+
+  // Adam and the EMA teacher over the whole WRN (the student's gradients from one step).
+  step_fn();
+  for (const char* what : {"Adam", "EMA"}) {
+    auto update = [&] {
+      if (what[0] == 'A') {
+        adam.step();
+      } else {
+        EmaSpec spec;
+        spec.weight_decay = 0.02 * 0.002;
+        ema_step(teacher, student, spec);
+      }
+    };
+    set_fusion_enabled(Fusion::MultiTensor, false);
+    Stats per = measure(dev, o.warmup, repeats, update);
+    set_fusion_enabled(Fusion::MultiTensor, true);
+    Stats multi = measure(dev, o.warmup, repeats, update);
+    row(std::string(what) + ": per tensor", per, per.median);
+    row(std::string(what) + ": multi-tensor", multi, per.median);
+  }
+}
 
 int run_bench(const BenchOpts& o) {
   const Device dev = resolve_device(o.device);
+  MM_CHECK(!o.conv_layers || dev == Device::CUDA, "bench --conv-layers: needs --device cuda");
   const int repeats = std::max(o.repeats, 1);
   nlohmann::ordered_json out;
   out["device"] = device_name(dev);
@@ -71,18 +207,19 @@ int run_bench(const BenchOpts& o) {
   if (emulated)
     std::printf("NOTE: emulated CUDA: these are CPU timings of the CUDA emulator, NOT GPU numbers; do not record them\n");
 
-  WideResNetConfig mc;
-  mc.depth = o.depth;
-  mc.widen_factor = o.widen;
-  WideResNet student(mc), teacher(mc);
-  student.to(dev);
-  teacher.to(dev);
-  copy_state(student, teacher);
+  if (o.conv_layers) {  // only the per-layer convolution table
+    conv_layer_rows(o, dev, repeats, out);
+    if (!o.json.empty()) write_file_atomically(o.json, out.dump(2) + "\n");
+    return 0;
+  }
+
+  BenchModels models(o.depth, o.widen, dev);
+  WideResNet &student = models.student, &teacher = models.teacher;
 
   // Forward and forward+backward of the WRN alone.
-  std::printf("%-36s %10s %10s %10s %8s\n", "what", "median ms", "min ms", "max ms", "ratio");
+  std::printf("%-48s %10s %10s %10s %8s\n", "what", "median ms", "min ms", "max ms", "ratio");
   auto row = [&](const std::string& name, const Stats& s, double baseline) {
-    std::printf("%-36s %10.3f %10.3f %10.3f %8.2f\n", name.c_str(), s.median, s.min, s.max, s.median / baseline);
+    std::printf("%-48s %10.3f %10.3f %10.3f %8.2f\n", name.c_str(), s.median, s.min, s.max, s.median / baseline);
     out["timings"][name] = {{"median_ms", s.median}, {"min_ms", s.min}, {"max_ms", s.max}, {"ratio", s.median / baseline}};
   };
   for (int64_t B : {o.batch, 3 * o.batch}) {
@@ -177,6 +314,8 @@ int run_bench(const BenchOpts& o) {
 #endif
   }
 
+  if (kernel_version() == KernelVersion::Current) fusion_rows(o, dev, student, teacher, adam, batch, step, baseline, row);
+
   // Per-kernel-family breakdown of the interleaved step (synchronizing scopes: slower).
   TrainConfig cfg;
   cfg.epochs = 1;
@@ -211,6 +350,9 @@ int run_bench(const BenchOpts& o) {
     std::printf("\ndata pipeline (CPU gather + augment, one thread): %.3f ms per step = %.0f images/s\n", p.median, ips);
     out["pipeline"] = {{"ms_per_step", p.median}, {"images_per_s", ips}};
   }
+  // The per-layer convolution table on a GPU (the emulator would take hours: --conv-layers
+  // asks for it alone).
+  if (dev == Device::CUDA && !emulated) conv_layer_rows(o, dev, repeats, out);
   if (!o.json.empty()) write_file_atomically(o.json, out.dump(2) + "\n");
   return 0;
 }
@@ -227,6 +369,13 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--warmup", o->warmup, "untimed runs first")->check(CLI::NonNegativeNumber);
   cmd->add_option("--repeats", o->repeats, "timed runs (median reported)")->check(CLI::PositiveNumber);
   cmd->add_flag("--quick", o->quick, "skip the data-pipeline measurement");
+  auto ranks = std::make_shared<bool>(false);
+  cmd->add_flag("--ranks", *ranks,
+                "data parallel (run under mpirun -np N): the gradient all-reduce per step against the step time, "
+                "with synchronized and with local BN");
+  cmd->add_flag("--conv-layers", o->conv_layers,
+                "only this: each convolution shape of the WRN at B and 3B, forward and both gradients, on every "
+                "convolution backend (own FP32 / TF32, igemm, cuDNN FP32 / TF32)");
   // The concurrency sweep replaces the other measurements when asked for.
   auto sweep = std::make_shared<ConcurrentSweepOpts>();
   cmd->add_option("--concurrent-sweep", sweep->counts,
@@ -234,9 +383,11 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--sweep-steps", sweep->steps, "steps of each process in the sweep")->check(CLI::PositiveNumber);
   cmd->add_option("--sweep-dataset", sweep->dataset, "dataset of the sweep's runs: synthetic (16x16) or cifar10");
   cmd->add_option("--sweep-data", sweep->data_dir, "dataset folder of the sweep's runs");
-  cmd->callback([o, sweep, cmd, &action] {
+  cmd->callback([o, sweep, ranks, cmd, &action] {
     const bool sweeping = cmd->count("--concurrent-sweep") > 0;
-    action = [o, sweep, sweeping] {
+    MM_CHECK(!(sweeping && *ranks), "--ranks and --concurrent-sweep: one measurement at a time");
+    action = [o, sweep, sweeping, ranks] {
+      if (*ranks) return run_bench_ranks(*o);
       if (!sweeping) return run_bench(*o);
       sweep->device = o->device, sweep->depth = o->depth, sweep->widen = o->widen, sweep->batch = o->batch;
       nlohmann::ordered_json out;

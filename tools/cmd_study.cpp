@@ -89,6 +89,10 @@ void add_ablate_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--recipes", a->recipes, "comma-separated: port, google");
   cmd->add_option("--modes", a->modes, "comma-separated cells: interleave, separate, single, single-sqrt");
   cmd->add_option("--ema", a->emas, "comma-separated: on, off");
+  cmd->add_option("--bn-syncs", a->bn_syncs,
+                  "comma-separated: global, local (data parallel BN statistics; local cells are named <mode>+local)");
+  cmd->add_option("--ranks", a->ranks, "ranks of every run (> 1: each run is `$MMENGINE_MPIRUN -np N mmengine train`, "
+                                       "default launcher mpirun; needs --concurrent)");
   cmd->add_option("--device", a->device, "auto, cpu or cuda");
   cmd->add_option("--out", a->out_dir, "folder of the grid (one run folder per cell and seed)");
   cmd->add_option("--concurrent", a->concurrent,

@@ -5,6 +5,7 @@
 
 #include "data/dataset.h"
 #include "data/split.h"
+#include "engine/dist.h"
 #include "engine/file_io.h"
 #include "layers/checkpoint.h"
 #include "layers/wideresnet.h"
@@ -22,7 +23,8 @@ namespace {
 // it is (where it runs, how long, what it prints, how it prefetches).
 bool allowed_on_resume(const std::string& flag) {
   for (const char* f : {"--time-limit", "--stop-after", "--log-every", "--prefetch", "--device", "--data", "--out",
-                        "--eval-batch", "--resume", "--graph"})
+                        "--eval-batch", "--resume", "--graph",
+                        "--dist", "--collective-timeout"})
     if (flag == f) return true;
   return false;
 }
@@ -32,7 +34,9 @@ void add_train_command(CLI::App& app, CommandAction& action) {
   auto* cmd = app.add_subcommand("train", "train MixMatch (defaults: the paper's CIFAR-10 setting, GPU if present)");
   cmd->footer("Defaults shown are the paper preset's; --preset and --recipe change some (see --print-config).\n"
               "--resume takes every setting from the run's config.json; only --time-limit, --stop-after, --log-every,\n"
-              "--prefetch, --device, --data, --eval-batch and --graph may be given again with other values.");
+              "--prefetch, --device, --data, --eval-batch, --graph, --dist and --collective-timeout may be given again\n"
+              "with other values. Data parallel: mpirun -np N mmengine train ... (the world size must stay the same on\n"
+              "--resume).");
   cmd->option_defaults()->always_capture_default();
   // Resolution order: defaults, then --preset, then --recipe, then every flag given explicitly.
   struct Flags {
@@ -90,6 +94,8 @@ void add_train_command(CLI::App& app, CommandAction& action) {
   opt("--max-eval-images", &TrainConfig::max_eval_images, "evaluate on at most this many validation/test images (0: all)");
   opt("--log-every", &TrainConfig::log_every, "steps between metric rows / log lines");
   opt("--prefetch", &TrainConfig::prefetch, "batches prepared ahead by the loader thread (0..64; 0: none)");
+  opt("--collective-timeout", &TrainConfig::collective_timeout_s,
+      "seconds a collective may wait for the other ranks before every rank ends with an error naming the missing one");
   cmd->add_flag("--resume", f->parsed.resume, "continue the run in --out from its last checkpoint, with its config.json");
   auto print_config = std::make_shared<bool>(false);
   cmd->add_flag("--print-config", *print_config, "print the resolved configuration (config.json) and exit");
@@ -118,6 +124,9 @@ void add_train_command(CLI::App& app, CommandAction& action) {
        [](TrainConfig& c, const std::string& v) { c.decay_scope = parse_decay_scope(v); });
   word("--graph", "off", enum_help(kGraphModes),
        [](TrainConfig& c, const std::string& v) { c.graph = enum_parse(kGraphModes, "--graph", v); });
+  word("--dist", "auto", "data parallel: " + dist_backend_help(),
+       [](TrainConfig& c, const std::string& v) { c.dist = dist_backend_name(parse_dist_backend(v)); });
+  word("--bn-sync", "global", "BN statistics across ranks: " + enum_help(kBnSyncs), [](TrainConfig& c, const std::string& v) { c.bn_sync = parse_bn_sync(v); });
   word("--conv-bias", "off", "on or off",
        [on_off](TrainConfig& c, const std::string& v) { c.conv_bias = on_off(v, "--conv-bias"); });
   // --resume: the run's config.json, plus the given flags that may change between invocations; a
@@ -148,6 +157,8 @@ void add_train_command(CLI::App& app, CommandAction& action) {
     run.time_limit_minutes = requested.time_limit_minutes;
     run.stop_after = requested.stop_after;
     if (cmd->count("--device") == 0) run.device = "auto";
+    if (cmd->count("--dist") == 0) run.dist = "auto";
+    if (cmd->count("--collective-timeout") == 0) run.collective_timeout_s = TrainConfig().collective_timeout_s;
     run.out_dir = requested.out_dir;
     run.resume = true;
     return run;

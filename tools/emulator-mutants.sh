@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Plants kernel bugs the CUDA emulator must catch, one at a time, in copies of the real kernels
 # with shared-memory block reductions (kernels/cuda/launch.cuh's block_sum, batchnorm.cu,
-# reduce.cu, elementwise.cu), builds emulator/mutants/driver.cpp around each copy with
+# reduce.cu, elementwise.cu) and the multi-tensor optimizer kernels (optim.cu), builds emulator/mutants/driver.cpp around each copy with
 # AddressSanitizer + UBSan, and runs it under the ascending, descending and a seeded random
 # schedule. A mutant is killed when any run fails (a mismatch with the CPU twin, an emulator
 # abort on divergence, an ASan report). Fails if the unmutated kernels fail or any mutant
@@ -17,7 +17,7 @@ trap 'rm -rf "$work"' EXIT
 flags=(-std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
        -DMMENGINE_WITH_CUDA -DMMENGINE_CUDA_EMULATED)
 schedules=(ascending descending random:11)
-kernels=(elementwise reduce batchnorm)
+kernels=(elementwise reduce batchnorm optim)
 
 # The parts no mutant touches, compiled once.
 mkdir -p "$work/common"
@@ -29,8 +29,8 @@ wait_all() {
   for p in "${pids[@]}"; do wait "$p" || { echo "emulator-mutants: a compile failed" >&2; exit 1; }; done
   pids=()
 }
-for src in emulator/runtime.cpp emulator/scheduler.cpp emulator/graph.cpp kernels/error.cpp kernels/cpu/elementwise.cpp kernels/cpu/reduce.cpp \
-           kernels/cpu/batchnorm.cpp emulator/mutants/driver.cpp; do
+for src in emulator/runtime.cpp emulator/scheduler.cpp emulator/graph.cpp kernels/error.cpp kernels/cpu/elementwise.cpp \
+           kernels/cpu/reduce.cpp kernels/cpu/batchnorm.cpp kernels/cpu/optim.cpp emulator/mutants/driver.cpp; do
   obj="$work/common/$(echo "$src" | tr / _).o"
   "$cxx" "${flags[@]}" -I. -Iemulator/include -c "$src" -o "$obj" &
   pids+=($!)
@@ -121,6 +121,23 @@ build_and_run missing-barrier-shared-reuse kernels/cuda/batchnorm.cu \
 build_and_run wrong-index-bn-split-partial kernels/cuda/batchnorm.cu \
   'for (int64_t j = 0; j < S; ++j) t += partial[c * S + j];' \
   'for (int64_t j = 0; j < S; ++j) t += partial[c + j];'
+build_and_run bn-group-ignored kernels/cuda/batchnorm.cu \
+  'const int64_t base = ((b.g * N + n) * C + b.c) * HW;
+    for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) acc += f(base + i);' \
+  'const int64_t base = (n * C + b.c) * HW;
+    for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) acc += f(base + i);'
+build_and_run bn-running-update-group-order kernels/cuda/batchnorm.cu \
+  'for (int64_t h = 0; h < e.groups; ++h)' \
+  'for (int64_t h = e.groups - 1; h >= 0; --h)'
+build_and_run bn-param-grad-first-group-only kernels/cuda/batchnorm.cu \
+  't1 += partial_total(part, h * C + b.c, S);' \
+  't1 += partial_total(part, b.c, S);'
+build_and_run multi-tensor-tile-overrun kernels/cuda/optim.cu \
+  'for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) adam_element(' \
+  'for (int64_t i = begin + threadIdx.x; i <= end; i += blockDim.x) adam_element('
+build_and_run multi-tensor-tile-offset kernels/cuda/optim.cu \
+  'for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) ema_chunk_element(c, i);' \
+  'for (int64_t i = threadIdx.x; i < end - begin; i += blockDim.x) ema_chunk_element(c, i);'
 build_and_run wrong-index-reduce-row kernels/cuda/reduce.cu \
   'for (int64_t l = threadIdx.x; l < len; l += blockDim.x) acc += x[(o * len + l) * inner + i];' \
   'for (int64_t l = threadIdx.x + 1; l < len; l += blockDim.x) acc += x[(o * len + l) * inner + i];'

@@ -4,13 +4,13 @@
 # WRN-28-2 in float64 and float32, `mmengine bench` beside tools/reference/bench_pytorch.py
 # (same machine, same run), compute-sanitizer memcheck over the CUDA tests and racecheck over
 # the reduction and BatchNorm tests, the CPU tests (the oracle). Prints a summary table last.
-# Writes at most 8 files to $OUT (or /tmp/gpu-check): summary.txt, tests.log, gradcheck.log,
-# parity.log, bench.log, bench_pytorch.log, memcheck.log, racecheck.log. The bench JSON goes
+# Writes at most 9 files to $OUT (or /tmp/gpu-check): summary.txt, tests.log, gradcheck.log,
+# nccl.log, parity.log, bench.log, bench_pytorch.log, memcheck.log, racecheck.log. The bench JSON goes
 # to /tmp/mmengine-bench.json, where tools/gpu-train.sh reads the step time.
 #   source .device/env.sh && bash tools/gpu-check.sh
 # Runs the carried executables directly (CTest files hold the build machine's absolute paths).
 # Without a GPU every row FAILs (that is how the script is rehearsed).
-# GPU_CHECK_ONLY="memcheck bench" runs only the named parts (tests gradcheck bench pytorch
+# GPU_CHECK_ONLY="memcheck bench" runs only the named parts (tests gradcheck nccl bench pytorch
 # memcheck racecheck parity cpu), for a rerun after a fix.
 set -uo pipefail
 want() { [[ -z ${GPU_CHECK_ONLY:-} || " $GPU_CHECK_ONLY " == *" $1 "* ]]; }
@@ -72,6 +72,25 @@ if [[ -n $gc ]] && want gradcheck; then
   row "gradcheck --device cuda" "$(verdict $rc)" "$(tail -1 "$out/gradcheck.log" | cut -c1-100)"
 elif want gradcheck; then
   row "gradcheck --device cuda" "MISS" "mmengine-gradcheck not found"
+fi
+
+# Data parallel on one GPU (issue 15): a one-rank NCCL communicator made without MPI, its
+# collectives, and training steps through every collective against the plain step
+# (DistOneRank.CudaNccl*); then `mmengine train --dist nccl` starting without mpirun.
+if [[ -n $tests && -n $mm ]] && want nccl; then
+  timeout "$(cap 40)" "$tests" --gtest_filter='DistOneRank.CudaNccl*' --gtest_brief=1 >"$out/nccl.log" 2>&1
+  rc=$?
+  c=$(counts "$out/nccl.log")
+  ok=$(verdict $rc)
+  [[ $c == "passed 1, skipped 0, failed 0" ]] || ok=FAIL  # skipped, or not built with NCCL: no check
+  row "NCCL one rank: collectives, steps" "$ok" "$c"
+  timeout "$(cap 40)" env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_RANK "$mm" train --dist nccl --device cuda \
+    --preset synthetic --epochs 1 --steps-per-epoch 5 --max-eval-images 100 --overwrite --out /tmp/gpu-check-nccl \
+    >>"$out/nccl.log" 2>&1
+  rc=$?
+  row "train --dist nccl (no mpirun)" "$(verdict $rc)" "$(grep -oE 'final: .*' "$out/nccl.log" | cut -c1-80)"
+elif want nccl; then
+  row "NCCL one rank" "MISS" "mmengine_tests or mmengine not found"
 fi
 
 # Speed: the engine's step, then PyTorch's, nothing else on the machine meanwhile.

@@ -3,6 +3,7 @@
 #include <new>
 
 #include "kernels/error.h"
+#include "engine/dist.h"
 #include "engine/runtime.h"
 #include "tools/commands.h"
 
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mmengine: error: %s\n", e.what());
+    abort_other_ranks_on_error(1);  // the other ranks would wait in their next collective
     return 1;
   }
 }

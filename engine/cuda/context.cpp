@@ -104,6 +104,18 @@ void cuda_upload(void* dst, const void* src, size_t bytes) {
   }
 }
 
+std::shared_ptr<void> cuda_pinned(size_t bytes) {
+  MM_CHECK(!cuda_capturing(), "--graph on: internal: pinned memory requested during capture");
+  void* p = nullptr;
+  MM_CUDA_CHECK(cudaMallocHost(&p, std::max<size_t>(bytes, 1)));
+  return std::shared_ptr<void>(p, [](void* q) { cudaFreeHost(q); });  // at exit: nothing to report to
+}
+
+void cuda_copy_from_pinned(void* dst, const void* pinned, size_t bytes) {
+  if (bytes == 0) return;
+  MM_CUDA_CHECK(cudaMemcpyAsync(dst, pinned, bytes, cudaMemcpyHostToDevice, cuda_stream()));
+}
+
 void note_host_sync() {
   MM_CHECK(!cuda_capturing(), "--graph on: the captured training step waited for the device (a read of a device "
            "value or a synchronization); a captured step must not");

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace mmengine {
 
@@ -35,6 +36,13 @@ class CudaStreamScope {
 // staging buffer, then cudaMemcpyAsync; `src` may be reused as soon as this returns. A staging
 // buffer is reused only after the event recorded behind its copy completed.
 void cuda_upload(void* dst, const void* src, size_t bytes);
+
+// Pinned host memory of its own (not a staging slot), freed when the last owner lets go; not
+// while a graph is being captured. A captured graph may copy from it (cuda_copy_from_pinned):
+// the copy reads it again at every replay, so its bytes must stay as they were at capture.
+std::shared_ptr<void> cuda_pinned(size_t bytes);
+// pinned (from cuda_pinned) -> device memory on cuda_stream(), no host wait; may be captured.
+void cuda_copy_from_pinned(void* dst, const void* pinned, size_t bytes);
 
 // One host wait for the device (a device-to-host copy, a stream or device synchronization).
 void note_host_sync();

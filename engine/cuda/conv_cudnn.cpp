@@ -3,11 +3,16 @@
 
 #include <cudnn.h>
 
+#include <array>
 #include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
 
 #include "engine/cuda/context.h"
 #include "engine/memory.h"
 #include "kernels/cuda/check.h"
+#include "kernels/gemm.h"
 
 namespace mmengine {
 
@@ -23,14 +28,12 @@ cudnnHandle_t handle() {
   return h;
 }
 
-// RAII set of descriptors for one call (descriptors are cheap; this path is for comparison).
-template <typename T>
+// Descriptors of one convolution shape, kept for the life of the process.
 struct Descriptors {
   cudnnTensorDescriptor_t x, y;
   cudnnFilterDescriptor_t w;
   cudnnConvolutionDescriptor_t conv;
-  Descriptors(const kernels::ConvGeometry& g, int64_t cout) {
-    const cudnnDataType_t dt = sizeof(T) == 4 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
+  Descriptors(const kernels::ConvGeometry& g, int64_t cout, cudnnDataType_t dt, bool tf32) {
     MM_CUDA_CHECK(cudnnCreateTensorDescriptor(&x));
     MM_CUDA_CHECK(cudnnCreateTensorDescriptor(&y));
     MM_CUDA_CHECK(cudnnCreateFilterDescriptor(&w));
@@ -40,7 +43,8 @@ struct Descriptors {
     MM_CUDA_CHECK(cudnnSetFilter4dDescriptor(w, dt, CUDNN_TENSOR_NCHW, cout, g.in_channels, g.kernel_h, g.kernel_w));
     MM_CUDA_CHECK(cudnnSetConvolution2dDescriptor(conv, g.padding, g.padding, g.stride, g.stride, 1, 1,
                                                 CUDNN_CROSS_CORRELATION, dt));
-    MM_CUDA_CHECK(cudnnSetConvolutionMathType(conv, CUDNN_FMA_MATH));  // no TF32: compare like with like
+    // FP32 compares with the own FP32 kernels; TF32 (MMENGINE_MATMUL=tf32) with igemm.
+    MM_CUDA_CHECK(cudnnSetConvolutionMathType(conv, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
   }
   ~Descriptors() {
     cudnnDestroyTensorDescriptor(x);
@@ -48,7 +52,62 @@ struct Descriptors {
     cudnnDestroyFilterDescriptor(w);
     cudnnDestroyConvolutionDescriptor(conv);
   }
+  Descriptors(const Descriptors&) = delete;
+  Descriptors& operator=(const Descriptors&) = delete;
 };
+
+// The algorithm cuDNN measured fastest for one pass among the deterministic ones (the engine's
+// kernels are deterministic), with its math type and workspace size.
+template <typename Algo>
+struct Choice {
+  Algo algo{};
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+  size_t bytes = 0;
+};
+template <typename Algo, typename Perf>
+Choice<Algo> fastest_deterministic(const Perf* results, int count, const char* pass) {
+  for (int i = 0; i < count; ++i)  // cuDNN returns them fastest first
+    if (results[i].status == CUDNN_STATUS_SUCCESS && results[i].determinism == CUDNN_DETERMINISTIC)
+      return {results[i].algo, results[i].mathType, results[i].memory};
+  MM_FAIL("cuDNN: no deterministic ", pass, " algorithm for this convolution");
+}
+
+// Per shape, dtype and math mode: the descriptors and the three passes' algorithms, measured
+// once by cudnnFind*Algorithm at the first call (cuDNN's best, not a fixed algorithm) and
+// reused by every later call.
+struct Plan {
+  Descriptors d;
+  Choice<cudnnConvolutionFwdAlgo_t> fwd;
+  Choice<cudnnConvolutionBwdDataAlgo_t> data;
+  Choice<cudnnConvolutionBwdFilterAlgo_t> filter;
+  Plan(const kernels::ConvGeometry& g, int64_t cout, cudnnDataType_t dt, bool tf32) : d(g, cout, dt, tf32) {
+    constexpr int kMax = 16;
+    int n = 0;
+    cudnnConvolutionFwdAlgoPerf_t f[kMax];
+    MM_CUDA_CHECK(cudnnFindConvolutionForwardAlgorithm(handle(), d.x, d.w, d.conv, d.y, kMax, &n, f));
+    fwd = fastest_deterministic<cudnnConvolutionFwdAlgo_t>(f, n, "forward");
+    cudnnConvolutionBwdDataAlgoPerf_t b[kMax];
+    MM_CUDA_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(handle(), d.w, d.y, d.conv, d.x, kMax, &n, b));
+    data = fastest_deterministic<cudnnConvolutionBwdDataAlgo_t>(b, n, "input-gradient");
+    cudnnConvolutionBwdFilterAlgoPerf_t w[kMax];
+    MM_CUDA_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(handle(), d.x, d.y, d.conv, d.w, kMax, &n, w));
+    filter = fastest_deterministic<cudnnConvolutionBwdFilterAlgo_t>(w, n, "weight-gradient");
+  }
+};
+
+template <typename T>
+Plan& plan(const kernels::ConvGeometry& g, int64_t cout) {
+  const bool tf32 = sizeof(T) == 4 && kernels::gemm_tf32_cuda();
+  using Key = std::array<int64_t, 10>;
+  static std::map<Key, std::unique_ptr<Plan>> plans;
+  static std::mutex mutex;
+  const Key key{g.batch, g.in_channels, g.height, g.width, g.kernel_h, g.kernel_w, g.stride, g.padding, cout,
+                int64_t(sizeof(T)) * 2 + (tf32 ? 1 : 0)};
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& p = plans[key];
+  if (!p) p = std::make_unique<Plan>(g, cout, sizeof(T) == 4 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE, tf32);
+  return *p;
+}
 
 template <typename T>
 struct Scalars {
@@ -58,34 +117,32 @@ struct Scalars {
 
 template <typename T>
 void cudnn_conv_forward(const kernels::ConvGeometry& g, int64_t cout, const T* x, const T* w, T* y) {
-  Descriptors<T> d(g, cout);
+  Plan& p = plan<T>(g, cout);
   Scalars<T> s;
-  const auto algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;  // needs no workspace, supports float64
-  MM_CUDA_CHECK(cudnnConvolutionForward(handle(), &s.one, d.x, x, d.w, w, d.conv, algo, nullptr, 0, &s.zero, d.y, y));
+  auto ws = allocate(Device::CUDA, p.fwd.bytes);
+  MM_CUDA_CHECK(cudnnSetConvolutionMathType(p.d.conv, p.fwd.math));
+  MM_CUDA_CHECK(cudnnConvolutionForward(handle(), &s.one, p.d.x, x, p.d.w, w, p.d.conv, p.fwd.algo, ws.get(), p.fwd.bytes,
+                                        &s.zero, p.d.y, y));
 }
 
 template <typename T>
 void cudnn_conv_backward_data(const kernels::ConvGeometry& g, int64_t cout, const T* w, const T* gy, T* gx) {
-  Descriptors<T> d(g, cout);
+  Plan& p = plan<T>(g, cout);
   Scalars<T> s;
-  const auto algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_0;
-  size_t bytes = 0;
-  MM_CUDA_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(handle(), d.w, d.y, d.conv, d.x, algo, &bytes));
-  auto ws = allocate(Device::CUDA, bytes);
-  MM_CUDA_CHECK(cudnnConvolutionBackwardData(handle(), &s.one, d.w, w, d.y, gy, d.conv, algo, ws.get(), bytes, &s.zero,
-                                           d.x, gx));
+  auto ws = allocate(Device::CUDA, p.data.bytes);
+  MM_CUDA_CHECK(cudnnSetConvolutionMathType(p.d.conv, p.data.math));
+  MM_CUDA_CHECK(cudnnConvolutionBackwardData(handle(), &s.one, p.d.w, w, p.d.y, gy, p.d.conv, p.data.algo, ws.get(),
+                                             p.data.bytes, &s.zero, p.d.x, gx));
 }
 
 template <typename T>
 void cudnn_conv_backward_filter(const kernels::ConvGeometry& g, int64_t cout, const T* x, const T* gy, T* gw) {
-  Descriptors<T> d(g, cout);
+  Plan& p = plan<T>(g, cout);
   Scalars<T> s;
-  const auto algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0;
-  size_t bytes = 0;
-  MM_CUDA_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(handle(), d.x, d.y, d.conv, d.w, algo, &bytes));
-  auto ws = allocate(Device::CUDA, bytes);
-  MM_CUDA_CHECK(cudnnConvolutionBackwardFilter(handle(), &s.one, d.x, x, d.y, gy, d.conv, algo, ws.get(), bytes, &s.zero,
-                                             d.w, gw));
+  auto ws = allocate(Device::CUDA, p.filter.bytes);
+  MM_CUDA_CHECK(cudnnSetConvolutionMathType(p.d.conv, p.filter.math));
+  MM_CUDA_CHECK(cudnnConvolutionBackwardFilter(handle(), &s.one, p.d.x, x, p.d.y, gy, p.d.conv, p.filter.algo, ws.get(),
+                                               p.filter.bytes, &s.zero, p.d.w, gw));
 }
 
 #define MM_INSTANTIATE(T)                                                                                      \

@@ -1,5 +1,9 @@
 // The optional cuDNN convolution, for comparison with the engine's own kernels (NCHW, no
-// bias, full-precision math). Built only with CUDA and cuDNN.
+// bias). Full FP32 math (CUDNN_FMA_MATH), or TF32 tensor cores allowed when the CUDA GEMMs run
+// in TF32 (MMENGINE_MATMUL=tf32, gemm_set_tf32_cuda): the precision of the kernels it is
+// compared with. Fair: per shape, dtype and math mode the descriptors are made once and each
+// pass's algorithm is the fastest deterministic one cudnnFind*Algorithm measured at the first
+// call; the workspace it needs comes from the caching allocator. Built only with CUDA and cuDNN.
 #pragma once
 #include "kernels/conv.h"
 

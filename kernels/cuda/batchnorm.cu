@@ -1,5 +1,7 @@
 #include "kernels/batchnorm.h"
+#include "kernels/batchnorm_math.h"
 #include "kernels/cuda/launch.cuh"
+#include "kernels/error.h"
 
 namespace mmengine::kernels {
 
@@ -71,36 +73,51 @@ __global__ void bn_backward_v0_kernel(const T* x, const T* gy, const T* gamma, c
   }
 }
 
-// Current version: a 2-D grid of (channel, split) blocks (PyTorch's Normalization.cuh fills
-// the GPU the same way). Split s of channel c owns the images n = s, s + S, s + 2S, ...; each
-// image's HW values of the channel are contiguous, so loads are coalesced and need no division.
-// Partial sums go to the workspace and every block that needs a channel's total adds the S
-// partials in split order: deterministic, and the same in every block.
+// Current version: a 2-D grid of (channel, group x split) blocks (PyTorch's Normalization.cuh
+// fills the GPU the same way). Split s of group g owns the group's images n = s, s + S, ...;
+// each image's HW values of the channel are contiguous, so loads are coalesced and need no
+// division. S depends on the rows per group only, so every group sums in the order of a
+// one-group call on its rows. Partial sums go to the workspace and every block that needs a
+// (group, channel) total adds the S partials in split order: deterministic, and the same in
+// every block.
 constexpr int64_t kTargetBlocks = 512;  // ~4 blocks per SM on a 132-SM H100, whatever the C
 
 inline int64_t splits_for(int64_t N, int64_t C) {
   return std::max<int64_t>(1, std::min<int64_t>(N, (kTargetBlocks + C - 1) / std::max<int64_t>(C, 1)));
 }
 
-// Sum over this block's values of channel c of f(value index); valid in thread 0.
+// This block's place: channel c, group g, split s; gc = g * C + c indexes [G, C] statistics.
+struct BnBlock {
+  int64_t c, g, s, gc;
+};
+__device__ inline BnBlock bn_block(int64_t C, int64_t S) {
+  const int64_t c = blockIdx.x, g = blockIdx.y / S;
+  return {c, g, static_cast<int64_t>(blockIdx.y) - g * S, g * C + c};
+}
+
+// Sum over this block's values of channel c in the group starting at row n0 of f(value
+// index); valid in thread 0.
 template <typename F>
-__device__ inline double split_sum(int64_t c, int64_t s, int64_t S, int64_t N, int64_t C, int64_t HW, F f) {
+__device__ inline double split_sum(const BnBlock& b, int64_t S, int64_t N, int64_t C, int64_t HW, F f) {
   double acc = 0;
-  for (int64_t n = s; n < N; n += S) {
-    const int64_t base = (n * C + c) * HW;
+  for (int64_t n = b.s; n < N; n += S) {
+    const int64_t base = ((b.g * N + n) * C + b.c) * HW;
     for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) acc += f(base + i);
   }
   return block_sum(acc);
 }
 
-// The S partials of channel c, added in split order by thread 0 and shared with the block.
+// The S partials of statistics row c (a (group, channel) pair), added in split order.
+__device__ inline double partial_total(const double* partial, int64_t c, int64_t S) {
+  double t = 0;
+  for (int64_t j = 0; j < S; ++j) t += partial[c * S + j];
+  return t;
+}
+
+// partial_total by thread 0, shared with the block.
 __device__ inline double channel_total(const double* partial, int64_t c, int64_t S) {
   __shared__ double total;
-  if (threadIdx.x == 0) {
-    double t = 0;
-    for (int64_t j = 0; j < S; ++j) t += partial[c * S + j];
-    total = t;
-  }
+  if (threadIdx.x == 0) total = partial_total(partial, c, S);
   __syncthreads();
   const double v = total;
   __syncthreads();  // `total` may be reused by the next call
@@ -108,103 +125,137 @@ __device__ inline double channel_total(const double* partial, int64_t c, int64_t
 }
 
 template <typename T>
-__global__ void bn_sum_kernel(const T* x, double* part_sum, int64_t N, int64_t C, int64_t HW) {
-  const int64_t c = blockIdx.x, s = blockIdx.y, S = gridDim.y;
-  const double v = split_sum(c, s, S, N, C, HW, [&](int64_t idx) { return static_cast<double>(x[idx]); });
-  if (threadIdx.x == 0) part_sum[c * S + s] = v;
+__global__ void bn_sum_kernel(const T* x, double* part_sum, int64_t N, int64_t C, int64_t HW, int64_t S) {
+  const BnBlock b = bn_block(C, S);
+  const double v = split_sum(b, S, N, C, HW, [&](int64_t idx) { return static_cast<double>(x[idx]); });
+  if (threadIdx.x == 0) part_sum[b.gc * S + b.s] = v;
 }
 
 template <typename T>
 __global__ void bn_centered_kernel(const T* x, const double* part_sum, double* part_ss, int64_t N, int64_t C,
-                                   int64_t HW) {
-  const int64_t c = blockIdx.x, s = blockIdx.y, S = gridDim.y;
-  const double mu = channel_total(part_sum, c, S) / static_cast<double>(N * HW);
-  const double v = split_sum(c, s, S, N, C, HW, [&](int64_t idx) {
+                                   int64_t HW, int64_t S) {
+  const BnBlock b = bn_block(C, S);
+  const double mu = channel_total(part_sum, b.gc, S) / static_cast<double>(N * HW);
+  const double v = split_sum(b, S, N, C, HW, [&](int64_t idx) {
     const double d = x[idx] - mu;
     return d * d;
   });
-  if (threadIdx.x == 0) part_ss[c * S + s] = v;
+  if (threadIdx.x == 0) part_ss[b.gc * S + b.s] = v;
 }
 
+// Normalizes (and activates) this block's values; block (c, 0) also moves channel c's running
+// statistics by the flagged groups in group order, from the same partials as every block.
 template <typename T>
 __global__ void bn_apply_kernel(const T* x, const T* gamma, const T* beta, const double* part_sum,
                                 const double* part_ss, T* y, T* mean, T* var, T* invstd, int64_t N, int64_t C,
-                                int64_t HW, double eps) {
-  const int64_t c = blockIdx.x, s = blockIdx.y, S = gridDim.y;
+                                int64_t HW, int64_t S, double eps, BnTrainExtras<T> e) {
+  const BnBlock b = bn_block(C, S);
   const double count = static_cast<double>(N * HW);
-  const double mu = channel_total(part_sum, c, S) / count, v = channel_total(part_ss, c, S) / count;
+  const double mu = channel_total(part_sum, b.gc, S) / count, v = channel_total(part_ss, b.gc, S) / count;
   const double is = 1.0 / sqrt(v + eps);
-  if (s == 0 && threadIdx.x == 0) {
-    mean[c] = static_cast<T>(mu);
-    var[c] = static_cast<T>(v);
-    invstd[c] = static_cast<T>(is);
+  if (b.s == 0 && threadIdx.x == 0) {
+    mean[b.gc] = static_cast<T>(mu);
+    var[b.gc] = static_cast<T>(v);
+    invstd[b.gc] = static_cast<T>(is);
   }
-  const double scale = gamma[c] * is, shift = beta[c] - mu * scale;
-  for (int64_t n = s; n < N; n += S) {
-    const int64_t base = (n * C + c) * HW;
-    for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) y[base + i] = static_cast<T>(x[base + i] * scale + shift);
+  if (blockIdx.y == 0 && threadIdx.x == 0 && e.update_mask != 0)
+    for (int64_t h = 0; h < e.groups; ++h)
+      if (e.update_mask >> h & 1u) {
+        const int64_t hc = h * C + b.c;
+        const T hmean = static_cast<T>(partial_total(part_sum, hc, S) / count);
+        const T hvar = static_cast<T>(partial_total(part_ss, hc, S) / count);
+        bn_running_update(e, b.c, hmean, hvar, count);
+      }
+  const double scale = gamma[b.c] * is, shift = beta[b.c] - mu * scale;
+  for (int64_t n = b.s; n < N; n += S) {
+    const int64_t base = ((b.g * N + n) * C + b.c) * HW;
+    for (int64_t i = threadIdx.x; i < HW; i += blockDim.x)
+      y[base + i] = bn_apply_value(x[base + i], scale, shift, e.leaky, e.slope);
   }
 }
 
+// Partials of (sum g, sum g * xhat), g the gradient at the BatchNorm output: [0, GCS) and [GCS, 2 GCS).
 template <typename T>
-__global__ void bn_grad_sums_kernel(const T* x, const T* gy, const T* mean, const T* invstd, double* part, int64_t N,
-                                    int64_t C, int64_t HW) {
-  const int64_t c = blockIdx.x, s = blockIdx.y, S = gridDim.y;
-  const double mu = mean[c], is = invstd[c];
-  const double s1 = split_sum(c, s, S, N, C, HW, [&](int64_t idx) { return static_cast<double>(gy[idx]); });
-  const double s2 = split_sum(c, s, S, N, C, HW, [&](int64_t idx) { return gy[idx] * ((x[idx] - mu) * is); });
+__global__ void bn_grad_sums_kernel(const T* x, const T* gy, const T* y_act, T slope, const T* mean, const T* invstd,
+                                    double* part, int64_t N, int64_t C, int64_t HW, int64_t S, int64_t GCS) {
+  const BnBlock b = bn_block(C, S);
+  const double mu = mean[b.gc], is = invstd[b.gc];
+  const double s1 = split_sum(b, S, N, C, HW, [&](int64_t idx) {
+    return static_cast<double>(bn_output_grad(gy[idx], y_act, idx, slope));
+  });
+  const double s2 = split_sum(b, S, N, C, HW, [&](int64_t idx) {
+    return bn_output_grad(gy[idx], y_act, idx, slope) * ((x[idx] - mu) * is);
+  });
   if (threadIdx.x == 0) {
-    part[c * S + s] = s1;
-    part[C * S + c * S + s] = s2;
+    part[b.gc * S + b.s] = s1;
+    part[GCS + b.gc * S + b.s] = s2;
   }
 }
 
 template <typename T>
-__global__ void bn_grad_input_kernel(const T* x, const T* gy, const T* gamma, const T* mean, const T* invstd,
-                                     const double* part, T* gx, T* ggamma, T* gbeta, int64_t N, int64_t C, int64_t HW) {
-  const int64_t c = blockIdx.x, s = blockIdx.y, S = gridDim.y;
-  const double sum_gy = channel_total(part, c, S), sum_gy_xhat = channel_total(part + C * S, c, S);
-  if (s == 0 && threadIdx.x == 0) {
-    if (gbeta) gbeta[c] = static_cast<T>(sum_gy);
-    if (ggamma) ggamma[c] = static_cast<T>(sum_gy_xhat);
+__global__ void bn_grad_input_kernel(const T* x, const T* gy, const T* y_act, T slope, const T* gamma, const T* mean,
+                                     const T* invstd, const double* part, T* gx, T* ggamma, T* gbeta, int64_t G,
+                                     int64_t N, int64_t C, int64_t HW, int64_t S) {
+  const BnBlock b = bn_block(C, S);
+  const int64_t GCS = G * C * S;
+  const double sum_g = channel_total(part, b.gc, S), sum_g_xhat = channel_total(part + GCS, b.gc, S);
+  if (blockIdx.y == 0 && threadIdx.x == 0) {  // the parameter gradients: the groups' sums in group order
+    double t1 = 0, t2 = 0;
+    for (int64_t h = 0; h < G; ++h) {
+      t1 += partial_total(part, h * C + b.c, S);
+      t2 += partial_total(part + GCS, h * C + b.c, S);
+    }
+    if (gbeta) gbeta[b.c] = static_cast<T>(t1);
+    if (ggamma) ggamma[b.c] = static_cast<T>(t2);
   }
-  const double count = static_cast<double>(N * HW), mu = mean[c], is = invstd[c], k1 = gamma[c] * is / count;
-  for (int64_t n = s; n < N; n += S) {
-    const int64_t base = (n * C + c) * HW;
+  const double count = static_cast<double>(N * HW), mu = mean[b.gc], is = invstd[b.gc], k1 = gamma[b.c] * is / count;
+  for (int64_t n = b.s; n < N; n += S) {
+    const int64_t base = ((b.g * N + n) * C + b.c) * HW;
     for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) {
-      const double xhat = (x[base + i] - mu) * is;
-      gx[base + i] = static_cast<T>(k1 * (count * gy[base + i] - sum_gy - xhat * sum_gy_xhat));
+      const int64_t k = base + i;
+      gx[k] = bn_input_grad(x[k], bn_output_grad(gy[k], y_act, k, slope), mu, is, k1, count, sum_g, sum_g_xhat);
     }
   }
 }
 }  // namespace
 
-int64_t batchnorm_workspace_cuda(int64_t N, int64_t C, int64_t) { return 2 * C * splits_for(N, C); }
+int64_t batchnorm_workspace_cuda(int64_t G, int64_t N, int64_t C, int64_t) { return 2 * G * C * splits_for(N, C); }
+
+namespace {
+dim3 bn_grid(int64_t G, int64_t C, int64_t S) {
+  MM_CHECK(G >= 1 && G * S <= 65535, "batchnorm: ", G, " groups x ", S, " splits exceed the grid");
+  return dim3(static_cast<unsigned>(C), static_cast<unsigned>(G * S));
+}
+}  // namespace
 
 template <typename T>
 void batchnorm_forward_train_cuda(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* var, T* invstd, int64_t N,
-                                  int64_t C, int64_t HW, double eps, double* workspace, cudaStream_t stream) {
+                                  int64_t C, int64_t HW, double eps, const BnTrainExtras<T>& e, double* workspace, cudaStream_t stream) {
   if (C == 0) return;
-  const int64_t S = splits_for(N, C);
-  const dim3 grid(static_cast<unsigned>(C), static_cast<unsigned>(S));
-  double *part_sum = workspace, *part_ss = workspace + C * S;
-  bn_sum_kernel<<<grid, kThreads, 0, stream>>>(x, part_sum, N, C, HW);
+  const int64_t G = e.groups, S = splits_for(N, C);
+  const dim3 grid = bn_grid(G, C, S);
+  double *part_sum = workspace, *part_ss = workspace + G * C * S;
+  // Phase 1: statistics (a distributed caller would all-reduce between the launches).
+  bn_sum_kernel<<<grid, kThreads, 0, stream>>>(x, part_sum, N, C, HW, S);
   MM_LAUNCH_CHECK();
-  bn_centered_kernel<<<grid, kThreads, 0, stream>>>(x, part_sum, part_ss, N, C, HW);
+  bn_centered_kernel<<<grid, kThreads, 0, stream>>>(x, part_sum, part_ss, N, C, HW, S);
   MM_LAUNCH_CHECK();
-  bn_apply_kernel<<<grid, kThreads, 0, stream>>>(x, gamma, beta, part_sum, part_ss, y, mean, var, invstd, N, C, HW, eps);
+  // Phase 2: apply (+ LeakyReLU, + the running statistics).
+  bn_apply_kernel<<<grid, kThreads, 0, stream>>>(x, gamma, beta, part_sum, part_ss, y, mean, var, invstd, N, C, HW, S, eps, e);
   MM_LAUNCH_CHECK();
 }
 
 template <typename T>
-void batchnorm_backward_cuda(const T* x, const T* gy, const T* gamma, const T* mean, const T* invstd, T* gx, T* ggamma,
-                             T* gbeta, int64_t N, int64_t C, int64_t HW, double* workspace, cudaStream_t stream) {
+void batchnorm_backward_cuda(const T* x, const T* gy, const T* y_act, T slope, const T* gamma, const T* mean,
+                             const T* invstd, T* gx, T* ggamma, T* gbeta, int64_t G, int64_t N, int64_t C, int64_t HW,
+                             double* workspace, cudaStream_t stream) {
   if (C == 0) return;
   const int64_t S = splits_for(N, C);
-  const dim3 grid(static_cast<unsigned>(C), static_cast<unsigned>(S));
-  bn_grad_sums_kernel<<<grid, kThreads, 0, stream>>>(x, gy, mean, invstd, workspace, N, C, HW);
+  const dim3 grid = bn_grid(G, C, S);
+  bn_grad_sums_kernel<<<grid, kThreads, 0, stream>>>(x, gy, y_act, slope, mean, invstd, workspace, N, C, HW, S, G * C * S);
   MM_LAUNCH_CHECK();
-  bn_grad_input_kernel<<<grid, kThreads, 0, stream>>>(x, gy, gamma, mean, invstd, workspace, gx, ggamma, gbeta, N, C, HW);
+  bn_grad_input_kernel<<<grid, kThreads, 0, stream>>>(x, gy, y_act, slope, gamma, mean, invstd, workspace, gx, ggamma, gbeta, G, N,
+                                           C, HW, S);
   MM_LAUNCH_CHECK();
 }
 
@@ -226,9 +277,9 @@ void batchnorm_backward_v0_cuda(const T* x, const T* gy, const T* gamma, const T
 
 #define MM_INSTANTIATE(T)                                                                                           \
   template void batchnorm_forward_train_cuda<T>(const T*, const T*, const T*, T*, T*, T*, T*, int64_t, int64_t, int64_t,  \
-                                                double, double*, cudaStream_t);                                                   \
-  template void batchnorm_backward_cuda<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t, \
-                                           int64_t, double*, cudaStream_t);                                                      \
+                                                double, const BnTrainExtras<T>&, double*, cudaStream_t);                          \
+  template void batchnorm_backward_cuda<T>(const T*, const T*, const T*, T, const T*, const T*, const T*, T*, T*, T*,     \
+                                           int64_t, int64_t, int64_t, int64_t, double*, cudaStream_t);                          \
   template void batchnorm_forward_train_v0_cuda<T>(const T*, const T*, const T*, T*, T*, T*, T*, int64_t, int64_t,         \
                                                    int64_t, double, cudaStream_t);                                                \
   template void batchnorm_backward_v0_cuda<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, int64_t,       \

@@ -1,0 +1,73 @@
+// Per-element formulas of kernels/batchnorm.h shared by the CPU and CUDA twins: the apply
+// (optionally fused with LeakyReLU), the LeakyReLU gradient recovered from the fused output,
+// the input gradient, and the running-statistics update. Each reproduces, bit for bit, what
+// the unfused ops compute (a BatchNorm output, then elementwise.h's leaky_relu; the running
+// update as the elementwise mul/add of BatchNorm2d's former host code).
+#pragma once
+#include <cmath>
+
+#include "kernels/batchnorm.h"
+#include "kernels/common.h"
+
+namespace mmengine::kernels {
+
+// a * b and a + b rounded once each: never contracted into a fused multiply-add (nvcc
+// contracts by default), as the separate elementwise kernels they replace compute them.
+template <typename T>
+MM_HD T mul_rn(T a, T b) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (sizeof(T) == sizeof(float)) return __fmul_rn(a, b);
+  else return __dmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+template <typename T>
+MM_HD T add_rn(T a, T b) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (sizeof(T) == sizeof(float)) return __fadd_rn(a, b);
+  else return __dadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+
+// The normalized value, then (fused) LeakyReLU as elementwise_math.h's unary_value computes it.
+template <typename T>
+MM_HD T bn_apply_value(T x, double scale, double shift, bool leaky, T slope) {
+  const T z = static_cast<T>(x * scale + shift);
+  if (!leaky) return z;
+  return z > T(0) ? z : slope * z;
+}
+
+// The gradient reaching the BatchNorm output: gy itself, or through the fused LeakyReLU whose
+// output y has the sign of its input (slope >= 0), as elementwise_math.h's unary_derivative.
+template <typename T>
+MM_HD T bn_output_grad(T gy, const T* y_act, int64_t k, T slope) {
+  if (!y_act) return gy;
+  return gy * (y_act[k] > T(0) ? T(1) : slope);
+}
+
+// The input gradient of one value; k1 = gamma * invstd / count.
+template <typename T>
+MM_HD T bn_input_grad(T x, T g, double mu, double is, double k1, double count, double sum_g, double sum_g_xhat) {
+  const double xhat = (x - mu) * is;
+  return static_cast<T>(k1 * (count * g - sum_g - xhat * sum_g_xhat));
+}
+
+// running = (1 - m) running + m stat (stat: the mean, or the variance with factor m * unbias),
+// in T: mul(running, 1 - m) + mul(stat, factor) with the scalars rounded to T.
+template <typename T>
+MM_HD T bn_running_value(T running, T stat, double keep, double factor) {
+  return add_rn(mul_rn(running, static_cast<T>(keep)), mul_rn(stat, static_cast<T>(factor)));
+}
+
+// One group's statistics move the running statistics of channel c.
+template <typename T>
+MM_HD void bn_running_update(const BnTrainExtras<T>& e, int64_t c, T mean, T var, double count) {
+  const double unbias = count / (count - 1);
+  e.running_mean[c] = bn_running_value(e.running_mean[c], mean, 1.0 - e.momentum, e.momentum);
+  e.running_var[c] = bn_running_value(e.running_var[c], var, 1.0 - e.momentum, e.momentum * unbias);
+}
+
+}  // namespace mmengine::kernels

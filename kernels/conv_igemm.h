@@ -1,0 +1,143 @@
+// Implicit-GEMM convolution on TF32 tensor cores (float32 only): forward, input gradient
+// (dgrad) and weight gradient (wgrad) of a convolution on NCHW tensors, with no column buffer:
+// the tile loaders of kernels/cuda/conv_igemm.cu gather the operands of each GEMM straight from
+// the tensors (padding and stride holes read as zero) with the index functions below, which
+// the tests hold equal to im2col_source (kernels/conv.h). Products use TF32-rounded inputs
+// (cvt.rna, `tf32_round_bits`), sums are FP32.
+//
+// The three GEMMs (p = (n, oy, ox) an output pixel, q = (n, iy, ix) an input pixel,
+// r = (c, ky, kx) a column-matrix row, r' = (co, ky, kx)):
+//   forward  Y[p, co]  = sum_r  X(p, r)   W[co, r]             M = N*Ho*Wo, N = Cout, K = Cin*KH*KW
+//   dgrad    GX[q, c]  = sum_r' GY(q, r') W[co, c, ky, kx]     M = N*H*W,   N = Cin,  K = Cout*KH*KW
+//   wgrad    GW[co, r] = sum_p  X(p, r)   GY[n, co, oy, ox]    (as GW^T: M = K, N = Cout, inner N*Ho*Wo)
+// wgrad splits its inner dimension into igemm_wgrad_splits(...) fixed ranges whose partial
+// products go to a caller-given workspace and are then added in split order: deterministic,
+// no atomics, and the split count depends only on the shape (the same bits on every GPU).
+//
+// The forward optionally returns the per-channel sum and sum of squares of its output from its
+// epilogue (conv_igemm_forward_stats_*), for the BatchNorm that follows.
+//
+// The CPU twins are the reference convolution (im2col + GEMM) on the TF32-rounded inputs; they
+// take the same arguments (the workspace is unused there).
+#pragma once
+#ifdef MMENGINE_WITH_CUDA
+#include <cuda_runtime.h>  // cudaStream_t: every CUDA launcher takes its stream last
+#endif
+#include <cstdint>
+
+#include "kernels/conv.h"
+
+namespace mmengine::kernels {
+
+// The geometry in 32-bit integers, as the kernels index (the launchers check that every
+// tensor involved has fewer than 2^31 elements).
+struct IgemmShape {
+  int n, c, h, w, kh, kw, stride, pad, cout, oh, ow;
+};
+inline IgemmShape igemm_shape(const ConvGeometry& g, int64_t cout) {
+  return {int(g.batch), int(g.in_channels), int(g.height), int(g.width), int(g.kernel_h), int(g.kernel_w),
+          int(g.stride), int(g.padding), int(cout), int(g.out_h()), int(g.out_w())};
+}
+
+// The gathers in two halves, so a kernel can compute the half that stays fixed for a thread once
+// (an output pixel's position, a column row's tap) and only the other half per element. A pixel
+// half holds where the pixel's window starts; a tap half where the tap sits in it.
+struct IgemmPixel {
+  int base, y, x;
+};
+struct IgemmTap {
+  int off, ky, kx;
+};
+
+// Forward and weight gradient: output pixel p = (n * Ho + oy) * Wo + ox reads x at
+// (oy * stride - pad + ky, ox * stride - pad + kx) of channel c through row r = (c, ky, kx).
+MM_HD IgemmPixel igemm_out_pixel(const IgemmShape& s, int p) {
+  const int hw = s.oh * s.ow, n = p / hw, pix = p - n * hw, oy = pix / s.ow, ox = pix - oy * s.ow;
+  const int y = oy * s.stride - s.pad, x = ox * s.stride - s.pad;
+  return {n * s.c * s.h * s.w + y * s.w + x, y, x};
+}
+MM_HD IgemmTap igemm_x_tap(const IgemmShape& s, int r) {
+  const int taps = s.kh * s.kw, c = r / taps, tap = r - c * taps, ky = tap / s.kw, kx = tap - ky * s.kw;
+  return {(c * s.h + ky) * s.w + kx, ky, kx};
+}
+// The element of x, or -1 where the window reads padding.
+MM_HD int igemm_x_index(const IgemmShape& s, const IgemmPixel& px, const IgemmTap& t) {
+  const int iy = px.y + t.ky, ix = px.x + t.kx;
+  return iy >= 0 && iy < s.h && ix >= 0 && ix < s.w ? px.base + t.off : -1;
+}
+// The element of x that column-matrix row r reads for output pixel p, or -1 (padding):
+// im2col_source in 32-bit arithmetic.
+MM_HD int igemm_x_index(const IgemmShape& s, int p, int r) {
+  return igemm_x_index(s, igemm_out_pixel(s, p), igemm_x_tap(s, r));
+}
+
+// The element of y (or gy) [N, Cout, Ho, Wo] at output pixel p and channel co.
+MM_HD int igemm_y_index(const IgemmShape& s, int p, int co) {
+  const int hw = s.oh * s.ow, n = p / hw;
+  return (n * s.cout + co) * hw + (p - n * hw);
+}
+
+// Input gradient: input pixel q = (n * H + iy) * W + ix receives gy[n, co, oy, ox] through tap
+// r' = (co * KH + ky) * KW + kx where oy * stride = iy + pad - ky (and the same for x): the
+// transposed convolution as a gather.
+MM_HD IgemmPixel igemm_in_pixel(const IgemmShape& s, int q) {
+  const int hw = s.h * s.w, n = q / hw, pix = q - n * hw, iy = pix / s.w, ix = pix - iy * s.w;
+  return {n * s.cout * s.oh * s.ow, iy + s.pad, ix + s.pad};
+}
+MM_HD IgemmTap igemm_gy_tap(const IgemmShape& s, int r) {
+  const int taps = s.kh * s.kw, co = r / taps, tap = r - co * taps, ky = tap / s.kw, kx = tap - ky * s.kw;
+  return {co * s.oh * s.ow, ky, kx};
+}
+// The element of gy, or -1 where no output pixel reads the input pixel through that tap (it
+// lands between strides or outside the output).
+MM_HD int igemm_gy_index(const IgemmShape& s, const IgemmPixel& px, const IgemmTap& t) {
+  const int ty = px.y - t.ky, tx = px.x - t.kx;
+  if (ty < 0 || tx < 0) return -1;
+  int oy = ty, ox = tx;
+  if (s.stride != 1) {
+    if (ty % s.stride != 0 || tx % s.stride != 0) return -1;
+    oy = ty / s.stride, ox = tx / s.stride;
+  }
+  return oy < s.oh && ox < s.ow ? px.base + t.off + oy * s.ow + ox : -1;
+}
+MM_HD int igemm_gy_index(const IgemmShape& s, int q, int r) {
+  return igemm_gy_index(s, igemm_in_pixel(s, q), igemm_gy_tap(s, r));
+}
+
+// The weight gradient's split count and the inner length of each split (a multiple of the
+// kernels' K slice of 16): about two waves of 132 SMs (an H100) in blocks, each split at least
+// 512 long. A function of the shape only.
+struct IgemmSplits {
+  int count, chunk;
+};
+IgemmSplits igemm_wgrad_splits(const ConvGeometry& g, int64_t cout);
+
+// y [N, Cout, Ho, Wo] = conv(x [N, Cin, H, W], w [Cout, Cin, KH, KW]) (overwrites y)
+void conv_igemm_forward_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y);
+// The forward that also returns the per-channel statistics of y from its epilogue (for the
+// BatchNorm that follows): stats [2, Cout] = the sums and then the sums of squares of each
+// channel of y as stored, in double, added in a fixed order (deterministic). workspace holds
+// conv_igemm_stats_workspace_<device> doubles (per 64-pixel tile partial sums on CUDA).
+void conv_igemm_forward_stats_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                  double* stats, double* workspace);
+int64_t conv_igemm_stats_workspace_cpu(const ConvGeometry& g, int64_t cout);
+// gx [N, Cin, H, W] from gy [N, Cout, Ho, Wo] and w (overwrites gx)
+void conv_igemm_grad_input_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx);
+// gw [Cout, Cin, KH, KW] from x and gy (overwrites gw); workspace: conv_igemm_workspace_<device>
+// floats
+void conv_igemm_grad_weight_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+                                float* workspace);
+int64_t conv_igemm_workspace_cpu(const ConvGeometry& g, int64_t cout);
+
+#ifdef MMENGINE_WITH_CUDA
+void conv_igemm_forward_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y, cudaStream_t stream);
+void conv_igemm_forward_stats_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                   double* stats, double* workspace, cudaStream_t stream);
+int64_t conv_igemm_stats_workspace_cuda(const ConvGeometry& g, int64_t cout);
+void conv_igemm_grad_input_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx, cudaStream_t stream);
+void conv_igemm_grad_weight_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+                                 float* workspace, cudaStream_t stream);
+int64_t conv_igemm_workspace_cuda(const ConvGeometry& g, int64_t cout);
+#endif
+
+}  // namespace mmengine::kernels

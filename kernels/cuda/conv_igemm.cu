@@ -1,0 +1,329 @@
+// Implicit-GEMM convolution on TF32 tensor cores (kernels/conv_igemm.h): one tiled GEMM kernel,
+// instantiated for the three convolution GEMMs through small operand structs that gather
+// their elements from the NCHW tensors (no column buffer).
+//
+// Tiling: a block of 128 threads (4 warps, 2 x 2) computes a 64 x BN tile of the output GEMM
+// (BN = 16, 32, 64 or 128, the smallest that covers N up to 128), warp tile 32 x BN/2, as
+// 2 x BN/16 mma.m16n8k8 TF32 products per K step of 8. The K dimension is walked in slices of
+// 16: each thread gathers its share of the next slice into registers while the warps multiply
+// the current one from shared memory (one barrier pair per slice). Shared rows are padded by 8
+// words so the fragment reads (lanes g = 0..7 along the row, t = 0..3 along K) hit 32
+// different banks. Operands are rounded to TF32 (cvt.rna) when stored to shared memory; the
+// accumulators are FP32 in registers; edges (M, N, K not multiples of the tile) read zeros and
+// store nothing.
+#include <algorithm>
+
+#include "kernels/conv_igemm.h"
+#include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/tensor_core.cuh"
+#include "kernels/reduce.h"
+
+namespace mmengine::kernels {
+
+namespace {
+constexpr int kTileM = 64, kSlice = 16, kTileThreads = 128, kPad = 8;
+
+// Loops over compile-time trip counts must unroll, so the register arrays they index stay in
+// registers (the host compiler of the emulated build does not know the pragma).
+#if defined(__CUDACC__)
+#define MM_UNROLL _Pragma("unroll")
+#else
+#define MM_UNROLL
+#endif
+
+__device__ float read_or_zero(const float* t, int i) { return i >= 0 ? t[i] : 0.0f; }
+
+// Each GEMM's operands, as the kernel reads them. A(m, k) = a(am(m), ak(k)): the halves of the
+// gather (kernels/conv_igemm.h), the one that is fixed for a thread computed once. B(k, n) =
+// b[bk(k) + bn(n)]. store(m, n, split, v) writes one result.
+
+// Forward: A(p, r) = x through the column matrix, B(r, co) = w[co, r].
+struct ForwardProblem {
+  IgemmShape s;
+  const float* x;
+  const float* b;  // w
+  float* y;
+  int k;            // Cin * KH * KW
+  double* partial;  // with STATS: per M tile, the tile's per-channel sums and sums of squares [2, Cout]
+  __device__ IgemmPixel am(int p) const { return igemm_out_pixel(s, p); }
+  __device__ IgemmTap ak(int r) const { return igemm_x_tap(s, r); }
+  __device__ float a(const IgemmPixel& px, const IgemmTap& t) const { return read_or_zero(x, igemm_x_index(s, px, t)); }
+  __device__ int bk(int r) const { return r; }
+  __device__ int bn(int co) const { return co * k; }
+  __device__ void store(int p, int co, int /*split*/, float v) const { y[igemm_y_index(s, p, co)] = v; }
+};
+
+// Input gradient: A(q, r') = gy through the transposed gather, B(r', c) = w[co, c, ky, kx]
+// with r' = (co, ky, kx).
+struct GradInputProblem {
+  IgemmShape s;
+  const float* gy;
+  const float* b;  // w
+  float* gx;
+  __device__ IgemmPixel am(int q) const { return igemm_in_pixel(s, q); }
+  __device__ IgemmTap ak(int r) const { return igemm_gy_tap(s, r); }
+  __device__ float a(const IgemmPixel& px, const IgemmTap& t) const { return read_or_zero(gy, igemm_gy_index(s, px, t)); }
+  __device__ int bk(int r) const {
+    const int taps = s.kh * s.kw, co = r / taps;
+    return co * s.c * taps + (r - co * taps);
+  }
+  __device__ int bn(int c) const { return c * s.kh * s.kw; }
+  __device__ void store(int q, int c, int /*split*/, float v) const {
+    const int hw = s.h * s.w, n = q / hw;
+    gx[(n * s.c + c) * hw + (q - n * hw)] = v;
+  }
+};
+
+// Transposed weight gradient GW^T[r, co] = sum_p X(p, r) GY(p, co): A(r, p) is the column
+// matrix, B(p, co) = gy; split `split` stores its partial product to out + split * Cout * K
+// ([Cout, K] each).
+struct GradWeightProblem {
+  IgemmShape s;
+  const float* x;
+  const float* b;  // gy
+  float* out;
+  int k;           // Cin * KH * KW
+  __device__ IgemmTap am(int r) const { return igemm_x_tap(s, r); }
+  __device__ IgemmPixel ak(int p) const { return igemm_out_pixel(s, p); }
+  __device__ float a(const IgemmTap& t, const IgemmPixel& px) const { return read_or_zero(x, igemm_x_index(s, px, t)); }
+  __device__ int bk(int p) const { return igemm_y_index(s, p, 0); }
+  __device__ int bn(int co) const { return co * s.oh * s.ow; }
+  __device__ void store(int r, int co, int split, float v) const { out[(split * s.cout + co) * k + r] = v; }
+};
+
+// C[M, N] = A[M, K] B[K, N] over the K range [blockIdx.z * chunk, min(K, (blockIdx.z + 1) * chunk)).
+// A_ALONG_M: the threads gathering the A slice walk along M (the operand is contiguous along
+// M in memory: output or input pixels of one channel plane); each thread then keeps one M
+// index for the whole kernel, and the K halves of the slice's 16 columns are computed by 16
+// threads into a shared table (double-buffered: written one slice ahead, published by the
+// barrier that publishes the tiles). Otherwise along K: each thread keeps its A_PER M halves and
+// computes one K half per slice. B is gathered along K: one K half per thread per slice, its
+// B_PER N halves kept.
+// STATS (the forward): the block also writes, for each of its columns (channels), the sum and
+// the sum of squares of its 64 rows (pixels) in double to pr.partial[blockIdx.x][2][N], in a
+// fixed order (lanes by an xor butterfly, then the two warp rows).
+template <int NT, bool A_ALONG_M, bool STATS, class Problem>
+__global__ void __launch_bounds__(kTileThreads) igemm_tf32_kernel(Problem pr, int M, int N, int K, int chunk) {
+  using AM = decltype(pr.am(0));
+  using AK = decltype(pr.ak(0));
+  constexpr int BN = 16 * NT, A_PER = kTileM * kSlice / kTileThreads, B_PER = BN * kSlice / kTileThreads;
+  constexpr int M_STEP = kTileThreads / kSlice;  // rows between a K-major thread's elements
+  __shared__ uint32_t As[kSlice][kTileM + kPad];
+  __shared__ uint32_t Bs[kSlice][BN + kPad];
+  __shared__ AK k_halves[2][kSlice];
+  const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32, g = lane / 4, t = lane % 4;
+  const int m0 = blockIdx.x * kTileM, n0 = blockIdx.y * BN, split = blockIdx.z;
+  const int k_begin = split * chunk, k_end = K - k_begin < chunk ? K : k_begin + chunk;
+  const int wm = (warp % 2) * 32, wn = (warp / 2) * (BN / 2);
+
+  // The halves fixed for this thread.
+  AM am[A_ALONG_M ? 1 : A_PER];
+  if constexpr (A_ALONG_M) {
+    am[0] = pr.am(m0 + tid % kTileM);
+  } else {
+    MM_UNROLL
+    for (int i = 0; i < A_PER; ++i) am[i] = pr.am(m0 + tid / kSlice + i * M_STEP);
+  }
+  int bn[B_PER];
+  MM_UNROLL
+  for (int i = 0; i < B_PER; ++i) bn[i] = pr.bn(n0 + tid / kSlice + i * M_STEP);
+
+  float ra[A_PER], rb[B_PER];
+  auto gather = [&](int k0, int buf) {
+    const int kb = k0 + tid % kSlice;
+    const int bk = kb < k_end ? pr.bk(kb) : 0;
+    MM_UNROLL
+    for (int i = 0; i < B_PER; ++i) {
+      const int n = n0 + tid / kSlice + i * M_STEP;
+      rb[i] = kb < k_end && n < N ? pr.b[bk + bn[i]] : 0.0f;
+    }
+    if constexpr (A_ALONG_M) {
+      const bool m_ok = m0 + tid % kTileM < M;
+      MM_UNROLL
+      for (int i = 0; i < A_PER; ++i) {
+        const int kk = tid / kTileM + i * (kTileThreads / kTileM);
+        ra[i] = m_ok && k0 + kk < k_end ? pr.a(am[0], k_halves[buf][kk]) : 0.0f;
+      }
+    } else {
+      const AK ak = pr.ak(kb);
+      MM_UNROLL
+      for (int i = 0; i < A_PER; ++i) {
+        const int m = m0 + tid / kSlice + i * M_STEP;
+        ra[i] = kb < k_end && m < M ? pr.a(am[i], ak) : 0.0f;
+      }
+    }
+  };
+
+  float acc[2][NT][4];
+  MM_UNROLL
+  for (int mi = 0; mi < 2; ++mi)
+    for (int ni = 0; ni < NT; ++ni)
+      for (int i = 0; i < 4; ++i) acc[mi][ni][i] = 0.0f;
+
+  if (k_begin < k_end) {
+    if (A_ALONG_M && tid < kSlice) k_halves[0][tid] = pr.ak(k_begin + tid);
+    __syncthreads();
+    gather(k_begin, 0);
+  }
+  for (int k0 = k_begin, buf = 0; k0 < k_end; k0 += kSlice, buf ^= 1) {
+    MM_UNROLL
+    for (int i = 0; i < A_PER; ++i) {
+      const int e = tid + i * kTileThreads;
+      const int m = A_ALONG_M ? e % kTileM : e / kSlice, kk = A_ALONG_M ? e / kTileM : e % kSlice;
+      As[kk][m] = tf32_round(ra[i]);
+    }
+    MM_UNROLL
+    for (int i = 0; i < B_PER; ++i) {
+      const int e = tid + i * kTileThreads;
+      Bs[e % kSlice][e / kSlice] = tf32_round(rb[i]);
+    }
+    const bool more = k0 + kSlice < k_end;
+    if (A_ALONG_M && more && tid < kSlice) k_halves[buf ^ 1][tid] = pr.ak(k0 + kSlice + tid);
+    __syncthreads();
+    if (more) gather(k0 + kSlice, buf ^ 1);  // the next slice's loads overlap the products
+    MM_UNROLL
+    for (int ks = 0; ks < kSlice; ks += 8) {
+      uint32_t af[2][4], bf[NT][2];
+      MM_UNROLL
+      for (int mi = 0; mi < 2; ++mi) {
+        const int row = wm + mi * 16 + g;
+        af[mi][0] = As[ks + t][row];
+        af[mi][1] = As[ks + t][row + 8];
+        af[mi][2] = As[ks + t + 4][row];
+        af[mi][3] = As[ks + t + 4][row + 8];
+      }
+      MM_UNROLL
+      for (int ni = 0; ni < NT; ++ni) {
+        const int col = wn + ni * 8 + g;
+        bf[ni][0] = Bs[ks + t][col];
+        bf[ni][1] = Bs[ks + t + 4][col];
+      }
+      MM_UNROLL
+      for (int mi = 0; mi < 2; ++mi)
+        for (int ni = 0; ni < NT; ++ni) mma_m16n8k8_tf32(acc[mi][ni], af[mi], bf[ni], acc[mi][ni]);
+    }
+    __syncthreads();  // the next slice overwrites As and Bs
+  }
+
+  MM_UNROLL
+  for (int mi = 0; mi < 2; ++mi)
+    for (int ni = 0; ni < NT; ++ni)
+      for (int i = 0; i < 4; ++i) {
+        const int m = m0 + wm + mi * 16 + g + 8 * (i / 2), n = n0 + wn + ni * 8 + 2 * t + i % 2;
+        if (m < M && n < N) pr.store(m, n, split, acc[mi][ni][i]);
+      }
+
+  if constexpr (STATS) {
+    __shared__ double column_sums[2][2][BN];  // [warp row][sum, sum of squares][column]
+    MM_UNROLL
+    for (int ni = 0; ni < NT; ++ni)
+      MM_UNROLL
+      for (int j = 0; j < 2; ++j) {
+        double sum = 0, squares = 0;
+        MM_UNROLL
+        for (int mi = 0; mi < 2; ++mi)
+          MM_UNROLL
+          for (int h = 0; h < 2; ++h) {
+            const int m = m0 + wm + mi * 16 + g + 8 * h;
+            const double v = m < M ? acc[mi][ni][2 * h + j] : 0.0;
+            sum += v;
+            squares += v * v;
+          }
+        MM_UNROLL
+        for (int off = 4; off < 32; off *= 2) {  // the 8 lanes with this t (lane bits 2-4)
+          sum += __shfl_xor_sync(0xffffffffu, sum, off);
+          squares += __shfl_xor_sync(0xffffffffu, squares, off);
+        }
+        if (g == 0) {
+          const int col = wn + ni * 8 + 2 * t + j;
+          column_sums[warp % 2][0][col] = sum;
+          column_sums[warp % 2][1][col] = squares;
+        }
+      }
+    __syncthreads();
+    for (int c = tid; c < BN; c += kTileThreads)
+      if (n0 + c < N)
+        for (int q = 0; q < 2; ++q)
+          pr.partial[(int64_t(blockIdx.x) * 2 + q) * N + n0 + c] = column_sums[0][q][c] + column_sums[1][q][c];
+  }
+}
+
+// The tile width for N columns: the smallest of 16, 32, 64, 128 covering min(N, 128)
+// (igemm_wgrad_splits assumes the same choice).
+int tile_n_words(int64_t N) { return N <= 16 ? 1 : N <= 32 ? 2 : N <= 64 ? 4 : 8; }
+
+template <bool A_ALONG_M, bool STATS = false, class Problem>
+void launch(const Problem& pr, int64_t M, int64_t N, int64_t K, int splits, int chunk, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>((M + kTileM - 1) / kTileM), static_cast<unsigned>((N + 16 * tile_n_words(N) - 1) /
+                                                                                         (16 * tile_n_words(N))),
+                  static_cast<unsigned>(splits));
+  switch (tile_n_words(N)) {
+    case 1: igemm_tf32_kernel<1, A_ALONG_M, STATS, Problem><<<grid, kTileThreads, 0, stream>>>(pr, int(M), int(N), int(K), chunk); break;
+    case 2: igemm_tf32_kernel<2, A_ALONG_M, STATS, Problem><<<grid, kTileThreads, 0, stream>>>(pr, int(M), int(N), int(K), chunk); break;
+    case 4: igemm_tf32_kernel<4, A_ALONG_M, STATS, Problem><<<grid, kTileThreads, 0, stream>>>(pr, int(M), int(N), int(K), chunk); break;
+    default: igemm_tf32_kernel<8, A_ALONG_M, STATS, Problem><<<grid, kTileThreads, 0, stream>>>(pr, int(M), int(N), int(K), chunk); break;
+  }
+  MM_LAUNCH_CHECK();
+}
+
+// Every index the kernels form stays below 2^31.
+void check_sizes(const ConvGeometry& g, int64_t cout, int64_t extra = 0) {
+  const int64_t limit = int64_t(1) << 31;
+  const int64_t largest = std::max({g.batch * g.in_channels * g.height * g.width, g.batch * cout * g.col_cols(),
+                                    cout * g.col_rows(), extra});
+  MM_CHECK(largest < limit, "conv igemm: tensors of 2^31 or more elements are not supported (", largest, ")");
+}
+}  // namespace
+
+int64_t conv_igemm_workspace_cuda(const ConvGeometry& g, int64_t cout) {
+  const IgemmSplits sp = igemm_wgrad_splits(g, cout);
+  return sp.count > 1 ? int64_t(sp.count) * cout * g.col_rows() : 0;
+}
+
+void conv_igemm_forward_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y, cudaStream_t stream) {
+  const int64_t M = g.batch * g.col_cols(), K = g.col_rows();
+  if (M == 0 || cout == 0) return;
+  check_sizes(g, cout);
+  const ForwardProblem pr{igemm_shape(g, cout), x, w, y, int(K), nullptr};
+  launch<true>(pr, M, cout, K, 1, int(K), stream);
+}
+
+int64_t conv_igemm_stats_workspace_cuda(const ConvGeometry& g, int64_t cout) {
+  return (g.batch * g.col_cols() + kTileM - 1) / kTileM * 2 * cout;
+}
+
+void conv_igemm_forward_stats_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                   double* stats, double* workspace, cudaStream_t stream) {
+  const int64_t M = g.batch * g.col_cols(), K = g.col_rows(), tiles = (M + kTileM - 1) / kTileM;
+  if (cout == 0) return;
+  if (M == 0) {  // no pixels: zero sums
+    MM_CUDA_CHECK(cudaMemsetAsync(stats, 0, sizeof(double) * 2 * cout, stream));
+    return;
+  }
+  check_sizes(g, cout, tiles * 2 * cout);
+  const ForwardProblem pr{igemm_shape(g, cout), x, w, y, int(K), workspace};
+  launch<true, true>(pr, M, cout, K, 1, int(K), stream);
+  sum_axis_cuda(workspace, stats, 1, tiles, 2 * cout, stream);  // the tiles in order
+}
+
+void conv_igemm_grad_input_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx, cudaStream_t stream) {
+  const int64_t M = g.batch * g.height * g.width, K = cout * g.kernel_h * g.kernel_w;
+  if (M == 0 || g.in_channels == 0) return;
+  check_sizes(g, cout);
+  const GradInputProblem pr{igemm_shape(g, cout), gy, w, gx};
+  launch<true>(pr, M, g.in_channels, K, 1, int(K), stream);
+}
+
+void conv_igemm_grad_weight_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+                                 float* workspace, cudaStream_t stream) {
+  const int64_t K = g.col_rows(), inner = g.batch * g.col_cols();
+  if (K == 0 || cout == 0) return;
+  const IgemmSplits sp = igemm_wgrad_splits(g, cout);
+  check_sizes(g, cout, int64_t(sp.count) * cout * K);
+  const GradWeightProblem pr{igemm_shape(g, cout), x, gy, sp.count > 1 ? workspace : gw, int(K)};
+  MM_CHECK(sp.count == 1 || workspace != nullptr, "conv igemm: the weight gradient needs its workspace");
+  launch<false>(pr, K, cout, inner, sp.count, sp.chunk, stream);
+  if (sp.count > 1) sum_axis_cuda(workspace, gw, 1, sp.count, cout * K, stream);  // the splits in order
+}
+
+}  // namespace mmengine::kernels

@@ -1,0 +1,293 @@
+// The implicit-GEMM TF32 convolution (kernels/conv_igemm.h): its gather indices equal im2col's
+// (CPU); its three CUDA kernels equal their CPU twins (the reference convolution on
+// TF32-rounded inputs) within FP32 summation error on odd shapes, stride 2, 1x1 and 3x3,
+// padding 0 and 1, several column tiles and a split weight gradient, into NaN-poisoned outputs;
+// a WRN forward and backward on them stays within TF32 error of full FP32.
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+
+#include "engine/autograd.h"
+#include "engine/conv_backend.h"
+#include "engine/ops.h"
+#include "engine/ops_nn.h"
+#include "engine/rng.h"
+#include "kernels/conv_igemm.h"
+#include "layers/wideresnet.h"
+#ifdef MMENGINE_WITH_CUDA
+#include "engine/cuda/context.h"
+#endif
+#include "tests/test_util.h"
+
+using namespace mmengine;
+using namespace mmengine::testing;
+using kernels::ConvGeometry;
+
+namespace {
+struct ConvShape {
+  int64_t n, c, h, w, cout, k, stride, pad;
+  ConvGeometry geometry() const { return {n, c, h, w, k, k, stride, pad}; }
+};
+
+// Odd sizes and channel counts; 1x1 and 3x3; stride 1 and 2; padding 0 and 1; N = Cout or Cin
+// from 3 to 130 (every tile width, two column tiles); the last one's weight gradient splits.
+const std::vector<ConvShape> kShapes{
+    {2, 3, 7, 6, 5, 3, 1, 1},  {3, 17, 9, 11, 33, 3, 2, 1}, {2, 16, 8, 8, 32, 1, 2, 0},
+    {1, 5, 13, 7, 70, 1, 1, 0}, {2, 7, 10, 10, 130, 3, 1, 0}, {2, 32, 8, 8, 64, 3, 2, 1},
+    {4, 3, 20, 20, 16, 3, 1, 1},
+};
+
+std::string describe_shape(const ConvShape& s) {
+  return "N " + std::to_string(s.n) + " Cin " + std::to_string(s.c) + " " + std::to_string(s.h) + "x" +
+         std::to_string(s.w) + " Cout " + std::to_string(s.cout) + " k " + std::to_string(s.k) + " stride " +
+         std::to_string(s.stride) + " pad " + std::to_string(s.pad);
+}
+
+TEST(ConvIgemm, GatherIndicesMatchIm2col) {
+  for (const ConvShape& cs : kShapes) {
+    const ConvGeometry g = cs.geometry();
+    const kernels::IgemmShape s = kernels::igemm_shape(g, cs.cout);
+    const int64_t hw = g.col_cols(), taps = g.kernel_h * g.kernel_w;
+    for (int64_t p = 0; p < g.batch * hw; ++p)
+      for (int64_t r = 0; r < g.col_rows(); ++r)
+        ASSERT_EQ(kernels::igemm_x_index(s, int(p), int(r)), kernels::im2col_source(g, p / hw, r, p % hw))
+            << describe_shape(cs) << " p " << p << " r " << r;
+    // The input gradient's gather is the forward's relation read backwards: input pixel q gets
+    // output pixel o's gradient through tap t exactly where o reads q through t.
+    const int64_t in_hw = g.height * g.width;
+    for (int64_t q = 0; q < g.batch * in_hw; ++q)
+      for (int64_t t = 0; t < taps; ++t) {
+        const int64_t n = q / in_hw;
+        int64_t want = -1;
+        for (int64_t o = 0; o < hw; ++o)
+          if (kernels::im2col_source(g, n, t, o) == n * g.in_channels * in_hw + q % in_hw) want = n * cs.cout * hw + o;
+        for (int64_t co : {int64_t(0), cs.cout - 1}) {
+          const int got = kernels::igemm_gy_index(s, int(q), int(co * taps + t));
+          ASSERT_EQ(got, want < 0 ? -1 : want + co * hw) << describe_shape(cs) << " q " << q << " tap " << t;
+        }
+      }
+  }
+}
+
+TEST(ConvIgemm, WeightGradientSplitsCoverTheInnerDimension) {
+  for (const ConvShape& cs : kShapes) {
+    const ConvGeometry g = cs.geometry();
+    const kernels::IgemmSplits sp = kernels::igemm_wgrad_splits(g, cs.cout);
+    const int64_t inner = g.batch * g.col_cols();
+    EXPECT_GE(sp.count, 1);
+    EXPECT_EQ(sp.chunk % 16, 0);
+    EXPECT_GE(int64_t(sp.count) * sp.chunk, inner) << describe_shape(cs);
+    EXPECT_LT(int64_t(sp.count - 1) * sp.chunk, std::max<int64_t>(inner, 1)) << describe_shape(cs) << ": an empty split";
+  }
+  EXPECT_GT(kernels::igemm_wgrad_splits(kShapes.back().geometry(), kShapes.back().cout).count, 1)
+      << "the last test shape must exercise the split weight gradient";
+}
+
+// conv2d_pass (the bench's per-layer rows) computes what conv2d and its backward compute, on
+// the backend set now.
+void expect_passes_equal_autograd(Device d, ConvBackend b) {
+  ConvBackendScope scope(b);
+  for (auto [k, stride, pad] : {std::tuple<int, int, int>{3, 2, 1}, {1, 1, 0}}) {
+    Tensor x = rand_normal({2, 5, 9, 7}, 1, 0, DType::F32, d), w = rand_normal({6, 5, k, k}, 2, 0, DType::F32, d);
+    x.set_requires_grad(true);
+    w.set_requires_grad(true);
+    Tensor y = conv2d(x, w, Tensor(), stride, pad);
+    Tensor gy = rand_normal(y.shape(), 3, 0, DType::F32, d);
+    sum(mul(y, gy)).backward();
+    Tensor xd = x.detach(), wd = w.detach();
+    EXPECT_EQ(conv2d_pass(ConvPass::Forward, xd, wd, Tensor(), stride, pad).to_vector(), y.to_vector());
+    EXPECT_EQ(conv2d_pass(ConvPass::GradInput, xd, wd, gy, stride, pad).to_vector(), x.grad().to_vector());
+    EXPECT_EQ(conv2d_pass(ConvPass::GradWeight, xd, wd, gy, stride, pad).to_vector(), w.grad().to_vector());
+  }
+}
+
+TEST(ConvIgemm, PassesEqualAutograd) {
+  expect_passes_equal_autograd(Device::CPU, ConvBackend::Own);
+  expect_passes_equal_autograd(Device::CPU, ConvBackend::Igemm);
+}
+
+#ifdef MMENGINE_WITH_CUDA
+TEST(ConvIgemmCuda, PassesEqualAutograd) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  expect_passes_equal_autograd(Device::CUDA, ConvBackend::Own);
+  expect_passes_equal_autograd(Device::CUDA, ConvBackend::Igemm);
+}
+
+Tensor uniform(const Shape& shape, uint64_t seed, Device d) { return rand_uniform(shape, seed, 0, DType::F32, d, -1, 1); }
+Tensor abs_of(const Tensor& t) {
+  std::vector<double> v = t.to_vector();
+  for (auto& x : v) x = std::fabs(x);
+  return Tensor::from_vector(v, t.shape(), DType::F32, Device::CPU);
+}
+
+// Each element of got (CUDA) within the FP32 summation error of a length-`len` reduction of
+// want (the CPU twin): |got - want| <= 2 (len + 2) 2^-24 * mag, where mag is the same
+// reduction over the inputs' magnitudes (both sides sum the same TF32 products in some order).
+void expect_within_summation_error(const Tensor& got, const Tensor& want, const Tensor& mag, int64_t len,
+                                   const std::string& what) {
+  auto a = got.to_vector(), e = want.to_vector(), m = mag.to_vector();
+  ASSERT_EQ(a.size(), e.size());
+  const double u = std::ldexp(1.0, -24);
+  int64_t bad = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double allowed = 2.0 * double(len + 2) * u * m[i] + 1e-30;
+    if (!(std::fabs(a[i] - e[i]) <= allowed)) {
+      if (bad++ < 3) ADD_FAILURE() << what << ": element " << i << ": " << a[i] << " vs " << e[i] << " (allowed " << allowed << ")";
+    }
+  }
+  EXPECT_EQ(bad, 0) << what;
+}
+
+TEST(ConvIgemmCuda, ForwardMatchesTf32CpuTwin) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  for (const ConvShape& cs : kShapes) {
+    const ConvGeometry g = cs.geometry();
+    Tensor x = uniform({cs.n, cs.c, cs.h, cs.w}, 11, Device::CPU), w = uniform({cs.cout, cs.c, cs.k, cs.k}, 12, Device::CPU);
+    Tensor want = Tensor::empty({cs.n, cs.cout, g.out_h(), g.out_w()}), mag = Tensor::empty(want.shape());
+    kernels::conv_igemm_forward_cpu(g, cs.cout, x.data<float>(), w.data<float>(), want.data<float>());
+    kernels::conv_igemm_forward_cpu(g, cs.cout, abs_of(x).data<float>(), abs_of(w).data<float>(), mag.data<float>());
+    Tensor cx = x.to(Device::CUDA), cw = w.to(Device::CUDA);
+    Tensor got = Tensor::empty(want.shape(), DType::F32, Device::CUDA);
+    got.poison_();
+    kernels::conv_igemm_forward_cuda(g, cs.cout, cx.data<float>(), cw.data<float>(), got.data<float>(), cuda_stream());
+    expect_within_summation_error(got, want, mag, g.col_rows(), "forward, " + describe_shape(cs));
+  }
+}
+
+// The forward with BatchNorm statistics from its epilogue: the same y bit for bit, and per
+// channel the sum and sum of squares of that y (double; only the order of the additions differs
+// from a host sum), the same bits on a second run.
+TEST(ConvIgemmCuda, ForwardStatsEpilogueSumsTheStoredOutput) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  for (const ConvShape& cs : kShapes) {
+    const ConvGeometry g = cs.geometry();
+    Tensor x = uniform({cs.n, cs.c, cs.h, cs.w}, 41, Device::CUDA), w = uniform({cs.cout, cs.c, cs.k, cs.k}, 42, Device::CUDA);
+    Tensor y = Tensor::empty({cs.n, cs.cout, g.out_h(), g.out_w()}, DType::F32, Device::CUDA);
+    kernels::conv_igemm_forward_cuda(g, cs.cout, x.data<float>(), w.data<float>(), y.data<float>(), cuda_stream());
+    Tensor work = Tensor::empty({kernels::conv_igemm_stats_workspace_cuda(g, cs.cout)}, DType::F64, Device::CUDA);
+    std::vector<double> first;
+    for (int run = 0; run < 2; ++run) {
+      Tensor ys = Tensor::empty(y.shape(), DType::F32, Device::CUDA), stats = Tensor::empty({2, cs.cout}, DType::F64, Device::CUDA);
+      ys.poison_();
+      stats.poison_();
+      work.poison_();
+      kernels::conv_igemm_forward_stats_cuda(g, cs.cout, x.data<float>(), w.data<float>(), ys.data<float>(),
+                                             stats.data<double>(), work.data<double>(), cuda_stream());
+      ASSERT_EQ(ys.to_vector(), y.to_vector()) << describe_shape(cs);
+      const std::vector<double> got = stats.to_vector(), yv = y.to_vector();
+      if (run == 1) {
+        EXPECT_EQ(got, first) << "statistics not deterministic, " << describe_shape(cs);
+        continue;
+      }
+      first = got;
+      const int64_t hw = g.col_cols();
+      for (int64_t c = 0; c < cs.cout; ++c) {
+        double sum = 0, squares = 0, magnitude = 0;
+        for (int64_t n = 0; n < cs.n; ++n)
+          for (int64_t i = 0; i < hw; ++i) {
+            const double v = yv[(n * cs.cout + c) * hw + i];
+            sum += v, squares += v * v, magnitude += std::fabs(v);
+          }
+        EXPECT_NEAR(got[c], sum, 1e-12 * magnitude) << describe_shape(cs) << " channel " << c;
+        EXPECT_NEAR(got[cs.cout + c], squares, 1e-12 * squares) << describe_shape(cs) << " channel " << c;
+      }
+    }
+  }
+}
+
+TEST(ConvIgemmCuda, GradInputMatchesTf32CpuTwin) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  for (const ConvShape& cs : kShapes) {
+    const ConvGeometry g = cs.geometry();
+    Tensor w = uniform({cs.cout, cs.c, cs.k, cs.k}, 21, Device::CPU), gy = uniform({cs.n, cs.cout, g.out_h(), g.out_w()}, 22, Device::CPU);
+    Tensor want = Tensor::empty({cs.n, cs.c, cs.h, cs.w}), mag = Tensor::empty(want.shape());
+    kernels::conv_igemm_grad_input_cpu(g, cs.cout, w.data<float>(), gy.data<float>(), want.data<float>());
+    kernels::conv_igemm_grad_input_cpu(g, cs.cout, abs_of(w).data<float>(), abs_of(gy).data<float>(), mag.data<float>());
+    Tensor cw = w.to(Device::CUDA), cgy = gy.to(Device::CUDA);
+    Tensor got = Tensor::empty(want.shape(), DType::F32, Device::CUDA);
+    got.poison_();
+    kernels::conv_igemm_grad_input_cuda(g, cs.cout, cw.data<float>(), cgy.data<float>(), got.data<float>(), cuda_stream());
+    expect_within_summation_error(got, want, mag, cs.cout * cs.k * cs.k, "input gradient, " + describe_shape(cs));
+  }
+}
+
+TEST(ConvIgemmCuda, GradWeightMatchesTf32CpuTwinAndIsDeterministic) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  for (const ConvShape& cs : kShapes) {
+    const ConvGeometry g = cs.geometry();
+    Tensor x = uniform({cs.n, cs.c, cs.h, cs.w}, 31, Device::CPU), gy = uniform({cs.n, cs.cout, g.out_h(), g.out_w()}, 32, Device::CPU);
+    Tensor want = Tensor::empty({cs.cout, cs.c, cs.k, cs.k}), mag = Tensor::empty(want.shape());
+    kernels::conv_igemm_grad_weight_cpu(g, cs.cout, x.data<float>(), gy.data<float>(), want.data<float>(), nullptr);
+    kernels::conv_igemm_grad_weight_cpu(g, cs.cout, abs_of(x).data<float>(), abs_of(gy).data<float>(), mag.data<float>(),
+                                        nullptr);
+    Tensor cx = x.to(Device::CUDA), cgy = gy.to(Device::CUDA);
+    const int64_t ws = kernels::conv_igemm_workspace_cuda(g, cs.cout);
+    Tensor work = Tensor::empty({std::max<int64_t>(ws, 1)}, DType::F32, Device::CUDA);
+    std::vector<double> first;
+    for (int run = 0; run < 2; ++run) {
+      work.poison_();
+      Tensor got = Tensor::empty(want.shape(), DType::F32, Device::CUDA);
+      got.poison_();
+      kernels::conv_igemm_grad_weight_cuda(g, cs.cout, cx.data<float>(), cgy.data<float>(), got.data<float>(),
+                                           work.data<float>(), cuda_stream());
+      if (run == 0) {
+        expect_within_summation_error(got, want, mag, g.batch * g.col_cols(), "weight gradient, " + describe_shape(cs));
+        first = got.to_vector();
+      } else {
+        EXPECT_EQ(got.to_vector(), first) << "weight gradient not deterministic, " << describe_shape(cs);
+      }
+    }
+  }
+}
+
+// A whole WRN forward and backward with MMENGINE_CONV=igemm: logits and every parameter
+// gradient (relative error norms) close to the same network on the CPU twins (which round the
+// same inputs to TF32: only FP32 summation order differs) and within TF32's effect of the own
+// FP32 kernels. On this small untrained net with BatchNorm over few values the gradients move
+// by 3-8 % under TF32 (the CPU twins show the same: it is the rounding, not the kernels), and
+// even the twins differ from the CUDA run by up to ~7e-5 (logits) and ~7e-4 (gradients):
+// FP32 summation-order differences flip the TF32 rounding of a few activations downstream.
+std::vector<std::vector<double>> wrn_outputs(Device d, ConvBackend b) {
+  WideResNetConfig cfg;
+  cfg.depth = 10;
+  cfg.widen_factor = 1;
+  cfg.seed = 5;
+  WideResNet model(cfg);
+  model.to(d);
+  Tensor x = rand_normal({3, 3, 16, 16}, 7, 0, DType::F32, d);
+  Tensor r = rand_uniform({3, 10}, 8, 0, DType::F32, d, -1, 1);
+  ConvBackendScope scope(b);
+  ForwardOptions opts;
+  opts.update_running_stats = false;
+  Tensor y = model(x, opts);
+  sum(mul(y, r)).backward();
+  std::vector<std::vector<double>> out{y.to_vector()};
+  // (the port's quirk leaves some BatchNorm parameters without a gradient: empty here)
+  for (auto& [name, p] : model.named_parameters())
+    out.push_back(p->grad().defined() ? p->grad().to_vector() : std::vector<double>{});
+  return out;
+}
+
+void expect_relative_norms(const std::vector<std::vector<double>>& got, const std::vector<std::vector<double>>& want,
+                           double logits_tol, double grads_tol, const char* what) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ(got[i].size(), want[i].size());
+    double num = 0, den = 0;
+    for (size_t j = 0; j < want[i].size(); ++j) {
+      ASSERT_FALSE(std::isnan(got[i][j])) << what << ": output " << i << " element " << j;
+      num += (got[i][j] - want[i][j]) * (got[i][j] - want[i][j]), den += want[i][j] * want[i][j];
+    }
+    EXPECT_LE(std::sqrt(num / std::max(den, 1e-300)), i == 0 ? logits_tol : grads_tol)
+        << what << ": " << (i == 0 ? "logits" : "gradient of parameter " + std::to_string(i - 1));
+  }
+}
+
+TEST(ConvIgemmCuda, WideResNetMatchesCpuTwinsAndStaysWithinTf32OfFp32) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  const auto igemm = wrn_outputs(Device::CUDA, ConvBackend::Igemm);
+  expect_relative_norms(igemm, wrn_outputs(Device::CPU, ConvBackend::Igemm), 1e-3, 5e-3, "against the CPU twins");
+  expect_relative_norms(igemm, wrn_outputs(Device::CUDA, ConvBackend::Own), 1e-2, 0.15, "against FP32");
+}
+#endif
+}  // namespace

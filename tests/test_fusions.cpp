@@ -1,0 +1,355 @@
+// The step's fusions (engine/kernel_version.h) give the numbers of what they replace, on every
+// device: BatchNorm over row groups = one call per group, BatchNorm + LeakyReLU fused = the
+// pair, the running statistics moved in the kernel = the elementwise update, the grouped
+// model pass = one model call per chunk, multi-tensor Adam / EMA = the per-tensor updates.
+// "Bit-identical" below is EXPECT_EQ on the values; the stated tolerances are where the
+// summation order differs by design (parameter gradients added over groups in double once,
+// instead of per group in T and then by autograd).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "engine/adam.h"
+#include "engine/autograd.h"
+#include "engine/kernel_version.h"
+#include "engine/ops_nn.h"
+#include "engine/rng.h"
+#include "layers/bn_recorder.h"
+#include "layers/wideresnet.h"
+#include "mixmatch/ema.h"
+#include "mixmatch/step.h"
+#include "tests/test_util.h"
+
+using namespace mmengine;
+using namespace mmengine::testing;
+
+namespace {
+class Fusions : public ::testing::TestWithParam<Device> {
+ protected:
+  void SetUp() override { MM_SKIP_WITHOUT(GetParam()); }
+  void TearDown() override {
+    for (Fusion f : kAllFusions) set_fusion_enabled(f, true);
+  }
+};
+
+Tensor leaf(const Tensor& a, Device d, bool grad = true) {
+  Tensor t = Tensor::from_vector(a.to_vector(), a.shape(), a.dtype(), d);
+  if (grad) t.set_requires_grad(true);
+  return t;
+}
+
+void expect_identical(const Tensor& got, const Tensor& want, const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  EXPECT_EQ(got.to_vector(), want.to_vector()) << what << " is not bit-identical";
+}
+
+struct BnRun {
+  Tensor y, mean, var, gx, gg, gb, running_mean, running_var;
+};
+
+// batch_norm_train over G groups in one call, or (separate) one call per group; the running
+// statistics move for groups 0 and 2.
+BnRun run_bn(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& r, int64_t G, double slope,
+             bool separate, Device d) {
+  const int64_t C = gamma.size(0);
+  Tensor xd = leaf(x, d), gd = leaf(gamma, d), bd = leaf(beta, d);
+  BnRun out;
+  out.running_mean = leaf(rand_uniform({C}, 5, 0, x.dtype(), Device::CPU, -1, 1), d, false);
+  out.running_var = leaf(rand_uniform({C}, 6, 0, x.dtype(), Device::CPU, 0.5, 2), d, false);
+  const uint32_t mask = G > 2 ? 0b101u : 0b1u;
+  BatchNormTrainOptions o;
+  o.leaky_slope = slope;
+  o.running_mean = out.running_mean;
+  o.running_var = out.running_var;
+  o.momentum = 0.25;
+  if (!separate) {
+    o.groups = G;
+    o.update_mask = mask;
+    BatchStats st;
+    out.y = batch_norm_train(xd, gd, bd, 1e-5, &st, o);
+    out.mean = reshape(st.mean, {-1});
+    out.var = reshape(st.var, {-1});
+  } else {
+    std::vector<Tensor> ys, means, vars;
+    const auto parts = split(xd, x.size(0) / G);
+    for (int64_t g = 0; g < G; ++g) {
+      o.update_mask = (mask >> g) & 1u;
+      BatchStats st;
+      ys.push_back(batch_norm_train(parts[g], gd, bd, 1e-5, &st, o));
+      means.push_back(st.mean);
+      vars.push_back(st.var);
+    }
+    out.y = concat(ys);
+    out.mean = concat(means);
+    out.var = concat(vars);
+  }
+  sum(mul(out.y, leaf(r, d, false))).backward();
+  out.gx = xd.grad(), out.gg = gd.grad(), out.gb = bd.grad();
+  return out;
+}
+}  // namespace
+
+TEST_P(Fusions, BatchNormGroupsEqualSeparateCalls) {
+  const Device d = GetParam();
+  PoisonScope poison;
+  for (DType t : {DType::F32, DType::F64})
+    for (Shape shape : {Shape{27, 19, 7, 5}, Shape{6, 130, 3, 3}, Shape{9, 5, 1, 1}})
+      for (double slope : {-1.0, 0.1}) {
+        const int64_t C = shape[1];
+        Tensor x = add(mul(rand_normal(shape, 1, 0, t), 3.0), 2.0);
+        Tensor gamma = rand_uniform({C}, 2, 0, t, Device::CPU, 0.5, 1.5), beta = rand_uniform({C}, 3, 0, t, Device::CPU, -1, 1);
+        Tensor r = rand_uniform(shape, 4, 0, t, Device::CPU, -1, 1);
+        const BnRun one = run_bn(x, gamma, beta, r, 3, slope, false, d), sep = run_bn(x, gamma, beta, r, 3, slope, true, d);
+        const std::string what = describe(x) + (slope >= 0 ? " + leaky_relu" : "");
+        expect_identical(one.y, sep.y, "y " + what);
+        expect_identical(one.mean, sep.mean, "mean " + what);
+        expect_identical(one.var, sep.var, "var " + what);
+        expect_identical(one.gx, sep.gx, "gx " + what);
+        expect_identical(one.running_mean, sep.running_mean, "running mean " + what);
+        expect_identical(one.running_var, sep.running_var, "running var " + what);
+        // The parameter gradients: the groups' double sums added once vs per-group sums in T.
+        EXPECT_TRUE(all_close(one.gg, sep.gg, reduction_tol(t))) << "ggamma " << what;
+        EXPECT_TRUE(all_close(one.gb, sep.gb, reduction_tol(t))) << "gbeta " << what;
+      }
+}
+
+TEST_P(Fusions, BatchNormLeakyReluEqualsThePair) {
+  const Device d = GetParam();
+  PoisonScope poison;
+  for (DType t : {DType::F32, DType::F64})
+    for (int64_t G : {1, 3}) {
+      const Shape shape{6 * G - 3 * (G > 1), 11, 9, 7};
+      const int64_t C = shape[1];
+      Tensor x = rand_normal(shape, 7, 0, t);
+      Tensor gamma = rand_uniform({C}, 8, 0, t, Device::CPU, 0.5, 1.5), beta = rand_uniform({C}, 9, 0, t, Device::CPU, -1, 1);
+      Tensor r = rand_uniform(shape, 10, 0, t, Device::CPU, -1, 1);
+      auto run = [&](bool fused) {
+        Tensor xd = leaf(x, d), gd = leaf(gamma, d), bd = leaf(beta, d);
+        BatchNormTrainOptions o;
+        o.groups = G;
+        o.leaky_slope = fused ? 0.1 : -1;
+        Tensor y = batch_norm_train(xd, gd, bd, 1e-5, nullptr, o);
+        if (!fused) y = leaky_relu(y, 0.1);
+        sum(mul(y, leaf(r, d, false))).backward();
+        return std::vector<Tensor>{y, xd.grad(), gd.grad(), bd.grad()};
+      };
+      auto fused = run(true), pair = run(false);
+      const char* names[] = {"y", "gx", "ggamma", "gbeta"};
+      for (size_t i = 0; i < fused.size(); ++i) expect_identical(fused[i], pair[i], names[i] + (" " + describe(x)));
+    }
+}
+
+namespace {
+struct ModelRun {
+  Tensor logits;
+  std::vector<Tensor> grads, state;
+  std::vector<int64_t> counters;
+  std::vector<BnRecord> records;
+};
+
+// forward_mixed of a WRN-10-1 in the BN mode, with every fusion on or all off.
+ModelRun run_model(Device d, DType t, BnMode mode, BnUpdate update, bool fused) {
+  for (Fusion f : kAllFusions) set_fusion_enabled(f, fused);
+  WideResNetConfig cfg;
+  cfg.depth = 10;
+  cfg.widen_factor = 1;
+  cfg.dtype = t;
+  cfg.bn_momentum = 0.3;
+  WideResNet net(cfg);
+  net.to(d);
+  BnRecorder rec;
+  net.set_bn_recorder(&rec);
+  const int64_t B = 4;  // (at 4x4 images group 3's BatchNorm sees 1x1 maps: float32 too ill-conditioned to compare)
+  Tensor mixed = rand_normal({3 * B, 3, 8, 8}, 11, 0, t, d);
+  ModelRun out;
+  out.logits = forward_mixed(net, mixed, B, mode, update);
+  sum(mul(out.logits, rand_uniform(out.logits.shape(), 12, 0, t, d, -1, 1))).backward();
+  for (auto& [n, p] : net.named_parameters()) out.grads.push_back(p->grad());
+  for (auto& [n, p] : net.named_state()) out.state.push_back(p->clone());
+  for (auto& c : net.named_counters()) out.counters.push_back(*c.value);
+  out.records = rec.records();
+  net.set_bn_recorder(nullptr);
+  for (Fusion f : kAllFusions) set_fusion_enabled(f, true);
+  return out;
+}
+}  // namespace
+
+TEST_P(Fusions, GroupedModelPassEqualsOneCallPerChunk) {
+  const Device d = GetParam();
+  const struct {
+    DType t;
+    BnMode mode;
+    BnUpdate update;
+  } combos[] = {{DType::F32, BnMode::Interleave, BnUpdate::All},
+                {DType::F64, BnMode::Interleave, BnUpdate::First},
+                {DType::F64, BnMode::Separate, BnUpdate::All},
+                {DType::F32, BnMode::Separate, BnUpdate::First}};
+  for (const auto& [t, mode, update] : combos) {
+    const ModelRun one = run_model(d, t, mode, update, true), sep = run_model(d, t, mode, update, false);
+    const std::string what = std::string(bn_mode_name(mode)) + (t == DType::F32 ? " float32" : " float64");
+    // The convolutions run over 3B images instead of B (other GEMM shapes, the weight
+    // gradient summed over all chunks at once): equal to reduction tolerance.
+    EXPECT_TRUE(all_close(one.logits, sep.logits, reduction_tol(t))) << what;
+    ASSERT_EQ(one.grads.size(), sep.grads.size());
+    for (size_t i = 0; i < one.grads.size(); ++i) {
+      // (the port's quirk: bn1 of the first block of groups 2 and 3 gets no gradient)
+      ASSERT_EQ(one.grads[i].defined(), sep.grads[i].defined()) << what << " gradient " << i;
+      if (!one.grads[i].defined()) continue;
+      EXPECT_TRUE(all_close(one.grads[i], sep.grads[i], {t == DType::F32 ? 2e-3 : 1e-9, t == DType::F32 ? 1e-4 : 1e-11}))
+          << what << " gradient " << i;
+    }
+    for (size_t i = 0; i < one.state.size(); ++i)
+      EXPECT_TRUE(all_close(one.state[i], sep.state[i], reduction_tol(t))) << what << " state " << i;
+    EXPECT_EQ(one.counters, sep.counters) << what;
+    ASSERT_EQ(one.records.size(), sep.records.size()) << what;
+    for (size_t i = 0; i < one.records.size(); ++i) {
+      EXPECT_EQ(one.records[i].layer, sep.records[i].layer) << what << " record " << i;
+      EXPECT_EQ(one.records[i].tag, sep.records[i].tag) << what << " record " << i;
+      EXPECT_EQ(one.records[i].count, sep.records[i].count) << what << " record " << i;
+      for (size_t c = 0; c < one.records[i].mean.size(); ++c)
+        EXPECT_NEAR(one.records[i].mean[c], sep.records[i].mean[c], t == DType::F32 ? 1e-4 : 1e-10);
+    }
+  }
+}
+
+TEST_P(Fusions, RunningStatisticsInKernelEqualTheElementwiseUpdate) {
+  const Device d = GetParam();
+  for (DType t : {DType::F32, DType::F64}) {
+    auto run = [&](bool in_kernel) {
+      set_fusion_enabled(Fusion::BnRunningInKernel, in_kernel);
+      BatchNorm2d bn(13, 0.2, 1e-5, t);
+      bn.to(d);
+      Tensor x = leaf(add(mul(rand_normal({12, 13, 5, 5}, 13, 0, t), 2.0), 1.0), d, false);
+      ForwardOptions o;
+      o.groups = {{true, "a"}, {false, "b"}, {true, "c"}};
+      bn(x, o);
+      bn(slice(x, 0, 4));  // one group
+      set_fusion_enabled(Fusion::BnRunningInKernel, true);
+      return std::vector<Tensor>{bn.running_mean, bn.running_var, Tensor::full({1}, double(bn.num_batches_tracked))};
+    };
+    auto kernel = run(true), elementwise = run(false);
+    for (size_t i = 0; i < kernel.size(); ++i) expect_identical(kernel[i], elementwise[i], "running statistic " + std::to_string(i));
+  }
+}
+
+TEST_P(Fusions, MultiTensorAdamAndEmaEqualPerTensorUpdates) {
+  const Device d = GetParam();
+  for (DType t : {DType::F32, DType::F64}) {
+    // Adam over odd sizes around the tile (4096), one parameter without a gradient.
+    auto adam_run = [&](bool multi) {
+      set_fusion_enabled(Fusion::MultiTensor, multi);
+      std::vector<Tensor> ps;
+      std::vector<std::pair<std::string, Tensor*>> named;
+      const std::vector<int64_t> sizes{1, 37, 4096, 4097, 9000, 5};
+      for (size_t i = 0; i < sizes.size(); ++i) ps.push_back(leaf(rand_normal({sizes[i]}, 20 + i, 0, t), d));
+      for (size_t i = 0; i < ps.size(); ++i) named.emplace_back("p" + std::to_string(i), &ps[i]);
+      Adam adam(named, 0.01);
+      for (int step = 0; step < 3; ++step) {
+        for (auto& p : ps) p.zero_grad();
+        Tensor loss;
+        for (size_t i = 0; i + 1 < ps.size(); ++i) {  // the last one gets no gradient
+          Tensor l = sum(mul(mul(ps[i], ps[i]), rand_normal(ps[i].shape(), 40 + i, step, t, d)));
+          loss = loss.defined() ? add(loss, l) : l;
+        }
+        loss.backward();
+        adam.step();
+      }
+      set_fusion_enabled(Fusion::MultiTensor, true);
+      std::vector<Tensor> out;
+      for (auto& p : ps) out.push_back(p.detach());
+      for (auto& [n, s] : adam.state()) out.push_back(s);
+      return out;
+    };
+    auto multi = adam_run(true), per = adam_run(false);
+    for (size_t i = 0; i < multi.size(); ++i) expect_identical(multi[i], per[i], "Adam tensor " + std::to_string(i));
+
+    // The EMA teacher in every scope, with the 0.02 lr decay of the student.
+    for (EmaScope scope : {EmaScope::State, EmaScope::Params})
+      for (DecayScope decay : {DecayScope::State, DecayScope::Params, DecayScope::Weights}) {
+        auto ema_run = [&](bool multi) {
+          set_fusion_enabled(Fusion::MultiTensor, multi);
+          WideResNetConfig cfg;
+          cfg.depth = 10;
+          cfg.widen_factor = 1;
+          cfg.dtype = t;
+          WideResNet student(cfg), teacher(cfg);
+          int64_t k = 0;
+          for (auto& [n, p] : teacher.named_state()) p->copy_from(rand_normal(p->shape(), 60 + k++, 0, t));
+          student.to(d);
+          teacher.to(d);
+          EmaSpec spec;
+          spec.decay = 0.9;
+          spec.weight_decay = 0.02 * 0.002;
+          spec.scope = scope;
+          spec.decay_scope = decay;
+          ema_step(teacher, student, spec);
+          ema_step(teacher, student, spec);
+          set_fusion_enabled(Fusion::MultiTensor, true);
+          std::vector<Tensor> out;
+          for (auto* m : {&teacher, &student})
+            for (auto& [n, p] : m->named_state()) out.push_back(p->clone());
+          return out;
+        };
+        auto m = ema_run(true), p = ema_run(false);
+        for (size_t i = 0; i < m.size(); ++i) expect_identical(m[i], p[i], "EMA tensor " + std::to_string(i));
+      }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, Fusions, ::testing::Values(Device::CPU, Device::CUDA),
+                         [](const auto& info) { return param_name(info.param); });
+
+#ifdef MMENGINE_CUDA_EMULATED
+#include "mmemu_counts.h"
+
+// The device work of one interleaved MixMatch step (K = 2), counted by the emulator, with
+// every fusion, without each one, and without all; each fusion must cut launches. Launch
+// counts do not depend on the batch or image size, only on the depth: CI counts WRN-10-2;
+// MMENGINE_COUNT_DEPTH=28 prints the real WRN-28-2 step's counts for docs/perf-notes.md
+// (about 4 minutes in the emulator).
+TEST(CudaLaunchCounts, StepWithAndWithoutEachFusion) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  WideResNetConfig wrn;
+  const char* depth = std::getenv("MMENGINE_COUNT_DEPTH");
+  wrn.depth = depth ? std::atoi(depth) : 10;
+  WideResNet student(wrn), teacher(wrn);
+  student.to(Device::CUDA);
+  teacher.to(Device::CUDA);
+  copy_state(student, teacher);
+  Adam adam(student.named_parameters(), 0.002);
+  StepBatch batch;
+  const int64_t B = 2;
+  batch.x = rand_normal({B, 3, 4, 4}, 1, 0, DType::F32, Device::CUDA);
+  for (int k = 0; k < 2; ++k) batch.u.push_back(rand_normal({B, 3, 4, 4}, 2 + k, 0, DType::F32, Device::CUDA));
+  batch.labels = {1, 2};
+  TrainConfig cfg;
+  cfg.epochs = 1;
+  cfg.steps_per_epoch = 100;
+  int64_t step = 0;
+  auto count = [&] {
+    const mmemu::WorkCounts before = mmemu::work_counts();
+    mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10);
+    const mmemu::WorkCounts after = mmemu::work_counts();
+    return mmemu::WorkCounts{after.kernels - before.kernels, after.gemms - before.gemms, after.copies - before.copies};
+  };
+  std::printf("WRN-%d-2, one interleaved MixMatch step:\n", static_cast<int>(wrn.depth));
+  auto print = [](const std::string& what, const mmemu::WorkCounts& c) {
+    std::printf("%-28s kernels %5llu  GEMMs %4llu  copies/fills %4llu\n", what.c_str(), (unsigned long long)c.kernels,
+                (unsigned long long)c.gemms, (unsigned long long)c.copies);
+  };
+  const mmemu::WorkCounts fused = count();
+  print("all fusions", fused);
+  for (Fusion f : kAllFusions) {
+    set_fusion_enabled(f, false);
+    const mmemu::WorkCounts c = count();
+    set_fusion_enabled(f, true);
+    print(std::string("without ") + fusion_name(f), c);
+    EXPECT_LT(fused.kernels, c.kernels) << fusion_name(f);
+  }
+  for (Fusion f : kAllFusions) set_fusion_enabled(f, false);
+  const mmemu::WorkCounts none = count();
+  for (Fusion f : kAllFusions) set_fusion_enabled(f, true);
+  print("no fusions", none);
+  EXPECT_LT(fused.kernels + fused.gemms + fused.copies, none.kernels + none.gemms + none.copies);
+}
+#endif

@@ -1,0 +1,19 @@
+// `mpirun -np N mmengine bench --ranks`: the data-parallel MixMatch step on N ranks (the
+// process's communicator, engine/dist.h) with synchronized and with local BatchNorm, and the
+// gradient all-reduce alone (its bytes, time and bus bandwidth 2 (N - 1) / N x bytes / time),
+// as a share of the step. Rank 0 prints; every rank takes part. Under one process: one rank.
+#pragma once
+#include <string>
+
+namespace mmengine {
+
+struct BenchOpts {
+  std::string device = "auto", json;
+  int64_t depth = 28, widen = 2, batch = 64;
+  int warmup = 3, repeats = 20;
+  bool quick = false, conv_layers = false;
+};
+
+int run_bench_ranks(const BenchOpts& o);
+
+}  // namespace mmengine
