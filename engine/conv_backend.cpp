@@ -14,18 +14,12 @@ bool cudnn_built() {
 }
 
 ConvBackend parse_conv_backend(const std::string& name, const char* what) {
-  if (name == "own") return ConvBackend::Own;
-  if (name == "igemm") return ConvBackend::Igemm;
-  if (name == "cudnn") {
-    MM_CHECK(cudnn_built(), what, "=cudnn: this build has no cuDNN (it was not found at configure time)");
-    return ConvBackend::Cudnn;
-  }
-  MM_FAIL(what, ": expected 'own', 'igemm' or 'cudnn', got '", name, "'");
+  const ConvBackend b = enum_parse(kConvBackends, what, name);
+  MM_CHECK(b != ConvBackend::Cudnn || cudnn_built(), what, "=cudnn: this build has no cuDNN (it was not found at configure time)");
+  return b;
 }
 
-const char* conv_backend_name(ConvBackend b) {
-  return b == ConvBackend::Cudnn ? "cudnn" : b == ConvBackend::Igemm ? "igemm" : "own";
-}
+const char* conv_backend_name(ConvBackend b) { return enum_name(kConvBackends, b); }
 
 namespace {
 ConvBackend& current() { return env_setting("MMENGINE_CONV", ConvBackend::Own, parse_conv_backend); }

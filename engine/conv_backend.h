@@ -8,9 +8,15 @@
 #pragma once
 #include <string>
 
+#include "engine/enum_table.h"
+
 namespace mmengine {
 
 enum class ConvBackend { Own, Igemm, Cudnn };
+inline constexpr EnumEntry<ConvBackend> kConvBackends[] = {
+    {ConvBackend::Own, "own", "the engine's im2col + cuBLAS kernels"},
+    {ConvBackend::Igemm, "igemm", "the engine's implicit-GEMM TF32 tensor-core kernels, float32"},
+    {ConvBackend::Cudnn, "cudnn", "cuDNN, for comparison (builds that found it)"}};
 ConvBackend conv_backend();
 void set_conv_backend(ConvBackend b);
 bool cudnn_built();

@@ -8,15 +8,10 @@
 
 namespace mmengine {
 
-const char* kernel_version_name(KernelVersion v) {
-  return v == KernelVersion::V0 ? "v0" : v == KernelVersion::V1 ? "v1" : "current";
-}
+const char* kernel_version_name(KernelVersion v) { return enum_name(kKernelVersions, v); }
 
 KernelVersion parse_kernel_version(const std::string& name, const char* what) {
-  if (name == "current") return KernelVersion::Current;
-  if (name == "v1") return KernelVersion::V1;
-  if (name == "v0") return KernelVersion::V0;
-  MM_FAIL(what, ": expected 'current', 'v1' or 'v0', got '", name, "'");
+  return enum_parse(kKernelVersions, what, name);
 }
 
 namespace {
@@ -26,18 +21,10 @@ KernelVersion& current() { return env_setting("MMENGINE_KERNELS", KernelVersion:
 KernelVersion kernel_version() { return current(); }
 void set_kernel_version(KernelVersion v) { current() = v; }
 
-const char* fusion_name(Fusion f) {
-  switch (f) {
-    case Fusion::GroupedBatchNorm: return "grouped-bn";
-    case Fusion::BnRunningInKernel: return "bn-running";
-    case Fusion::BnLeakyRelu: return "bn-leaky-relu";
-    case Fusion::MultiTensor: return "multi-tensor";
-  }
-  return "?";
-}
+const char* fusion_name(Fusion f) { return enum_name(kFusions, f); }
 
 namespace {
-// Bit i set: kAllFusions[i] is switched off.
+// Bit f set: fusion f is switched off.
 struct UnfusedMask {
   unsigned bits = 0;
 };
@@ -48,13 +35,13 @@ UnfusedMask parse_unfused(const std::string& list, const char* what) {
     const size_t end = std::min(list.find(',', begin), list.size());
     const std::string name = list.substr(begin, end - begin);
     bool known = name.empty();
-    for (size_t i = 0; i < std::size(kAllFusions); ++i)
-      if (name == "all" || name == fusion_name(kAllFusions[i])) {
-        m.bits |= 1u << i;
+    for (const auto& e : kFusions)
+      if (name == "all" || name == e.name) {
+        m.bits |= 1u << static_cast<unsigned>(e.value);
         known = true;
       }
-    MM_CHECK(known, what, ": unknown fusion '", name,
-             "' (expected a comma-separated list of grouped-bn, bn-running, bn-leaky-relu, multi-tensor, or all)");
+    MM_CHECK(known, what, ": unknown fusion '", name, "' (expected a comma-separated list of ", enum_choices(kFusions),
+             ", or all)");
     begin = end + 1;
   }
   return m;

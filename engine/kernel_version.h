@@ -20,18 +20,34 @@
 // set_fusion_enabled(); with MMENGINE_KERNELS=v1|v0 they are all off.
 #pragma once
 #include <string>
+#include <vector>
+
+#include "engine/enum_table.h"
 
 namespace mmengine {
 
 enum class KernelVersion { Current, V1, V0 };
+inline constexpr EnumEntry<KernelVersion> kKernelVersions[] = {
+    {KernelVersion::Current, "current", "every convolution GEMM over the whole batch, BatchNorm on a 2-D grid, the fusions"},
+    {KernelVersion::V1, "v1", "the weight gradient as one strided-batched GEMM, no fusions"},
+    {KernelVersion::V0, "v0", "the first GPU version: a GEMM per image, BatchNorm one block per channel"}};
 KernelVersion kernel_version();
 void set_kernel_version(KernelVersion v);
 KernelVersion parse_kernel_version(const std::string& name, const char* what);
 const char* kernel_version_name(KernelVersion v);
 
 enum class Fusion { GroupedBatchNorm, BnRunningInKernel, BnLeakyRelu, MultiTensor };
-constexpr Fusion kAllFusions[] = {Fusion::GroupedBatchNorm, Fusion::BnRunningInKernel, Fusion::BnLeakyRelu,
-                                  Fusion::MultiTensor};
+inline constexpr EnumEntry<Fusion> kFusions[] = {
+    {Fusion::GroupedBatchNorm, "grouped-bn", "one model pass over the chunks, BatchNorm statistics per chunk"},
+    {Fusion::BnRunningInKernel, "bn-running", "running statistics moved inside BatchNorm's kernel"},
+    {Fusion::BnLeakyRelu, "bn-leaky-relu", "BatchNorm's apply fused with the LeakyReLU after it"},
+    {Fusion::MultiTensor, "multi-tensor", "Adam and the EMA in one launch over all tensors"}};
+// Every fusion, in table order.
+inline std::vector<Fusion> all_fusions() {
+  std::vector<Fusion> out;
+  for (const auto& e : kFusions) out.push_back(e.value);
+  return out;
+}
 bool fusion_enabled(Fusion f);  // not switched off, and the current kernels
 void set_fusion_enabled(Fusion f, bool on);
 const char* fusion_name(Fusion f);

@@ -6,6 +6,7 @@
 
 #include "engine/dtype.h"
 #include "engine/enum_table.h"
+#include "engine/precision.h"
 
 namespace mmengine {
 
@@ -80,6 +81,8 @@ struct TrainConfig {
   bool conv_bias = false;
   // model
   int64_t depth = 28, widen = 2;
+  // arithmetic (engine/precision.h): fp32, or TF32 tensor-core GEMMs and convolutions on CUDA
+  Precision precision = Precision::Fp32;
   // run
   std::string device = "auto", out_dir = "runs/mixmatch";
   bool resume = false;

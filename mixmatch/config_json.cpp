@@ -67,6 +67,7 @@ std::string config_to_json(const TrainConfig& c, const std::string& device_used)
   j["ema_scope"] = enum_name(kEmaScopes, c.ema_scope);
   j["decay_scope"] = enum_name(kDecayScopes, c.decay_scope);
   j["graph"] = enum_name(kGraphModes, c.graph);
+  j["precision"] = enum_name(kPrecisions, c.precision);
   j["bn_sync"] = bn_sync_name(c.bn_sync);
   j["world_size"] = c.world_size;
   j["dist"] = c.dist;
@@ -116,6 +117,7 @@ TrainConfig config_from_json(const std::string& text, const std::string& path) {
     c.ema_scope = parse_ema_scope(word("ema_scope"));
     c.decay_scope = parse_decay_scope(word("decay_scope"));
     if (j.contains("graph")) c.graph = enum_parse(kGraphModes, "graph", word("graph"));  // absent in files of earlier versions
+    if (j.contains("precision")) c.precision = enum_parse(kPrecisions, "precision", word("precision"));  // likewise: fp32
   } catch (const Error& e) {
     MM_FAIL(path, ": ", e.what());
   }

@@ -150,6 +150,7 @@ TrainSummary train_mixmatch(const TrainConfig& requested) {
   validate(requested);
   // Data parallel: every rank runs this function; rank 0 alone writes the run folder.
   const Device device = resolve_device(requested.device);
+  const PrecisionScope precision(requested.precision, device, DType::F32);  // GEMM math mode, conv backend
   DistOptions dist;
   dist.backend = parse_dist_backend(requested.dist);
   dist.collective_timeout_s = requested.collective_timeout_s;

@@ -11,6 +11,7 @@
 
 #include "engine/adam.h"
 #include "engine/autograd.h"
+#include "engine/conv_backend.h"
 #include "engine/kernel_version.h"
 #include "engine/ops_nn.h"
 #include "engine/rng.h"
@@ -28,7 +29,7 @@ class Fusions : public ::testing::TestWithParam<Device> {
  protected:
   void SetUp() override { MM_SKIP_WITHOUT(GetParam()); }
   void TearDown() override {
-    for (Fusion f : kAllFusions) set_fusion_enabled(f, true);
+    for (Fusion f : all_fusions()) set_fusion_enabled(f, true);
   }
 };
 
@@ -88,6 +89,25 @@ BnRun run_bn(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Ten
   return out;
 }
 }  // namespace
+
+// The run-time switches' tables (engine/enum_table.h): every name parses back to its value, and
+// a wrong word is refused naming the variable and the choices.
+TEST(KernelSwitches, TablesRoundTripAndNameTheChoices) {
+  for (const auto& e : kKernelVersions) {
+    EXPECT_EQ(parse_kernel_version(e.name, "MMENGINE_KERNELS"), e.value);
+    EXPECT_STREQ(kernel_version_name(e.value), e.name);
+  }
+  for (Fusion f : all_fusions()) EXPECT_STREQ(fusion_name(f), enum_name(kFusions, f));
+  for (const auto& e : kConvBackends) {
+    if (e.value == ConvBackend::Cudnn && !cudnn_built()) continue;
+    EXPECT_EQ(parse_conv_backend(e.name, "MMENGINE_CONV"), e.value);
+    EXPECT_STREQ(conv_backend_name(e.value), e.name);
+  }
+  expect_error_containing([] { parse_kernel_version("v9", "MMENGINE_KERNELS"); },
+                          {"MMENGINE_KERNELS: expected current, v1 or v0, got 'v9'"});
+  expect_error_containing([] { parse_conv_backend("fft", "MMENGINE_CONV"); },
+                          {"MMENGINE_CONV: expected own, igemm or cudnn, got 'fft'"});
+}
 
 TEST_P(Fusions, BatchNormGroupsEqualSeparateCalls) {
   const Device d = GetParam();
@@ -149,7 +169,7 @@ struct ModelRun {
 
 // forward_mixed of a WRN-10-1 in the BN mode, with every fusion on or all off.
 ModelRun run_model(Device d, DType t, BnMode mode, BnUpdate update, bool fused) {
-  for (Fusion f : kAllFusions) set_fusion_enabled(f, fused);
+  for (Fusion f : all_fusions()) set_fusion_enabled(f, fused);
   WideResNetConfig cfg;
   cfg.depth = 10;
   cfg.widen_factor = 1;
@@ -169,7 +189,7 @@ ModelRun run_model(Device d, DType t, BnMode mode, BnUpdate update, bool fused) 
   for (auto& c : net.named_counters()) out.counters.push_back(*c.value);
   out.records = rec.records();
   net.set_bn_recorder(nullptr);
-  for (Fusion f : kAllFusions) set_fusion_enabled(f, true);
+  for (Fusion f : all_fusions()) set_fusion_enabled(f, true);
   return out;
 }
 }  // namespace
@@ -339,16 +359,16 @@ TEST(CudaLaunchCounts, StepWithAndWithoutEachFusion) {
   };
   const mmemu::WorkCounts fused = count();
   print("all fusions", fused);
-  for (Fusion f : kAllFusions) {
+  for (Fusion f : all_fusions()) {
     set_fusion_enabled(f, false);
     const mmemu::WorkCounts c = count();
     set_fusion_enabled(f, true);
     print(std::string("without ") + fusion_name(f), c);
     EXPECT_LT(fused.kernels, c.kernels) << fusion_name(f);
   }
-  for (Fusion f : kAllFusions) set_fusion_enabled(f, false);
+  for (Fusion f : all_fusions()) set_fusion_enabled(f, false);
   const mmemu::WorkCounts none = count();
-  for (Fusion f : kAllFusions) set_fusion_enabled(f, true);
+  for (Fusion f : all_fusions()) set_fusion_enabled(f, true);
   print("no fusions", none);
   EXPECT_LT(fused.kernels + fused.gemms + fused.copies, none.kernels + none.gemms + none.copies);
 }

@@ -2,9 +2,13 @@
 #include <cstdio>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/adam.h"
 #include "engine/autograd.h"
+#include "engine/conv_backend.h"
 #include "engine/ops.h"
+#include "engine/precision.h"
 #include "layers/checkpoint.h"
 #include "layers/layers.h"
 #include "mixmatch/config.h"
@@ -15,6 +19,9 @@
 #include "mixmatch/mixup.h"
 #include "mixmatch/trainer.h"
 #include "tests/test_util.h"
+#ifdef MMENGINE_WITH_CUDA
+#include "kernels/gemm.h"
+#endif
 
 using namespace mmengine;
 using namespace mmengine::testing;
@@ -224,3 +231,54 @@ TEST(Trainer, EveryBnModeRuns) {
     EXPECT_EQ(s.steps, 3);
   }
 }
+
+// --precision (engine/precision.h): part of the experiment, recorded in config.json (files
+// written before it read as fp32), refused where it cannot run, and scoped to the run.
+TEST(Precision, IsRecordedAndPartOfTheExperiment) {
+  TrainConfig a = tiny_run(run_dir("precision")), b = a;
+  b.precision = Precision::Tf32;
+  EXPECT_EQ(config_from_json(config_to_json(b, "cuda"), "config.json").precision, Precision::Tf32);
+  auto older = nlohmann::json::parse(config_to_json(b, "cuda"));
+  older.erase("precision");
+  EXPECT_EQ(config_from_json(older.dump(), "config.json").precision, Precision::Fp32);
+  SettingChange change;
+  ASSERT_TRUE(experiment_differs(a, b, &change));
+  EXPECT_EQ(change.key, "precision");
+  expect_error_with([&] { train_mixmatch(b); }, "--precision tf32: needs --device cuda");
+  {
+    ConvBackendScope igemm(ConvBackend::Igemm);
+    expect_error_with([] { PrecisionScope p(Precision::Fp32, Device::CPU, DType::F32); }, "MMENGINE_CONV=igemm");
+  }
+}
+
+#ifdef MMENGINE_WITH_CUDA
+TEST(PrecisionCuda, Tf32SetsTheGemmModeAndTheConvolutionForTheRunOnly) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  ConvBackendScope own(ConvBackend::Own);
+  const bool was = kernels::gemm_tf32_cuda();
+  kernels::gemm_set_tf32_cuda(false);
+  {
+    PrecisionScope p(Precision::Tf32, Device::CUDA, DType::F32);
+    EXPECT_TRUE(kernels::gemm_tf32_cuda());
+    EXPECT_EQ(conv_backend(), ConvBackend::Igemm);
+  }
+  EXPECT_FALSE(kernels::gemm_tf32_cuda());
+  EXPECT_EQ(conv_backend(), ConvBackend::Own);
+  expect_error_with([] { PrecisionScope p(Precision::Tf32, Device::CUDA, DType::F64); }, "float32");
+  // A one-step run in TF32 (its numbers are TF32's: only that it runs through training,
+  // evaluation and checkpoint is checked; the kernels are ConvIgemmCuda's). Small: the
+  // emulator runs the tensor-core kernels thread by thread.
+  TrainConfig c = tiny_run(run_dir("precision_tf32"));
+  c.device = "cuda";
+  c.precision = Precision::Tf32;
+  c.batch_size = 4;
+  c.epochs = 1;
+  c.steps_per_epoch = 1;
+  c.max_eval_images = 8;
+  const TrainSummary s = train_mixmatch(c);
+  EXPECT_EQ(s.steps, 1);
+  EXPECT_TRUE(std::isfinite(s.final_teacher_test));
+  EXPECT_FALSE(kernels::gemm_tf32_cuda()) << "the run restores the GEMM mode";
+  kernels::gemm_set_tf32_cuda(was);
+}
+#endif

@@ -21,6 +21,7 @@
 #include "engine/memory.h"
 #include "engine/ops.h"
 #include "engine/ops_nn.h"
+#include "engine/precision.h"
 #include "engine/profiler.h"
 #include "engine/rng.h"
 #include "engine/safetensors.h"
@@ -124,9 +125,9 @@ void fusion_rows(const BenchOpts& o, Device dev, WideResNet& student, WideResNet
   cfg.steps_per_epoch = 1 << 20;
   auto step_fn = [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); };
   auto set_all = [](bool on) {
-    for (Fusion f : kAllFusions) set_fusion_enabled(f, on);
+    for (Fusion f : all_fusions()) set_fusion_enabled(f, on);
   };
-  for (Fusion f : kAllFusions) {
+  for (Fusion f : all_fusions()) {
     set_fusion_enabled(f, false);
     Stats s = measure(dev, o.warmup, repeats, step_fn);
     set_fusion_enabled(f, true);
@@ -310,6 +311,11 @@ int run_bench(const BenchOpts& o) {
       Stats t = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
       kernels::gemm_set_tf32_cuda(false);
       row("MixMatch step (interleave, TF32 GEMMs)", t, baseline);
+    }
+    {  // the step of `mmengine train --precision tf32`: TF32 GEMMs and implicit-GEMM convolutions
+      const PrecisionScope tf32(Precision::Tf32, dev, DType::F32);
+      Stats t = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
+      row("MixMatch step (interleave, --precision tf32)", t, baseline);
     }
 #endif
   }

@@ -122,6 +122,8 @@ void add_train_command(CLI::App& app, CommandAction& action) {
   });
   word("--decay-scope", "state", "what the 0.02 lr decay shrinks: " + enum_help(kDecayScopes),
        [](TrainConfig& c, const std::string& v) { c.decay_scope = parse_decay_scope(v); });
+  word("--precision", "fp32", enum_help(kPrecisions),
+       [](TrainConfig& c, const std::string& v) { c.precision = enum_parse(kPrecisions, "--precision", v); });
   word("--graph", "off", enum_help(kGraphModes),
        [](TrainConfig& c, const std::string& v) { c.graph = enum_parse(kGraphModes, "--graph", v); });
   word("--dist", "auto", "data parallel: " + dist_backend_help(),

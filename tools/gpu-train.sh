@@ -13,6 +13,9 @@
 set -uo pipefail
 minutes=${GPU_TRAIN_MINUTES:-5}
 device=${GPU_TRAIN_DEVICE:-cuda}  # cpu only to rehearse the script
+# TF32 GEMMs and implicit-GEMM convolutions on the GPU (GPU_TRAIN_PRECISION=fp32 when
+# gpu-check.sh's ConvIgemmCuda tests failed); the CPU rehearsal runs fp32.
+precision=${GPU_TRAIN_PRECISION:-$([[ $device == cuda ]] && echo tf32 || echo fp32)}
 start=$(date +%s)
 out=${OUT:-/tmp/gpu-train}
 run=/tmp/gpu-train-run
@@ -32,11 +35,12 @@ fi
 # Plan: steps that fit the limit at the measured step time, leaving a third of it for the
 # evaluations, set-up and the final checkpoint; about 12 evaluations along the way.
 step_ms=$(python3 -c '
-import json
+import json, sys
+rows = json.load(open("/tmp/mmengine-bench.json"))["timings"]
 try:
-    print(json.load(open("/tmp/mmengine-bench.json"))["timings"]["MixMatch step (interleave)"]["median_ms"])
+    print(rows["MixMatch step (interleave%s)" % (", --precision tf32" if sys.argv[1] == "tf32" else "")]["median_ms"])
 except Exception:
-    print(150)' 2>/dev/null)
+    print(rows.get("MixMatch step (interleave)", {}).get("median_ms", 150))' "$precision" 2>/dev/null || echo 150)
 # GPU_TRAIN_PLAN_FACTOR > 1 plans more steps than fit, so that --time-limit ends the run.
 read -r steps per_epoch ema bnm < <(awk -v ms="${step_ms:-150}" -v min="$minutes" -v f="${GPU_TRAIN_PLAN_FACTOR:-0.66}" 'BEGIN {
   s = int(min * 60 * 1000 * f / ms); if (s < 120) s = 120
@@ -44,12 +48,13 @@ read -r steps per_epoch ema bnm < <(awk -v ms="${step_ms:-150}" -v min="$minutes
   s = e * 12
   # a run of a few thousand steps needs shorter EMA and BN horizons than the paper (1M steps)
   if (s < 4000) print s, e, 0.99, 0.01; else print s, e, 0.999, 0.001 }')
-echo "plan: step ${step_ms} ms -> $steps steps (12 epochs of $per_epoch), --ema-decay $ema --bn-momentum $bnm, --time-limit $minutes"
+echo "plan: step ${step_ms} ms -> $steps steps (12 epochs of $per_epoch), --ema-decay $ema --bn-momentum $bnm, --precision $precision, --time-limit $minutes"
 
 rm -rf "$run"
 "$mm" train --preset fast --dataset cifar10 --data "$data" --labels 4000 --recipe port --device "$device" \
   --epochs 12 --steps-per-epoch "$per_epoch" --eval-every 1 --max-eval-images 2000 \
-  --ema-decay "$ema" --bn-momentum "$bnm" --log-every 50 --time-limit "$minutes" --out "$run" 2>&1 | tee "$out/train.log"
+  --ema-decay "$ema" --bn-momentum "$bnm" --precision "$precision" --log-every 50 --time-limit "$minutes" --out "$run" \
+  2>&1 | tee "$out/train.log"
 rc=${PIPESTATUS[0]}
 for f in metrics.csv summary.json config.json best.safetensors; do [[ -f $run/$f ]] && cp "$run/$f" "$out/"; done
 

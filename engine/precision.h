@@ -1,0 +1,39 @@
+// The arithmetic precision of a training run (`mmengine train --precision`), over the two
+// lower-level switches it sets for its lifetime: the CUDA GEMM math mode (kernels/gemm.h,
+// MMENGINE_MATMUL) and the convolution backend (engine/conv_backend.h, MMENGINE_CONV).
+//   fp32: every float GEMM and convolution in full FP32 (the default; what the tests and the
+//         PyTorch fp32 comparison hold the engine to). Convolutions: the own kernels, or cuDNN
+//         (FP32) when MMENGINE_CONV=cudnn; MMENGINE_CONV=igemm (TF32 only) is refused.
+//   tf32: CUDA only: cuBLAS GEMMs with TF32 tensor-core inputs, convolutions by the engine's
+//         implicit-GEMM TF32 kernels (cuDNN with TF32 allowed when MMENGINE_CONV=cudnn); FP32
+//         accumulation, activations, BatchNorm statistics, losses and optimizer state.
+// A run's precision is part of its experiment (config.json; --resume refuses another).
+#pragma once
+#include <string>
+
+#include "engine/dtype.h"
+#include "engine/enum_table.h"
+
+namespace mmengine {
+
+enum class Precision { Fp32, Tf32 };
+inline constexpr EnumEntry<Precision> kPrecisions[] = {
+    {Precision::Fp32, "fp32", "full FP32 GEMMs and convolutions"},
+    {Precision::Tf32, "tf32",
+     "CUDA: TF32 tensor-core GEMMs and implicit-GEMM convolutions, FP32 accumulation, activations and state"}};
+
+// Applies a precision for its lifetime and restores both switches after. Errors name
+// --precision: tf32 needs the CUDA device and float32; fp32 refuses MMENGINE_CONV=igemm.
+class PrecisionScope {
+ public:
+  PrecisionScope(Precision p, Device device, DType dtype);
+  ~PrecisionScope();
+  PrecisionScope(const PrecisionScope&) = delete;
+  PrecisionScope& operator=(const PrecisionScope&) = delete;
+
+ private:
+  bool saved_tf32_ = false;
+  int saved_backend_ = 0;
+};
+
+}  // namespace mmengine
