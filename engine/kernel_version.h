@@ -14,7 +14,8 @@
 //                   chunks with per-group BatchNorm statistics, instead of G model calls;
 //   bn-running:     BatchNorm's running statistics move inside its statistics kernel, instead
 //                   of elementwise ops after it;
-//   bn-leaky-relu:  BatchNorm's apply fused with the LeakyReLU after it (forward and backward);
+//   bn-leaky-relu:  BatchNorm's apply fused with the LeakyReLU after it (forward and backward;
+//                   in evaluation without gradients, the whole eval-mode BatchNorm and the LeakyReLU);
 //   multi-tensor:   Adam and the EMA teacher in one launch over all tensors, not one per tensor.
 // MMENGINE_UNFUSED=name,name,... (or "all") switches fusions off (read once), as does
 // set_fusion_enabled(); with MMENGINE_KERNELS=v1|v0 they are all off.
@@ -40,7 +41,7 @@ enum class Fusion { GroupedBatchNorm, BnRunningInKernel, BnLeakyRelu, MultiTenso
 inline constexpr EnumEntry<Fusion> kFusions[] = {
     {Fusion::GroupedBatchNorm, "grouped-bn", "one model pass over the chunks, BatchNorm statistics per chunk"},
     {Fusion::BnRunningInKernel, "bn-running", "running statistics moved inside BatchNorm's kernel"},
-    {Fusion::BnLeakyRelu, "bn-leaky-relu", "BatchNorm's apply fused with the LeakyReLU after it"},
+    {Fusion::BnLeakyRelu, "bn-leaky-relu", "BatchNorm's apply fused with the LeakyReLU after it (training and evaluation)"},
     {Fusion::MultiTensor, "multi-tensor", "Adam and the EMA in one launch over all tensors"}};
 // Every fusion, in table order.
 inline std::vector<Fusion> all_fusions() {

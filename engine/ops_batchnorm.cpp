@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/kernel_version.h"
@@ -133,6 +135,25 @@ Tensor batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   Tensor gscale = mul(gamma, scale);
   Tensor shift = sub(beta, mul(mean.detach(), gscale));
   return add_channel(mul_channel(x, gscale), shift);
+}
+
+Tensor batch_norm_eval_fused(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                             const Tensor& var, double eps, double slope) {
+  MM_CHECK(x.dim() >= 2 && mean.dim() == 1 && mean.size(0) == x.size(1) && var.shape() == mean.shape() &&
+               gamma.shape() == mean.shape() && beta.shape() == mean.shape(),
+           "batch_norm (eval, fused): needs x [N, C, ...] and [C] parameters and statistics, got ", describe(x), ", ",
+           describe(mean));
+  for (const Tensor* t : {&gamma, &beta, &mean, &var}) check_same_place("batch_norm (eval, fused)", x, *t);
+  MM_CHECK(!grad_enabled() || !(x.requires_grad() || gamma.requires_grad() || beta.requires_grad()),
+           "batch_norm (eval, fused): forward only, but a gradient would be recorded (use batch_norm_eval)");
+  MM_PROFILE("batchnorm", x.device());
+  const int64_t N = x.size(0), C = x.size(1), HW = x.numel() / std::max<int64_t>(1, N * C);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  MM_DISPATCH_FLOAT(x.dtype(), T,
+                    MM_KERNEL(x.device(), batchnorm_forward_eval, T)(
+                        x.data<T>(), gamma.data<T>(), beta.data<T>(), mean.data<T>(), var.data<T>(), y.data<T>(), N, C,
+                        HW, eps, slope >= 0, static_cast<T>(slope)));
+  return y;
 }
 
 }  // namespace mmengine

@@ -40,6 +40,10 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
 // Normalizes with given (running) statistics; differentiable through x, gamma and beta.
 Tensor batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& var,
                        double eps);
+// The same followed by leaky_relu(slope) (slope < 0: no activation) in one kernel pass, the same
+// bits; forward only: refused when a gradient would be recorded (use the two ops then).
+Tensor batch_norm_eval_fused(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                             const Tensor& var, double eps, double slope);
 
 Tensor global_avg_pool(const Tensor& x);  // [N, C, H, W] -> [N, C]
 Tensor flatten(const Tensor& x);          // [N, ...] -> [N, rest]

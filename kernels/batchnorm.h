@@ -49,7 +49,17 @@ void batchnorm_backward_cpu(const T* x, const T* gy, const T* y_act, T slope, co
                             const T* invstd, T* gx, T* ggamma, T* gbeta, int64_t G, int64_t N, int64_t C, int64_t HW,
                             double* workspace);
 
+// Eval mode, forward only (no backward: callers without gradients): y = act(x gs + sh) with
+// the running statistics, gs = gamma (var + eps)^-1/2, sh = beta - mean gs, act LeakyReLU(slope)
+// when leaky; one pass over x, the same bits as the composed eval ops (batchnorm_math.h).
+template <typename T>
+void batchnorm_forward_eval_cpu(const T* x, const T* gamma, const T* beta, const T* mean, const T* var, T* y, int64_t N,
+                                int64_t C, int64_t HW, double eps, bool leaky, T slope);
+
 #ifdef MMENGINE_WITH_CUDA
+template <typename T>
+void batchnorm_forward_eval_cuda(const T* x, const T* gamma, const T* beta, const T* mean, const T* var, T* y, int64_t N,
+                                 int64_t C, int64_t HW, double eps, bool leaky, T slope, cudaStream_t stream);
 int64_t batchnorm_workspace_cuda(int64_t G, int64_t N, int64_t C, int64_t HW);
 template <typename T>
 void batchnorm_forward_train_cuda(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* var, T* invstd, int64_t N,

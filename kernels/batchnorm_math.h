@@ -8,6 +8,7 @@
 
 #include "kernels/batchnorm.h"
 #include "kernels/common.h"
+#include "kernels/elementwise_math.h"
 
 namespace mmengine::kernels {
 
@@ -38,6 +39,22 @@ MM_HD T bn_apply_value(T x, double scale, double shift, bool leaky, T slope) {
   const T z = static_cast<T>(x * scale + shift);
   if (!leaky) return z;
   return z > T(0) ? z : slope * z;
+}
+
+// Eval mode: the per-channel scale gs = gamma (var + eps)^-1/2 and shift sh = beta - mean gs,
+// and the output act(x gs + sh), each operation rounded as the composed ops round it
+// (engine/ops_batchnorm.cpp's batch_norm_eval: add_scalar, pow, mul, sub, mul_channel,
+// add_channel; then leaky_relu), so the fused kernel equals them bit for bit on one device.
+template <typename T>
+MM_HD void bn_eval_coefficients(T gamma, T beta, T mean, T var, double eps, T& gs, T& sh) {
+  const T s = unary_value(Unary::Pow, T(-0.5), unary_value(Unary::AddScalar, static_cast<T>(eps), var));
+  gs = mul_rn(gamma, s);
+  sh = add_rn(beta, -mul_rn(mean, gs));
+}
+template <typename T>
+MM_HD T bn_eval_value(T x, T gs, T sh, bool leaky, T slope) {
+  const T z = add_rn(mul_rn(x, gs), sh);
+  return leaky ? unary_value(Unary::LeakyRelu, slope, z) : z;
 }
 
 // The gradient reaching the BatchNorm output: gy itself, or through the fused LeakyReLU whose

@@ -43,6 +43,9 @@ Tensor BatchNorm2d::forward(const Tensor& x, const ForwardOptions& opts) {
 }
 
 Tensor BatchNorm2d::forward_leaky_relu(const Tensor& x, const ForwardOptions& opts, double slope) {
+  const bool records_grad = grad_enabled() && (x.requires_grad() || weight.requires_grad() || bias.requires_grad());
+  if (!training() && slope >= 0 && !records_grad && fusion_enabled(Fusion::BnLeakyRelu))  // evaluation: one pass
+    return batch_norm_eval_fused(x, weight, bias, running_mean, running_var, eps, slope);
   // (The fused backward reads the sign of the input from the output: slope >= 0 only.)
   if (!training() || slope < 0 || !fusion_enabled(Fusion::BnLeakyRelu)) return leaky_relu(forward(x, opts), slope);
   return train_forward(x, opts, slope);

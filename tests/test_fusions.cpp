@@ -133,6 +133,35 @@ TEST_P(Fusions, BatchNormGroupsEqualSeparateCalls) {
       }
 }
 
+// Evaluation: eval-mode BatchNorm + LeakyReLU in one pass, the bits of the composed ops
+// (batch_norm_eval, leaky_relu) on each device; forward only.
+TEST_P(Fusions, EvalBatchNormLeakyReluEqualsTheComposedOps) {
+  const Device d = GetParam();
+  for (DType dt : {DType::F32, DType::F64}) {
+    auto on_device = [&](const Tensor& t) { return leaf(t, d, false); };
+    const Tensor x = on_device(rand_uniform({5, 7, 3, 11}, 21, 0, dt, Device::CPU, -3, 3));
+    const Tensor gamma = on_device(rand_uniform({7}, 22, 0, dt, Device::CPU, -2, 2));
+    const Tensor beta = on_device(rand_uniform({7}, 23, 0, dt, Device::CPU, -1, 1));
+    const Tensor mean = on_device(rand_uniform({7}, 24, 0, dt, Device::CPU, -1, 1));
+    const Tensor var = on_device(rand_uniform({7}, 25, 0, dt, Device::CPU, 0.01, 3));
+    NoGrad ng;
+    for (double slope : {0.1, 0.0, -1.0}) {  // -1: no activation
+      Tensor composed = batch_norm_eval(x, gamma, beta, mean, var, 1e-3);
+      if (slope >= 0) composed = leaky_relu(composed, slope);
+      expect_identical(batch_norm_eval_fused(x, gamma, beta, mean, var, 1e-3, slope), composed,
+                       std::string(dtype_name(dt)) + " slope " + std::to_string(slope));
+    }
+  }
+  Tensor x = leaf(rand_uniform({2, 3, 2, 2}, 26, 0, DType::F32, Device::CPU), d);  // requires a gradient
+  Tensor c = leaf(Tensor::full({3}, 1.0, DType::F32), d, false);
+  try {
+    batch_norm_eval_fused(x, c, c, c, c, 1e-5, 0.1);
+    ADD_FAILURE() << "expected an error: the fused eval op records no gradient";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("forward only"), std::string::npos) << e.what();
+  }
+}
+
 TEST_P(Fusions, BatchNormLeakyReluEqualsThePair) {
   const Device d = GetParam();
   PoisonScope poison;

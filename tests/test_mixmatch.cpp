@@ -1,9 +1,12 @@
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
+#include "data/augment.h"
+#include "data/synthetic.h"
 #include "engine/adam.h"
 #include "engine/autograd.h"
 #include "engine/conv_backend.h"
@@ -11,8 +14,10 @@
 #include "engine/precision.h"
 #include "layers/checkpoint.h"
 #include "layers/layers.h"
+#include "layers/wideresnet.h"
 #include "mixmatch/config.h"
 #include "mixmatch/ema.h"
+#include "mixmatch/evaluate.h"
 #include "mixmatch/guess.h"
 #include "mixmatch/interleave.h"
 #include "mixmatch/loss.h"
@@ -280,5 +285,46 @@ TEST(PrecisionCuda, Tf32SetsTheGemmModeAndTheConvolutionForTheRunOnly) {
   EXPECT_TRUE(std::isfinite(s.final_teacher_test));
   EXPECT_FALSE(kernels::gemm_tf32_cuda()) << "the run restores the GEMM mode";
   kernels::gemm_set_tf32_cuda(was);
+}
+#endif
+
+// evaluate() scores every batch on the device and reads once per set; its numbers are those of
+// a host loop over each batch's log-probabilities (the former per-batch reads).
+void expect_evaluate_matches_host_loop(Device d) {
+  const TrainTest data = make_synthetic(7, 3, 10, 3, 8, 5);
+  WideResNetConfig mc;
+  mc.depth = 10;
+  mc.widen_factor = 1;
+  WideResNet model(mc);
+  model.to(d);
+  std::vector<int64_t> idx;
+  for (int64_t i = 0; i < data.train.count; i += 3) idx.push_back(i);  // 24 images, batches of 5
+  const EvalResult got = evaluate(model, data.train, idx, d, 5);
+  EXPECT_TRUE(model.training()) << "evaluate restores the mode";
+  NoGrad ng;
+  model.eval();
+  double loss = 0;
+  int64_t correct = 0;
+  for (size_t b = 0; b < idx.size(); b += 5) {
+    std::vector<int64_t> part(idx.begin() + b, idx.begin() + std::min(idx.size(), b + 5));
+    const std::vector<double> lp = log_softmax(model(normalized_images(data.train, part, d))).to_vector();
+    for (size_t i = 0; i < part.size(); ++i) {
+      const double* row = lp.data() + i * 10;
+      const int label = data.train.labels[part[i]];
+      loss -= row[label];
+      correct += (std::max_element(row, row + 10) - row) == label;
+    }
+  }
+  EXPECT_EQ(got.count, static_cast<int64_t>(idx.size()));
+  EXPECT_EQ(got.loss, loss / idx.size());
+  EXPECT_EQ(got.accuracy, 100.0 * correct / idx.size());
+  EXPECT_EQ(evaluate(model, data.train, {}, d, 5).count, 0);
+}
+
+TEST(Evaluate, ScoresOnTheDeviceEqualTheHostLoop) { expect_evaluate_matches_host_loop(Device::CPU); }
+#ifdef MMENGINE_WITH_CUDA
+TEST(EvaluateCuda, ScoresOnTheDeviceEqualTheHostLoop) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  expect_evaluate_matches_host_loop(Device::CUDA);
 }
 #endif

@@ -237,6 +237,24 @@ int run_bench(const BenchOpts& o) {
     row("forward B=" + std::to_string(B), fwd, fwd.median);
     row("forward+backward B=" + std::to_string(B), fb, fwd.median);
   }
+  if (fusion_enabled(Fusion::BnLeakyRelu)) {
+    // Evaluation's forward (eval-mode BatchNorm, no autograd) at 3B: the composed eval BatchNorm
+    // and LeakyReLU (3 passes over each BN input) against the fused one (1 pass).
+    const int64_t B = 3 * o.batch;
+    Tensor x = rand_normal({B, 3, 32, 32}, 1, 0, DType::F32, dev);
+    student.eval();
+    auto eval_forward = [&] {
+      NoGrad ng;
+      student(x);
+    };
+    Stats fused = measure(dev, o.warmup, repeats, eval_forward);
+    set_fusion_enabled(Fusion::BnLeakyRelu, false);
+    Stats composed = measure(dev, o.warmup, repeats, eval_forward);
+    set_fusion_enabled(Fusion::BnLeakyRelu, true);
+    student.train();
+    row("eval forward B=" + std::to_string(B) + " (composed BN, LeakyReLU)", composed, composed.median);
+    row("eval forward B=" + std::to_string(B) + " (fused eval BN+LeakyReLU)", fused, composed.median);
+  }
 
   // The whole MixMatch step, per BN mode; the interleaved step is the baseline.
   StepBatch batch;

@@ -76,7 +76,22 @@ void batchnorm_backward_cpu(const T* x, const T* gy, const T* y_act, T slope, co
   }
 }
 
+template <typename T>
+void batchnorm_forward_eval_cpu(const T* x, const T* gamma, const T* beta, const T* mean, const T* var, T* y, int64_t N,
+                                int64_t C, int64_t HW, double eps, bool leaky, T slope) {
+#pragma omp parallel for collapse(2) schedule(static) if (N * C * HW > (1 << 16))
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      T gs, sh;
+      bn_eval_coefficients(gamma[c], beta[c], mean[c], var[c], eps, gs, sh);
+      const int64_t row = (n * C + c) * HW;
+      for (int64_t i = 0; i < HW; ++i) y[row + i] = bn_eval_value(x[row + i], gs, sh, leaky, slope);
+    }
+}
+
 #define MM_INSTANTIATE(T)                                                                                           \
+  template void batchnorm_forward_eval_cpu<T>(const T*, const T*, const T*, const T*, const T*, T*, int64_t, int64_t,   \
+                                              int64_t, double, bool, T);                                            \
   template void batchnorm_forward_train_cpu<T>(const T*, const T*, const T*, T*, T*, T*, T*, int64_t, int64_t, int64_t,  \
                                                double, const BnTrainExtras<T>&, double*);                           \
   template void batchnorm_backward_cpu<T>(const T*, const T*, const T*, T, const T*, const T*, const T*, T*, T*, T*,     \

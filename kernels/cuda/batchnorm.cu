@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "kernels/batchnorm.h"
 #include "kernels/batchnorm_math.h"
 #include "kernels/cuda/launch.cuh"
@@ -227,6 +229,33 @@ dim3 bn_grid(int64_t G, int64_t C, int64_t S) {
   return dim3(static_cast<unsigned>(C), static_cast<unsigned>(G * S));
 }
 }  // namespace
+
+namespace {
+// One block per (image, channel) row of HW values: the channel's coefficients once per thread,
+// no index division per element.
+template <typename T>
+__global__ void bn_eval_kernel(const T* x, const T* gamma, const T* beta, const T* mean, const T* var, T* y, int64_t C,
+                               int64_t HW, double eps, bool leaky, T slope) {
+  const int64_t row = blockIdx.x, c = row % C;
+  T gs, sh;
+  bn_eval_coefficients(gamma[c], beta[c], mean[c], var[c], eps, gs, sh);
+  for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) y[row * HW + i] = bn_eval_value(x[row * HW + i], gs, sh, leaky, slope);
+}
+}  // namespace
+
+template <typename T>
+void batchnorm_forward_eval_cuda(const T* x, const T* gamma, const T* beta, const T* mean, const T* var, T* y, int64_t N,
+                                 int64_t C, int64_t HW, double eps, bool leaky, T slope, cudaStream_t stream) {
+  if (N * C == 0 || HW == 0) return;
+  MM_CHECK(N * C <= 2147483647LL, "batchnorm (eval): ", N * C, " rows exceed the grid");
+  const unsigned threads = static_cast<unsigned>(std::min<int64_t>(kThreads, (HW + 31) / 32 * 32));
+  bn_eval_kernel<<<static_cast<unsigned>(N * C), threads, 0, stream>>>(x, gamma, beta, mean, var, y, C, HW, eps, leaky, slope);
+  MM_LAUNCH_CHECK();
+}
+template void batchnorm_forward_eval_cuda<float>(const float*, const float*, const float*, const float*, const float*, float*,
+                                                 int64_t, int64_t, int64_t, double, bool, float, cudaStream_t);
+template void batchnorm_forward_eval_cuda<double>(const double*, const double*, const double*, const double*, const double*,
+                                                  double*, int64_t, int64_t, int64_t, double, bool, double, cudaStream_t);
 
 template <typename T>
 void batchnorm_forward_train_cuda(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* var, T* invstd, int64_t N,
