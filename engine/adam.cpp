@@ -39,7 +39,8 @@ bool adam_multi(const kernels::AdamSpec& spec, const std::vector<std::pair<std::
   const int64_t count = static_cast<int64_t>(chunks.size());
   const int64_t tiles = kernels::multi_tensor_tiles(chunks.data(), count);
   if (tiles == 0) return true;
-  // A replaced table returns to the allocator only after this launch in the stream's order.
+  // A replaced table goes back to the stream's pool inside get(), before this launch: safe,
+  // since the pool hands a block only to later work on the same stream.
   const void* dev_chunks = table.get(dev, chunks.data(), chunks.size() * sizeof(chunks[0]));
   if (!dev_chunks) return false;
   MM_KERNEL(dev, adam_update_multi, T)(spec, static_cast<const kernels::AdamChunk<T>*>(dev_chunks), count, tiles);

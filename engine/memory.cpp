@@ -54,13 +54,15 @@ std::shared_ptr<void> upload_bytes(Device d, const void* host, size_t bytes) {
 
 const void* DeviceTable::get(Device d, const void* host, size_t bytes) {
   const auto* h = static_cast<const unsigned char*>(host);
+  // After an in-place rewrite inside a capture, table_ holds host_ only once the graph has run:
+  // an eager call cannot take it as it is (a new copy below), a later capture can.
   const bool same = table_ && d == device_ && host_.size() == bytes && std::memcmp(host_.data(), h, bytes) == 0;
 #ifdef MMENGINE_WITH_CUDA
   const bool capturing = d == Device::CUDA && cuda_capturing();
 #else
   const bool capturing = false;
 #endif
-  if (same) {
+  if (same && (capturing || !rewritten_in_capture_)) {
     captured_ = captured_ || capturing;
     return table_.get();
   }
@@ -72,6 +74,7 @@ const void* DeviceTable::get(Device d, const void* host, size_t bytes) {
     cuda_copy_from_pinned(table_.get(), pinned_.get(), bytes);
     host_.assign(h, h + bytes);
     captured_ = true;
+    rewritten_in_capture_ = true;
     return table_.get();
 #endif
   }
@@ -90,6 +93,7 @@ const void* DeviceTable::get(Device d, const void* host, size_t bytes) {
   device_ = d;
   host_.assign(h, h + bytes);
   captured_ = false;
+  rewritten_in_capture_ = false;
   return table_.get();
 }
 

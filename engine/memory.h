@@ -34,6 +34,7 @@ class DeviceTable {
   std::shared_ptr<void> table_;
   std::shared_ptr<void> pinned_;  // CUDA: the bytes a capture copies from, host_.size() of them
   bool captured_ = false;         // table_ and pinned_ were handed to a capture
+  bool rewritten_in_capture_ = false;  // table_ holds host_ only once the graph has run
 };
 
 struct CudaAllocatorStats {
@@ -46,7 +47,8 @@ CudaAllocatorStats cuda_allocator_stats();
 
 // How many times the host has waited for the CUDA device so far (device-to-host copies,
 // stream / device / staging-event synchronizations; engine/cuda/context.h); 0 without CUDA.
-// A training step adds none: its losses stay on the device until they are logged.
+// A single-process training step adds none: its losses stay on the device until they are logged
+// (a data-parallel one waits for its collectives).
 int64_t cuda_host_syncs();
 
 }  // namespace mmengine

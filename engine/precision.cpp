@@ -31,7 +31,8 @@ PrecisionScope::PrecisionScope(Precision p, Device device, DType dtype)
   if (p == Precision::Fp32) {
     MM_CHECK(backend != ConvBackend::Igemm, "--precision fp32: MMENGINE_CONV=igemm computes in TF32 (use --precision "
                                             "tf32, or MMENGINE_CONV=own|cudnn)");
-    set_gemm_tf32(false);
+    MM_CHECK(!saved_tf32_, "--precision fp32: MMENGINE_MATMUL=tf32 asks for TF32 GEMMs (use --precision tf32, or "
+                           "MMENGINE_MATMUL=full)");
     return;
   }
   MM_CHECK(device == Device::CUDA, "--precision tf32: needs --device cuda (TF32 is a tensor-core format)");

@@ -3,7 +3,7 @@
 // MMENGINE_MATMUL) and the convolution backend (engine/conv_backend.h, MMENGINE_CONV).
 //   fp32: every float GEMM and convolution in full FP32 (the default; what the tests and the
 //         PyTorch fp32 comparison hold the engine to). Convolutions: the own kernels, or cuDNN
-//         (FP32) when MMENGINE_CONV=cudnn; MMENGINE_CONV=igemm (TF32 only) is refused.
+//         (FP32) when MMENGINE_CONV=cudnn; MMENGINE_CONV=igemm and MMENGINE_MATMUL=tf32 are refused.
 //   tf32: CUDA only: cuBLAS GEMMs with TF32 tensor-core inputs, convolutions by the engine's
 //         implicit-GEMM TF32 kernels (cuDNN with TF32 allowed when MMENGINE_CONV=cudnn); FP32
 //         accumulation, activations, BatchNorm statistics, losses and optimizer state.
@@ -23,7 +23,8 @@ inline constexpr EnumEntry<Precision> kPrecisions[] = {
      "CUDA: TF32 tensor-core GEMMs and implicit-GEMM convolutions, FP32 accumulation, activations and state"}};
 
 // Applies a precision for its lifetime and restores both switches after. Errors name
-// --precision: tf32 needs the CUDA device and float32; fp32 refuses MMENGINE_CONV=igemm.
+// --precision: tf32 needs the CUDA device and float32; fp32 refuses the environment's TF32
+// switches (MMENGINE_CONV=igemm, MMENGINE_MATMUL=tf32) rather than override them silently.
 class PrecisionScope {
  public:
   PrecisionScope(Precision p, Device device, DType dtype);

@@ -12,26 +12,6 @@
 
 namespace mmengine::kernels {
 
-// a * b and a + b rounded once each: never contracted into a fused multiply-add (nvcc
-// contracts by default), as the separate elementwise kernels they replace compute them.
-template <typename T>
-MM_HD T mul_rn(T a, T b) {
-#if defined(__CUDA_ARCH__)
-  if constexpr (sizeof(T) == sizeof(float)) return __fmul_rn(a, b);
-  else return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-template <typename T>
-MM_HD T add_rn(T a, T b) {
-#if defined(__CUDA_ARCH__)
-  if constexpr (sizeof(T) == sizeof(float)) return __fadd_rn(a, b);
-  else return __dadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
 
 // The normalized value, then (fused) LeakyReLU as elementwise_math.h's unary_value computes it.
 template <typename T>

@@ -10,6 +10,28 @@
 
 namespace mmengine::kernels {
 
+// a * b and a + b rounded once each: never contracted into a fused multiply-add (nvcc
+// contracts by default; the host compiler does not, CMAKE_CXX_EXTENSIONS OFF), so a device
+// formula rounds as its CPU twin, or as the separate elementwise kernels it replaces.
+template <typename T>
+MM_HD T mul_rn(T a, T b) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (sizeof(T) == sizeof(float)) return __fmul_rn(a, b);
+  else return __dmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+template <typename T>
+MM_HD T add_rn(T a, T b) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (sizeof(T) == sizeof(float)) return __fadd_rn(a, b);
+  else return __dadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+
 // Reductions accumulate in double on both devices, so the twins agree closely.
 template <typename T>
 struct Accumulator {

@@ -5,6 +5,7 @@
 #pragma once
 #include <cmath>
 
+#include "kernels/common.h"
 #include "kernels/philox.h"
 
 namespace mmengine::kernels {
@@ -44,11 +45,14 @@ struct PhiloxSequence {
     double g;
     for (;;) {
       const double x = normal();
-      double v = 1.0 + c * x;
+      // mul_rn / add_rn: no fused multiply-add on the device, the host's rounding (an FMA could
+      // flip the acceptance test below and give another draw).
+      double v = add_rn(1.0, mul_rn(c, x));
       if (v <= 0) continue;
       v = v * v * v;
       const double u = uniform();
-      if (log(1.0 - u) < 0.5 * x * x + d - d * v + d * log(v)) {
+      const double bound = add_rn(add_rn(add_rn(mul_rn(mul_rn(0.5, x), x), d), -mul_rn(d, v)), mul_rn(d, log(v)));
+      if (log(1.0 - u) < bound) {
         g = d * v;
         break;
       }

@@ -3,9 +3,12 @@
 // - step_draws: from (seed, step), with the step read from device memory, the MixUp lambdas
 //   (one per row: the batch's lambda repeated, or per-row draws), 1 - lambda per row, the
 //   permutation of the rows, and the unlabeled-loss weight lambda_u * ramp(step); also the two
-//   logged values in double (the mean lambda and the weight). The numbers are those of the
-//   host functions (mixmatch/mixup.cpp draw_mixup, mixmatch/loss.cpp linear_rampup): the same
-//   Philox sequences (kernels/philox_sequence.h) and the same double arithmetic. One CUDA
+//   logged values in double (the mean lambda and the weight), by the host functions' formulas
+//   (mixmatch/mixup.cpp draw_mixup, mixmatch/loss.cpp linear_rampup): the same Philox
+//   sequences (kernels/philox_sequence.h) and the same double arithmetic, never contracted into
+//   FMAs. The CPU twin and the emulated device give the host's numbers bit for bit; on a GPU,
+//   CUDA's log / cos / pow may differ from glibc's in the last bit, which in rare draws can flip
+//   the Gamma sampler's acceptance test and give another lambda. One CUDA
 //   thread draws them (a Fisher-Yates shuffle is sequential); rows is a few hundred.
 // - one_hot: float one-hot rows from int32 labels (range-checked by the caller on the host).
 #pragma once

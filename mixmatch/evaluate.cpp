@@ -25,7 +25,11 @@ EvalResult evaluate(Module& model, const ImageDataset& data, const std::vector<i
   }
   // Per-row scores stay on the device until the whole set is done: one read, not one per batch.
   std::vector<int32_t> labels(indices.size());
-  for (size_t i = 0; i < indices.size(); ++i) labels[i] = data.labels[indices[i]];
+  for (size_t i = 0; i < indices.size(); ++i) {
+    labels[i] = data.labels[indices[i]];
+    MM_CHECK(labels[i] >= 0 && labels[i] < data.num_classes, "evaluate: label ", labels[i], " of image ", indices[i],
+             " is outside [0, ", data.num_classes, ")");
+  }
   const std::shared_ptr<void> device_labels = upload_bytes(device, labels.data(), labels.size() * sizeof(int32_t));
   Tensor scores = Tensor::empty({n, 2}, DType::F64, device);
   for (int64_t begin = 0; begin < n; begin += batch) {

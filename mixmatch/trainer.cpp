@@ -331,7 +331,8 @@ TrainSummary train_mixmatch(const TrainConfig& requested) {
     const bool epoch_end = done % cfg.steps_per_epoch == 0, final_step = done == cfg.total_steps();
     const bool interrupted = done == end && !final_step;  // --stop-after, --time-limit or a signal: checkpoint, stop
     const bool evaluate_now = (epoch_end && epoch % cfg.eval_every == 0) || final_step || sum.stopped_on_time;
-    if (done % cfg.log_every == 0 || evaluate_now) {  // the only place the step's values are read back
+    const bool log_now = done % cfg.log_every == 0 || evaluate_now;
+    if (log_now) {  // the step's values are read back here, and before a checkpoint
       StepValues v;
       try {
         v = r.read();
@@ -351,6 +352,15 @@ TrainSummary train_mixmatch(const TrainConfig& requested) {
       if (writer) metrics->write(row);
     }
     if ((epoch_end && epoch % cfg.checkpoint_every == 0) || final_step || interrupted) {
+      // No checkpoint of a step whose losses were not checked: a non-finite loss (the model
+      // already damaged) stops the run here, the previous checkpoint intact.
+      if (!log_now) {
+        try {
+          (void)r.read();
+        } catch (const Error& e) {
+          fail_after_checkpoint(e);
+        }
+      }
       const auto ckpt_t0 = std::chrono::steady_clock::now();
       TrainState s;
       s.step = done;

@@ -161,8 +161,8 @@ struct TinyStep {
     copy_state(student, teacher);
     adam = Adam(student.named_parameters(), 0.002);
     const int64_t B = 4;
-    batch.x = rand_normal({B, 3, 32, 32}, 2, 0, DType::F32, d);
-    for (int k = 0; k < 2; ++k) batch.u.push_back(rand_normal({B, 3, 32, 32}, 3 + k, 0, DType::F32, d));
+    batch.x = rand_normal({B, 3, 16, 16}, 2, 0, DType::F32, d);
+    for (int k = 0; k < 2; ++k) batch.u.push_back(rand_normal({B, 3, 16, 16}, 3 + k, 0, DType::F32, d));
     for (int64_t i = 0; i < B; ++i) batch.labels.push_back(static_cast<int32_t>(i % 10));
     cfg.epochs = 1;
     cfg.steps_per_epoch = 100;

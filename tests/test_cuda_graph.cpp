@@ -102,8 +102,9 @@ TEST(CudaGraph, SynchronizationAndCopiesToTheHostAreRefusedDuringCapture) {
 }
 
 // A multi-tensor kernel's chunk table (engine/memory.h): uploaded only when its bytes change;
-// inside a capture rewritten in place by a captured copy that every replay repeats; once a
-// graph reads it, never rewritten or freed by later eager calls.
+// inside a capture rewritten in place by a captured copy that every replay repeats (so not
+// taken as it is by an eager call before the graph has run); once a graph reads it, never
+// rewritten or freed by later eager calls.
 TEST(CudaGraph, DeviceTableUploadsOnChangeAndIsRewrittenByTheGraphInCapture) {
   MM_SKIP_WITHOUT(Device::CUDA);
   auto read_table = [](const void* d, size_t n) {
@@ -130,6 +131,10 @@ TEST(CudaGraph, DeviceTableUploadsOnChangeAndIsRewrittenByTheGraphInCapture) {
   graph.capture([&] { in_capture = table.get(Device::CUDA, v2.data(), bytes); });
   EXPECT_EQ(in_capture, p) << "rewritten in place";
   EXPECT_EQ(read_table(p, 3), v1) << "the captured copy runs with the graph, not before";
+  // Eager, before any replay: the captured table does not hold v2 yet, so a new copy does.
+  const void* fresh = table.get(Device::CUDA, v2.data(), bytes);
+  EXPECT_NE(fresh, p);
+  EXPECT_EQ(read_table(fresh, 3), v2);
   graph.replay();
   EXPECT_EQ(read_table(p, 3), v2);
   // Another size cannot be rewritten in place during a capture: the caller's per-launch path.

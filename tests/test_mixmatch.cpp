@@ -270,6 +270,9 @@ TEST(PrecisionCuda, Tf32SetsTheGemmModeAndTheConvolutionForTheRunOnly) {
   EXPECT_FALSE(kernels::gemm_tf32_cuda());
   EXPECT_EQ(conv_backend(), ConvBackend::Own);
   expect_error_with([] { PrecisionScope p(Precision::Tf32, Device::CUDA, DType::F64); }, "float32");
+  kernels::gemm_set_tf32_cuda(true);  // as MMENGINE_MATMUL=tf32 would: fp32 refuses it, not overrides it
+  expect_error_with([] { PrecisionScope p(Precision::Fp32, Device::CUDA, DType::F32); }, "MMENGINE_MATMUL=tf32");
+  kernels::gemm_set_tf32_cuda(false);
   // A one-step run in TF32 (its numbers are TF32's: only that it runs through training,
   // evaluation and checkpoint is checked; the kernels are ConvIgemmCuda's). Small: the
   // emulator runs the tensor-core kernels thread by thread.

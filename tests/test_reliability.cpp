@@ -425,6 +425,18 @@ TEST(Reliability, NonFiniteLossMessageCountsLikeTheProgressLine) {
   EXPECT_NE(out.find("no checkpoint was written yet"), std::string::npos) << out;
 }
 
+// A checkpoint is never written from a step whose losses were not checked, even when the
+// losses are read only every --log-every steps and the checkpoint falls between those reads.
+TEST(Reliability, NoCheckpointOfAnUncheckedDivergedStep) {
+  const std::string dir = fresh_dir("diverge_quiet");
+  auto [rc, out] = run_cli("train " + kTinyFlags +
+                           "--epochs 2 --steps-per-epoch 4 --eval-every 2 --lr 1e38 --log-every 1000 --out " + dir);
+  ASSERT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("non-finite loss at step "), std::string::npos) << out;
+  EXPECT_NE(out.find("no checkpoint was written yet"), std::string::npos) << out;
+  EXPECT_FALSE(path_exists(dir + "/last.safetensors")) << "a diverged model was checkpointed";
+}
+
 // Ctrl-C / kill: the step finishes, a checkpoint is written, the last line says how to resume.
 // The signal is sent once the run has started (its first line is out), as a user would.
 TEST(Reliability, SignalsCheckpointAndSayHowToResume) {

@@ -58,6 +58,12 @@ PY
   fi
   local objs=()
   for k in "${kernels[@]}"; do
+    # Only the kernels the mutation reaches are compiled again (every one for launch.cuh, which
+    # they all include); the others are the unmutated run's objects.
+    if [ -n "$file" ] && [ "$file" != kernels/cuda/launch.cuh ] && [ "$file" != "kernels/cuda/$k.cu" ]; then
+      objs+=("$work/unmutated/gen/$k.o")
+      continue
+    fi
     "$rewrite" "$dir/kernels/cuda/$k.cu" "$dir/gen/$k.cu.cpp"
     # The mutated copy of launch.cuh comes first on the include path.
     "$cxx" "${flags[@]}" -I"$dir" -I. -Iemulator/include -c "$dir/gen/$k.cu.cpp" -o "$dir/gen/$k.o" &
@@ -92,64 +98,77 @@ if [ "$(cat "$work/unmutated/verdict")" != survived ]; then
   exit 1
 fi
 
-build_and_run missing-barrier-before-read kernels/cuda/launch.cuh \
+# mutant NAME FILE OLD NEW: build_and_run in the background, at most JOBS (default: the core
+# count) at once; a single-file mutant compiles one file, so two at a time keep both cores busy.
+jobs_max=${JOBS:-$(nproc)}
+launched=0
+mutant() {
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  build_and_run "$@" &
+  launched=$((launched + 1))
+}
+
+mutant missing-barrier-before-read kernels/cuda/launch.cuh \
   '  if (lane == 0) warp_sums[warp] = v;
   __syncthreads();' \
   '  if (lane == 0) warp_sums[warp] = v;'
-build_and_run missing-barrier-after-write kernels/cuda/batchnorm.cu \
+mutant missing-barrier-after-write kernels/cuda/batchnorm.cu \
   '  if (threadIdx.x == 0) mu_shared = s / count;
   __syncthreads();' \
   '  if (threadIdx.x == 0) mu_shared = s / count;'
-build_and_run divergent-barrier kernels/cuda/launch.cuh \
+mutant divergent-barrier kernels/cuda/launch.cuh \
   '  if (lane == 0) warp_sums[warp] = v;
   __syncthreads();' \
   '  if (lane == 0) {
     warp_sums[warp] = v;
     __syncthreads();
   }'
-build_and_run divergent-shuffle kernels/cuda/launch.cuh \
+mutant divergent-shuffle kernels/cuda/launch.cuh \
   'for (int off = 16; off > 0; off >>= 1) total += __shfl_down_sync(0xffffffffu, total, off);' \
   'for (int off = 16; off > 0; off >>= 1)
       if (lane < 16) total += __shfl_down_sync(0xffffffffu, total, off);'
-build_and_run wrong-index-bn-batch-stride kernels/cuda/batchnorm.cu \
+mutant wrong-index-bn-batch-stride kernels/cuda/batchnorm.cu \
   'return ((k / HW) * C + c) * HW + k % HW;' \
   'return c * HW + k;'
-build_and_run missing-barrier-shared-reuse kernels/cuda/batchnorm.cu \
+mutant missing-barrier-shared-reuse kernels/cuda/batchnorm.cu \
   '  const double v = total;
   __syncthreads();  // `total` may be reused by the next call' \
   '  const double v = total;'
-build_and_run wrong-index-bn-split-partial kernels/cuda/batchnorm.cu \
+mutant wrong-index-bn-split-partial kernels/cuda/batchnorm.cu \
   'for (int64_t j = 0; j < S; ++j) t += partial[c * S + j];' \
   'for (int64_t j = 0; j < S; ++j) t += partial[c + j];'
-build_and_run bn-group-ignored kernels/cuda/batchnorm.cu \
+mutant bn-group-ignored kernels/cuda/batchnorm.cu \
   'const int64_t base = ((b.g * N + n) * C + b.c) * HW;
     for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) acc += f(base + i);' \
   'const int64_t base = (n * C + b.c) * HW;
     for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) acc += f(base + i);'
-build_and_run bn-running-update-group-order kernels/cuda/batchnorm.cu \
+mutant bn-running-update-group-order kernels/cuda/batchnorm.cu \
   'for (int64_t h = 0; h < e.groups; ++h)' \
   'for (int64_t h = e.groups - 1; h >= 0; --h)'
-build_and_run bn-param-grad-first-group-only kernels/cuda/batchnorm.cu \
+mutant bn-param-grad-first-group-only kernels/cuda/batchnorm.cu \
   't1 += partial_total(part, h * C + b.c, S);' \
   't1 += partial_total(part, b.c, S);'
-build_and_run multi-tensor-tile-overrun kernels/cuda/optim.cu \
+mutant multi-tensor-tile-overrun kernels/cuda/optim.cu \
   'for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) adam_element(' \
   'for (int64_t i = begin + threadIdx.x; i <= end; i += blockDim.x) adam_element('
-build_and_run multi-tensor-tile-offset kernels/cuda/optim.cu \
+mutant multi-tensor-tile-offset kernels/cuda/optim.cu \
   'for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) ema_chunk_element(c, i);' \
   'for (int64_t i = threadIdx.x; i < end - begin; i += blockDim.x) ema_chunk_element(c, i);'
-build_and_run wrong-index-reduce-row kernels/cuda/reduce.cu \
+mutant wrong-index-reduce-row kernels/cuda/reduce.cu \
   'for (int64_t l = threadIdx.x; l < len; l += blockDim.x) acc += x[(o * len + l) * inner + i];' \
   'for (int64_t l = threadIdx.x + 1; l < len; l += blockDim.x) acc += x[(o * len + l) * inner + i];'
-build_and_run out-of-bounds-write kernels/cuda/elementwise.cu \
+mutant out-of-bounds-write kernels/cuda/elementwise.cu \
   'MM_GRID_STRIDE(i, n) out[i] = binary_value(op, a[i], b[i]);' \
   'MM_GRID_STRIDE(i, n + 1) out[i] = binary_value(op, a[i % n], b[i % n]);'
-build_and_run shared-result-read-by-all kernels/cuda/elementwise.cu \
+mutant shared-result-read-by-all kernels/cuda/elementwise.cu \
   '  double total = block_sum(acc);
   if (threadIdx.x == 0) gch[c] = static_cast<T>(total);' \
   '  double total = block_sum(acc);
   if (threadIdx.x == 1) gch[c] = static_cast<T>(total);'
 
+wait
+built=$(ls "$work"/*/verdict | grep -vc /unmutated/ || true)
+[ "$built" -eq "$launched" ] || { echo "emulator-mutants: $((launched - built)) of $launched mutants did not build or run" >&2; exit 1; }
 survivors=$(grep -l survived "$work"/*/verdict | grep -v /unmutated/ || true)
 echo "emulator-mutants: $(ls "$work"/*/verdict | grep -vc /unmutated/) mutants, $(echo -n "$survivors" | grep -c . || true) survived, $((SECONDS - start)) s"
 [ -z "$survivors" ]
