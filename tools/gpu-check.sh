@@ -9,6 +9,11 @@
 # sanitizer.log (memcheck, then racecheck). The bench JSON goes to /tmp/mmengine-bench.json,
 # where tools/gpu-train.sh reads the step time.
 #   source .device/env.sh && bash tools/gpu-check.sh
+# Build and pack on the machine without a GPU (../shared/gpu/README.md); the GPU machine has no
+# OpenMPI, so MPI stays out (a one-rank NCCL run needs none; a stale build-gpu/tests/
+# mmengine_dist_tests from an MPI build would drag libmpi into the pack: delete it):
+#   cmake -S . -B build-gpu -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 -DMMENGINE_BLAS=OFF -DMMENGINE_MPI=OFF
+#   cmake --build build-gpu -j2 && ../shared/gpu/pack-for-device.sh build-gpu .device   (17 MB)
 # Runs the carried executables directly (CTest files hold the build machine's absolute paths).
 # Without a GPU every row FAILs (that is how the script is rehearsed).
 # GPU_CHECK_ONLY="memcheck bench" runs only the named parts (tests gradcheck nccl bench pytorch
