@@ -26,8 +26,8 @@ void set_gemm_tf32(bool on) {
 }  // namespace
 
 PrecisionScope::PrecisionScope(Precision p, Device device, DType dtype)
-    : saved_tf32_(gemm_tf32()), saved_backend_(static_cast<int>(conv_backend())) {
-  const ConvBackend backend = conv_backend();
+    : saved_tf32_(gemm_tf32()), saved_backend_(conv_backend()) {
+  const ConvBackend backend = saved_backend_;
   if (p == Precision::Fp32) {
     MM_CHECK(backend != ConvBackend::Igemm, "--precision fp32: MMENGINE_CONV=igemm computes in TF32 (use --precision "
                                             "tf32, or MMENGINE_CONV=own|cudnn)");
@@ -42,7 +42,7 @@ PrecisionScope::PrecisionScope(Precision p, Device device, DType dtype)
 }
 
 PrecisionScope::~PrecisionScope() {
-  set_conv_backend(static_cast<ConvBackend>(saved_backend_));
+  set_conv_backend(saved_backend_);
 #ifdef MMENGINE_WITH_CUDA
   kernels::gemm_set_tf32_cuda(saved_tf32_);
 #endif

@@ -11,6 +11,7 @@
 #pragma once
 #include <string>
 
+#include "engine/conv_backend.h"
 #include "engine/dtype.h"
 #include "engine/enum_table.h"
 
@@ -34,7 +35,7 @@ class PrecisionScope {
 
  private:
   bool saved_tf32_ = false;
-  int saved_backend_ = 0;
+  ConvBackend saved_backend_;
 };
 
 }  // namespace mmengine

@@ -43,8 +43,6 @@ StepRunner::StepRunner(WideResNet& student, WideResNet* teacher, Adam& adam, con
            " ranks; their collectives are not captured): use --graph off");
 #ifdef MMENGINE_WITH_CUDA
   MM_CHECK(!kernels::sync_every_launch(), "--graph on: not with MMENGINE_SYNC_LAUNCH=1 (a capture cannot synchronize)");
-#endif
-#ifdef MMENGINE_WITH_CUDA
   graphed_ = std::make_unique<Graphed>();
 #endif
 }
