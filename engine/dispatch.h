@@ -10,18 +10,22 @@
 #include "engine/cuda/context.h"
 #endif
 
-// MM_KERNEL_NT is the same for a launcher that is not a template; MM_KERNEL_FN picks a twin
+// MM_KERNEL_NT is the same for a launcher that is not a template, MM_KERNEL2 for one with two
+// type parameters; MM_KERNEL_FN picks a twin
 // that is not a template and launches nothing (workspace-size queries: no stream).
 #ifdef MMENGINE_WITH_CUDA
 #define MM_KERNEL(dev, fn, T) \
   ::mmengine::detail::twins((dev), &::mmengine::kernels::fn##_cpu<T>, &::mmengine::kernels::fn##_cuda<T>)
 #define MM_KERNEL_NT(dev, fn) \
   ::mmengine::detail::twins((dev), &::mmengine::kernels::fn##_cpu, &::mmengine::kernels::fn##_cuda)
+#define MM_KERNEL2(dev, fn, S, D) \
+  ::mmengine::detail::twins((dev), &::mmengine::kernels::fn##_cpu<S, D>, &::mmengine::kernels::fn##_cuda<S, D>)
 #define MM_KERNEL_FN(dev, fn) \
   ((dev) == ::mmengine::Device::CPU ? &::mmengine::kernels::fn##_cpu : &::mmengine::kernels::fn##_cuda)
 #else
 #define MM_KERNEL(dev, fn, T) (&::mmengine::kernels::fn##_cpu<T>)
 #define MM_KERNEL_NT(dev, fn) (&::mmengine::kernels::fn##_cpu)
+#define MM_KERNEL2(dev, fn, S, D) (&::mmengine::kernels::fn##_cpu<S, D>)
 #define MM_KERNEL_FN(dev, fn) (&::mmengine::kernels::fn##_cpu)
 #endif
 

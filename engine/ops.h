@@ -26,6 +26,10 @@ Tensor pow(const Tensor& a, double exponent);  // a must be positive where expon
 Tensor exp(const Tensor& a);
 Tensor log(const Tensor& a);
 Tensor leaky_relu(const Tensor& a, double slope);
+// float32 <-> bfloat16 (rounded to nearest even; the gradient is cast back); the same tensor when
+// x already has that dtype. add, sub, mul and div also take two bfloat16 tensors (float math,
+// one rounding).
+Tensor cast(const Tensor& x, DType to);
 
 // a [M, K] x b [K, N]; linear: x [N, in] x w[out, in]^T + bias[out] (bias may be undefined).
 Tensor matmul(const Tensor& a, const Tensor& b);

@@ -6,6 +6,7 @@
 #include "engine/profiler.h"
 #include "engine/ops_nn.h"
 #include "kernels/batchnorm.h"
+#include "kernels/bf16.h"
 
 namespace mmengine {
 
@@ -18,6 +19,14 @@ Tensor bn_workspace(Device d, int64_t G, int64_t N, int64_t C, int64_t HW) {
 double* data_or_null(Tensor& t) { return t.defined() ? t.data<double>() : nullptr; }
 // v0 and v1 ran BatchNorm with one block per channel.
 bool v0_kernels(Device d) { return d == Device::CUDA && kernel_version() != KernelVersion::Current; }
+
+// Parameters, statistics and running statistics are float32 for bfloat16 activations, else of
+// the activations' dtype; all on the activations' device.
+DType param_dtype(DType activations) { return activations == DType::BF16 ? DType::F32 : activations; }
+void check_param(const char* op, const Tensor& x, const Tensor& p) {
+  MM_CHECK(p.device() == x.device() && p.dtype() == param_dtype(x.dtype()), op, ": ", describe(p), " must be ",
+           dtype_name(param_dtype(x.dtype())), " on ", device_name(x.device()), " for the input ", describe(x));
+}
 
 template <typename T>
 kernels::BnTrainExtras<T> kernel_extras(const BatchNormTrainOptions& o) {
@@ -41,7 +50,8 @@ void check_options(const Tensor& x, const BatchNormTrainOptions& o) {
            o.groups);
   if (o.update_mask != 0) {
     for (const Tensor* r : {&o.running_mean, &o.running_var}) {
-      MM_CHECK(r->defined() && r->shape() == Shape{x.size(1)} && r->device() == x.device() && r->dtype() == x.dtype(),
+      MM_CHECK(r->defined() && r->shape() == Shape{x.size(1)} && r->device() == x.device() &&
+                   r->dtype() == param_dtype(x.dtype()),
                "batch_norm: running statistics must be [C] on the input's device and dtype, got ",
                r->defined() ? describe(*r) : std::string("none"));
     }
@@ -49,14 +59,15 @@ void check_options(const Tensor& x, const BatchNormTrainOptions& o) {
   }
   MM_CHECK(!v0_kernels(x.device()) || (o.groups == 1 && o.leaky_slope < 0 && o.update_mask == 0),
            "batch_norm: the v0 kernels have no row groups, fused LeakyReLU or running update");
+  MM_CHECK(!v0_kernels(x.device()) || x.dtype() != DType::BF16, "batch_norm: the v0 kernels have no bfloat16 form");
 }
 }  // namespace
 
 Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats,
                         const BatchNormTrainOptions& opt) {
   MM_PROFILE("batchnorm", x.device());
-  check_same_place("batch_norm", x, gamma);
-  check_same_place("batch_norm", x, beta);
+  check_param("batch_norm", x, gamma);
+  check_param("batch_norm", x, beta);
   MM_CHECK(x.dim() >= 2 && gamma.dim() == 1 && gamma.size(0) == x.size(1) && beta.shape() == gamma.shape(),
            "batch_norm: needs x [N, C, ...] and gamma, beta [C], got ", describe(x), ", ", describe(gamma), ", ",
            describe(beta));
@@ -67,8 +78,9 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
            " in ", G, " groups");
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   const Shape stat_shape = G == 1 ? Shape{C} : Shape{G, C};
-  Tensor mean = Tensor::empty(stat_shape, x.dtype(), x.device()), var = Tensor::empty(stat_shape, x.dtype(), x.device()),
-         invstd = Tensor::empty(stat_shape, x.dtype(), x.device());
+  const DType pt = param_dtype(x.dtype());
+  Tensor mean = Tensor::empty(stat_shape, pt, x.device()), var = Tensor::empty(stat_shape, pt, x.device()),
+         invstd = Tensor::empty(stat_shape, pt, x.device());
   if (v0_kernels(x.device())) {
 #ifdef MMENGINE_WITH_CUDA
     MM_DISPATCH_FLOAT(x.dtype(), T,
@@ -80,11 +92,12 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
 #endif
   } else {
     Tensor work = bn_workspace(x.device(), G, N, C, HW);
-    MM_DISPATCH_FLOAT(x.dtype(), T,
-                      MM_KERNEL(x.device(), batchnorm_forward_train, T)(x.data<T>(), gamma.data<T>(), beta.data<T>(),
-                                                                       y.data<T>(), mean.data<T>(), var.data<T>(),
-                                                                       invstd.data<T>(), N, C, HW, eps,
-                                                                       kernel_extras<T>(opt), data_or_null(work)));
+    MM_DISPATCH_STORAGE(x.dtype(), A, {
+      using T = kernels::compute_t<A>;
+      MM_KERNEL2(x.device(), batchnorm_forward_train, T, A)(x.data<A>(), gamma.data<T>(), beta.data<T>(), y.data<A>(),
+                                                            mean.data<T>(), var.data<T>(), invstd.data<T>(), N, C, HW, eps,
+                                                            kernel_extras<T>(opt), data_or_null(work));
+    });
   }
   if (stats) *stats = BatchStats{mean, var, N * HW};
   Tensor X = x.detach(), Gm = gamma.detach();
@@ -96,8 +109,8 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
     MM_PROFILE("batchnorm", X.device());
     Tensor gx = Tensor::empty(X.shape(), X.dtype(), X.device());
     Tensor gg, gb;
-    if (need_gamma) gg = Tensor::empty({C}, X.dtype(), X.device());
-    if (need_beta) gb = Tensor::empty({C}, X.dtype(), X.device());
+    if (need_gamma) gg = Tensor::empty({C}, pt, X.device());
+    if (need_beta) gb = Tensor::empty({C}, pt, X.device());
     if (v0_kernels(X.device())) {
 #ifdef MMENGINE_WITH_CUDA
       MM_CHECK(G == 1 && !leaky, "batch_norm backward: the v0 kernels have no row groups or fused LeakyReLU");
@@ -111,12 +124,13 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
 #endif
     } else {
       Tensor work = bn_workspace(X.device(), G, N, C, HW);
-      MM_DISPATCH_FLOAT(X.dtype(), T,
-                        MM_KERNEL(X.device(), batchnorm_backward, T)(
-                            X.data<T>(), gy.data<T>(), leaky ? Y.data<T>() : nullptr, static_cast<T>(slope),
-                            Gm.data<T>(), mean.data<T>(), invstd.data<T>(), gx.data<T>(),
-                            need_gamma ? gg.data<T>() : nullptr, need_beta ? gb.data<T>() : nullptr, G, N, C, HW,
-                            data_or_null(work)));
+      MM_DISPATCH_STORAGE(X.dtype(), A, {
+        using T = kernels::compute_t<A>;
+        MM_KERNEL2(X.device(), batchnorm_backward, T, A)(
+            X.data<A>(), gy.data<A>(), leaky ? Y.data<A>() : nullptr, static_cast<T>(slope), Gm.data<T>(),
+            mean.data<T>(), invstd.data<T>(), gx.data<A>(), need_gamma ? gg.data<T>() : nullptr,
+            need_beta ? gb.data<T>() : nullptr, G, N, C, HW, data_or_null(work));
+      });
     }
     return std::vector<Tensor>{gx, gg, gb};
   });
@@ -143,16 +157,18 @@ Tensor batch_norm_eval_fused(const Tensor& x, const Tensor& gamma, const Tensor&
                gamma.shape() == mean.shape() && beta.shape() == mean.shape(),
            "batch_norm (eval, fused): needs x [N, C, ...] and [C] parameters and statistics, got ", describe(x), ", ",
            describe(mean));
-  for (const Tensor* t : {&gamma, &beta, &mean, &var}) check_same_place("batch_norm (eval, fused)", x, *t);
+  for (const Tensor* t : {&gamma, &beta, &mean, &var}) check_param("batch_norm (eval, fused)", x, *t);
   MM_CHECK(!grad_enabled() || !(x.requires_grad() || gamma.requires_grad() || beta.requires_grad()),
            "batch_norm (eval, fused): forward only, but a gradient would be recorded (use batch_norm_eval)");
   MM_PROFILE("batchnorm", x.device());
   const int64_t N = x.size(0), C = x.size(1), HW = x.numel() / std::max<int64_t>(1, N * C);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  MM_DISPATCH_FLOAT(x.dtype(), T,
-                    MM_KERNEL(x.device(), batchnorm_forward_eval, T)(
-                        x.data<T>(), gamma.data<T>(), beta.data<T>(), mean.data<T>(), var.data<T>(), y.data<T>(), N, C,
-                        HW, eps, slope >= 0, static_cast<T>(slope)));
+  MM_DISPATCH_STORAGE(x.dtype(), A, {
+    using T = kernels::compute_t<A>;
+    MM_KERNEL2(x.device(), batchnorm_forward_eval, T, A)(x.data<A>(), gamma.data<T>(), beta.data<T>(), mean.data<T>(),
+                                                         var.data<T>(), y.data<A>(), N, C, HW, eps, slope >= 0,
+                                                         static_cast<T>(slope));
+  });
   return y;
 }
 

@@ -4,6 +4,7 @@
 #include "engine/kernel_version.h"
 #include "engine/profiler.h"
 #include "engine/ops_nn.h"
+#include "kernels/bf16.h"
 #include "kernels/conv.h"
 #include "kernels/conv_igemm.h"
 #include "kernels/gemm.h"
@@ -20,9 +21,16 @@ using kernels::ConvGeometry;
 // (the CPU has only the own kernels), except that igemm is float32 only (float64 keeps the own
 // kernels) and runs on the CPU too, as its CPU twins (the reference convolution on
 // TF32-rounded inputs), so a CPU run reproduces its numerics. conv2d picks the backend once,
-// at the forward; its backward uses the same.
+// at the forward; its backward uses the same. bfloat16 activations run on igemm only (on the CPU
+// as its twins); another backend setting is an error, not a silent switch.
 ConvBackend backend_for(Device d, DType t) {
   const ConvBackend b = conv_backend();
+  if (t == DType::BF16) {
+    MM_CHECK(b == ConvBackend::Igemm, "conv2d: bfloat16 activations run on the implicit-GEMM kernels, but the "
+                                      "convolution backend is ", enum_name(kConvBackends, b),
+             " (--precision bf16 selects igemm; MMENGINE_CONV=own|cudnn have no bfloat16 path)");
+    return b;
+  }
   if (b == ConvBackend::Igemm) return t == DType::F32 ? b : ConvBackend::Own;
   return d == Device::CUDA ? b : ConvBackend::Own;
 }
@@ -130,23 +138,38 @@ Tensor conv_grad_weight_own(const ConvGeometry& g, int64_t cout, const Tensor& x
   return gw;
 }
 
-// The implicit-GEMM kernels (float32 tensors) or their CPU twins.
+// The implicit-GEMM kernels or their CPU twins: float32 or bfloat16 activations (A), float32
+// weights and weight gradient.
+template <typename F>
+void with_activation_type(DType t, F f) {
+  if (t == DType::BF16) f(kernels::bf16{});
+  else f(float{});
+}
 Tensor conv_forward_igemm(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& w) {
   Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), x.device());
-  MM_KERNEL_NT(x.device(), conv_igemm_forward)(g, cout, x.data<float>(), w.data<float>(), y.data<float>());
+  with_activation_type(x.dtype(), [&](auto a) {
+    using A = decltype(a);
+    MM_KERNEL(x.device(), conv_igemm_forward, A)(g, cout, x.data<A>(), w.data<float>(), y.data<A>());
+  });
   return y;
 }
 Tensor conv_grad_input_igemm(const ConvGeometry& g, int64_t cout, const Tensor& w, const Tensor& gy) {
   Tensor gx = Tensor::empty({g.batch, g.in_channels, g.height, g.width}, gy.dtype(), gy.device());
-  MM_KERNEL_NT(gy.device(), conv_igemm_grad_input)(g, cout, w.data<float>(), gy.data<float>(), gx.data<float>());
+  with_activation_type(gy.dtype(), [&](auto a) {
+    using A = decltype(a);
+    MM_KERNEL(gy.device(), conv_igemm_grad_input, A)(g, cout, w.data<float>(), gy.data<A>(), gx.data<A>());
+  });
   return gx;
 }
 Tensor conv_grad_weight_igemm(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy) {
-  Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, gy.dtype(), gy.device());
+  Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, DType::F32, gy.device());
   const int64_t ws = MM_KERNEL_FN(gy.device(), conv_igemm_workspace)(g, cout);
-  Tensor work = ws > 0 ? Tensor::empty({ws}, gy.dtype(), gy.device()) : Tensor();
-  MM_KERNEL_NT(gy.device(), conv_igemm_grad_weight)(g, cout, x.data<float>(), gy.data<float>(), gw.data<float>(),
-                                                    work.defined() ? work.data<float>() : nullptr);
+  Tensor work = ws > 0 ? Tensor::empty({ws}, DType::F32, gy.device()) : Tensor();
+  with_activation_type(gy.dtype(), [&](auto a) {
+    using A = decltype(a);
+    MM_KERNEL(gy.device(), conv_igemm_grad_weight, A)(g, cout, x.data<A>(), gy.data<A>(), gw.data<float>(),
+                                                      work.defined() ? work.data<float>() : nullptr);
+  });
   return gw;
 }
 
@@ -192,7 +215,11 @@ Tensor conv_grad_weight(ConvBackend b, const ConvGeometry& g, int64_t cout, cons
 
 namespace {
 ConvGeometry checked_geometry(const Tensor& x, const Tensor& w, int64_t stride, int64_t padding) {
-  check_same_place("conv2d", x, w);
+  if (x.dtype() == DType::BF16)  // bfloat16 activations, float32 (master) weights
+    MM_CHECK(w.dtype() == DType::F32 && w.device() == x.device(), "conv2d: bfloat16 input ", describe(x),
+             " needs float32 weights on its device, got ", describe(w));
+  else
+    check_same_place("conv2d", x, w);
   MM_CHECK(x.dim() == 4 && w.dim() == 4 && w.size(1) == x.size(1), "conv2d: needs x [N, Cin, H, W] and w [Cout, Cin, KH, KW], got ",
            describe(x), " and ", describe(w));
   MM_CHECK(stride >= 1 && padding >= 0, "conv2d: stride must be >= 1 and padding >= 0, got ", stride, " and ", padding);
@@ -208,7 +235,8 @@ Tensor conv2d_pass(ConvPass pass, const Tensor& x, const Tensor& w, const Tensor
   const int64_t cout = w.size(0);
   const ConvBackend backend = backend_for(x.device(), x.dtype());
   if (pass == ConvPass::Forward) return conv_forward(backend, g, cout, x, w);
-  check_same_place("conv2d", x, gy);
+  MM_CHECK(gy.dtype() == x.dtype() && gy.device() == x.device(), "conv2d: output gradient ", describe(gy), " for input ",
+           describe(x));
   MM_CHECK(gy.shape() == Shape({g.batch, cout, g.out_h(), g.out_w()}), "conv2d: output gradient ", describe(gy),
            " does not match the convolution");
   return pass == ConvPass::GradInput ? conv_grad_input(backend, g, cout, w, gy) : conv_grad_weight(backend, g, cout, x, gy);

@@ -2,6 +2,7 @@
 #include "engine/dispatch.h"
 #include "engine/profiler.h"
 #include "engine/ops.h"
+#include "kernels/bf16.h"
 #include "kernels/elementwise.h"
 
 namespace mmengine {
@@ -31,8 +32,8 @@ Tensor binary_op(Binary op, const char* name, const Tensor& a, const Tensor& b) 
   MM_CHECK(a.shape() == b.shape(), name, ": shapes ", shape_str(a.shape()), " and ", shape_str(b.shape()),
            " differ (use the _channel form to broadcast a per-channel vector)");
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
-  MM_DISPATCH_FLOAT(a.dtype(), T,
-                    MM_KERNEL(a.device(), binary_forward, T)(op, a.data<T>(), b.data<T>(), out.data<T>(), a.numel()));
+  MM_DISPATCH_STORAGE(a.dtype(), T,
+                      MM_KERNEL(a.device(), binary_forward, T)(op, a.data<T>(), b.data<T>(), out.data<T>(), a.numel()));
   Tensor x = a.detach(), y = b.detach();
   bool need_a = a.requires_grad(), need_b = b.requires_grad();
   return record(out, name, {a, b}, [op, x, y, need_a, need_b](const Tensor& g) {
@@ -40,7 +41,7 @@ Tensor binary_op(Binary op, const char* name, const Tensor& a, const Tensor& b) 
     Tensor ga, gb;
     if (need_a) ga = Tensor::empty(x.shape(), x.dtype(), x.device());
     if (need_b) gb = Tensor::empty(x.shape(), x.dtype(), x.device());
-    MM_DISPATCH_FLOAT(x.dtype(), T,
+    MM_DISPATCH_STORAGE(x.dtype(), T,
                       MM_KERNEL(x.device(), binary_backward, T)(op, x.data<T>(), y.data<T>(), g.data<T>(),
                                                                need_a ? ga.data<T>() : nullptr,
                                                                need_b ? gb.data<T>() : nullptr, x.numel()));
@@ -89,5 +90,24 @@ Tensor pow(const Tensor& a, double e) { return unary_op(Unary::Pow, "pow", a, e)
 Tensor exp(const Tensor& a) { return unary_op(Unary::Exp, "exp", a, 0.0); }
 Tensor log(const Tensor& a) { return unary_op(Unary::Log, "log", a, 0.0); }
 Tensor leaky_relu(const Tensor& a, double slope) { return unary_op(Unary::LeakyRelu, "leaky_relu", a, slope); }
+
+Tensor cast(const Tensor& x, DType to) {
+  if (x.dtype() == to) return x;
+  const DType from = x.dtype();
+  MM_CHECK((from == DType::F32 && to == DType::BF16) || (from == DType::BF16 && to == DType::F32), "cast: ",
+           describe(x), " to ", dtype_name(to), ": only float32 <-> bfloat16 casts exist");
+  MM_PROFILE("elementwise", x.device());
+  auto convert = [](const Tensor& src, DType dst_type) {
+    Tensor dst = Tensor::empty(src.shape(), dst_type, src.device());
+    if (dst_type == DType::BF16)
+      MM_KERNEL2(src.device(), convert, float, kernels::bf16)(src.data<float>(), dst.data<kernels::bf16>(), src.numel());
+    else
+      MM_KERNEL2(src.device(), convert, kernels::bf16, float)(src.data<kernels::bf16>(), dst.data<float>(), src.numel());
+    return dst;
+  };
+  return record(convert(x, to), "cast", {x}, [convert, from](const Tensor& g) {
+    return std::vector<Tensor>{convert(g, from)};
+  });
+}
 
 }  // namespace mmengine

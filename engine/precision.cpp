@@ -1,6 +1,7 @@
 #include "engine/precision.h"
 
 #include "engine/conv_backend.h"
+#include "engine/kernel_version.h"
 #include "kernels/error.h"
 #ifdef MMENGINE_WITH_CUDA
 #include "kernels/gemm.h"
@@ -23,11 +24,27 @@ void set_gemm_tf32(bool on) {
   MM_CHECK(!on, "--precision tf32: this build has no CUDA");
 #endif
 }
+DType g_activations = DType::F32;
 }  // namespace
 
+DType activation_dtype() { return g_activations; }
+
 PrecisionScope::PrecisionScope(Precision p, Device device, DType dtype)
-    : saved_tf32_(gemm_tf32()), saved_backend_(conv_backend()) {
+    : saved_tf32_(gemm_tf32()), saved_backend_(conv_backend()), saved_activations_(g_activations) {
   const ConvBackend backend = saved_backend_;
+  if (p == Precision::Bf16) {
+    MM_CHECK(dtype == DType::F32, "--precision bf16: needs float32 parameters (the master weights), got ",
+             dtype_name(dtype));
+    MM_CHECK(backend != ConvBackend::Cudnn, "--precision bf16: MMENGINE_CONV=cudnn has no bfloat16 path here (the bf16 "
+                                            "convolutions are the implicit-GEMM kernels; unset MMENGINE_CONV)");
+    MM_CHECK(fusion_enabled(Fusion::BnLeakyRelu), "--precision bf16: needs the bn-leaky-relu fusion (bfloat16 "
+                                                  "activations go through the fused BatchNorm kernels; it is off by "
+                                                  "MMENGINE_UNFUSED or MMENGINE_KERNELS)");
+    if (device == Device::CUDA) set_gemm_tf32(true);
+    set_conv_backend(ConvBackend::Igemm);
+    g_activations = DType::BF16;
+    return;
+  }
   if (p == Precision::Fp32) {
     MM_CHECK(backend != ConvBackend::Igemm, "--precision fp32: MMENGINE_CONV=igemm computes in TF32 (use --precision "
                                             "tf32, or MMENGINE_CONV=own|cudnn)");
@@ -42,6 +59,7 @@ PrecisionScope::PrecisionScope(Precision p, Device device, DType dtype)
 }
 
 PrecisionScope::~PrecisionScope() {
+  g_activations = saved_activations_;
   set_conv_backend(saved_backend_);
 #ifdef MMENGINE_WITH_CUDA
   kernels::gemm_set_tf32_cuda(saved_tf32_);

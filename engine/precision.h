@@ -7,6 +7,13 @@
 //   tf32: CUDA only: cuBLAS GEMMs with TF32 tensor-core inputs, convolutions by the engine's
 //         implicit-GEMM TF32 kernels (cuDNN with TF32 allowed when MMENGINE_CONV=cudnn); FP32
 //         accumulation, activations, BatchNorm statistics, losses and optimizer state.
+//   bf16: the model's activations (and their gradients) stored as bfloat16 from the first
+//         convolution to the last BatchNorm (kernels/bf16.h): implicit-GEMM convolutions on
+//         bf16 inputs with the FP32 master weights rounded to bf16 (exact products, FP32 sums),
+//         the fused BatchNorm kernels reading and writing bf16 with FP32 statistics, residual
+//         adds in float rounded once; pooling, the classifier, losses, optimizer and EMA in FP32;
+//         cuBLAS GEMMs TF32 on CUDA. CPU or CUDA (the CPU twins round the same way). Needs the
+//         bn-leaky-relu fusion and refuses MMENGINE_CONV=cudnn (no bf16 path there).
 // A run's precision is part of its experiment (config.json; --resume refuses another).
 #pragma once
 #include <string>
@@ -17,11 +24,17 @@
 
 namespace mmengine {
 
-enum class Precision { Fp32, Tf32 };
+enum class Precision { Fp32, Tf32, Bf16 };
 inline constexpr EnumEntry<Precision> kPrecisions[] = {
     {Precision::Fp32, "fp32", "full FP32 GEMMs and convolutions"},
     {Precision::Tf32, "tf32",
-     "CUDA: TF32 tensor-core GEMMs and implicit-GEMM convolutions, FP32 accumulation, activations and state"}};
+     "CUDA: TF32 tensor-core GEMMs and implicit-GEMM convolutions, FP32 accumulation, activations and state"},
+    {Precision::Bf16, "bf16",
+     "bfloat16 activations through convolutions and BatchNorm, FP32 accumulation, weights, statistics and state"}};
+
+// The dtype the model's activations are stored in: BF16 while a bf16 PrecisionScope lives, else
+// float32 (layers/wideresnet.cpp casts at the model's entry and before its pooling).
+DType activation_dtype();
 
 // Applies a precision for its lifetime and restores both switches after. Errors name
 // --precision: tf32 needs the CUDA device and float32; fp32 refuses the environment's TF32
@@ -36,6 +49,7 @@ class PrecisionScope {
  private:
   bool saved_tf32_ = false;
   ConvBackend saved_backend_;
+  DType saved_activations_;
 };
 
 }  // namespace mmengine

@@ -23,6 +23,8 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     data.append(static_cast<const char*>(p), n);
   };
   for (auto& [name, t] : tensors) {
+    MM_CHECK(t.dtype() != DType::BF16, path, ": tensor '", name,
+             "' is bfloat16; checkpoints hold float32/float64 (bf16 is an activation format only)");
     Tensor host = t.device() == Device::CPU ? t : t.to(Device::CPU);
     add_entry(name, t.dtype() == DType::F32 ? "F32" : "F64", t.shape(), host.raw(), host.nbytes());
   }

@@ -1,11 +1,13 @@
 #include "engine/tensor.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/memory.h"
 #include "engine/runtime.h"
+#include "kernels/bf16.h"
 #include "kernels/elementwise.h"
 
 namespace mmengine {
@@ -14,9 +16,31 @@ std::string describe(const Tensor& t) {
   return std::string(dtype_name(t.dtype())) + shape_str(t.shape()) + " on " + device_name(t.device());
 }
 
+void fail_no_bf16_kernel() {
+  MM_FAIL("this op has no bfloat16 kernel: bfloat16 tensors go only through the ops of --precision bf16's "
+          "activation path (casts, add, the implicit-GEMM convolution, the fused BatchNorm); cast to float32 first");
+}
+
 namespace {
 bool g_poison = false;
+
+// A double as stored in T. For bf16 rounded once, to nearest even (through float rounded to odd,
+// which keeps the sticky bit the second rounding needs).
+template <typename T>
+T storage_value(double v) {
+  if constexpr (std::is_same_v<T, kernels::bf16>) {
+    float f = static_cast<float>(v);
+    if (std::isfinite(v) && std::isfinite(f) && static_cast<double>(f) != v) {
+      if (std::fabs(static_cast<double>(f)) > std::fabs(v)) f = std::nextafter(f, 0.0f);  // truncate
+      uint32_t bits = kernels::float_bits(f) | 1u;                                           // odd: inexact
+      f = kernels::bits_float(bits);
+    }
+    return kernels::bf16(f);
+  } else {
+    return static_cast<T>(v);
+  }
 }
+}  // namespace
 void set_poison_new_tensors(bool on) { g_poison = on; }
 bool poison_new_tensors() { return g_poison; }
 
@@ -50,9 +74,9 @@ Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape
   MM_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "from_vector: ", values.size(),
            " values do not fill shape ", shape_str(shape));
   Tensor host = empty(shape, dtype, Device::CPU);
-  MM_DISPATCH_FLOAT(dtype, T, {
+  MM_DISPATCH_STORAGE(dtype, T, {
     T* p = host.data<T>();
-    for (size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
+    for (size_t i = 0; i < values.size(); ++i) p[i] = storage_value<T>(values[i]);
   });
   return device == Device::CPU ? host : host.to(device);
 }
@@ -68,12 +92,13 @@ int64_t Tensor::size(int64_t d) const {
 
 template <typename T>
 T* Tensor::data() const {
-  constexpr DType want = sizeof(T) == 4 ? DType::F32 : DType::F64;
+  constexpr DType want = sizeof(T) == 4 ? DType::F32 : sizeof(T) == 8 ? DType::F64 : DType::BF16;
   MM_CHECK(dtype() == want, "data<", dtype_name(want), ">() on a ", describe(*this));
   return static_cast<T*>(raw());
 }
 template float* Tensor::data<float>() const;
 template double* Tensor::data<double>() const;
+template kernels::bf16* Tensor::data<kernels::bf16>() const;
 
 Tensor Tensor::to(Device d) const {
   Tensor out = empty(shape(), dtype(), d);
@@ -85,11 +110,11 @@ Tensor Tensor::to(DType t) const {
   Tensor host = device() == Device::CPU ? *this : to(Device::CPU);
   Tensor out = empty(shape(), t, Device::CPU);
   int64_t n = numel();
-  MM_DISPATCH_FLOAT(dtype(), S, {
+  MM_DISPATCH_STORAGE(dtype(), S, {
     const S* src = host.data<S>();
-    MM_DISPATCH_FLOAT(t, D, {
+    MM_DISPATCH_STORAGE(t, D, {
       D* dst = out.data<D>();
-      for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<D>(src[i]);
+      for (int64_t i = 0; i < n; ++i) dst[i] = storage_value<D>(static_cast<double>(src[i]));
     });
   });
   return device() == Device::CPU ? out : out.to(device());
@@ -100,7 +125,7 @@ Tensor Tensor::clone() const { return to(device()); }
 std::vector<double> Tensor::to_vector() const {
   Tensor host = device() == Device::CPU ? *this : to(Device::CPU);
   std::vector<double> out(numel());
-  MM_DISPATCH_FLOAT(dtype(), T, {
+  MM_DISPATCH_STORAGE(dtype(), T, {
     const T* p = host.data<T>();
     for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i]);
   });
@@ -123,6 +148,10 @@ void Tensor::fill_(double value) {
     // On the device, without an upload (a captured step fills its backward seed this way):
     // zero bytes, then + value, which is exact (a value of -0.0 gives +0.0).
     fill_bytes(raw(), device(), 0, nbytes());
+    if (value != 0.0 && dtype() == DType::BF16) {  // no bf16 scalar kernel: through the host
+      copy_from(Tensor::full(shape(), value, dtype(), Device::CPU));
+      return;
+    }
     if (value != 0.0)
       MM_DISPATCH_FLOAT(dtype(), T, MM_KERNEL(device(), unary_forward, T)(kernels::Unary::AddScalar, static_cast<T>(value),
                                                                           data<T>(), data<T>(), numel()));
@@ -130,9 +159,9 @@ void Tensor::fill_(double value) {
   }
   Tensor host = empty(shape(), dtype(), Device::CPU);
   int64_t n = numel();
-  MM_DISPATCH_FLOAT(dtype(), T, {
+  MM_DISPATCH_STORAGE(dtype(), T, {
     T* p = host.data<T>();
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(value);
+    for (int64_t i = 0; i < n; ++i) p[i] = storage_value<T>(value);
   });
   copy_from(host);
 }

@@ -1,6 +1,7 @@
-// Tensor: a contiguous array of float32/float64 on the CPU or a CUDA device, with shared
-// ownership of its storage, plus the autograd fields (requires_grad, grad, the node that made
-// it). Copies of a Tensor share the same data; clone() copies the data.
+// Tensor: a contiguous array of float32/float64 (or bfloat16 activations, engine/dtype.h) on
+// the CPU or a CUDA device, with shared ownership of its storage, plus the autograd fields
+// (requires_grad, grad, the node that made it). Copies of a Tensor share the same data; clone()
+// copies the data.
 #pragma once
 #include <memory>
 #include <vector>

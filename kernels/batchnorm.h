@@ -17,6 +17,10 @@
 // backward = partial (sum g, sum g*xhat), input gradient. Partial (g, c, s) sits at
 // (g * C + c) * S + s. Every reduction runs in a fixed order: results do not depend on
 // scheduling, and with G groups every group's numbers equal those of a G = 1 call on its rows.
+//
+// The activations (x, y, gy, gx, y_act) are stored as A, the parameters, statistics and
+// running statistics as T: A = T (float, double), or A = bf16 with T = float (--precision bf16:
+// the arithmetic is the float kernel's on the bf16 values, each stored result rounded once).
 #pragma once
 #ifdef MMENGINE_WITH_CUDA
 #include <cuda_runtime.h>  // cudaStream_t: every CUDA launcher takes its stream last
@@ -39,34 +43,34 @@ struct BnTrainExtras {
 };
 
 int64_t batchnorm_workspace_cpu(int64_t G, int64_t N, int64_t C, int64_t HW);
-template <typename T>
-void batchnorm_forward_train_cpu(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* var, T* invstd, int64_t N,
+template <typename T, typename A = T>
+void batchnorm_forward_train_cpu(const A* x, const T* gamma, const T* beta, A* y, T* mean, T* var, T* invstd, int64_t N,
                                  int64_t C, int64_t HW, double eps, const BnTrainExtras<T>& extras, double* workspace);
 // y_act: the forward's output when it fused LeakyReLU (slope as in the forward), else null.
 // ggamma and gbeta may be null.
-template <typename T>
-void batchnorm_backward_cpu(const T* x, const T* gy, const T* y_act, T slope, const T* gamma, const T* mean,
-                            const T* invstd, T* gx, T* ggamma, T* gbeta, int64_t G, int64_t N, int64_t C, int64_t HW,
+template <typename T, typename A = T>
+void batchnorm_backward_cpu(const A* x, const A* gy, const A* y_act, T slope, const T* gamma, const T* mean,
+                            const T* invstd, A* gx, T* ggamma, T* gbeta, int64_t G, int64_t N, int64_t C, int64_t HW,
                             double* workspace);
 
 // Eval mode, forward only (no backward: callers without gradients): y = act(x gs + sh) with
 // the running statistics, gs = gamma (var + eps)^-1/2, sh = beta - mean gs, act LeakyReLU(slope)
 // when leaky; one pass over x, the same bits as the composed eval ops (batchnorm_math.h).
-template <typename T>
-void batchnorm_forward_eval_cpu(const T* x, const T* gamma, const T* beta, const T* mean, const T* var, T* y, int64_t N,
+template <typename T, typename A = T>
+void batchnorm_forward_eval_cpu(const A* x, const T* gamma, const T* beta, const T* mean, const T* var, A* y, int64_t N,
                                 int64_t C, int64_t HW, double eps, bool leaky, T slope);
 
 #ifdef MMENGINE_WITH_CUDA
-template <typename T>
-void batchnorm_forward_eval_cuda(const T* x, const T* gamma, const T* beta, const T* mean, const T* var, T* y, int64_t N,
+template <typename T, typename A = T>
+void batchnorm_forward_eval_cuda(const A* x, const T* gamma, const T* beta, const T* mean, const T* var, A* y, int64_t N,
                                  int64_t C, int64_t HW, double eps, bool leaky, T slope, cudaStream_t stream);
 int64_t batchnorm_workspace_cuda(int64_t G, int64_t N, int64_t C, int64_t HW);
-template <typename T>
-void batchnorm_forward_train_cuda(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* var, T* invstd, int64_t N,
+template <typename T, typename A = T>
+void batchnorm_forward_train_cuda(const A* x, const T* gamma, const T* beta, A* y, T* mean, T* var, T* invstd, int64_t N,
                                   int64_t C, int64_t HW, double eps, const BnTrainExtras<T>& extras, double* workspace, cudaStream_t stream);
-template <typename T>
-void batchnorm_backward_cuda(const T* x, const T* gy, const T* y_act, T slope, const T* gamma, const T* mean,
-                             const T* invstd, T* gx, T* ggamma, T* gbeta, int64_t G, int64_t N, int64_t C, int64_t HW,
+template <typename T, typename A = T>
+void batchnorm_backward_cuda(const A* x, const A* gy, const A* y_act, T slope, const T* gamma, const T* mean,
+                             const T* invstd, A* gx, T* ggamma, T* gbeta, int64_t G, int64_t N, int64_t C, int64_t HW,
                              double* workspace, cudaStream_t stream);
 // The first GPU version (one block per channel, no workspace, one group, nothing fused), kept
 // as the benchmark baseline.

@@ -39,10 +39,12 @@ MM_HD T bn_eval_value(T x, T gs, T sh, bool leaky, T slope) {
 
 // The gradient reaching the BatchNorm output: gy itself, or through the fused LeakyReLU whose
 // output y has the sign of its input (slope >= 0), as elementwise_math.h's unary_derivative.
-template <typename T>
-MM_HD T bn_output_grad(T gy, const T* y_act, int64_t k, T slope) {
-  if (!y_act) return gy;
-  return gy * (y_act[k] > T(0) ? T(1) : slope);
+// (Activations stored as A: computed in T.)
+template <typename T, typename A>
+MM_HD T bn_output_grad(A gy, const A* y_act, int64_t k, T slope) {
+  const T g = static_cast<T>(gy);
+  if (!y_act) return g;
+  return g * (static_cast<T>(y_act[k]) > T(0) ? T(1) : slope);
 }
 
 // The input gradient of one value; k1 = gamma * invstd / count.

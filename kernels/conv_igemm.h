@@ -19,6 +19,11 @@
 //
 // The CPU twins are the reference convolution (im2col + GEMM) on the TF32-rounded inputs; they
 // take the same arguments (the workspace is unused there).
+//
+// Activations (x, y, gy, gx) are stored as A: float, or bf16 (--precision bf16) with the
+// weights still float32 (the master copy) and rounded to bf16 where the kernels read them; bf16
+// values are exact in TF32, so the products are exact and the sums FP32 as before; y and gx are
+// rounded once to bf16, the weight gradient stays float32. The statistics forward is float only.
 #pragma once
 #ifdef MMENGINE_WITH_CUDA
 #include <cuda_runtime.h>  // cudaStream_t: every CUDA launcher takes its stream last
@@ -113,7 +118,8 @@ struct IgemmSplits {
 IgemmSplits igemm_wgrad_splits(const ConvGeometry& g, int64_t cout);
 
 // y [N, Cout, Ho, Wo] = conv(x [N, Cin, H, W], w [Cout, Cin, KH, KW]) (overwrites y)
-void conv_igemm_forward_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y);
+template <typename A>
+void conv_igemm_forward_cpu(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y);
 // The forward that also returns the per-channel statistics of y from its epilogue (for the
 // BatchNorm that follows): stats [2, Cout] = the sums and then the sums of squares of each
 // channel of y as stored, in double, added in a fixed order (deterministic). workspace holds
@@ -122,20 +128,25 @@ void conv_igemm_forward_stats_cpu(const ConvGeometry& g, int64_t cout, const flo
                                   double* stats, double* workspace);
 int64_t conv_igemm_stats_workspace_cpu(const ConvGeometry& g, int64_t cout);
 // gx [N, Cin, H, W] from gy [N, Cout, Ho, Wo] and w (overwrites gx)
-void conv_igemm_grad_input_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx);
+template <typename A>
+void conv_igemm_grad_input_cpu(const ConvGeometry& g, int64_t cout, const float* w, const A* gy, A* gx);
 // gw [Cout, Cin, KH, KW] from x and gy (overwrites gw); workspace: conv_igemm_workspace_<device>
 // floats
-void conv_igemm_grad_weight_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+template <typename A>
+void conv_igemm_grad_weight_cpu(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
                                 float* workspace);
 int64_t conv_igemm_workspace_cpu(const ConvGeometry& g, int64_t cout);
 
 #ifdef MMENGINE_WITH_CUDA
-void conv_igemm_forward_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y, cudaStream_t stream);
+template <typename A>
+void conv_igemm_forward_cuda(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y, cudaStream_t stream);
 void conv_igemm_forward_stats_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
                                    double* stats, double* workspace, cudaStream_t stream);
 int64_t conv_igemm_stats_workspace_cuda(const ConvGeometry& g, int64_t cout);
-void conv_igemm_grad_input_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx, cudaStream_t stream);
-void conv_igemm_grad_weight_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+template <typename A>
+void conv_igemm_grad_input_cuda(const ConvGeometry& g, int64_t cout, const float* w, const A* gy, A* gx, cudaStream_t stream);
+template <typename A>
+void conv_igemm_grad_weight_cuda(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
                                  float* workspace, cudaStream_t stream);
 int64_t conv_igemm_workspace_cuda(const ConvGeometry& g, int64_t cout);
 #endif

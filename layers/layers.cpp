@@ -63,6 +63,8 @@ void BatchNorm2d::move_running_stats(const Tensor& mean, const Tensor& var, int6
 // one group, the activation unfused.
 Tensor BatchNorm2d::train_forward_synchronized(const Tensor& x, const ForwardOptions& opts, double slope) {
   MM_CHECK(opts.groups.empty(), "BatchNorm2d: synchronized statistics take the rows as one group");
+  MM_CHECK(x.dtype() != DType::BF16, "BatchNorm2d: --bn-sync global has no bfloat16 path (use --precision fp32 or "
+                                     "tf32, or --bn-sync local)");
   BatchStats stats;
   Tensor y = batch_norm_train_sync(x, weight, bias, eps, &stats, *opts.bn_sync);
   if (opts.update_running_stats) {

@@ -1,6 +1,7 @@
 #include "layers/wideresnet.h"
 
 #include "engine/ops_nn.h"
+#include "engine/precision.h"
 #include "layers/init.h"
 
 namespace mmengine {
@@ -109,10 +110,13 @@ std::vector<BatchNorm2d*> WideResNet::batchnorms() {
 Tensor WideResNet::forward(const Tensor& x, const ForwardOptions& opts) {
   MM_CHECK(x.dim() == 4 && x.size(1) == cfg_.in_channels, "WideResNet: expected input [N, ", cfg_.in_channels,
            ", H, W], got ", describe(x));
-  Tensor h = conv1(x, opts);
+  // --precision bf16 (engine/precision.h): bfloat16 from the first convolution's input to the last
+  // BatchNorm's output; pooling and the classifier in float32.
+  const bool bf16 = activation_dtype() == DType::BF16 && x.dtype() == DType::F32;
+  Tensor h = conv1(bf16 ? mmengine::cast(x, DType::BF16) : x, opts);
   h = block3(block2(block1(h, opts), opts), opts);
   h = bn1.forward_leaky_relu(h, opts, cfg_.leaky_slope);
-  return fc(global_avg_pool(h), opts);
+  return fc(global_avg_pool(bf16 ? mmengine::cast(h, DType::F32) : h), opts);
 }
 
 }  // namespace mmengine

@@ -43,8 +43,10 @@ void check_ranks_agree(Communicator& comm, uint64_t checksum, int64_t step) {
 }
 
 EvalResult evaluate_across_ranks(Communicator& comm, Module& model, const ImageDataset& data,
-                                 const std::vector<int64_t>& indices, Device device, int64_t batch) {
-  if (comm.size() == 1) return evaluate(model, data, indices, device, batch);
+                                 const std::vector<int64_t>& indices, Device device, int64_t batch,
+                                 EvalGraphs* graphs) {
+  if (comm.size() == 1) return evaluate(model, data, indices, device, batch, graphs);
+  MM_CHECK(!graphs, "--graph on: not with data parallel");
   std::vector<int64_t> mine;
   for (size_t i = comm.rank(); i < indices.size(); i += comm.size()) mine.push_back(indices[i]);
   const EvalResult r = evaluate(model, data, mine, device, batch);

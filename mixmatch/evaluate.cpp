@@ -7,13 +7,53 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/memory.h"
+#ifdef MMENGINE_WITH_CUDA
+#include "engine/cuda/graph.h"
+#endif
 #include "engine/ops.h"
 #include "kernels/score.h"
 
 namespace mmengine {
 
+namespace {
+// One batch: log-probabilities of the model on `images`, scored against `labels` into `scores`
+// (rows: loss, hit).
+void score_batch(Module& model, const Tensor& images, const int32_t* labels, double* scores) {
+  Tensor logp = log_softmax(model(images));
+  MM_DISPATCH_FLOAT(logp.dtype(), T,
+                    MM_KERNEL(images.device(), score_rows, T)(logp.data<T>(), labels, logp.size(0), logp.size(1),
+                                                              scores));
+}
+}  // namespace
+
+#ifdef MMENGINE_WITH_CUDA
+struct EvalGraphs::Entry {
+  CudaGraph graph;
+  Tensor images;                // [batch, C, H, W]: what every replay reads
+  std::shared_ptr<void> labels;  // int32 [batch]
+  Tensor scores;                // [batch, 2]: what every replay writes
+  int runs = 0;
+};
+#else
+struct EvalGraphs::Entry {};
+#endif
+
+EvalGraphs::EvalGraphs() = default;
+EvalGraphs::~EvalGraphs() = default;
+
+EvalGraphs::Entry& EvalGraphs::entry(const Module& model) {
+  for (auto& [m, e] : entries_)
+    if (m == &model) return *e;
+  entries_.emplace_back(&model, std::make_unique<Entry>());
+  return *entries_.back().second;
+}
+
 EvalResult evaluate(Module& model, const ImageDataset& data, const std::vector<int64_t>& indices, Device device,
-                    int64_t batch) {
+                    int64_t batch, EvalGraphs* graphs) {
+  MM_CHECK(!graphs || device == Device::CUDA, "--graph on: evaluation graphs need --device cuda");
+#ifndef MMENGINE_WITH_CUDA
+  MM_CHECK(!graphs, "--graph on: this build has no CUDA");
+#endif
   NoGrad ng;
   const bool was_training = model.training();
   model.eval();
@@ -32,13 +72,38 @@ EvalResult evaluate(Module& model, const ImageDataset& data, const std::vector<i
   }
   const std::shared_ptr<void> device_labels = upload_bytes(device, labels.data(), labels.size() * sizeof(int32_t));
   Tensor scores = Tensor::empty({n, 2}, DType::F64, device);
+  const int32_t* all_labels = static_cast<const int32_t*>(device_labels.get());
   for (int64_t begin = 0; begin < n; begin += batch) {
     const int64_t end = std::min(n, begin + batch);
     std::vector<int64_t> idx(indices.begin() + begin, indices.begin() + end);
-    Tensor logp = log_softmax(model(normalized_images(data, idx, device)));
-    MM_DISPATCH_FLOAT(logp.dtype(), T,
-                      MM_KERNEL(device, score_rows, T)(logp.data<T>(), static_cast<const int32_t*>(device_labels.get()) + begin,
-                                                       end - begin, logp.size(1), scores.data<double>() + 2 * begin));
+    Tensor images = normalized_images(data, idx, device);
+    double* out = scores.data<double>() + 2 * begin;
+    if (!graphs || end - begin < batch) {
+      score_batch(model, images, all_labels + begin, out);
+      continue;
+    }
+#ifdef MMENGINE_WITH_CUDA
+    EvalGraphs::Entry& g = graphs->entry(model);
+    if (g.runs == 0) {  // the static buffers, outside the graph's pool
+      g.images = Tensor::empty(images.shape(), images.dtype(), device);
+      g.labels = allocate(device, sizeof(int32_t) * batch);
+      g.scores = Tensor::empty({batch, 2}, DType::F64, device);
+    }
+    MM_CHECK(g.images.shape() == images.shape() && g.images.dtype() == images.dtype(),
+             "--graph on: the evaluation batch changed from ", describe(g.images), " to ", describe(images),
+             " (a CUDA graph needs static shapes)");
+    g.images.copy_from(images);
+    copy_bytes(g.labels.get(), device, all_labels + begin, device, sizeof(int32_t) * batch);
+    auto body = [&] { score_batch(model, g.images, static_cast<const int32_t*>(g.labels.get()), g.scores.data<double>()); };
+    if (g.runs == 0) {
+      g.graph.warm(body);
+    } else {
+      if (!g.graph.captured()) g.graph.capture(body);
+      g.graph.replay();
+    }
+    ++g.runs;
+    copy_bytes(out, device, g.scores.data<double>(), device, sizeof(double) * 2 * batch);
+#endif
   }
   const std::vector<double> s = scores.to_vector();
   double loss_sum = 0;

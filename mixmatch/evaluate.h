@@ -1,6 +1,8 @@
 // Evaluation with eval-mode BatchNorm: mean cross-entropy and top-1 accuracy over a list of
 // images, in order, without gradient.
 #pragma once
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "data/dataset.h"
@@ -13,7 +15,30 @@ struct EvalResult {
   int64_t count = 0;
 };
 
+// --graph on (CUDA): the evaluation forward of each model as a CUDA graph, kept for every later
+// evaluate() call given the same EvalGraphs. Per full batch, the images and labels are copied
+// into the graph's static buffers, the graph (forward, log-softmax, per-row loss and hit)
+// replayed and its scores copied out; a model's first full batch runs eagerly in the graph's
+// pool (warm-up), its second is captured; a last partial batch runs eagerly. The same numbers
+// as without graphs (tests/test_cuda_graph.cpp). The graph reads the addresses it was captured
+// with, so the model's parameters and running statistics must only change in place (as the
+// training step and the EMA update them), a batch size or image shape other than the captured
+// one is an error, and an EvalGraphs must not outlive the models it was used with (entries are
+// keyed by the model's address).
+class EvalGraphs {
+ public:
+  EvalGraphs();
+  ~EvalGraphs();
+  EvalGraphs(const EvalGraphs&) = delete;
+  EvalGraphs& operator=(const EvalGraphs&) = delete;
+  struct Entry;
+  Entry& entry(const Module& model);
+
+ private:
+  std::vector<std::pair<const Module*, std::unique_ptr<Entry>>> entries_;
+};
+
 EvalResult evaluate(Module& model, const ImageDataset& data, const std::vector<int64_t>& indices, Device device,
-                    int64_t batch = 256);
+                    int64_t batch = 256, EvalGraphs* graphs = nullptr);
 
 }  // namespace mmengine

@@ -255,13 +255,16 @@ TrainSummary train_mixmatch(const TrainConfig& requested) {
   Deadline deadline(cfg.time_limit_minutes, 2.0 * static_cast<double>(val_eval.size() + test_eval.size()), images_per_step);
   // Evaluates teacher and student on validation and test and (with `select`) keeps the best
   // model; returns the metric columns.
+  // --graph on: the evaluation forwards are CUDA graphs too (mixmatch/evaluate.h; declared after
+  // the models it is keyed by, so it goes first).
+  std::unique_ptr<EvalGraphs> eval_graphs = cfg.graph == GraphMode::On ? std::make_unique<EvalGraphs>() : nullptr;
   auto evaluate_all = [&](int64_t done, int64_t epoch, bool select) {
     const auto eval_t0 = std::chrono::steady_clock::now();
     check_ranks_agree(*comm, training_state_checksum({&student, &teacher}, adam), done);
-    EvalResult tv = evaluate_across_ranks(*comm, teacher, data.train, val_eval, device, cfg.eval_batch),
-               tt = evaluate_across_ranks(*comm, teacher, data.test, test_eval, device, cfg.eval_batch),
-               sv = evaluate_across_ranks(*comm, student, data.train, val_eval, device, cfg.eval_batch),
-               st = evaluate_across_ranks(*comm, student, data.test, test_eval, device, cfg.eval_batch);
+    EvalResult tv = evaluate_across_ranks(*comm, teacher, data.train, val_eval, device, cfg.eval_batch, eval_graphs.get()),
+               tt = evaluate_across_ranks(*comm, teacher, data.test, test_eval, device, cfg.eval_batch, eval_graphs.get()),
+               sv = evaluate_across_ranks(*comm, student, data.train, val_eval, device, cfg.eval_batch, eval_graphs.get()),
+               st = evaluate_across_ranks(*comm, student, data.test, test_eval, device, cfg.eval_batch, eval_graphs.get());
     // With --ema off the teacher never moves: the student is the model that is selected.
     const EvalResult& sel_val = cfg.ema ? tv : sv;
     const EvalResult& sel_test = cfg.ema ? tt : st;

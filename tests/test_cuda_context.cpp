@@ -9,7 +9,9 @@
 #include "engine/ops.h"
 #include "engine/rng.h"
 #include "layers/wideresnet.h"
+#include "data/synthetic.h"
 #include "mixmatch/ema.h"
+#include "mixmatch/evaluate.h"
 #include "mixmatch/loss.h"
 #include "mixmatch/mixup.h"
 #include "mixmatch/step.h"
@@ -270,6 +272,43 @@ TEST(CudaGraph, StepsWithGraphOnEqualStepsWithGraphOff) {
   }
   EXPECT_EQ(off.adam.steps(), kSteps);
   EXPECT_TRUE(off.state() == on.state()) << "parameters, buffers, counters or Adam state differ";
+}
+
+// --graph on for evaluation (mixmatch/evaluate.h): the graphed evaluation equals the eager one
+// bit for bit, with a last partial batch, over rounds whose weights change in place between
+// them (the replays read the current weights); a replayed round is one graph launch per full batch.
+TEST(CudaGraph, EvaluationWithGraphsEqualsWithout) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  const TrainTest data = make_synthetic(3, 1, 10, 3, 8, 5);
+  WideResNetConfig mc;
+  mc.depth = 10;
+  mc.widen_factor = 1;
+  WideResNet model(mc);
+  model.to(Device::CUDA);
+  std::vector<int64_t> idx;
+  for (int64_t i = 0; i < 23; ++i) idx.push_back(i);  // batches of 5: four full, one of 3
+  EvalGraphs graphs;
+  std::vector<double> losses;
+  for (int round = 0; round < 3; ++round) {
+    const EvalResult want = evaluate(model, data.train, idx, Device::CUDA, 5);
+#ifdef MMENGINE_CUDA_EMULATED
+    const mmemu::StreamWork w0 = mmemu::stream_work(cuda_stream());
+#endif
+    const EvalResult got = evaluate(model, data.train, idx, Device::CUDA, 5, &graphs);
+#ifdef MMENGINE_CUDA_EMULATED
+    const mmemu::StreamWork w = mmemu::stream_work(cuda_stream());
+    EXPECT_EQ(w.graphs - w0.graphs, round == 0 ? 3 : 4) << "round " << round << ": graph launches";
+#endif
+    EXPECT_EQ(got.count, 23);
+    EXPECT_EQ(got.loss, want.loss) << "round " << round;
+    EXPECT_EQ(got.accuracy, want.accuracy) << "round " << round;
+    losses.push_back(got.loss);
+    NoGrad ng;
+    for (auto& [name, p] : model.named_parameters()) p->copy_from(mul(*p, 1.25));  // in place, as training does
+  }
+  EXPECT_NE(losses[0], losses[2]) << "the weights changed between rounds, so must the loss";
+  expect_error_containing([&] { evaluate(model, data.train, idx, Device::CUDA, 4, &graphs); },
+                          {"--graph on", "evaluation batch changed"});
 }
 
 TEST(CudaGraph, GraphOnNeedsTheCudaDevice) {

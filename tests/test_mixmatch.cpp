@@ -10,6 +10,7 @@
 #include "engine/adam.h"
 #include "engine/autograd.h"
 #include "engine/conv_backend.h"
+#include "engine/kernel_version.h"
 #include "engine/ops.h"
 #include "engine/precision.h"
 #include "layers/checkpoint.h"
@@ -256,6 +257,44 @@ TEST(Precision, IsRecordedAndPartOfTheExperiment) {
   }
 }
 
+// --precision bf16: recorded like the others; runs on the CPU (the CPU twins round as the CUDA
+// kernels do) through training, evaluation and checkpoints, its losses near an fp32 run's on the
+// same data; scoped to the run; refused with float64 parameters, MMENGINE_CONV=cudnn or without
+// the bn-leaky-relu fusion. (Kernel-level equalities: tests/test_bf16.cpp.)
+TEST(Precision, Bf16TrainsOnTheCpuNearFp32AndIsRefusedWhereItCannotRun) {
+  TrainConfig c = tiny_run(run_dir("precision_bf16")), f = tiny_run(run_dir("precision_bf16_ref"));
+  c.precision = Precision::Bf16;
+  c.epochs = f.epochs = 1;
+  c.steps_per_epoch = f.steps_per_epoch = 2;
+  c.log_every = f.log_every = 1;
+  EXPECT_EQ(config_from_json(config_to_json(c, "cpu"), "config.json").precision, Precision::Bf16);
+  const TrainSummary h = train_mixmatch(c), r = train_mixmatch(f);
+  EXPECT_EQ(h.steps, 2);
+  EXPECT_TRUE(std::isfinite(h.final_teacher_test));
+  EXPECT_EQ(activation_dtype(), DType::F32) << "the run restores float32 activations";
+  EXPECT_EQ(conv_backend(), ConvBackend::Own) << "the run restores the convolution backend";
+  // The first step's losses (same data, same initial weights) differ only by bf16 rounding.
+  auto first_loss_x = [](const std::string& dir) {
+    std::ifstream in(dir + "/metrics.jsonl");
+    std::string line;
+    EXPECT_TRUE(std::getline(in, line)) << dir;
+    return nlohmann::json::parse(line).at("loss_x").get<double>();
+  };
+  const double lx = first_loss_x(c.out_dir), lx_ref = first_loss_x(f.out_dir);
+  EXPECT_NE(lx, lx_ref) << "bf16 must change the numbers (else it did not run)";
+  EXPECT_NEAR(lx, lx_ref, 0.02 * std::fabs(lx_ref) + 1e-3);
+  expect_error_with([] { PrecisionScope p(Precision::Bf16, Device::CPU, DType::F64); }, "float32 parameters");
+#ifdef MMENGINE_WITH_CUDNN  // (the backend cannot be selected without cuDNN)
+  {
+    ConvBackendScope cudnn(ConvBackend::Cudnn);
+    expect_error_with([] { PrecisionScope p(Precision::Bf16, Device::CPU, DType::F32); }, "MMENGINE_CONV=cudnn");
+  }
+#endif
+  set_fusion_enabled(Fusion::BnLeakyRelu, false);
+  expect_error_with([] { PrecisionScope p(Precision::Bf16, Device::CPU, DType::F32); }, "bn-leaky-relu");
+  set_fusion_enabled(Fusion::BnLeakyRelu, true);
+}
+
 #ifdef MMENGINE_WITH_CUDA
 TEST(PrecisionCuda, Tf32SetsTheGemmModeAndTheConvolutionForTheRunOnly) {
   MM_SKIP_WITHOUT(Device::CUDA);
@@ -288,6 +327,42 @@ TEST(PrecisionCuda, Tf32SetsTheGemmModeAndTheConvolutionForTheRunOnly) {
   EXPECT_TRUE(std::isfinite(s.final_teacher_test));
   EXPECT_FALSE(kernels::gemm_tf32_cuda()) << "the run restores the GEMM mode";
   kernels::gemm_set_tf32_cuda(was);
+}
+
+// bf16 training on the device, eager and with --graph on (the step and the evaluation forwards
+// captured): two warm-up steps and the captured one, evaluations of 2 full batches per set
+// (the first warms, the second is captured), every number equal to the eager run's.
+TEST(PrecisionCuda, Bf16RunsOnTheDeviceWithAndWithoutGraphs) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  auto run = [](GraphMode graph, const std::string& name) {
+    TrainConfig c = tiny_run(run_dir(name));
+    c.device = "cuda";
+    c.precision = Precision::Bf16;
+    c.graph = graph;
+    c.batch_size = 2;
+    c.epochs = 1;
+    c.steps_per_epoch = 3;
+    c.log_every = 1;
+    c.max_eval_images = 8;
+    c.eval_batch = 4;
+    const TrainSummary s = train_mixmatch(c);
+    EXPECT_EQ(s.steps, 3);
+    EXPECT_TRUE(std::isfinite(s.final_teacher_test));
+    std::ifstream in(c.out_dir + "/metrics.jsonl");
+    std::vector<double> values;
+    for (std::string line; std::getline(in, line);) {
+      const auto j = nlohmann::json::parse(line);
+      for (const char* k : {"loss", "loss_x", "loss_u"}) values.push_back(j.at(k).get<double>());
+    }
+    values.push_back(s.final_teacher_test);
+    values.push_back(s.final_student_test);
+    return values;
+  };
+  const std::vector<double> eager = run(GraphMode::Off, "precision_bf16_cuda"),
+                            graphed = run(GraphMode::On, "precision_bf16_cuda_graph");
+  EXPECT_EQ(eager.size(), 3u * 3u + 2u);
+  EXPECT_EQ(eager, graphed);
+  EXPECT_EQ(activation_dtype(), DType::F32);
 }
 #endif
 

@@ -335,6 +335,11 @@ int run_bench(const BenchOpts& o) {
       Stats t = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
       row("MixMatch step (interleave, --precision tf32)", t, baseline);
     }
+    {  // `--precision bf16`: bfloat16 activations through the convolutions and BatchNorm
+      const PrecisionScope bf16(Precision::Bf16, dev, DType::F32);
+      Stats t = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
+      row("MixMatch step (interleave, --precision bf16)", t, baseline);
+    }
 #endif
   }
 

@@ -14,7 +14,8 @@ set -uo pipefail
 minutes=${GPU_TRAIN_MINUTES:-5}
 device=${GPU_TRAIN_DEVICE:-cuda}  # cpu only to rehearse the script
 # TF32 GEMMs and implicit-GEMM convolutions on the GPU (GPU_TRAIN_PRECISION=fp32 when
-# gpu-check.sh's ConvIgemmCuda tests failed); the CPU rehearsal runs fp32.
+# gpu-check.sh's ConvIgemmCuda tests failed, =bf16 to train with bfloat16 activations once
+# the bench's bf16 row and Bf16Cuda tests say so); the CPU rehearsal runs fp32.
 precision=${GPU_TRAIN_PRECISION:-$([[ $device == cuda ]] && echo tf32 || echo fp32)}
 start=$(date +%s)
 out=${OUT:-/tmp/gpu-train}
@@ -38,7 +39,7 @@ step_ms=$(python3 -c '
 import json, sys
 rows = json.load(open("/tmp/mmengine-bench.json"))["timings"]
 try:
-    print(rows["MixMatch step (interleave%s)" % (", --precision tf32" if sys.argv[1] == "tf32" else "")]["median_ms"])
+    print(rows["MixMatch step (interleave%s)" % (", --precision " + sys.argv[1] if sys.argv[1] in ("tf32", "bf16") else "")]["median_ms"])
 except Exception:
     print(rows.get("MixMatch step (interleave)", {}).get("median_ms", 150))' "$precision" 2>/dev/null || echo 150)
 # GPU_TRAIN_PLAN_FACTOR > 1 plans more steps than fit, so that --time-limit ends the run.

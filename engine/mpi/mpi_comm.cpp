@@ -33,7 +33,10 @@ void ensure_mpi_initialized() {
   });
 }
 
-MPI_Datatype mpi_type(DType t) { return t == DType::F32 ? MPI_FLOAT : MPI_DOUBLE; }
+MPI_Datatype mpi_type(DType t) {
+  MM_CHECK(t != DType::BF16, "mpi: collectives carry float32/float64 (gradients and statistics), not bfloat16");
+  return t == DType::F32 ? MPI_FLOAT : MPI_DOUBLE;
+}
 
 int mpi_count(int64_t n, const char* what) {
   MM_CHECK(n >= 0 && n <= INT_MAX, "MPI ", what, ": ", n, " elements, more than one MPI call takes (2^31 - 1)");

@@ -28,7 +28,10 @@
 namespace mmengine {
 
 namespace {
-ncclDataType_t nccl_type(DType t) { return t == DType::F32 ? ncclFloat32 : ncclFloat64; }
+ncclDataType_t nccl_type(DType t) {
+  MM_CHECK(t != DType::BF16, "nccl: collectives carry float32/float64 (gradients and statistics), not bfloat16");
+  return t == DType::F32 ? ncclFloat32 : ncclFloat64;
+}
 
 class NcclComm : public Communicator {
  public:

@@ -3,8 +3,10 @@
 // CUDA kernels can be compared tightly (only the order of the FP32 sums differs).
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
+#include "kernels/bf16.h"
 #include "kernels/conv_igemm.h"
 #include "kernels/gemm.h"
 #include "kernels/cuda/tensor_core.cuh"
@@ -12,16 +14,35 @@
 namespace mmengine::kernels {
 
 namespace {
-std::vector<float> tf32_copy(const float* x, int64_t n) {
+// The operand values the tensor cores multiply: TF32-rounded floats; bf16 activations exactly;
+// with bf16 activations, the float weights rounded to bf16 (`Round`).
+template <typename Round = float, typename S>
+std::vector<float> tf32_copy(const S* x, int64_t n) {
   std::vector<float> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
-    uint32_t b;
-    std::memcpy(&b, x + i, 4);
-    b = tf32_round_bits(b);
-    std::memcpy(&out[static_cast<size_t>(i)], &b, 4);
+    const float v = static_cast<float>(static_cast<Round>(static_cast<float>(x[i])));
+    out[static_cast<size_t>(i)] = bits_float(tf32_round_bits(float_bits(v)));
   }
   return out;
 }
+// The float results into A (a copy rounded to bf16, or the float output itself).
+template <typename A>
+struct Output {
+  A* dst;
+  int64_t n;
+  std::vector<float> buffer;
+  Output(A* d, int64_t count) : dst(d), n(count) {
+    if constexpr (!std::is_same_v<A, float>) buffer.resize(static_cast<size_t>(n));
+  }
+  float* data() {
+    if constexpr (std::is_same_v<A, float>) return dst;
+    else return buffer.data();
+  }
+  void store() {
+    if constexpr (!std::is_same_v<A, float>)
+      for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<A>(buffer[static_cast<size_t>(i)]);
+  }
+};
 int64_t image_elements(const ConvGeometry& g) { return g.batch * g.in_channels * g.height * g.width; }
 int64_t grad_elements(const ConvGeometry& g, int64_t cout) { return g.batch * cout * g.col_cols(); }
 }  // namespace
@@ -38,12 +59,16 @@ IgemmSplits igemm_wgrad_splits(const ConvGeometry& g, int64_t cout) {
   return {int(count), int(chunk)};
 }
 
-void conv_igemm_forward_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y) {
+template <typename A>
+void conv_igemm_forward_cpu(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y) {
   const int64_t K = g.col_rows(), HW = g.col_cols();
-  const std::vector<float> xr = tf32_copy(x, image_elements(g)), wr = tf32_copy(w, cout * K);
+  const std::vector<float> xr = tf32_copy(x, image_elements(g)), wr = tf32_copy<A>(w, cout * K);
   std::vector<float> cols(static_cast<size_t>(g.batch * K * HW));
   im2col_cpu(g, xr.data(), cols.data());
-  gemm_batched_cpu(false, false, cout, HW, K, 1.0f, wr.data(), 0, cols.data(), K * HW, 0.0f, y, cout * HW, g.batch);
+  Output<A> out(y, g.batch * cout * HW);
+  gemm_batched_cpu(false, false, cout, HW, K, 1.0f, wr.data(), 0, cols.data(), K * HW, 0.0f, out.data(), cout * HW,
+                   g.batch);
+  out.store();
 }
 
 void conv_igemm_forward_stats_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
@@ -64,16 +89,20 @@ void conv_igemm_forward_stats_cpu(const ConvGeometry& g, int64_t cout, const flo
 
 int64_t conv_igemm_stats_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
 
-void conv_igemm_grad_input_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx) {
+template <typename A>
+void conv_igemm_grad_input_cpu(const ConvGeometry& g, int64_t cout, const float* w, const A* gy, A* gx) {
   const int64_t K = g.col_rows(), HW = g.col_cols();
-  const std::vector<float> wr = tf32_copy(w, cout * K), gyr = tf32_copy(gy, grad_elements(g, cout));
+  const std::vector<float> wr = tf32_copy<A>(w, cout * K), gyr = tf32_copy(gy, grad_elements(g, cout));
   std::vector<float> gcols(static_cast<size_t>(g.batch * K * HW));
   gemm_batched_cpu(true, false, K, HW, cout, 1.0f, wr.data(), 0, gyr.data(), cout * HW, 0.0f, gcols.data(), K * HW,
                    g.batch);
-  col2im_cpu(g, gcols.data(), gx);
+  Output<A> out(gx, image_elements(g));
+  col2im_cpu(g, gcols.data(), out.data());
+  out.store();
 }
 
-void conv_igemm_grad_weight_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+template <typename A>
+void conv_igemm_grad_weight_cpu(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
                                 float* /*workspace*/) {
   const int64_t K = g.col_rows(), HW = g.col_cols();
   const std::vector<float> xr = tf32_copy(x, image_elements(g)), gyr = tf32_copy(gy, grad_elements(g, cout));
@@ -84,5 +113,12 @@ void conv_igemm_grad_weight_cpu(const ConvGeometry& g, int64_t cout, const float
 }
 
 int64_t conv_igemm_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
+
+#define MM_INSTANTIATE(A)                                                                                  \
+  template void conv_igemm_forward_cpu<A>(const ConvGeometry&, int64_t, const A*, const float*, A*);       \
+  template void conv_igemm_grad_input_cpu<A>(const ConvGeometry&, int64_t, const float*, const A*, A*);    \
+  template void conv_igemm_grad_weight_cpu<A>(const ConvGeometry&, int64_t, const A*, const A*, float*, float*);
+MM_INSTANTIATE(float)
+MM_INSTANTIATE(bf16)
 
 }  // namespace mmengine::kernels

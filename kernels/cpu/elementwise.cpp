@@ -1,3 +1,4 @@
+#include "kernels/bf16.h"
 #include "kernels/elementwise_math.h"
 
 namespace mmengine::kernels {
@@ -17,15 +18,15 @@ void unary_backward_cpu(Unary op, T p, const T* x, const T* y, const T* gy, T* g
 template <typename T>
 void binary_forward_cpu(Binary op, const T* a, const T* b, T* out, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > 32768)
-  for (int64_t i = 0; i < n; ++i) out[i] = binary_value(op, a[i], b[i]);
+  for (int64_t i = 0; i < n; ++i) out[i] = binary_value<compute_t<T>>(op, a[i], b[i]);
 }
 
 template <typename T>
 void binary_backward_cpu(Binary op, const T* a, const T* b, const T* g, T* ga, T* gb, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > 32768)
   for (int64_t i = 0; i < n; ++i) {
-    if (ga) ga[i] = g[i] * binary_da(op, a[i], b[i]);
-    if (gb) gb[i] = g[i] * binary_db(op, a[i], b[i]);
+    if (ga) ga[i] = compute_t<T>(g[i]) * binary_da<compute_t<T>>(op, a[i], b[i]);
+    if (gb) gb[i] = compute_t<T>(g[i]) * binary_db<compute_t<T>>(op, a[i], b[i]);
   }
 }
 
@@ -65,5 +66,15 @@ void channel_backward_cpu(Binary op, const T* x, const T* ch, const T* g, T* gx,
   template void channel_backward_cpu<T>(Binary, const T*, const T*, const T*, T*, T*, int64_t, int64_t, int64_t);
 MM_INSTANTIATE(float)
 MM_INSTANTIATE(double)
+
+template <typename S, typename D>
+void convert_cpu(const S* x, D* y, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 32768)
+  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<D>(x[i]);
+}
+template void convert_cpu<float, bf16>(const float*, bf16*, int64_t);
+template void convert_cpu<bf16, float>(const bf16*, float*, int64_t);
+template void binary_forward_cpu<bf16>(Binary, const bf16*, const bf16*, bf16*, int64_t);
+template void binary_backward_cpu<bf16>(Binary, const bf16*, const bf16*, const bf16*, bf16*, bf16*, int64_t);
 
 }  // namespace mmengine::kernels

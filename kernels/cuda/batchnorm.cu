@@ -2,6 +2,7 @@
 
 #include "kernels/batchnorm.h"
 #include "kernels/batchnorm_math.h"
+#include "kernels/bf16.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/error.h"
 
@@ -126,20 +127,20 @@ __device__ inline double channel_total(const double* partial, int64_t c, int64_t
   return v;
 }
 
-template <typename T>
-__global__ void bn_sum_kernel(const T* x, double* part_sum, int64_t N, int64_t C, int64_t HW, int64_t S) {
+template <typename A>
+__global__ void bn_sum_kernel(const A* x, double* part_sum, int64_t N, int64_t C, int64_t HW, int64_t S) {
   const BnBlock b = bn_block(C, S);
-  const double v = split_sum(b, S, N, C, HW, [&](int64_t idx) { return static_cast<double>(x[idx]); });
+  const double v = split_sum(b, S, N, C, HW, [&](int64_t idx) { return static_cast<double>(static_cast<compute_t<A>>(x[idx])); });
   if (threadIdx.x == 0) part_sum[b.gc * S + b.s] = v;
 }
 
-template <typename T>
-__global__ void bn_centered_kernel(const T* x, const double* part_sum, double* part_ss, int64_t N, int64_t C,
+template <typename A>
+__global__ void bn_centered_kernel(const A* x, const double* part_sum, double* part_ss, int64_t N, int64_t C,
                                    int64_t HW, int64_t S) {
   const BnBlock b = bn_block(C, S);
   const double mu = channel_total(part_sum, b.gc, S) / static_cast<double>(N * HW);
   const double v = split_sum(b, S, N, C, HW, [&](int64_t idx) {
-    const double d = x[idx] - mu;
+    const double d = static_cast<compute_t<A>>(x[idx]) - mu;
     return d * d;
   });
   if (threadIdx.x == 0) part_ss[b.gc * S + b.s] = v;
@@ -147,9 +148,9 @@ __global__ void bn_centered_kernel(const T* x, const double* part_sum, double* p
 
 // Normalizes (and activates) this block's values; block (c, 0) also moves channel c's running
 // statistics by the flagged groups in group order, from the same partials as every block.
-template <typename T>
-__global__ void bn_apply_kernel(const T* x, const T* gamma, const T* beta, const double* part_sum,
-                                const double* part_ss, T* y, T* mean, T* var, T* invstd, int64_t N, int64_t C,
+template <typename T, typename A>
+__global__ void bn_apply_kernel(const A* x, const T* gamma, const T* beta, const double* part_sum,
+                                const double* part_ss, A* y, T* mean, T* var, T* invstd, int64_t N, int64_t C,
                                 int64_t HW, int64_t S, double eps, BnTrainExtras<T> e) {
   const BnBlock b = bn_block(C, S);
   const double count = static_cast<double>(N * HW);
@@ -172,13 +173,13 @@ __global__ void bn_apply_kernel(const T* x, const T* gamma, const T* beta, const
   for (int64_t n = b.s; n < N; n += S) {
     const int64_t base = ((b.g * N + n) * C + b.c) * HW;
     for (int64_t i = threadIdx.x; i < HW; i += blockDim.x)
-      y[base + i] = bn_apply_value(x[base + i], scale, shift, e.leaky, e.slope);
+      y[base + i] = bn_apply_value(static_cast<T>(x[base + i]), scale, shift, e.leaky, e.slope);
   }
 }
 
 // Partials of (sum g, sum g * xhat), g the gradient at the BatchNorm output: [0, GCS) and [GCS, 2 GCS).
-template <typename T>
-__global__ void bn_grad_sums_kernel(const T* x, const T* gy, const T* y_act, T slope, const T* mean, const T* invstd,
+template <typename T, typename A>
+__global__ void bn_grad_sums_kernel(const A* x, const A* gy, const A* y_act, T slope, const T* mean, const T* invstd,
                                     double* part, int64_t N, int64_t C, int64_t HW, int64_t S, int64_t GCS) {
   const BnBlock b = bn_block(C, S);
   const double mu = mean[b.gc], is = invstd[b.gc];
@@ -186,7 +187,7 @@ __global__ void bn_grad_sums_kernel(const T* x, const T* gy, const T* y_act, T s
     return static_cast<double>(bn_output_grad(gy[idx], y_act, idx, slope));
   });
   const double s2 = split_sum(b, S, N, C, HW, [&](int64_t idx) {
-    return bn_output_grad(gy[idx], y_act, idx, slope) * ((x[idx] - mu) * is);
+    return bn_output_grad(gy[idx], y_act, idx, slope) * ((static_cast<T>(x[idx]) - mu) * is);
   });
   if (threadIdx.x == 0) {
     part[b.gc * S + b.s] = s1;
@@ -194,9 +195,9 @@ __global__ void bn_grad_sums_kernel(const T* x, const T* gy, const T* y_act, T s
   }
 }
 
-template <typename T>
-__global__ void bn_grad_input_kernel(const T* x, const T* gy, const T* y_act, T slope, const T* gamma, const T* mean,
-                                     const T* invstd, const double* part, T* gx, T* ggamma, T* gbeta, int64_t G,
+template <typename T, typename A>
+__global__ void bn_grad_input_kernel(const A* x, const A* gy, const A* y_act, T slope, const T* gamma, const T* mean,
+                                     const T* invstd, const double* part, A* gx, T* ggamma, T* gbeta, int64_t G,
                                      int64_t N, int64_t C, int64_t HW, int64_t S) {
   const BnBlock b = bn_block(C, S);
   const int64_t GCS = G * C * S;
@@ -215,7 +216,8 @@ __global__ void bn_grad_input_kernel(const T* x, const T* gy, const T* y_act, T 
     const int64_t base = ((b.g * N + n) * C + b.c) * HW;
     for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) {
       const int64_t k = base + i;
-      gx[k] = bn_input_grad(x[k], bn_output_grad(gy[k], y_act, k, slope), mu, is, k1, count, sum_g, sum_g_xhat);
+      gx[k] = bn_input_grad(static_cast<T>(x[k]), bn_output_grad(gy[k], y_act, k, slope), mu, is, k1, count, sum_g,
+                            sum_g_xhat);
     }
   }
 }
@@ -233,18 +235,18 @@ dim3 bn_grid(int64_t G, int64_t C, int64_t S) {
 namespace {
 // One block per (image, channel) row of HW values: the channel's coefficients once per thread,
 // no index division per element.
-template <typename T>
-__global__ void bn_eval_kernel(const T* x, const T* gamma, const T* beta, const T* mean, const T* var, T* y, int64_t C,
+template <typename T, typename A>
+__global__ void bn_eval_kernel(const A* x, const T* gamma, const T* beta, const T* mean, const T* var, A* y, int64_t C,
                                int64_t HW, double eps, bool leaky, T slope) {
   const int64_t row = blockIdx.x, c = row % C;
   T gs, sh;
   bn_eval_coefficients(gamma[c], beta[c], mean[c], var[c], eps, gs, sh);
-  for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) y[row * HW + i] = bn_eval_value(x[row * HW + i], gs, sh, leaky, slope);
+  for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) y[row * HW + i] = bn_eval_value(static_cast<T>(x[row * HW + i]), gs, sh, leaky, slope);
 }
 }  // namespace
 
-template <typename T>
-void batchnorm_forward_eval_cuda(const T* x, const T* gamma, const T* beta, const T* mean, const T* var, T* y, int64_t N,
+template <typename T, typename A>
+void batchnorm_forward_eval_cuda(const A* x, const T* gamma, const T* beta, const T* mean, const T* var, A* y, int64_t N,
                                  int64_t C, int64_t HW, double eps, bool leaky, T slope, cudaStream_t stream) {
   if (N * C == 0 || HW == 0) return;
   MM_CHECK(N * C <= 2147483647LL, "batchnorm (eval): ", N * C, " rows exceed the grid");
@@ -252,13 +254,9 @@ void batchnorm_forward_eval_cuda(const T* x, const T* gamma, const T* beta, cons
   bn_eval_kernel<<<static_cast<unsigned>(N * C), threads, 0, stream>>>(x, gamma, beta, mean, var, y, C, HW, eps, leaky, slope);
   MM_LAUNCH_CHECK();
 }
-template void batchnorm_forward_eval_cuda<float>(const float*, const float*, const float*, const float*, const float*, float*,
-                                                 int64_t, int64_t, int64_t, double, bool, float, cudaStream_t);
-template void batchnorm_forward_eval_cuda<double>(const double*, const double*, const double*, const double*, const double*,
-                                                  double*, int64_t, int64_t, int64_t, double, bool, double, cudaStream_t);
 
-template <typename T>
-void batchnorm_forward_train_cuda(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* var, T* invstd, int64_t N,
+template <typename T, typename A>
+void batchnorm_forward_train_cuda(const A* x, const T* gamma, const T* beta, A* y, T* mean, T* var, T* invstd, int64_t N,
                                   int64_t C, int64_t HW, double eps, const BnTrainExtras<T>& e, double* workspace, cudaStream_t stream) {
   if (C == 0) return;
   const int64_t G = e.groups, S = splits_for(N, C);
@@ -274,9 +272,9 @@ void batchnorm_forward_train_cuda(const T* x, const T* gamma, const T* beta, T* 
   MM_LAUNCH_CHECK();
 }
 
-template <typename T>
-void batchnorm_backward_cuda(const T* x, const T* gy, const T* y_act, T slope, const T* gamma, const T* mean,
-                             const T* invstd, T* gx, T* ggamma, T* gbeta, int64_t G, int64_t N, int64_t C, int64_t HW,
+template <typename T, typename A>
+void batchnorm_backward_cuda(const A* x, const A* gy, const A* y_act, T slope, const T* gamma, const T* mean,
+                             const T* invstd, A* gx, T* ggamma, T* gbeta, int64_t G, int64_t N, int64_t C, int64_t HW,
                              double* workspace, cudaStream_t stream) {
   if (C == 0) return;
   const int64_t S = splits_for(N, C);
@@ -304,16 +302,22 @@ void batchnorm_backward_v0_cuda(const T* x, const T* gy, const T* gamma, const T
   MM_LAUNCH_CHECK();
 }
 
-#define MM_INSTANTIATE(T)                                                                                           \
-  template void batchnorm_forward_train_cuda<T>(const T*, const T*, const T*, T*, T*, T*, T*, int64_t, int64_t, int64_t,  \
-                                                double, const BnTrainExtras<T>&, double*, cudaStream_t);                          \
-  template void batchnorm_backward_cuda<T>(const T*, const T*, const T*, T, const T*, const T*, const T*, T*, T*, T*,     \
-                                           int64_t, int64_t, int64_t, int64_t, double*, cudaStream_t);                          \
-  template void batchnorm_forward_train_v0_cuda<T>(const T*, const T*, const T*, T*, T*, T*, T*, int64_t, int64_t,         \
-                                                   int64_t, double, cudaStream_t);                                                \
-  template void batchnorm_backward_v0_cuda<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, int64_t,       \
+#define MM_INSTANTIATE(T, A)                                                                                         \
+  template void batchnorm_forward_eval_cuda<T, A>(const A*, const T*, const T*, const T*, const T*, A*, int64_t,         \
+                                                  int64_t, int64_t, double, bool, T, cudaStream_t);                     \
+  template void batchnorm_forward_train_cuda<T, A>(const A*, const T*, const T*, A*, T*, T*, T*, int64_t, int64_t,       \
+                                                   int64_t, double, const BnTrainExtras<T>&, double*, cudaStream_t);    \
+  template void batchnorm_backward_cuda<T, A>(const A*, const A*, const A*, T, const T*, const T*, const T*, A*, T*, T*, \
+                                              int64_t, int64_t, int64_t, int64_t, double*, cudaStream_t);
+#define MM_INSTANTIATE_V0(T)                                                                                        \
+  template void batchnorm_forward_train_v0_cuda<T>(const T*, const T*, const T*, T*, T*, T*, T*, int64_t, int64_t,     \
+                                                   int64_t, double, cudaStream_t);                                    \
+  template void batchnorm_backward_v0_cuda<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, int64_t,   \
                                               int64_t, int64_t, cudaStream_t);
-MM_INSTANTIATE(float)
-MM_INSTANTIATE(double)
+MM_INSTANTIATE(float, float)
+MM_INSTANTIATE(double, double)
+MM_INSTANTIATE(float, bf16)
+MM_INSTANTIATE_V0(float)
+MM_INSTANTIATE_V0(double)
 
 }  // namespace mmengine::kernels

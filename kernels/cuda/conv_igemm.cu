@@ -10,9 +10,12 @@
 // words so the fragment reads (lanes g = 0..7 along the row, t = 0..3 along K) hit 32
 // different banks. Operands are rounded to TF32 (cvt.rna) when stored to shared memory; the
 // accumulators are FP32 in registers; edges (M, N, K not multiples of the tile) read zeros and
-// store nothing.
+// store nothing. Activations may be bf16 (kernels/conv_igemm.h): converted to float at the
+// gather (exact in TF32), the float32 weights rounded to bf16 there, results rounded at the store.
 #include <algorithm>
+#include <type_traits>
 
+#include "kernels/bf16.h"
 #include "kernels/conv_igemm.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/tensor_core.cuh"
@@ -31,38 +34,49 @@ constexpr int kTileM = 64, kSlice = 16, kTileThreads = 128, kPad = 8;
 #define MM_UNROLL
 #endif
 
-__device__ float read_or_zero(const float* t, int i) { return i >= 0 ? t[i] : 0.0f; }
+template <typename A>
+__device__ float read_or_zero(const A* t, int i) { return i >= 0 ? static_cast<float>(t[i]) : 0.0f; }
+// A float32 weight as the kernels multiply it next to activations stored as A.
+template <typename A>
+__device__ float weight_operand(float w) {
+  if constexpr (std::is_same_v<A, bf16>) return bf16_round(w);
+  else return w;
+}
 
 // Each GEMM's operands, as the kernel reads them. A(m, k) = a(am(m), ak(k)): the halves of the
 // gather (kernels/conv_igemm.h), the one that is fixed for a thread computed once. B(k, n) =
 // b[bk(k) + bn(n)]. store(m, n, split, v) writes one result.
 
 // Forward: A(p, r) = x through the column matrix, B(r, co) = w[co, r].
+template <typename A>
 struct ForwardProblem {
   IgemmShape s;
-  const float* x;
+  const A* x;
   const float* b;  // w
-  float* y;
+  A* y;
   int k;            // Cin * KH * KW
   double* partial;  // with STATS: per M tile, the tile's per-channel sums and sums of squares [2, Cout]
   __device__ IgemmPixel am(int p) const { return igemm_out_pixel(s, p); }
   __device__ IgemmTap ak(int r) const { return igemm_x_tap(s, r); }
   __device__ float a(const IgemmPixel& px, const IgemmTap& t) const { return read_or_zero(x, igemm_x_index(s, px, t)); }
+  __device__ float b_at(int i) const { return weight_operand<A>(b[i]); }
   __device__ int bk(int r) const { return r; }
   __device__ int bn(int co) const { return co * k; }
-  __device__ void store(int p, int co, int /*split*/, float v) const { y[igemm_y_index(s, p, co)] = v; }
+  __device__ void store(int p, int co, int /*split*/, float v) const { y[igemm_y_index(s, p, co)] = static_cast<A>(v); }
 };
 
 // Input gradient: A(q, r') = gy through the transposed gather, B(r', c) = w[co, c, ky, kx]
 // with r' = (co, ky, kx).
+template <typename A>
 struct GradInputProblem {
   IgemmShape s;
-  const float* gy;
+  const A* gy;
   const float* b;  // w
-  float* gx;
+  A* gx;
   __device__ IgemmPixel am(int q) const { return igemm_in_pixel(s, q); }
   __device__ IgemmTap ak(int r) const { return igemm_gy_tap(s, r); }
   __device__ float a(const IgemmPixel& px, const IgemmTap& t) const { return read_or_zero(gy, igemm_gy_index(s, px, t)); }
+  __device__ float b_at(int i) const { return weight_operand<A>(b[i]); }
   __device__ int bk(int r) const {
     const int taps = s.kh * s.kw, co = r / taps;
     return co * s.c * taps + (r - co * taps);
@@ -70,22 +84,24 @@ struct GradInputProblem {
   __device__ int bn(int c) const { return c * s.kh * s.kw; }
   __device__ void store(int q, int c, int /*split*/, float v) const {
     const int hw = s.h * s.w, n = q / hw;
-    gx[(n * s.c + c) * hw + (q - n * hw)] = v;
+    gx[(n * s.c + c) * hw + (q - n * hw)] = static_cast<A>(v);
   }
 };
 
 // Transposed weight gradient GW^T[r, co] = sum_p X(p, r) GY(p, co): A(r, p) is the column
 // matrix, B(p, co) = gy; split `split` stores its partial product to out + split * Cout * K
 // ([Cout, K] each).
+template <typename A>
 struct GradWeightProblem {
   IgemmShape s;
-  const float* x;
-  const float* b;  // gy
+  const A* x;
+  const A* b;  // gy
   float* out;
   int k;           // Cin * KH * KW
   __device__ IgemmTap am(int r) const { return igemm_x_tap(s, r); }
   __device__ IgemmPixel ak(int p) const { return igemm_out_pixel(s, p); }
   __device__ float a(const IgemmTap& t, const IgemmPixel& px) const { return read_or_zero(x, igemm_x_index(s, px, t)); }
+  __device__ float b_at(int i) const { return static_cast<float>(b[i]); }
   __device__ int bk(int p) const { return igemm_y_index(s, p, 0); }
   __device__ int bn(int co) const { return co * s.oh * s.ow; }
   __device__ void store(int r, int co, int split, float v) const { out[(split * s.cout + co) * k + r] = v; }
@@ -135,7 +151,7 @@ __global__ void __launch_bounds__(kTileThreads) igemm_tf32_kernel(Problem pr, in
     MM_UNROLL
     for (int i = 0; i < B_PER; ++i) {
       const int n = n0 + tid / kSlice + i * M_STEP;
-      rb[i] = kb < k_end && n < N ? pr.b[bk + bn[i]] : 0.0f;
+      rb[i] = kb < k_end && n < N ? pr.b_at(bk + bn[i]) : 0.0f;
     }
     if constexpr (A_ALONG_M) {
       const bool m_ok = m0 + tid % kTileM < M;
@@ -280,11 +296,12 @@ int64_t conv_igemm_workspace_cuda(const ConvGeometry& g, int64_t cout) {
   return sp.count > 1 ? int64_t(sp.count) * cout * g.col_rows() : 0;
 }
 
-void conv_igemm_forward_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y, cudaStream_t stream) {
+template <typename A>
+void conv_igemm_forward_cuda(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y, cudaStream_t stream) {
   const int64_t M = g.batch * g.col_cols(), K = g.col_rows();
   if (M == 0 || cout == 0) return;
   check_sizes(g, cout);
-  const ForwardProblem pr{igemm_shape(g, cout), x, w, y, int(K), nullptr};
+  const ForwardProblem<A> pr{igemm_shape(g, cout), x, w, y, int(K), nullptr};
   launch<true>(pr, M, cout, K, 1, int(K), stream);
 }
 
@@ -301,29 +318,39 @@ void conv_igemm_forward_stats_cuda(const ConvGeometry& g, int64_t cout, const fl
     return;
   }
   check_sizes(g, cout, tiles * 2 * cout);
-  const ForwardProblem pr{igemm_shape(g, cout), x, w, y, int(K), workspace};
+  const ForwardProblem<float> pr{igemm_shape(g, cout), x, w, y, int(K), workspace};
   launch<true, true>(pr, M, cout, K, 1, int(K), stream);
   sum_axis_cuda(workspace, stats, 1, tiles, 2 * cout, stream);  // the tiles in order
 }
 
-void conv_igemm_grad_input_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx, cudaStream_t stream) {
+template <typename A>
+void conv_igemm_grad_input_cuda(const ConvGeometry& g, int64_t cout, const float* w, const A* gy, A* gx, cudaStream_t stream) {
   const int64_t M = g.batch * g.height * g.width, K = cout * g.kernel_h * g.kernel_w;
   if (M == 0 || g.in_channels == 0) return;
   check_sizes(g, cout);
-  const GradInputProblem pr{igemm_shape(g, cout), gy, w, gx};
+  const GradInputProblem<A> pr{igemm_shape(g, cout), gy, w, gx};
   launch<true>(pr, M, g.in_channels, K, 1, int(K), stream);
 }
 
-void conv_igemm_grad_weight_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+template <typename A>
+void conv_igemm_grad_weight_cuda(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
                                  float* workspace, cudaStream_t stream) {
   const int64_t K = g.col_rows(), inner = g.batch * g.col_cols();
   if (K == 0 || cout == 0) return;
   const IgemmSplits sp = igemm_wgrad_splits(g, cout);
   check_sizes(g, cout, int64_t(sp.count) * cout * K);
-  const GradWeightProblem pr{igemm_shape(g, cout), x, gy, sp.count > 1 ? workspace : gw, int(K)};
+  const GradWeightProblem<A> pr{igemm_shape(g, cout), x, gy, sp.count > 1 ? workspace : gw, int(K)};
   MM_CHECK(sp.count == 1 || workspace != nullptr, "conv igemm: the weight gradient needs its workspace");
   launch<false>(pr, K, cout, inner, sp.count, sp.chunk, stream);
   if (sp.count > 1) sum_axis_cuda(workspace, gw, 1, sp.count, cout * K, stream);  // the splits in order
 }
+
+#define MM_INSTANTIATE(A)                                                                                        \
+  template void conv_igemm_forward_cuda<A>(const ConvGeometry&, int64_t, const A*, const float*, A*, cudaStream_t); \
+  template void conv_igemm_grad_input_cuda<A>(const ConvGeometry&, int64_t, const float*, const A*, A*, cudaStream_t); \
+  template void conv_igemm_grad_weight_cuda<A>(const ConvGeometry&, int64_t, const A*, const A*, float*, float*,  \
+                                               cudaStream_t);
+MM_INSTANTIATE(float)
+MM_INSTANTIATE(bf16)
 
 }  // namespace mmengine::kernels

@@ -1,4 +1,5 @@
 #include "kernels/cuda/launch.cuh"
+#include "kernels/bf16.h"
 #include "kernels/elementwise_math.h"
 
 namespace mmengine::kernels {
@@ -16,14 +17,14 @@ __global__ void unary_backward_kernel(Unary op, T p, const T* x, const T* y, con
 
 template <typename T>
 __global__ void binary_forward_kernel(Binary op, const T* a, const T* b, T* out, int64_t n) {
-  MM_GRID_STRIDE(i, n) out[i] = binary_value(op, a[i], b[i]);
+  MM_GRID_STRIDE(i, n) out[i] = binary_value<compute_t<T>>(op, a[i], b[i]);
 }
 
 template <typename T>
 __global__ void binary_backward_kernel(Binary op, const T* a, const T* b, const T* g, T* ga, T* gb, int64_t n) {
   MM_GRID_STRIDE(i, n) {
-    if (ga) ga[i] = g[i] * binary_da(op, a[i], b[i]);
-    if (gb) gb[i] = g[i] * binary_db(op, a[i], b[i]);
+    if (ga) ga[i] = compute_t<T>(g[i]) * binary_da<compute_t<T>>(op, a[i], b[i]);
+    if (gb) gb[i] = compute_t<T>(g[i]) * binary_db<compute_t<T>>(op, a[i], b[i]);
   }
 }
 
@@ -113,5 +114,23 @@ void channel_backward_cuda(Binary op, const T* x, const T* ch, const T* g, T* gx
   template void channel_backward_cuda<T>(Binary, const T*, const T*, const T*, T*, T*, int64_t, int64_t, int64_t, cudaStream_t);
 MM_INSTANTIATE(float)
 MM_INSTANTIATE(double)
+
+namespace {
+template <typename S, typename D>
+__global__ void convert_kernel(const S* x, D* y, int64_t n) {
+  MM_GRID_STRIDE(i, n) y[i] = static_cast<D>(x[i]);
+}
+}  // namespace
+
+template <typename S, typename D>
+void convert_cuda(const S* x, D* y, int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  convert_kernel<<<grid_for(n), kThreads, 0, stream>>>(x, y, n);
+  MM_LAUNCH_CHECK();
+}
+template void convert_cuda<float, bf16>(const float*, bf16*, int64_t, cudaStream_t);
+template void convert_cuda<bf16, float>(const bf16*, float*, int64_t, cudaStream_t);
+template void binary_forward_cuda<bf16>(Binary, const bf16*, const bf16*, bf16*, int64_t, cudaStream_t);
+template void binary_backward_cuda<bf16>(Binary, const bf16*, const bf16*, const bf16*, bf16*, bf16*, int64_t, cudaStream_t);
 
 }  // namespace mmengine::kernels
