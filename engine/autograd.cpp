@@ -91,8 +91,9 @@ void run_backward(const Tensor& root) {
     for (size_t i = 0; i < in_grads.size(); ++i) {
       const Tensor& in = node->inputs[i];
       if (!in.defined() || !in.requires_grad() || !in_grads[i].defined()) continue;
-      MM_CHECK(in_grads[i].shape() == in.shape(), "backward of ", node->name, ": gradient ",
-               describe(in_grads[i]), " for input ", describe(in));
+      MM_CHECK(in_grads[i].shape() == in.shape() && in_grads[i].dtype() == in.dtype() &&
+                   in_grads[i].device() == in.device(),
+               "backward of ", node->name, ": gradient ", describe(in_grads[i]), " for input ", describe(in));
       Tensor& slot = grads[in.impl_ptr().get()];
       slot = accumulate(slot, in_grads[i]);
     }

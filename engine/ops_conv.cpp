@@ -256,6 +256,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stri
     return std::vector<Tensor>{gx, gw};
   });
   if (!bias.defined()) return y;
+  if (y.dtype() == DType::BF16)  // (--conv-bias on under bf16) no bf16 x float32 channel kernel: in float32
+    return cast(add_channel(cast(y, DType::F32), bias), DType::BF16);
   return add_channel(y, bias);
 }
 

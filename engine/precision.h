@@ -1,6 +1,7 @@
-// The arithmetic precision of a training run (`mmengine train --precision`), over the two
+// The arithmetic precision of a training run (`mmengine train --precision`), over the
 // lower-level switches it sets for its lifetime: the CUDA GEMM math mode (kernels/gemm.h,
-// MMENGINE_MATMUL) and the convolution backend (engine/conv_backend.h, MMENGINE_CONV).
+// MMENGINE_MATMUL), the convolution backend (engine/conv_backend.h, MMENGINE_CONV) and the
+// activation dtype (activation_dtype() below).
 //   fp32: every float GEMM and convolution in full FP32 (the default; what the tests and the
 //         PyTorch fp32 comparison hold the engine to). Convolutions: the own kernels, or cuDNN
 //         (FP32) when MMENGINE_CONV=cudnn; MMENGINE_CONV=igemm and MMENGINE_MATMUL=tf32 are refused.
@@ -12,8 +13,10 @@
 //         bf16 inputs with the FP32 master weights rounded to bf16 (exact products, FP32 sums),
 //         the fused BatchNorm kernels reading and writing bf16 with FP32 statistics, residual
 //         adds in float rounded once; pooling, the classifier, losses, optimizer and EMA in FP32;
-//         cuBLAS GEMMs TF32 on CUDA. CPU or CUDA (the CPU twins round the same way). Needs the
-//         bn-leaky-relu fusion and refuses MMENGINE_CONV=cudnn (no bf16 path there).
+//         cuBLAS GEMMs TF32 on CUDA (the classifier; FP32 on the CPU). CPU or CUDA: the bf16
+//         kernels' CPU twins round as the CUDA kernels do. Needs the bn-leaky-relu fusion; refuses
+//         MMENGINE_CONV=cudnn (no bf16 path there) and, data parallel, --bn-sync global (checked
+//         by mixmatch/config.cpp's validate); with --conv-bias on the bias is added in FP32.
 // A run's precision is part of its experiment (config.json; --resume refuses another).
 #pragma once
 #include <string>
@@ -36,9 +39,10 @@ inline constexpr EnumEntry<Precision> kPrecisions[] = {
 // float32 (layers/wideresnet.cpp casts at the model's entry and before its pooling).
 DType activation_dtype();
 
-// Applies a precision for its lifetime and restores both switches after. Errors name
-// --precision: tf32 needs the CUDA device and float32; fp32 refuses the environment's TF32
-// switches (MMENGINE_CONV=igemm, MMENGINE_MATMUL=tf32) rather than override them silently.
+// Applies a precision for its lifetime and restores the switches after. Errors name
+// --precision: tf32 needs the CUDA device and float32; bf16 float32 parameters and the
+// conditions above; fp32 refuses the environment's TF32 switches (MMENGINE_CONV=igemm,
+// MMENGINE_MATMUL=tf32) rather than override them silently.
 class PrecisionScope {
  public:
   PrecisionScope(Precision p, Device device, DType dtype);

@@ -146,7 +146,8 @@ void Tensor::copy_from(const Tensor& src) {
 void Tensor::fill_(double value) {
   if (device() == Device::CUDA) {
     // On the device, without an upload (a captured step fills its backward seed this way):
-    // zero bytes, then + value, which is exact (a value of -0.0 gives +0.0).
+    // zero bytes, then + value, which is exact (a value of -0.0 gives +0.0). bfloat16 (no
+    // scalar kernel) takes the host path instead, so not inside a capture.
     fill_bytes(raw(), device(), 0, nbytes());
     if (value != 0.0 && dtype() == DType::BF16) {  // no bf16 scalar kernel: through the host
       copy_from(Tensor::full(shape(), value, dtype(), Device::CPU));

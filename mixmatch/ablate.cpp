@@ -99,9 +99,13 @@ Planned plan_run(const AblateConfig& a, const std::string& recipe, int64_t label
   c.steps_per_epoch = every;
   c.epochs = steps / every;
   c.eval_every = c.checkpoint_every = 1;
-  const size_t plus = mode.find('+');
-  const std::string base = mode.substr(0, plus);
-  c.bn_sync = plus == std::string::npos ? BnSync::Global : parse_bn_sync(mode.substr(plus + 1));
+  // mode = <bn mode>[+<bn sync>][@<precision>]
+  const size_t at = mode.find('@');
+  c.precision = at == std::string::npos ? Precision::Fp32 : enum_parse(kPrecisions, "--precisions", mode.substr(at + 1));
+  const std::string cell = mode.substr(0, at);
+  const size_t plus = cell.find('+');
+  const std::string base = cell.substr(0, plus);
+  c.bn_sync = plus == std::string::npos ? BnSync::Global : parse_bn_sync(cell.substr(plus + 1));
   c.world_size = a.ranks;
   c.bn_mode = parse_bn_mode(base == "single-sqrt" ? "single" : base);
   c.lr_scale_sqrt = base == "single-sqrt";
@@ -130,7 +134,8 @@ std::vector<std::string> train_arguments(const AblateConfig& a, const TrainConfi
                                 "--lr-scale", c.lr_scale_sqrt ? "sqrt" : "none", "--ema", c.ema ? "on" : "off",
                                 "--seed", std::to_string(c.seed), "--device", c.device, "--out", c.out_dir,
                                 "--log-every", std::to_string(c.log_every), "--ema-decay", num(c.ema_decay),
-                                "--bn-momentum", num(c.bn_momentum), "--bn-sync", bn_sync_name(c.bn_sync)};
+                                "--bn-momentum", num(c.bn_momentum), "--bn-sync", bn_sync_name(c.bn_sync),
+                                "--precision", enum_name(kPrecisions, c.precision)};
   if (!c.data_dir.empty()) args.insert(args.end(), {"--data", c.data_dir});
   if (c.stop_after > 0) args.insert(args.end(), {"--stop-after", std::to_string(c.stop_after)});
   return args;
@@ -370,13 +375,20 @@ AblateResult run_ablation(const AblateConfig& a) {
   MM_CHECK(a.ranks == 1 || a.concurrent >= 1, "--ranks ", a.ranks,
            ": each run is an mpirun of the ranks, so it needs --concurrent 1 or more");
   const auto recipes = split_list(a.recipes, "--recipes"), base_modes = split_list(a.modes, "--modes"),
-             emas = split_list(a.emas, "--ema"), syncs = split_list(a.bn_syncs, "--bn-syncs");
+             emas = split_list(a.emas, "--ema"), syncs = split_list(a.bn_syncs, "--bn-syncs"),
+             precisions = split_list(a.precisions, "--precisions");
   for (auto& m : base_modes)
     MM_CHECK(m == "interleave" || m == "separate" || m == "single" || m == "single-sqrt", "--modes: unknown cell '", m,
              "', expected interleave, separate, single or single-sqrt");
-  std::vector<std::string> modes;  // the BN mode x BN sync cells: "<mode>" (global) and "<mode>+local"
+  // The BN mode x BN sync x precision cells: "<mode>" (global, fp32), "<mode>+local", "<mode>@bf16", ...
+  std::vector<std::string> modes;
   for (auto& m : base_modes)
-    for (auto& s : syncs) modes.push_back(parse_bn_sync(s) == BnSync::Global ? m : m + "+local");
+    for (auto& s : syncs)
+      for (auto& p : precisions) {
+        const Precision pr = enum_parse(kPrecisions, "--precisions", p);
+        modes.push_back((parse_bn_sync(s) == BnSync::Global ? m : m + "+local") +
+                        (pr == Precision::Fp32 ? "" : "@" + std::string(enum_name(kPrecisions, pr))));
+      }
   for (auto& e : emas) MM_CHECK(e == "on" || e == "off", "--ema: expected on and/or off, got '", e, "'");
   std::vector<int64_t> labels;  // 0: the preset's
   if (a.labels.empty()) labels.push_back(0);

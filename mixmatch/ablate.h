@@ -1,5 +1,6 @@
 // `mmengine ablate`: the BN mode {interleave, separate, single, single + sqrt LR} x BN sync
-// {global, local} (data parallel) x EMA {on, off} x recipe x labels grid, seeds per cell, with equal budgets: every run gets the same steps,
+// {global, local} (data parallel) x precision {fp32, tf32, bf16} x EMA {on, off} x recipe x
+// labels grid, seeds per cell, with equal budgets: every run gets the same steps,
 // evaluation points, data, split and initialisation seed. Each run has its own folder
 // (<out>/<recipe>/L<labels>/<mode>-ema-<on|off>-seed<k>); a complete run (summary.json with
 // "complete": true) is reused, an interrupted one resumed. Runs execute in this process one
@@ -31,6 +32,10 @@ struct AblateConfig {
   // "<mode>+local"; ranks > 1: every run is `mpirun -np ranks` of the child (needs concurrent
   // >= 1; the launcher is $MMENGINE_MPIRUN, default "mpirun").
   std::string bn_syncs = "global";
+  // Arithmetic precision (engine/precision.h): fp32 cells keep the mode's name, the others are
+  // named "<mode>@<precision>", so each is compared with the fp32 interleave / EMA-on cell
+  // (issue 13's accuracy rule for tf32 and bf16: within 0.5 points of fp32 over 2 seeds).
+  std::string precisions = "fp32";
   int ranks = 1;
   std::string labels;  // comma-separated label counts; empty: the preset's
   int64_t steps = 0, eval_every_steps = 0, max_eval_images = -1, depth = 0, widen = 0, log_every = 0;  // 0 / -1: the preset's

@@ -8,7 +8,12 @@
 #include "engine/dispatch.h"
 #include "engine/memory.h"
 #ifdef MMENGINE_WITH_CUDA
+#include "engine/conv_backend.h"
 #include "engine/cuda/graph.h"
+#include "engine/kernel_version.h"
+#include "engine/precision.h"
+#include "kernels/cuda/check.h"
+#include "kernels/gemm.h"
 #endif
 #include "engine/ops.h"
 #include "kernels/score.h"
@@ -27,8 +32,22 @@ void score_batch(Module& model, const Tensor& images, const int32_t* labels, dou
 }  // namespace
 
 #ifdef MMENGINE_WITH_CUDA
+namespace {
+// The process-wide switches an evaluation forward depends on: a graph replays what it captured,
+// so a replay under other switches would silently give the captured path's numbers.
+std::string eval_settings() {
+  std::string s = std::string("activations ") + dtype_name(activation_dtype()) + ", convolutions " +
+                  enum_name(kConvBackends, conv_backend()) + ", kernels " + kernel_version_name(kernel_version()) +
+                  ", GEMMs " + (kernels::gemm_tf32_cuda() ? "tf32" : "fp32") + ", fusions";
+  for (Fusion f : all_fusions())
+    if (fusion_enabled(f)) s += std::string(" ") + fusion_name(f);
+  return s;
+}
+}  // namespace
+
 struct EvalGraphs::Entry {
   CudaGraph graph;
+  std::string settings;  // eval_settings() at the warm-up
   Tensor images;                // [batch, C, H, W]: what every replay reads
   std::shared_ptr<void> labels;  // int32 [batch]
   Tensor scores;                // [batch, 2]: what every replay writes
@@ -84,11 +103,15 @@ EvalResult evaluate(Module& model, const ImageDataset& data, const std::vector<i
     }
 #ifdef MMENGINE_WITH_CUDA
     EvalGraphs::Entry& g = graphs->entry(model);
+    MM_CHECK(!kernels::sync_every_launch(), "--graph on: not with MMENGINE_SYNC_LAUNCH=1 (a capture cannot synchronize)");
     if (g.runs == 0) {  // the static buffers, outside the graph's pool
       g.images = Tensor::empty(images.shape(), images.dtype(), device);
       g.labels = allocate(device, sizeof(int32_t) * batch);
       g.scores = Tensor::empty({batch, 2}, DType::F64, device);
+      g.settings = eval_settings();
     }
+    MM_CHECK(g.settings == eval_settings(), "--graph on: this model's evaluation graph was captured with ", g.settings,
+             "; now: ", eval_settings(), " (a graph replays what it captured; use a new EvalGraphs)");
     MM_CHECK(g.images.shape() == images.shape() && g.images.dtype() == images.dtype(),
              "--graph on: the evaluation batch changed from ", describe(g.images), " to ", describe(images),
              " (a CUDA graph needs static shapes)");

@@ -20,7 +20,7 @@ struct EvalResult {
 // into the graph's static buffers, the graph (forward, log-softmax, per-row loss and hit)
 // replayed and its scores copied out; a model's first full batch runs eagerly in the graph's
 // pool (warm-up), its second is captured; a last partial batch runs eagerly. The same numbers
-// as without graphs (tests/test_cuda_graph.cpp). The graph reads the addresses it was captured
+// as without graphs (tests/test_cuda_context.cpp). The graph reads the addresses it was captured
 // with, so the model's parameters and running statistics must only change in place (as the
 // training step and the EMA update them), a batch size or image shape other than the captured
 // one is an error, and an EvalGraphs must not outlive the models it was used with (entries are

@@ -7,6 +7,7 @@
 #include "engine/autograd.h"
 #include "engine/memory.h"
 #include "engine/ops.h"
+#include "engine/precision.h"
 #include "engine/rng.h"
 #include "layers/wideresnet.h"
 #include "data/synthetic.h"
@@ -275,8 +276,10 @@ TEST(CudaGraph, StepsWithGraphOnEqualStepsWithGraphOff) {
 }
 
 // --graph on for evaluation (mixmatch/evaluate.h): the graphed evaluation equals the eager one
-// bit for bit, with a last partial batch, over rounds whose weights change in place between
-// them (the replays read the current weights); a replayed round is one graph launch per full batch.
+// bit for bit, with a last partial batch, over rounds whose weights and running statistics
+// change in place between them (the replays read the current values); a replayed round is one
+// graph launch per full batch. A replay under other switches (here bf16 activations) or another
+// batch size is refused; a new EvalGraphs captures bf16 and equals eager bf16 too.
 TEST(CudaGraph, EvaluationWithGraphsEqualsWithout) {
   MM_SKIP_WITHOUT(Device::CUDA);
   const TrainTest data = make_synthetic(3, 1, 10, 3, 8, 5);
@@ -303,12 +306,22 @@ TEST(CudaGraph, EvaluationWithGraphsEqualsWithout) {
     EXPECT_EQ(got.loss, want.loss) << "round " << round;
     EXPECT_EQ(got.accuracy, want.accuracy) << "round " << round;
     losses.push_back(got.loss);
-    NoGrad ng;
-    for (auto& [name, p] : model.named_parameters()) p->copy_from(mul(*p, 1.25));  // in place, as training does
+    NoGrad ng;  // in place, as training, the EMA and BatchNorm's running statistics change them
+    for (auto& [name, p] : model.named_parameters()) p->copy_from(mul(*p, 1.25));
+    for (auto& [name, b] : model.named_buffers()) b->copy_from(add(*b, 0.25));
   }
   EXPECT_NE(losses[0], losses[2]) << "the weights changed between rounds, so must the loss";
   expect_error_containing([&] { evaluate(model, data.train, idx, Device::CUDA, 4, &graphs); },
                           {"--graph on", "evaluation batch changed"});
+  const PrecisionScope bf16(Precision::Bf16, Device::CUDA, DType::F32);
+  expect_error_containing([&] { evaluate(model, data.train, idx, Device::CUDA, 5, &graphs); },
+                          {"--graph on", "captured with activations float32", "now: activations bfloat16"});
+  EvalGraphs bf16_graphs;
+  for (int round = 0; round < 2; ++round) {
+    const EvalResult got = evaluate(model, data.train, idx, Device::CUDA, 5, &bf16_graphs),
+                     want = evaluate(model, data.train, idx, Device::CUDA, 5);
+    EXPECT_EQ(got.loss, want.loss) << "bf16, round " << round;
+  }
 }
 
 TEST(CudaGraph, GraphOnNeedsTheCudaDevice) {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "kernels/error.h"
 #include "mixmatch/ablate.h"
@@ -139,6 +140,30 @@ TEST(Ablate, TinyGridCompletesWritesTheTableAndReusesFinishedRuns) {
   a.modes = "interleave";
   a.labels = "100,x";
   EXPECT_THROW(run_ablation(a), Error);
+  fs::remove_all(a.out_dir);
+}
+
+// The precision axis: fp32 cells keep the mode's name (the reference cell is fp32's), the
+// others are "<mode>@<precision>" and run in that precision (recorded in their config.json);
+// an unknown precision names --precisions.
+TEST(Ablate, PrecisionsAreAnAxisComparedWithTheFp32Reference) {
+  AblateConfig a = tiny_grid(temp_dir("precisions"));
+  a.modes = "interleave";
+  a.emas = "on";
+  a.precisions = "fp32,bf16";
+  AblateResult r = run_ablation(a);
+  ASSERT_EQ(r.runs.size(), 2u);
+  EXPECT_EQ(r.runs[0].mode, "interleave");
+  EXPECT_EQ(r.runs[1].mode, "interleave@bf16");
+  for (size_t i = 0; i < r.runs.size(); ++i) {
+    EXPECT_EQ(r.runs[i].status, RunStatus::Complete) << r.runs[i].dir << ": " << r.runs[i].message;
+    const auto cfg = nlohmann::json::parse(read_text(a.out_dir + "/" + r.runs[i].dir + "/config.json"));
+    EXPECT_EQ(cfg.at("precision").get<std::string>(), i == 0 ? "fp32" : "bf16") << r.runs[i].dir;
+  }
+  EXPECT_NE(r.markdown.find("| port | 100 | interleave@bf16 | on | 1 |"), std::string::npos) << r.markdown;
+  EXPECT_NE(r.markdown.find("(reference)"), std::string::npos) << r.markdown;
+  a.precisions = "fp16";
+  expect_error_containing([&] { run_ablation(a); }, {"--precisions", "fp16"});
   fs::remove_all(a.out_dir);
 }
 
@@ -287,5 +312,30 @@ TEST(Cli, AblateConcurrentAndBenchSweep) {
     EXPECT_NE(out3.find(flag), std::string::npos) << args << " -> " << out3;
     EXPECT_LE(std::count(out3.begin(), out3.end(), '\n'), 2) << "one line: " << out3;
   }
+  fs::remove_all(d);
+}
+
+// `mmengine bench --variants`: only the parts asked for (the interleaved step always, as the
+// baseline of every step row); an unknown part is an error naming the flag and the choices.
+TEST(Cli, BenchVariantsPickTheParts) {
+  const std::string d = temp_dir("bench_variants");
+  auto [rc, out] = run_cli("bench --device cpu --depth 10 --widen 1 --batch 4 --warmup 0 --repeats 1 --variants sync,model "
+                           "--json " + d + "/bench.json");
+  ASSERT_EQ(rc, 0) << out;
+  const auto j = nlohmann::json::parse(read_text(d + "/bench.json"));
+  EXPECT_EQ(j.at("variants").get<std::string>(), "model,sync");
+  const auto& t = j.at("timings");
+  for (const char* row : {"forward B=4", "forward+backward B=12", "MixMatch step (interleave)",
+                          "MixMatch step (interleave, losses read every step)"})
+    EXPECT_TRUE(t.contains(row)) << row << " in " << t.dump();
+  for (const char* row : {"MixMatch step (separate)", "MixMatch step (interleave, no fusions)",
+                          "eval forward B=12 (fused eval BN+LeakyReLU)"})
+    EXPECT_FALSE(t.contains(row)) << row;
+  EXPECT_FALSE(j.contains("breakdown"));
+  EXPECT_FALSE(j.contains("pipeline"));
+  EXPECT_EQ(j.at("counts").at("host_syncs_per_step").get<int64_t>(), 0);
+  auto [rc2, out2] = run_cli("bench --device cpu --variants model,nope");
+  EXPECT_NE(rc2, 0);
+  for (const char* needle : {"--variants", "nope", "conv-layers"}) EXPECT_NE(out2.find(needle), std::string::npos) << out2;
   fs::remove_all(d);
 }

@@ -12,6 +12,7 @@ struct BenchOpts {
   int64_t depth = 28, widen = 2, batch = 64;
   int warmup = 3, repeats = 20;
   bool quick = false, conv_layers = false;
+  std::string variants = "all";  // tools/cmd_bench.cpp: kBenchParts
 };
 
 int run_bench_ranks(const BenchOpts& o);

@@ -6,7 +6,8 @@
 // beside the eager one, and (on a GPU, or alone with --conv-layers) every distinct convolution
 // shape of the WRN at B and 3B, forward, input and weight gradient, on each convolution backend
 // side by side. Ratios are against baselines measured in the same run (the interleaved step; the
-// forward pass; the unfused form; cuDNN at the same precision). JSON with --json.
+// forward pass; the unfused form; cuDNN at the same precision). JSON with --json. `--variants`
+// picks the parts (kBenchParts), so a GPU call can measure only what it needs.
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -43,6 +44,44 @@ namespace mmengine {
 
 namespace {
 using Stats = BenchStats;
+
+// The parts of `mmengine bench`, selectable with --variants (default all).
+enum class BenchPart { Model, Eval, Modes, Sync, Graph, Versions, Precisions, Fusions, Breakdown, Pipeline, ConvLayers };
+inline constexpr EnumEntry<BenchPart> kBenchParts[] = {
+    {BenchPart::Model, "model", "WRN forward and forward+backward at B and 3B"},
+    {BenchPart::Eval, "eval", "the evaluation forward at 3B, composed and fused eval BatchNorm"},
+    {BenchPart::Modes, "modes", "the MixMatch step per BN mode (the interleaved step, every step row's baseline, always runs)"},
+    {BenchPart::Sync, "sync", "the step reading its losses every step; host syncs and queued work per step"},
+    {BenchPart::Graph, "graph", "CUDA: the step replayed as a CUDA graph"},
+    {BenchPart::Versions, "versions", "CUDA: the step on the v1 and v0 kernels"},
+    {BenchPart::Precisions, "precisions", "CUDA: the step with TF32 GEMMs, --precision tf32 and --precision bf16"},
+    {BenchPart::Fusions, "fusions", "each fusion off in turn; BatchNorm, Adam and EMA alone, fused and not"},
+    {BenchPart::Breakdown, "breakdown", "the step's per-kernel-family breakdown (synchronized scopes)"},
+    {BenchPart::Pipeline, "pipeline", "the data pipeline's images/s (CPU)"},
+    {BenchPart::ConvLayers, "conv-layers", "CUDA: every WRN convolution shape on every backend (in `all` on a GPU only)"}};
+
+// --variants: "all" or a comma-separated list of kBenchParts names; --quick drops the pipeline,
+// --conv-layers means conv-layers alone.
+std::vector<bool> selected_parts(const BenchOpts& o, Device dev, bool emulated) {
+  std::vector<bool> want(std::size(kBenchParts), o.variants == "all");
+  if (o.variants != "all") {
+    std::string rest = o.variants;
+    while (true) {
+      const size_t comma = rest.find(',');
+      want[static_cast<size_t>(enum_parse(kBenchParts, "--variants", rest.substr(0, comma)))] = true;
+      if (comma == std::string::npos) break;
+      rest = rest.substr(comma + 1);
+    }
+  } else if (dev != Device::CUDA || emulated) {  // (the emulator would take hours on it: asked for alone only)
+    want[static_cast<size_t>(BenchPart::ConvLayers)] = false;
+  }
+  if (o.quick) want[static_cast<size_t>(BenchPart::Pipeline)] = false;
+  if (o.conv_layers) {
+    want.assign(std::size(kBenchParts), false);
+    want[static_cast<size_t>(BenchPart::ConvLayers)] = true;
+  }
+  return want;
+}
 
 // One convolution shape of the WRN: channels in and out, kernel, stride, input size (square).
 struct ConvLayer {
@@ -189,9 +228,47 @@ void fusion_rows(const BenchOpts& o, Device dev, WideResNet& student, WideResNet
   }
 }
 
+// Per-kernel-family breakdown of the interleaved step (synchronizing scopes: slower).
+void breakdown_rows(const BenchOpts& o, WideResNet& student, WideResNet& teacher, Adam& adam, const StepBatch& batch,
+                    int64_t& step, nlohmann::ordered_json& out) {
+  const int repeats = std::max(o.repeats, 1);
+  TrainConfig cfg;
+  cfg.epochs = 1;
+  cfg.steps_per_epoch = 1 << 20;
+  Profiler::reset();
+  Profiler::enable(true);
+  const int prof_steps = std::max(3, repeats / 4);
+  for (int i = 0; i < prof_steps; ++i) mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10);
+  Profiler::enable(false);
+  auto totals = Profiler::totals();
+  double all = 0;
+  for (auto& [k, v] : totals) all += v.first;
+  std::vector<std::pair<std::string, std::pair<double, int64_t>>> sorted(totals.begin(), totals.end());
+  std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.second.first > b.second.first; });
+  std::printf("\nper-kernel-family breakdown of the interleaved step (synchronized, %d steps)\n", prof_steps);
+  std::printf("%-28s %12s %12s %8s\n", "family", "ms/step", "calls/step", "share");
+  for (auto& [k, v] : sorted) {
+    std::printf("%-28s %12.3f %12.1f %7.1f%%\n", k.c_str(), v.first / prof_steps, double(v.second) / prof_steps,
+                100 * v.first / all);
+    out["breakdown"][k] = {{"ms_per_step", v.first / prof_steps}, {"calls_per_step", double(v.second) / prof_steps}};
+  }
+}
+
+// The data pipeline on this host: gather + augmentation (CPU runs) of B labeled + 2B unlabeled
+// images per step, by the loader's producer path.
+void pipeline_row(const BenchOpts& o, int repeats, nlohmann::ordered_json& out) {
+  TrainTest synth = make_synthetic(500, 1, 10, 3, 32, 0);
+  Split split{{}, {}, {}};
+  for (int64_t i = 0; i < synth.train.count; ++i) (i < 1000 ? split.labeled : split.unlabeled).push_back(i);
+  MixMatchLoader loader(synth.train, split, o.batch, 2, 0, Device::CPU, 0);
+  Stats p = measure(Device::CPU, 2, repeats, [&] { loader.next(); });
+  const double ips = 3.0 * o.batch / (p.median / 1000.0);
+  std::printf("\ndata pipeline (CPU gather + augment, one thread): %.3f ms per step = %.0f images/s\n", p.median, ips);
+  out["pipeline"] = {{"ms_per_step", p.median}, {"images_per_s", ips}};
+}
+
 int run_bench(const BenchOpts& o) {
   const Device dev = resolve_device(o.device);
-  MM_CHECK(!o.conv_layers || dev == Device::CUDA, "bench --conv-layers: needs --device cuda");
   const int repeats = std::max(o.repeats, 1);
   nlohmann::ordered_json out;
   out["device"] = device_name(dev);
@@ -207,12 +284,15 @@ int run_bench(const BenchOpts& o) {
               out["model"].get<std::string>().c_str(), (long long)o.batch, repeats, o.warmup);
   if (emulated)
     std::printf("NOTE: emulated CUDA: these are CPU timings of the CUDA emulator, NOT GPU numbers; do not record them\n");
-
-  if (o.conv_layers) {  // only the per-layer convolution table
-    conv_layer_rows(o, dev, repeats, out);
-    if (!o.json.empty()) write_file_atomically(o.json, out.dump(2) + "\n");
-    return 0;
-  }
+  const std::vector<bool> parts = selected_parts(o, dev, emulated);
+  auto want = [&](BenchPart p) { return parts[static_cast<size_t>(p)]; };
+  MM_CHECK(!want(BenchPart::ConvLayers) || dev == Device::CUDA,
+           "bench --conv-layers (or --variants conv-layers): needs --device cuda");
+  std::string chosen;
+  for (const auto& e : kBenchParts)
+    if (want(e.value)) chosen += std::string(chosen.empty() ? "" : ",") + e.name;
+  out["variants"] = chosen;
+  if (o.variants != "all" || o.conv_layers) std::printf("variants: %s\n", chosen.c_str());
 
   BenchModels models(o.depth, o.widen, dev);
   WideResNet &student = models.student, &teacher = models.teacher;
@@ -224,6 +304,7 @@ int run_bench(const BenchOpts& o) {
     out["timings"][name] = {{"median_ms", s.median}, {"min_ms", s.min}, {"max_ms", s.max}, {"ratio", s.median / baseline}};
   };
   for (int64_t B : {o.batch, 3 * o.batch}) {
+    if (!want(BenchPart::Model)) break;
     Tensor x = rand_normal({B, 3, 32, 32}, 1, 0, DType::F32, dev);
     Stats fwd = measure(dev, o.warmup, repeats, [&] {
       NoGrad ng;
@@ -237,7 +318,7 @@ int run_bench(const BenchOpts& o) {
     row("forward B=" + std::to_string(B), fwd, fwd.median);
     row("forward+backward B=" + std::to_string(B), fb, fwd.median);
   }
-  if (fusion_enabled(Fusion::BnLeakyRelu)) {
+  if (want(BenchPart::Eval) && fusion_enabled(Fusion::BnLeakyRelu)) {
     // Evaluation's forward (eval-mode BatchNorm, no autograd) at 3B: the composed eval BatchNorm
     // and LeakyReLU (3 passes over each BN input) against the fused one (1 pass).
     const int64_t B = 3 * o.batch;
@@ -256,6 +337,9 @@ int run_bench(const BenchOpts& o) {
     row("eval forward B=" + std::to_string(B) + " (fused eval BN+LeakyReLU)", fused, composed.median);
   }
 
+  const bool steps = want(BenchPart::Modes) || want(BenchPart::Sync) || want(BenchPart::Graph) ||
+                     want(BenchPart::Versions) || want(BenchPart::Precisions) || want(BenchPart::Fusions) ||
+                     want(BenchPart::Breakdown);
   // The whole MixMatch step, per BN mode; the interleaved step is the baseline.
   StepBatch batch;
   batch.x = rand_normal({o.batch, 3, 32, 32}, 2, 0, DType::F32, dev);
@@ -265,6 +349,7 @@ int run_bench(const BenchOpts& o) {
   double baseline = 0;
   int64_t step = 0;
   for (BnMode mode : {BnMode::Interleave, BnMode::Separate, BnMode::Single}) {
+    if (!steps || (mode != BnMode::Interleave && !want(BenchPart::Modes))) continue;
     TrainConfig cfg;
     cfg.bn_mode = mode;
     cfg.epochs = 1;
@@ -273,14 +358,16 @@ int run_bench(const BenchOpts& o) {
     if (mode == BnMode::Interleave) baseline = s.median;
     row(std::string("MixMatch step (") + bn_mode_name(mode) + ")", s, baseline);
   }
-  {
+  if (want(BenchPart::Sync) || want(BenchPart::Graph)) {
     // The step as it was before issue 13's item 2: its losses read back every step (one host
     // synchronization per step; the earlier code made ~5). Beside the asynchronous step above.
     TrainConfig cfg;
     cfg.epochs = 1;
     cfg.steps_per_epoch = 1 << 20;
-    Stats s = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10).read(); });
-    row("MixMatch step (interleave, losses read every step)", s, baseline);
+    if (want(BenchPart::Sync)) {
+      Stats s = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10).read(); });
+      row("MixMatch step (interleave, losses read every step)", s, baseline);
+    }
     // What one step asks of the device: host synchronizations (must be 0) and, on the
     // emulated device, the work queued on the context stream.
     const int64_t syncs = cuda_host_syncs();
@@ -302,7 +389,7 @@ int run_bench(const BenchOpts& o) {
     }
 #endif
     std::printf("\n");
-    if (dev == Device::CUDA) {
+    if (dev == Device::CUDA && want(BenchPart::Graph)) {
       // --graph on: the same step captured once and replayed (issue 13, item 3). The warm-up
       // covers the runner's two eager warm-ups and its capture.
       TrainConfig gcfg = cfg;
@@ -312,30 +399,38 @@ int run_bench(const BenchOpts& o) {
       row("MixMatch step (interleave, CUDA graph)", g, baseline);
     }
   }
-  if (dev == Device::CUDA && conv_backend() == ConvBackend::Own && kernel_version() == KernelVersion::Current) {
+  if (dev == Device::CUDA && conv_backend() == ConvBackend::Own && kernel_version() == KernelVersion::Current &&
+      (want(BenchPart::Versions) || want(BenchPart::Precisions))) {
     // The earlier kernel versions (MMENGINE_KERNELS=v1|v0, docs/perf-notes.md), in the same run.
     TrainConfig cfg;
     cfg.epochs = 1;
     cfg.steps_per_epoch = 1 << 20;
     for (KernelVersion v : {KernelVersion::V1, KernelVersion::V0}) {
+      if (!want(BenchPart::Versions)) break;
       set_kernel_version(v);
       Stats s = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
       set_kernel_version(KernelVersion::Current);
       row(std::string("MixMatch step (interleave, ") + kernel_version_name(v) + " kernels)", s, baseline);
     }
 #ifdef MMENGINE_WITH_CUDA
-    if (!kernels::gemm_tf32_cuda()) {  // the same step with TF32 tensor-core GEMMs (MMENGINE_MATMUL=tf32)
+    if (!want(BenchPart::Precisions)) {
+      // (not asked for)
+    } else if (!kernels::gemm_tf32_cuda()) {  // the same step with TF32 tensor-core GEMMs (MMENGINE_MATMUL=tf32)
       kernels::gemm_set_tf32_cuda(true);
       Stats t = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
       kernels::gemm_set_tf32_cuda(false);
       row("MixMatch step (interleave, TF32 GEMMs)", t, baseline);
     }
-    {  // the step of `mmengine train --precision tf32`: TF32 GEMMs and implicit-GEMM convolutions
+    if (want(BenchPart::Precisions)) {  // the step of `--precision tf32`: TF32 GEMMs and implicit-GEMM convolutions
       const PrecisionScope tf32(Precision::Tf32, dev, DType::F32);
       Stats t = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
       row("MixMatch step (interleave, --precision tf32)", t, baseline);
     }
-    {  // `--precision bf16`: bfloat16 activations through the convolutions and BatchNorm
+    if (!want(BenchPart::Precisions)) {
+      // (not asked for)
+    } else if (!fusion_enabled(Fusion::BnLeakyRelu)) {
+      std::printf("(MixMatch step with --precision bf16: not measured, it needs the bn-leaky-relu fusion)\n");
+    } else {  // `--precision bf16`: bfloat16 activations through the convolutions and BatchNorm
       const PrecisionScope bf16(Precision::Bf16, dev, DType::F32);
       Stats t = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
       row("MixMatch step (interleave, --precision bf16)", t, baseline);
@@ -343,48 +438,16 @@ int run_bench(const BenchOpts& o) {
 #endif
   }
 
-  if (kernel_version() == KernelVersion::Current) fusion_rows(o, dev, student, teacher, adam, batch, step, baseline, row);
+  if (want(BenchPart::Fusions) && kernel_version() == KernelVersion::Current)
+    fusion_rows(o, dev, student, teacher, adam, batch, step, baseline, row);
 
-  // Per-kernel-family breakdown of the interleaved step (synchronizing scopes: slower).
-  TrainConfig cfg;
-  cfg.epochs = 1;
-  cfg.steps_per_epoch = 1 << 20;
-  Profiler::reset();
-  Profiler::enable(true);
-  const int prof_steps = std::max(3, repeats / 4);
-  for (int i = 0; i < prof_steps; ++i) mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10);
-  Profiler::enable(false);
-  auto totals = Profiler::totals();
-  double all = 0;
-  for (auto& [k, v] : totals) all += v.first;
-  std::vector<std::pair<std::string, std::pair<double, int64_t>>> sorted(totals.begin(), totals.end());
-  std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.second.first > b.second.first; });
-  std::printf("\nper-kernel-family breakdown of the interleaved step (synchronized, %d steps)\n", prof_steps);
-  std::printf("%-28s %12s %12s %8s\n", "family", "ms/step", "calls/step", "share");
-  for (auto& [k, v] : sorted) {
-    std::printf("%-28s %12.3f %12.1f %7.1f%%\n", k.c_str(), v.first / prof_steps, double(v.second) / prof_steps,
-                100 * v.first / all);
-    out["breakdown"][k] = {{"ms_per_step", v.first / prof_steps}, {"calls_per_step", double(v.second) / prof_steps}};
-  }
-
-  // The data pipeline on this host: gather + augmentation (CPU runs) of B labeled + 2B
-  // unlabeled images per step, by the loader's producer path.
-  if (!o.quick) {
-    TrainTest synth = make_synthetic(500, 1, 10, 3, 32, 0);
-    Split split{{}, {}, {}};
-    for (int64_t i = 0; i < synth.train.count; ++i) (i < 1000 ? split.labeled : split.unlabeled).push_back(i);
-    MixMatchLoader loader(synth.train, split, o.batch, 2, 0, Device::CPU, 0);
-    Stats p = measure(Device::CPU, 2, repeats, [&] { loader.next(); });
-    const double ips = 3.0 * o.batch / (p.median / 1000.0);
-    std::printf("\ndata pipeline (CPU gather + augment, one thread): %.3f ms per step = %.0f images/s\n", p.median, ips);
-    out["pipeline"] = {{"ms_per_step", p.median}, {"images_per_s", ips}};
-  }
-  // The per-layer convolution table on a GPU (the emulator would take hours: --conv-layers
-  // asks for it alone).
-  if (dev == Device::CUDA && !emulated) conv_layer_rows(o, dev, repeats, out);
+  if (want(BenchPart::Breakdown)) breakdown_rows(o, student, teacher, adam, batch, step, out);
+  if (want(BenchPart::Pipeline)) pipeline_row(o, repeats, out);
+  if (want(BenchPart::ConvLayers)) conv_layer_rows(o, dev, repeats, out);
   if (!o.json.empty()) write_file_atomically(o.json, out.dump(2) + "\n");
   return 0;
 }
+
 }  // namespace
 
 void add_bench_command(CLI::App& app, CommandAction& action) {
@@ -398,6 +461,7 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--warmup", o->warmup, "untimed runs first")->check(CLI::NonNegativeNumber);
   cmd->add_option("--repeats", o->repeats, "timed runs (median reported)")->check(CLI::PositiveNumber);
   cmd->add_flag("--quick", o->quick, "skip the data-pipeline measurement");
+  cmd->add_option("--variants", o->variants, "all (default) or comma-separated parts: " + enum_help(kBenchParts));
   auto ranks = std::make_shared<bool>(false);
   cmd->add_flag("--ranks", *ranks,
                 "data parallel (run under mpirun -np N): the gradient all-reduce per step against the step time, "

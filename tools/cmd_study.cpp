@@ -91,6 +91,9 @@ void add_ablate_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--ema", a->emas, "comma-separated: on, off");
   cmd->add_option("--bn-syncs", a->bn_syncs,
                   "comma-separated: global, local (data parallel BN statistics; local cells are named <mode>+local)");
+  cmd->add_option("--precisions", a->precisions,
+                  "comma-separated: fp32, tf32, bf16 (cells of other precisions than fp32 are named <mode>@<precision> and "
+                  "compared with fp32's interleave / EMA-on cell)");
   cmd->add_option("--ranks", a->ranks, "ranks of every run (> 1: each run is `$MMENGINE_MPIRUN -np N mmengine train`, "
                                        "default launcher mpirun; needs --concurrent)");
   cmd->add_option("--device", a->device, "auto, cpu or cuda");

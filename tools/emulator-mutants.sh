@@ -158,8 +158,8 @@ mutant wrong-index-reduce-row kernels/cuda/reduce.cu \
   'for (int64_t l = threadIdx.x; l < len; l += blockDim.x) acc += x[(o * len + l) * inner + i];' \
   'for (int64_t l = threadIdx.x + 1; l < len; l += blockDim.x) acc += x[(o * len + l) * inner + i];'
 mutant out-of-bounds-write kernels/cuda/elementwise.cu \
-  'MM_GRID_STRIDE(i, n) out[i] = binary_value(op, a[i], b[i]);' \
-  'MM_GRID_STRIDE(i, n + 1) out[i] = binary_value(op, a[i % n], b[i % n]);'
+  'MM_GRID_STRIDE(i, n) out[i] = binary_value<compute_t<T>>(op, a[i], b[i]);' \
+  'MM_GRID_STRIDE(i, n + 1) out[i] = binary_value<compute_t<T>>(op, a[i % n], b[i % n]);'
 mutant shared-result-read-by-all kernels/cuda/elementwise.cu \
   '  double total = block_sum(acc);
   if (threadIdx.x == 0) gch[c] = static_cast<T>(total);' \

@@ -6,7 +6,7 @@
 #   source .device/env.sh && bash tools/gpu-study.sh STEPS [mmengine ablate flags naming the cells]
 #   e.g. bash tools/gpu-study.sh 2048 --recipes port --labels 250 --ema on,off --seeds 3 --concurrent 8
 # STEPS: training steps of every run (the equal budget). The cells: --recipes, --labels, --modes,
-# --ema, --seeds, --max-seeds, --concurrent, --bundle-best (see `mmengine ablate --help`).
+# --ema, --precisions, --seeds, --max-seeds, --concurrent, --bundle-best (see `mmengine ablate --help`).
 # Defaults added unless given: --eval-every-steps STEPS/8, --max-eval-images 2000, and below 4000
 # steps --ema-decay 0.99 --bn-momentum 0.01 (the paper's 0.999 / 0.001 horizons are longer than the run).
 # Environment:

@@ -89,8 +89,8 @@ CudaStreamScope::CudaStreamScope(cudaStream_t stream) : previous_(t_current) { t
 CudaStreamScope::~CudaStreamScope() { t_current = previous_; }
 
 void cuda_upload(void* dst, const void* src, size_t bytes) {
-  MM_CHECK(!cuda_capturing(), "--graph on: the captured training step copied ", bytes,
-           " bytes from the host; a replay would not repeat it (inputs go into static buffers before the replay)");
+  MM_CHECK(!cuda_capturing(), "--graph on: the captured step (training step or evaluation forward) copied ",
+           bytes, " bytes from the host; a replay would not repeat it (inputs go into static buffers before the replay)");
   const cudaStream_t stream = cuda_stream();
   std::lock_guard<std::mutex> lock(g_staging_mu);
   for (size_t done = 0; done < bytes;) {
@@ -117,8 +117,8 @@ void cuda_copy_from_pinned(void* dst, const void* pinned, size_t bytes) {
 }
 
 void note_host_sync() {
-  MM_CHECK(!cuda_capturing(), "--graph on: the captured training step waited for the device (a read of a device "
-           "value or a synchronization); a captured step must not");
+  MM_CHECK(!cuda_capturing(), "--graph on: the captured step (training step or evaluation forward) waited for the "
+           "device (a read of a device value or a synchronization); a captured step must not");
   g_host_syncs.fetch_add(1, std::memory_order_relaxed);
 }
 

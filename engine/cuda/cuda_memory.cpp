@@ -22,8 +22,8 @@ namespace {
 BlockCache* new_pool() {
   return new BlockCache(
       [](size_t bytes) -> void* {
-        MM_CHECK(!cuda_capturing(), "--graph on: the captured training step needed a new device block of ", bytes,
-                 " bytes that its warm-up steps did not (a captured step must repeat the warm-up's allocations; "
+        MM_CHECK(!cuda_capturing(), "--graph on: the captured step (training step or evaluation forward) needed a new "
+                 "device block of ", bytes, " bytes that its warm-up steps did not (a captured step must repeat the warm-up's allocations; "
                  "use --graph off)");
         void* p = nullptr;
         cudaError_t st = cudaMalloc(&p, bytes);
