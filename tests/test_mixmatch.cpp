@@ -351,9 +351,11 @@ TEST(PrecisionCuda, Bf16RunsOnTheDeviceWithAndWithoutGraphs) {
     EXPECT_TRUE(std::isfinite(s.final_teacher_test));
     std::ifstream in(c.out_dir + "/metrics.jsonl");
     std::vector<double> values;
-    for (std::string line; std::getline(in, line);)
-      for (const auto& [k, v] : nlohmann::json::parse(line).items())
+    for (std::string line; std::getline(in, line);) {
+      const nlohmann::json row = nlohmann::json::parse(line);  // (items() refers to it: not a temporary)
+      for (const auto& [k, v] : row.items())
         if (v.is_number() && k != "images_per_s" && k != "elapsed_s") values.push_back(v.get<double>());
+    }
     values.push_back(s.final_teacher_test);
     values.push_back(s.final_student_test);
     return values;
