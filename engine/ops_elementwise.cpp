@@ -42,9 +42,9 @@ Tensor binary_op(Binary op, const char* name, const Tensor& a, const Tensor& b) 
     if (need_a) ga = Tensor::empty(x.shape(), x.dtype(), x.device());
     if (need_b) gb = Tensor::empty(x.shape(), x.dtype(), x.device());
     MM_DISPATCH_STORAGE(x.dtype(), T,
-                      MM_KERNEL(x.device(), binary_backward, T)(op, x.data<T>(), y.data<T>(), g.data<T>(),
-                                                               need_a ? ga.data<T>() : nullptr,
-                                                               need_b ? gb.data<T>() : nullptr, x.numel()));
+                        MM_KERNEL(x.device(), binary_backward, T)(op, x.data<T>(), y.data<T>(), g.data<T>(),
+                                                                 need_a ? ga.data<T>() : nullptr,
+                                                                 need_b ? gb.data<T>() : nullptr, x.numel()));
     return std::vector<Tensor>{ga, gb};
   });
 }

@@ -1,4 +1,4 @@
-// Implicit-GEMM convolution on TF32 tensor cores (float32 only): forward, input gradient
+// Implicit-GEMM convolution on tensor cores (TF32 for float32 activations, bf16 for bfloat16): forward, input gradient
 // (dgrad) and weight gradient (wgrad) of a convolution on NCHW tensors, with no column buffer:
 // the tile loaders of kernels/cuda/conv_igemm.cu gather the operands of each GEMM straight from
 // the tensors (padding and stride holes read as zero) with the index functions below, which
@@ -21,9 +21,11 @@
 // take the same arguments (the workspace is unused there).
 //
 // Activations (x, y, gy, gx) are stored as A: float, or bf16 (--precision bf16) with the
-// weights still float32 (the master copy) and rounded to bf16 where the kernels read them; bf16
-// values are exact in TF32, so the products are exact and the sums FP32 as before; y and gx are
-// rounded once to bf16, the weight gradient stays float32. The statistics forward is float only.
+// weights still float32 (the master copy) and rounded to bf16 where the kernels read them; the
+// CUDA kernels then multiply on bf16 mma.m16n8k16 (exact products, FP32 sums), the CPU twins in
+// float (a bf16 value is exact in TF32 and float: the same products, the sums in another
+// order); y and gx are rounded once to bf16, the weight gradient stays float32. The statistics
+// forward is float only.
 #pragma once
 #ifdef MMENGINE_WITH_CUDA
 #include <cuda_runtime.h>  // cudaStream_t: every CUDA launcher takes its stream last

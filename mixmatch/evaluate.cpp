@@ -47,10 +47,10 @@ std::string eval_settings() {
 
 struct EvalGraphs::Entry {
   CudaGraph graph;
-  std::string settings;  // eval_settings() at the warm-up
-  Tensor images;                // [batch, C, H, W]: what every replay reads
+  std::string settings;          // eval_settings() at the warm-up
+  Tensor images;                 // [batch, C, H, W]: what every replay reads
   std::shared_ptr<void> labels;  // int32 [batch]
-  Tensor scores;                // [batch, 2]: what every replay writes
+  Tensor scores;                 // [batch, 2]: what every replay writes
   int runs = 0;
 };
 #else

@@ -22,9 +22,10 @@ struct EvalResult {
 // pool (warm-up), its second is captured; a last partial batch runs eagerly. The same numbers
 // as without graphs (tests/test_cuda_context.cpp). The graph reads the addresses it was captured
 // with, so the model's parameters and running statistics must only change in place (as the
-// training step and the EMA update them), a batch size or image shape other than the captured
-// one is an error, and an EvalGraphs must not outlive the models it was used with (entries are
-// keyed by the model's address).
+// training step and the EMA update them); a batch size or image shape other than the captured
+// one, or other process-wide switches (activation dtype, convolution backend, kernel version,
+// GEMM math mode, fusions), is an error; and an EvalGraphs must not outlive the models it was
+// used with (entries are keyed by the model's address).
 class EvalGraphs {
  public:
   EvalGraphs();

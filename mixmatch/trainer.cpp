@@ -253,11 +253,11 @@ TrainSummary train_mixmatch(const TrainConfig& requested) {
   // --stop-after counts this invocation's steps; min() first, so a huge value cannot overflow.
   int64_t end = cfg.stop_after > 0 ? start + std::min(cfg.stop_after, cfg.total_steps() - start) : cfg.total_steps();
   Deadline deadline(cfg.time_limit_minutes, 2.0 * static_cast<double>(val_eval.size() + test_eval.size()), images_per_step);
-  // Evaluates teacher and student on validation and test and (with `select`) keeps the best
-  // model; returns the metric columns.
   // --graph on: the evaluation forwards are CUDA graphs too (mixmatch/evaluate.h; declared after
   // the models it is keyed by, so it goes first).
   std::unique_ptr<EvalGraphs> eval_graphs = cfg.graph == GraphMode::On ? std::make_unique<EvalGraphs>() : nullptr;
+  // Evaluates teacher and student on validation and test and (with `select`) keeps the best
+  // model; returns the metric columns.
   auto evaluate_all = [&](int64_t done, int64_t epoch, bool select) {
     const auto eval_t0 = std::chrono::steady_clock::now();
     check_ranks_agree(*comm, training_state_checksum({&student, &teacher}, adam), done);

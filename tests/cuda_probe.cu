@@ -1,6 +1,7 @@
 #include "tests/cuda_probe.h"
 
 #include "kernels/cuda/check.h"
+#include "kernels/bf16.h"
 #include "kernels/cuda/tensor_core.cuh"
 
 namespace mmengine::testing::probe {
@@ -51,6 +52,20 @@ __global__ void mma_tf32_kernel(const float* A, const float* B, const float* C, 
   float c[4], d[4];
   for (int i = 0; i < 4; ++i) c[i] = C[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2];
   kernels::mma_m16n8k8_tf32(d, a, b, c);
+  for (int i = 0; i < 4; ++i) D[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2] = d[i];
+}
+
+// The same for mma_m16n8k16_bf16: A [16][16], B [16][8] rounded to bf16 on the device.
+__global__ void mma_bf16_kernel(const float* A, const float* B, const float* C, float* D) {
+  const int lane = static_cast<int>(threadIdx.x), g = lane / 4, t = lane % 4;
+  auto bits = [](float x) { return kernels::float_bits(kernels::bf16_round(x)); };
+  auto a_pair = [&](int row, int k) { return kernels::pack_bf16x2(bits(A[row * 16 + k]), bits(A[row * 16 + k + 1])); };
+  auto b_pair = [&](int k, int col) { return kernels::pack_bf16x2(bits(B[k * 8 + col]), bits(B[(k + 1) * 8 + col])); };
+  const uint32_t a[4] = {a_pair(g, 2 * t), a_pair(g + 8, 2 * t), a_pair(g, 2 * t + 8), a_pair(g + 8, 2 * t + 8)};
+  const uint32_t b[2] = {b_pair(2 * t, g), b_pair(2 * t + 8, g)};
+  float c[4], d[4];
+  for (int i = 0; i < 4; ++i) c[i] = C[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2];
+  kernels::mma_m16n8k16_bf16(d, a, b, c);
   for (int i = 0; i < 4; ++i) D[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2] = d[i];
 }
 
@@ -120,6 +135,16 @@ std::vector<float> mma_tf32(const std::vector<float>& a, const std::vector<float
   MM_CUDA_CHECK(cudaMemcpy(db.p, b.data(), 64 * sizeof(float), cudaMemcpyHostToDevice));
   MM_CUDA_CHECK(cudaMemcpy(dc.p, c.data(), 128 * sizeof(float), cudaMemcpyHostToDevice));
   mma_tf32_kernel<<<1, 32>>>(da.p, db.p, dc.p, dd.p);
+  MM_LAUNCH_CHECK();
+  return dd.get();
+}
+
+std::vector<float> mma_bf16(const std::vector<float>& a, const std::vector<float>& b, const std::vector<float>& c) {
+  DeviceBuffer<float> da(256), db(128), dc(128), dd(128);
+  MM_CUDA_CHECK(cudaMemcpy(da.p, a.data(), 256 * sizeof(float), cudaMemcpyHostToDevice));
+  MM_CUDA_CHECK(cudaMemcpy(db.p, b.data(), 128 * sizeof(float), cudaMemcpyHostToDevice));
+  MM_CUDA_CHECK(cudaMemcpy(dc.p, c.data(), 128 * sizeof(float), cudaMemcpyHostToDevice));
+  mma_bf16_kernel<<<1, 32>>>(da.p, db.p, dc.p, dd.p);
   MM_LAUNCH_CHECK();
   return dd.get();
 }

@@ -27,6 +27,8 @@ std::string cublas_check_message();
 // One warp's mma_m16n8k8_tf32 (kernels/cuda/tensor_core.cuh): A [16][8], B [8][8] and C [16][8]
 // row-major, A and B rounded with tf32_round on the device; returns D [16][8] row-major.
 std::vector<float> mma_tf32(const std::vector<float>& a, const std::vector<float>& b, const std::vector<float>& c);
+// The same through mma_m16n8k16_bf16: A [16][16], B [16][8] (rounded to bf16), C [16][8].
+std::vector<float> mma_bf16(const std::vector<float>& a, const std::vector<float>& b, const std::vector<float>& c);
 // Undefined behaviour on a GPU; the emulator aborts naming the kernel and the line.
 void divergent_barrier();
 void divergent_shuffle();

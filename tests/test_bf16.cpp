@@ -2,10 +2,11 @@
 // what the float32 kernel computes on the same values and rounds each stored result once, so on
 // one device a bf16 result must EQUAL the float32 kernel's result on the upcast operands,
 // rounded (bit for bit): casts, add, the fused BatchNorm (training forward with groups, LeakyReLU
-// and running statistics; backward; eval), the implicit-GEMM convolution (forward, input and
-// weight gradients, weights rounded to bf16 where read). The CUDA kernels are also compared with
-// the CPU twins (the float sums differ in order, so one bf16 rounding step apart at most), into
-// NaN-poisoned outputs, on odd sizes. A WRN-10-1 forward and backward under bf16 stays within
+// and running statistics; backward; eval), and on the CPU the implicit-GEMM convolution's twins
+// (forward, input and weight gradients, weights rounded to bf16 where read; on CUDA the bf16
+// convolution uses the bf16 mma, whose FP32 sums run in another order than TF32's). The CUDA
+// kernels are also compared with the CPU twins (the float sums differ in order, so one bf16
+// rounding step apart at most), into NaN-poisoned outputs, on odd sizes. A WRN-10-1 forward and backward under bf16 stays within
 // bf16 error of float32.
 #include <cmath>
 #include <algorithm>
@@ -223,17 +224,25 @@ void expect_conv_is_float_on_rounded_operands(Device d) {
                              std::to_string(s.cout) + " k " + std::to_string(s.k) + " stride " + std::to_string(s.stride);
     ASSERT_EQ(h.y.dtype(), DType::BF16) << what;
     ASSERT_EQ(h.gw.dtype(), DType::F32) << what;
-    EXPECT_TRUE(same_values(h.y, rounded(f.y))) << what << ": forward";
-    EXPECT_TRUE(same_values(h.gx, rounded(f.gx))) << what << ": input gradient";
-    EXPECT_TRUE(same_values(h.gw, f.gw)) << what << ": weight gradient";
-    if (d == Device::CPU) continue;
+    if (d == Device::CPU) {  // the CPU twins: the same float GEMMs on the same values
+      EXPECT_TRUE(same_values(h.y, rounded(f.y))) << what << ": forward";
+      EXPECT_TRUE(same_values(h.gx, rounded(f.gx))) << what << ": input gradient";
+      EXPECT_TRUE(same_values(h.gw, f.gw)) << what << ": weight gradient";
+      continue;
+    }
+    // CUDA: bf16 mma.m16n8k16 sums 16 products per instruction where the TF32 kernels' m16n8k8
+    // sums 8: the same exact products, FP32 sums in another order (then one bf16 rounding). Against
+    // the float kernels on the device and against the CPU twins, within that.
     const ConvRun c = conv_run(x, w, gy, s.stride, s.pad, DType::BF16, Device::CPU);
-    const double K = double(s.c * s.k * s.k), atol = 4 * K * std::ldexp(1.0, -24);  // |operands| <= 1
-    EXPECT_TRUE(within_bf16_rounding(h.y, c.y, atol)) << what << ": forward, CUDA vs CPU";
-    EXPECT_TRUE(within_bf16_rounding(h.gx, c.gx, 4 * double(s.cout * s.k * s.k) * std::ldexp(1.0, -24)))
-        << what << ": input gradient, CUDA vs CPU";
-    EXPECT_TRUE(all_close(h.gw, c.gw, Tolerance{1e-5, 4 * double(s.n * oh * ow) * std::ldexp(1.0, -24)}))
-        << what << ": weight gradient, CUDA vs CPU";
+    const double u = std::ldexp(1.0, -24);  // |operands| <= 1: a sum of n products errs by <= ~n u
+    const double fwd = 4 * double(s.c * s.k * s.k) * u, dgrad = 4 * double(s.cout * s.k * s.k) * u,
+                 wgrad = 4 * double(s.n * oh * ow) * u;
+    for (const ConvRun* want : {&f, &c}) {
+      const char* against = want == &f ? "the float kernels on the device" : "the CPU twins";
+      EXPECT_TRUE(within_bf16_rounding(h.y, want->y, fwd)) << what << ": forward against " << against;
+      EXPECT_TRUE(within_bf16_rounding(h.gx, want->gx, dgrad)) << what << ": input gradient against " << against;
+      EXPECT_TRUE(all_close(h.gw, want->gw, Tolerance{1e-5, wgrad})) << what << ": weight gradient against " << against;
+    }
   }
 }
 }  // namespace

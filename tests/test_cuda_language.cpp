@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "kernels/bf16.h"
 #include "kernels/cuda/tensor_core.cuh"
 
 #ifdef MMENGINE_WITH_CUDA
@@ -119,6 +120,25 @@ TEST(CudaLanguage, TensorCoreFragmentProductEqualsPlainProduct) {
     for (int n = 0; n < 8; ++n) {
       double want = c[m * 8 + n];
       for (int k = 0; k < 8; ++k) want += static_cast<double>(tf32(a[m * 8 + k])) * tf32(b[k * 8 + n]);
+      if (cuda_emulated())
+        EXPECT_EQ(d[m * 8 + n], static_cast<float>(want)) << "D[" << m << "][" << n << "]";
+      else
+        EXPECT_NEAR(d[m * 8 + n], want, 1e-5 * (1 + std::fabs(want))) << "D[" << m << "][" << n << "]";
+    }
+}
+
+// The same for the bf16 wrapper (k = 16, two values per register).
+TEST(CudaLanguage, Bf16TensorCoreFragmentProductEqualsPlainProduct) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  std::vector<float> a(256), b(128), c(128);
+  for (int i = 0; i < 256; ++i) a[i] = std::sin(0.7f * i) * (1 + i % 5);
+  for (int i = 0; i < 128; ++i) b[i] = std::cos(1.3f * i) + 0.001f * i, c[i] = std::cos(0.3f * i);
+  const std::vector<float> d = probe::mma_bf16(a, b, c);
+  for (int m = 0; m < 16; ++m)
+    for (int n = 0; n < 8; ++n) {
+      double want = c[m * 8 + n];
+      for (int k = 0; k < 16; ++k)
+        want += static_cast<double>(kernels::bf16_round(a[m * 16 + k])) * kernels::bf16_round(b[k * 8 + n]);
       if (cuda_emulated())
         EXPECT_EQ(d[m * 8 + n], static_cast<float>(want)) << "D[" << m << "][" << n << "]";
       else

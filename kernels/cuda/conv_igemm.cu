@@ -11,7 +11,10 @@
 // different banks. Operands are rounded to TF32 (cvt.rna) when stored to shared memory; the
 // accumulators are FP32 in registers; edges (M, N, K not multiples of the tile) read zeros and
 // store nothing. Activations may be bf16 (kernels/conv_igemm.h): converted to float at the
-// gather (exact in TF32), the float32 weights rounded to bf16 there, results rounded at the store.
+// gather, the float32 weights rounded to bf16 there, results rounded at the store; every operand
+// is then a bf16 value, and the products are bf16 mma.m16n8k16 (one per 16-wide K slice, twice
+// TF32's tensor rate; the same exact products and FP32 sums), with shared rows padded by 4 words
+// instead of 8 so the pairwise fragment reads (k = 2t, 2t + 1) also hit 32 different banks.
 #include <algorithm>
 #include <type_traits>
 
@@ -59,6 +62,7 @@ struct ForwardProblem {
   __device__ IgemmPixel am(int p) const { return igemm_out_pixel(s, p); }
   __device__ IgemmTap ak(int r) const { return igemm_x_tap(s, r); }
   __device__ float a(const IgemmPixel& px, const IgemmTap& t) const { return read_or_zero(x, igemm_x_index(s, px, t)); }
+  static constexpr bool kBf16 = std::is_same_v<A, bf16>;
   __device__ float b_at(int i) const { return weight_operand<A>(b[i]); }
   __device__ int bk(int r) const { return r; }
   __device__ int bn(int co) const { return co * k; }
@@ -76,6 +80,7 @@ struct GradInputProblem {
   __device__ IgemmPixel am(int q) const { return igemm_in_pixel(s, q); }
   __device__ IgemmTap ak(int r) const { return igemm_gy_tap(s, r); }
   __device__ float a(const IgemmPixel& px, const IgemmTap& t) const { return read_or_zero(gy, igemm_gy_index(s, px, t)); }
+  static constexpr bool kBf16 = std::is_same_v<A, bf16>;
   __device__ float b_at(int i) const { return weight_operand<A>(b[i]); }
   __device__ int bk(int r) const {
     const int taps = s.kh * s.kw, co = r / taps;
@@ -101,6 +106,7 @@ struct GradWeightProblem {
   __device__ IgemmTap am(int r) const { return igemm_x_tap(s, r); }
   __device__ IgemmPixel ak(int p) const { return igemm_out_pixel(s, p); }
   __device__ float a(const IgemmTap& t, const IgemmPixel& px) const { return read_or_zero(x, igemm_x_index(s, px, t)); }
+  static constexpr bool kBf16 = std::is_same_v<A, bf16>;
   __device__ float b_at(int i) const { return static_cast<float>(b[i]); }
   __device__ int bk(int p) const { return igemm_y_index(s, p, 0); }
   __device__ int bn(int co) const { return co * s.oh * s.ow; }
@@ -119,13 +125,15 @@ struct GradWeightProblem {
 // the sum of squares of its 64 rows (pixels) in double to pr.partial[blockIdx.x][2][N], in a
 // fixed order (lanes by an xor butterfly, then the two warp rows).
 template <int NT, bool A_ALONG_M, bool STATS, class Problem>
-__global__ void __launch_bounds__(kTileThreads) igemm_tf32_kernel(Problem pr, int M, int N, int K, int chunk) {
+__global__ void __launch_bounds__(kTileThreads) igemm_kernel(Problem pr, int M, int N, int K, int chunk) {
   using AM = decltype(pr.am(0));
   using AK = decltype(pr.ak(0));
+  constexpr bool BF16 = Problem::kBf16;
   constexpr int BN = 16 * NT, A_PER = kTileM * kSlice / kTileThreads, B_PER = BN * kSlice / kTileThreads;
   constexpr int M_STEP = kTileThreads / kSlice;  // rows between a K-major thread's elements
-  __shared__ uint32_t As[kSlice][kTileM + kPad];
-  __shared__ uint32_t Bs[kSlice][BN + kPad];
+  constexpr int PAD = BF16 ? 4 : kPad;
+  __shared__ uint32_t As[kSlice][kTileM + PAD];
+  __shared__ uint32_t Bs[kSlice][BN + PAD];
   __shared__ AK k_halves[2][kSlice];
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32, g = lane / 4, t = lane % 4;
   const int m0 = blockIdx.x * kTileM, n0 = blockIdx.y * BN, split = blockIdx.z;
@@ -197,8 +205,28 @@ __global__ void __launch_bounds__(kTileThreads) igemm_tf32_kernel(Problem pr, in
     if (A_ALONG_M && more && tid < kSlice) k_halves[buf ^ 1][tid] = pr.ak(k0 + kSlice + tid);
     __syncthreads();
     if (more) gather(k0 + kSlice, buf ^ 1);  // the next slice's loads overlap the products
+    if constexpr (BF16) {  // the whole slice: one m16n8k16 per (mi, ni)
+      uint32_t af[2][4], bf[NT][2];
+      MM_UNROLL
+      for (int mi = 0; mi < 2; ++mi) {
+        const int row = wm + mi * 16 + g;
+        af[mi][0] = pack_bf16x2(As[2 * t][row], As[2 * t + 1][row]);
+        af[mi][1] = pack_bf16x2(As[2 * t][row + 8], As[2 * t + 1][row + 8]);
+        af[mi][2] = pack_bf16x2(As[2 * t + 8][row], As[2 * t + 9][row]);
+        af[mi][3] = pack_bf16x2(As[2 * t + 8][row + 8], As[2 * t + 9][row + 8]);
+      }
+      MM_UNROLL
+      for (int ni = 0; ni < NT; ++ni) {
+        const int col = wn + ni * 8 + g;
+        bf[ni][0] = pack_bf16x2(Bs[2 * t][col], Bs[2 * t + 1][col]);
+        bf[ni][1] = pack_bf16x2(Bs[2 * t + 8][col], Bs[2 * t + 9][col]);
+      }
+      MM_UNROLL
+      for (int mi = 0; mi < 2; ++mi)
+        for (int ni = 0; ni < NT; ++ni) mma_m16n8k16_bf16(acc[mi][ni], af[mi], bf[ni], acc[mi][ni]);
+    }
     MM_UNROLL
-    for (int ks = 0; ks < kSlice; ks += 8) {
+    for (int ks = 0; ks < (BF16 ? 0 : kSlice); ks += 8) {
       uint32_t af[2][4], bf[NT][2];
       MM_UNROLL
       for (int mi = 0; mi < 2; ++mi) {
@@ -274,10 +302,10 @@ void launch(const Problem& pr, int64_t M, int64_t N, int64_t K, int splits, int 
                                                                                          (16 * tile_n_words(N))),
                   static_cast<unsigned>(splits));
   switch (tile_n_words(N)) {
-    case 1: igemm_tf32_kernel<1, A_ALONG_M, STATS, Problem><<<grid, kTileThreads, 0, stream>>>(pr, int(M), int(N), int(K), chunk); break;
-    case 2: igemm_tf32_kernel<2, A_ALONG_M, STATS, Problem><<<grid, kTileThreads, 0, stream>>>(pr, int(M), int(N), int(K), chunk); break;
-    case 4: igemm_tf32_kernel<4, A_ALONG_M, STATS, Problem><<<grid, kTileThreads, 0, stream>>>(pr, int(M), int(N), int(K), chunk); break;
-    default: igemm_tf32_kernel<8, A_ALONG_M, STATS, Problem><<<grid, kTileThreads, 0, stream>>>(pr, int(M), int(N), int(K), chunk); break;
+    case 1: igemm_kernel<1, A_ALONG_M, STATS, Problem><<<grid, kTileThreads, 0, stream>>>(pr, int(M), int(N), int(K), chunk); break;
+    case 2: igemm_kernel<2, A_ALONG_M, STATS, Problem><<<grid, kTileThreads, 0, stream>>>(pr, int(M), int(N), int(K), chunk); break;
+    case 4: igemm_kernel<4, A_ALONG_M, STATS, Problem><<<grid, kTileThreads, 0, stream>>>(pr, int(M), int(N), int(K), chunk); break;
+    default: igemm_kernel<8, A_ALONG_M, STATS, Problem><<<grid, kTileThreads, 0, stream>>>(pr, int(M), int(N), int(K), chunk); break;
   }
   MM_LAUNCH_CHECK();
 }

@@ -1,7 +1,8 @@
 // Tensor-core instructions as small device functions: every inline PTX of the project lives
 // here, each with an emulated twin (used where __CUDA_ARCH__ is not defined, i.e. by the CUDA
 // emulator of MMENGINE_CUDA=EMULATED builds) that follows the fragment layouts of the PTX ISA
-// ("Matrix Fragments for mma.m16n8k8", .tf32), so tensor-core kernels run in CI too.
+// ("Matrix Fragments for mma.m16n8k8", .tf32; "for mma.m16n8k16 with floating point type",
+// .bf16), so tensor-core kernels run in CI too.
 // tests/test_cuda_language.cpp checks the fragment product against a plain one.
 #pragma once
 #include <cstdint>
@@ -80,6 +81,63 @@ MM_DEVICE void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uin
   for (int i = 0; i < 4; ++i) {
     double acc = c[i];
     for (int k = 0; k < 8; ++k) acc += arow[i / 2][k] * bcol[i % 2][k];
+    d[i] = static_cast<float>(acc);
+  }
+#endif
+}
+
+// Two bf16 values in one register, as the .bf16 mma fragments hold them: `lo` (the smaller k) in
+// the low half. The arguments are float bits whose low 16 bits are zero (bf16 values, e.g. as
+// tf32_round stored them: a bf16 value is exact in TF32).
+MM_DEVICE uint32_t pack_bf16x2(uint32_t lo, uint32_t hi) { return (lo >> 16) | (hi & 0xffff0000u); }
+
+// D = A B + C for one warp: A 16x16 (row-major fragments), B 16x8 (column-major), C and D 16x8,
+// float accumulation, bf16 inputs packed two per register (pack_bf16x2). With g = lane / 4 and
+// t = lane % 4, lane holds (each register: k and k + 1)
+//   a[0] = A[g][2t, 2t+1], a[1] = A[g+8][2t, 2t+1], a[2] = A[g][2t+8, 2t+9], a[3] = A[g+8][2t+8, 2t+9]
+//   b[0] = B[2t, 2t+1][g], b[1] = B[2t+8, 2t+9][g]
+//   c[i], d[i] = C[g + 8 (i / 2)][2 t + i % 2]
+// Every lane of the warp must call it (mma.sync.aligned).
+MM_DEVICE void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], const float (&c)[4]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%10, %11, %12, %13};\n"
+      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]),
+        "f"(c[3]));
+#else
+  // The emulated twin: as mma_m16n8k8_tf32's, with the .bf16 layouts above (exact products of
+  // bf16 values, summed in double, one rounding).
+  const unsigned full = 0xffffffffu;
+  const int lane = static_cast<int>(threadIdx.x % 32), g = lane / 4, t = lane % 4;
+  auto half = [](uint32_t reg, int which) {
+    const uint32_t bits = which == 0 ? reg << 16 : reg & 0xffff0000u;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return static_cast<double>(f);
+  };
+  double arow[2][16], bcol[2][16];
+  for (int q = 0; q < 4; ++q) {  // the lanes of this row group (A) / these columns (B) hold k = 2q, 2q+1, 2q+8, 2q+9
+    const uint32_t r0 = __shfl_sync(full, a[0], g * 4 + q), r1 = __shfl_sync(full, a[1], g * 4 + q);
+    const uint32_t r2 = __shfl_sync(full, a[2], g * 4 + q), r3 = __shfl_sync(full, a[3], g * 4 + q);
+    for (int h = 0; h < 2; ++h) {
+      arow[0][2 * q + h] = half(r0, h);
+      arow[1][2 * q + h] = half(r1, h);
+      arow[0][2 * q + 8 + h] = half(r2, h);
+      arow[1][2 * q + 8 + h] = half(r3, h);
+    }
+    for (int j = 0; j < 2; ++j) {
+      const uint32_t b0 = __shfl_sync(full, b[0], (2 * t + j) * 4 + q), b1 = __shfl_sync(full, b[1], (2 * t + j) * 4 + q);
+      for (int h = 0; h < 2; ++h) {
+        bcol[j][2 * q + h] = half(b0, h);
+        bcol[j][2 * q + 8 + h] = half(b1, h);
+      }
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    double acc = c[i];
+    for (int k = 0; k < 16; ++k) acc += arow[i / 2][k] * bcol[i % 2][k];
     d[i] = static_cast<float>(acc);
   }
 #endif

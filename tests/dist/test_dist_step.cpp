@@ -8,6 +8,7 @@
 
 #include "engine/autograd.h"
 #include "engine/dist_ops.h"
+#include "engine/precision.h"
 #include "engine/rng.h"
 #include "layers/bn_recorder.h"
 #include "mixmatch/dist_train.h"
@@ -206,6 +207,32 @@ TEST(DistTrain, RanksStayIdenticalAndADifferenceIsCaught) {
       } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("rank(s) 1 differ from rank 0"), std::string::npos) << e.what();
       }
+    }
+  }
+}
+
+// --precision bf16 on several ranks with --bn-sync local: bfloat16 activations, float32
+// gradients all-reduced; the ranks stay bit-identical. Synchronized BN has no bf16 path and
+// says so.
+TEST(DistTrain, Bf16WithLocalBnKeepsTheRanksIdentical) {
+  Communicator& w = world();
+  Trainee t(DType::F32);
+  const PrecisionScope bf16(Precision::Bf16, Device::CPU, DType::F32);
+  const TrainConfig cfg = step_config(BnMode::Interleave);
+  for (int64_t s = 0; s < 2; ++s) {
+    const StepValues v = mixmatch_step(t.student, &t.teacher, t.adam, global_batch(DType::F32, 30 + s), cfg, s, 10,
+                                       StepRanks{&w, false})
+                             .read();
+    EXPECT_TRUE(std::isfinite(v.loss)) << "step " << s;
+  }
+  const auto all = w.all_gather_u64(training_state_checksum({&t.student, &t.teacher}, t.adam));
+  for (int r = 1; r < w.size(); ++r) EXPECT_EQ(all[r], all[0]) << "rank " << r;
+  if (w.size() > 1) {
+    try {
+      mixmatch_step(t.student, &t.teacher, t.adam, global_batch(DType::F32, 40), cfg, 2, 10, StepRanks{&w, true});
+      ADD_FAILURE() << "synchronized BN ran on bfloat16";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--bn-sync global has no bfloat16 path"), std::string::npos) << e.what();
     }
   }
 }
