@@ -1,4 +1,4 @@
-// Implicit-GEMM convolution on TF32 tensor cores (kernels/conv_igemm.h): one tiled GEMM kernel,
+// Implicit-GEMM convolution on tensor cores (kernels/conv_igemm.h): one tiled GEMM kernel,
 // instantiated for the three convolution GEMMs through small operand structs that gather
 // their elements from the NCHW tensors (no column buffer).
 //
@@ -12,9 +12,10 @@
 // accumulators are FP32 in registers; edges (M, N, K not multiples of the tile) read zeros and
 // store nothing. Activations may be bf16 (kernels/conv_igemm.h): converted to float at the
 // gather, the float32 weights rounded to bf16 there, results rounded at the store; every operand
-// is then a bf16 value, and the products are bf16 mma.m16n8k16 (one per 16-wide K slice, twice
-// TF32's tensor rate; the same exact products and FP32 sums), with shared rows padded by 4 words
-// instead of 8 so the pairwise fragment reads (k = 2t, 2t + 1) also hit 32 different banks.
+// is then a bf16 value, stored to shared memory as its float bits (no cvt), and the products are
+// bf16 mma.m16n8k16 (one per 16-wide K slice, twice TF32's tensor rate; exact products, FP32
+// sums), with shared rows padded by 4 words instead of 8 so the pairwise fragment reads
+// (k = 2t, 2t + 1) also hit 32 different banks.
 #include <algorithm>
 #include <type_traits>
 
@@ -194,12 +195,12 @@ __global__ void __launch_bounds__(kTileThreads) igemm_kernel(Problem pr, int M, 
     for (int i = 0; i < A_PER; ++i) {
       const int e = tid + i * kTileThreads;
       const int m = A_ALONG_M ? e % kTileM : e / kSlice, kk = A_ALONG_M ? e / kTileM : e % kSlice;
-      As[kk][m] = tf32_round(ra[i]);
+      As[kk][m] = BF16 ? float_bits(ra[i]) : tf32_round(ra[i]);  // bf16: the float bits as they are
     }
     MM_UNROLL
     for (int i = 0; i < B_PER; ++i) {
       const int e = tid + i * kTileThreads;
-      Bs[e % kSlice][e / kSlice] = tf32_round(rb[i]);
+      Bs[e % kSlice][e / kSlice] = BF16 ? float_bits(rb[i]) : tf32_round(rb[i]);
     }
     const bool more = k0 + kSlice < k_end;
     if (A_ALONG_M && more && tid < kSlice) k_halves[buf ^ 1][tid] = pr.ak(k0 + kSlice + tid);

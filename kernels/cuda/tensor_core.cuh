@@ -87,8 +87,8 @@ MM_DEVICE void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uin
 }
 
 // Two bf16 values in one register, as the .bf16 mma fragments hold them: `lo` (the smaller k) in
-// the low half. The arguments are float bits whose low 16 bits are zero (bf16 values, e.g. as
-// tf32_round stored them: a bf16 value is exact in TF32).
+// the low half. The arguments are the float bits of bf16 values (low 16 bits zero; they are
+// dropped either way).
 MM_DEVICE uint32_t pack_bf16x2(uint32_t lo, uint32_t hi) { return (lo >> 16) | (hi & 0xffff0000u); }
 
 // D = A B + C for one warp: A 16x16 (row-major fragments), B 16x8 (column-major), C and D 16x8,
