@@ -17,7 +17,8 @@
 # Runs the carried executables directly (CTest files hold the build machine's absolute paths).
 # Without a GPU every row FAILs (that is how the script is rehearsed).
 # GPU_CHECK_ONLY="memcheck bench" runs only the named parts (tests gradcheck nccl bench pytorch
-# memcheck racecheck parity cpu), for a rerun after a fix.
+# memcheck racecheck parity cpu), for a rerun after a fix. GPU_CHECK_BENCH_VARIANTS (default all)
+# is passed to `mmengine bench --variants` (e.g. modes,precisions,graph to save device time).
 set -uo pipefail
 want() { [[ -z ${GPU_CHECK_ONLY:-} || " $GPU_CHECK_ONLY " == *" $1 "* ]]; }
 budget=${GPU_CHECK_BUDGET:-235}  # seconds for the whole script
@@ -103,7 +104,8 @@ fi
 engine_ms=""
 if [[ -n $mm ]] && want bench; then
   # without the per-launch synchronization: it would time the host waiting on every kernel
-  MMENGINE_SYNC_LAUNCH=0 timeout "$(cap 50)" "$mm" bench --device cuda --quick --warmup 3 --repeats 10 --json /tmp/mmengine-bench.json \
+  MMENGINE_SYNC_LAUNCH=0 timeout "$(cap 50)" "$mm" bench --device cuda --quick --warmup 3 --repeats 10 \
+    --variants "${GPU_CHECK_BENCH_VARIANTS:-all}" --json /tmp/mmengine-bench.json \
     >"$out/bench.log" 2>&1
   rc=$?
   engine_ms=$(awk '/^MixMatch step \(interleave\)/ {print $4}' "$out/bench.log")
