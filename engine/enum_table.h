@@ -5,7 +5,9 @@
 //   inline constexpr EnumEntry<BnMode> kBnModes[] = {{BnMode::Interleave, "interleave", "..."}, ...};
 //   enum_parse(kBnModes, "--bn-mode", word)  // throws "--bn-mode: expected interleave, separate or single, got 'x'"
 #pragma once
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "kernels/error.h"
@@ -41,6 +43,28 @@ const char* enum_name(const EnumEntry<E> (&table)[N], E value) {
   for (const auto& e : table)
     if (e.value == value) return e.name;
   MM_FAIL("internal error: a value missing from its enum table");
+}
+
+// A comma-separated list of names, or "all", as a mask with bit static_cast<unsigned>(value) set
+// for each named value (empty items are skipped; the values must be below 32); an unknown name
+// is an error naming `what` and the choices.
+template <typename E, size_t N>
+uint32_t enum_parse_mask(const EnumEntry<E> (&table)[N], const char* what, const std::string& list) {
+  uint32_t mask = 0;
+  for (size_t begin = 0; begin <= list.size();) {
+    const size_t end = std::min(list.find(',', begin), list.size());
+    const std::string name = list.substr(begin, end - begin);
+    bool known = name.empty();
+    for (const auto& e : table)
+      if (name == "all" || name == e.name) {
+        mask |= 1u << static_cast<unsigned>(e.value);
+        known = true;
+      }
+    MM_CHECK(known, what, ": unknown '", name, "' (expected a comma-separated list of ", enum_choices(table),
+             ", or all)");
+    begin = end + 1;
+  }
+  return mask;
 }
 
 // The value named `word`; otherwise an error naming `what` (the flag or config key) and the choices.

@@ -28,24 +28,7 @@ namespace {
 struct UnfusedMask {
   unsigned bits = 0;
 };
-UnfusedMask parse_unfused(const std::string& list, const char* what) {
-  UnfusedMask m;
-  size_t begin = 0;
-  while (begin <= list.size()) {
-    const size_t end = std::min(list.find(',', begin), list.size());
-    const std::string name = list.substr(begin, end - begin);
-    bool known = name.empty();
-    for (const auto& e : kFusions)
-      if (name == "all" || name == e.name) {
-        m.bits |= 1u << static_cast<unsigned>(e.value);
-        known = true;
-      }
-    MM_CHECK(known, what, ": unknown fusion '", name, "' (expected a comma-separated list of ", enum_choices(kFusions),
-             ", or all)");
-    begin = end + 1;
-  }
-  return m;
-}
+UnfusedMask parse_unfused(const std::string& list, const char* what) { return {enum_parse_mask(kFusions, what, list)}; }
 UnfusedMask& unfused() { return env_setting("MMENGINE_UNFUSED", UnfusedMask{}, parse_unfused); }
 unsigned fusion_bit(Fusion f) { return 1u << static_cast<unsigned>(f); }
 }  // namespace

@@ -7,30 +7,10 @@
 // kernels multiply bf16 operands exactly.
 #pragma once
 #include <cstdint>
-#include <cstring>
 
 #include "kernels/common.h"
 
 namespace mmengine::kernels {
-
-MM_HD uint32_t float_bits(float f) {
-#if defined(__CUDA_ARCH__)
-  return __float_as_uint(f);
-#else
-  uint32_t b;
-  std::memcpy(&b, &f, 4);
-  return b;
-#endif
-}
-MM_HD float bits_float(uint32_t b) {
-#if defined(__CUDA_ARCH__)
-  return __uint_as_float(b);
-#else
-  float f;
-  std::memcpy(&f, &b, 4);
-  return f;
-#endif
-}
 
 // The bf16 bits of a float's bits: round to nearest even on the low 16 bits.
 MM_HD uint16_t bf16_round_bits(uint32_t f) {

@@ -47,12 +47,41 @@ std::string eval_settings() {
 
 struct EvalGraphs::Entry {
   CudaGraph graph;
-  std::string settings;          // eval_settings() at the warm-up
+  std::string settings;          // eval_settings() of the capture
   Tensor images;                 // [batch, C, H, W]: what every replay reads
   std::shared_ptr<void> labels;  // int32 [batch]
   Tensor scores;                 // [batch, 2]: what every replay writes
   int runs = 0;
 };
+
+namespace {
+// One full batch through the model's graph: the inputs into its static buffers, the first call
+// warm (eager, in the graph's pool), the second captured, every one after replayed; the scores out.
+void score_batch_graphed(EvalGraphs::Entry& g, Module& model, const Tensor& images, const int32_t* labels,
+                         double* out) {
+  const Device device = images.device();
+  const int64_t batch = images.size(0);
+  if (g.runs == 0) {  // the static buffers, outside the graph's pool
+    g.images = Tensor::empty(images.shape(), images.dtype(), device);
+    g.labels = allocate(device, sizeof(int32_t) * batch);
+    g.scores = Tensor::empty({batch, 2}, DType::F64, device);
+  }
+  MM_CHECK(g.images.shape() == images.shape() && g.images.dtype() == images.dtype(),
+           "--graph on: the evaluation batch changed from ", describe(g.images), " to ", describe(images),
+           " (a CUDA graph needs static shapes)");
+  g.images.copy_from(images);
+  copy_bytes(g.labels.get(), device, labels, device, sizeof(int32_t) * batch);
+  auto body = [&] { score_batch(model, g.images, static_cast<const int32_t*>(g.labels.get()), g.scores.data<double>()); };
+  if (g.runs == 0) {
+    g.graph.warm(body);
+  } else {
+    if (!g.graph.captured()) g.graph.capture(body);
+    g.graph.replay();
+  }
+  ++g.runs;
+  copy_bytes(out, device, g.scores.data<double>(), device, sizeof(double) * 2 * batch);
+}
+}  // namespace
 #else
 struct EvalGraphs::Entry {};
 #endif
@@ -92,41 +121,30 @@ EvalResult evaluate(Module& model, const ImageDataset& data, const std::vector<i
   const std::shared_ptr<void> device_labels = upload_bytes(device, labels.data(), labels.size() * sizeof(int32_t));
   Tensor scores = Tensor::empty({n, 2}, DType::F64, device);
   const int32_t* all_labels = static_cast<const int32_t*>(device_labels.get());
+#ifdef MMENGINE_WITH_CUDA
+  // --graph on: this model's graph, its switches checked once per call.
+  EvalGraphs::Entry* graph = nullptr;
+  if (graphs && n >= batch) {
+    MM_CHECK(!kernels::sync_every_launch(), "--graph on: not with MMENGINE_SYNC_LAUNCH=1 (a capture cannot synchronize)");
+    graph = &graphs->entry(model);
+    const std::string now = eval_settings();
+    MM_CHECK(graph->runs == 0 || graph->settings == now, "--graph on: this model's evaluation graph was captured with ",
+             graph->settings, "; now: ", now, " (a graph replays what it captured; use a new EvalGraphs)");
+    graph->settings = now;
+  }
+#endif
   for (int64_t begin = 0; begin < n; begin += batch) {
     const int64_t end = std::min(n, begin + batch);
     std::vector<int64_t> idx(indices.begin() + begin, indices.begin() + end);
     Tensor images = normalized_images(data, idx, device);
     double* out = scores.data<double>() + 2 * begin;
-    if (!graphs || end - begin < batch) {
-      score_batch(model, images, all_labels + begin, out);
+#ifdef MMENGINE_WITH_CUDA
+    if (graph && end - begin == batch) {
+      score_batch_graphed(*graph, model, images, all_labels + begin, out);
       continue;
     }
-#ifdef MMENGINE_WITH_CUDA
-    EvalGraphs::Entry& g = graphs->entry(model);
-    MM_CHECK(!kernels::sync_every_launch(), "--graph on: not with MMENGINE_SYNC_LAUNCH=1 (a capture cannot synchronize)");
-    if (g.runs == 0) {  // the static buffers, outside the graph's pool
-      g.images = Tensor::empty(images.shape(), images.dtype(), device);
-      g.labels = allocate(device, sizeof(int32_t) * batch);
-      g.scores = Tensor::empty({batch, 2}, DType::F64, device);
-      g.settings = eval_settings();
-    }
-    MM_CHECK(g.settings == eval_settings(), "--graph on: this model's evaluation graph was captured with ", g.settings,
-             "; now: ", eval_settings(), " (a graph replays what it captured; use a new EvalGraphs)");
-    MM_CHECK(g.images.shape() == images.shape() && g.images.dtype() == images.dtype(),
-             "--graph on: the evaluation batch changed from ", describe(g.images), " to ", describe(images),
-             " (a CUDA graph needs static shapes)");
-    g.images.copy_from(images);
-    copy_bytes(g.labels.get(), device, all_labels + begin, device, sizeof(int32_t) * batch);
-    auto body = [&] { score_batch(model, g.images, static_cast<const int32_t*>(g.labels.get()), g.scores.data<double>()); };
-    if (g.runs == 0) {
-      g.graph.warm(body);
-    } else {
-      if (!g.graph.captured()) g.graph.capture(body);
-      g.graph.replay();
-    }
-    ++g.runs;
-    copy_bytes(out, device, g.scores.data<double>(), device, sizeof(double) * 2 * batch);
 #endif
+    score_batch(model, images, all_labels + begin, out);
   }
   const std::vector<double> s = scores.to_vector();
   double loss_sum = 0;

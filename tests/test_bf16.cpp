@@ -8,10 +8,11 @@
 // kernels are also compared with the CPU twins (the float sums differ in order, so one bf16
 // rounding step apart at most), into NaN-poisoned outputs, on odd sizes. A WRN-10-1 forward and backward under bf16 stays within
 // bf16 error of float32.
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <unordered_set>
 
 #include "engine/autograd.h"
 #include "engine/conv_backend.h"
@@ -281,16 +282,16 @@ struct ModelRun {
 // Walks the autograd graph below `root` and counts the bfloat16 inputs of its ops.
 int64_t count_bf16_inputs(const Tensor& root) {
   int64_t n = 0;
-  std::vector<const Node*> todo{root.grad_fn().get()}, seen;
-  while (!todo.empty()) {
-    const Node* node = todo.back();
-    todo.pop_back();
-    if (!node || std::find(seen.begin(), seen.end(), node) != seen.end()) continue;
-    seen.push_back(node);
+  std::vector<const Node*> stack{root.grad_fn().get()};
+  std::unordered_set<const Node*> visited;
+  while (!stack.empty()) {
+    const Node* node = stack.back();
+    stack.pop_back();
+    if (!node || !visited.insert(node).second) continue;
     for (const Tensor& in : node->inputs)
       if (in.defined()) {
         n += in.dtype() == DType::BF16;
-        todo.push_back(in.grad_fn().get());
+        stack.push_back(in.grad_fn().get());
       }
   }
   return n;

@@ -4,8 +4,6 @@
 // On the emulated device also: divergent barriers and shuffles abort naming kernel and line.
 #include "tests/test_util.h"
 
-#include <cstring>
-
 #include "kernels/bf16.h"
 #include "kernels/cuda/tensor_core.cuh"
 
@@ -15,16 +13,7 @@
 
 namespace mmengine::testing {
 namespace {
-float from_bits(uint32_t b) {
-  float f;
-  std::memcpy(&f, &b, 4);
-  return f;
-}
-float tf32(float x) {
-  uint32_t b;
-  std::memcpy(&b, &x, 4);
-  return from_bits(kernels::tf32_round_bits(b));
-}
+float tf32(float x) { return kernels::bits_float(kernels::tf32_round_bits(kernels::float_bits(x))); }
 
 // cvt.rna.tf32.f32: 10 mantissa bits, ties away from zero.
 TEST(TensorCore, Tf32RoundingIsRoundToNearestTiesAway) {

@@ -60,26 +60,17 @@ inline constexpr EnumEntry<BenchPart> kBenchParts[] = {
     {BenchPart::Pipeline, "pipeline", "the data pipeline's images/s (CPU)"},
     {BenchPart::ConvLayers, "conv-layers", "CUDA: every WRN convolution shape on every backend (in `all` on a GPU only)"}};
 
-// --variants: "all" or a comma-separated list of kBenchParts names; --quick drops the pipeline,
-// --conv-layers means conv-layers alone.
-std::vector<bool> selected_parts(const BenchOpts& o, Device dev, bool emulated) {
-  std::vector<bool> want(std::size(kBenchParts), o.variants == "all");
-  if (o.variants != "all") {
-    std::string rest = o.variants;
-    while (true) {
-      const size_t comma = rest.find(',');
-      want[static_cast<size_t>(enum_parse(kBenchParts, "--variants", rest.substr(0, comma)))] = true;
-      if (comma == std::string::npos) break;
-      rest = rest.substr(comma + 1);
-    }
-  } else if (dev != Device::CUDA || emulated) {  // (the emulator would take hours on it: asked for alone only)
-    want[static_cast<size_t>(BenchPart::ConvLayers)] = false;
-  }
-  if (o.quick) want[static_cast<size_t>(BenchPart::Pipeline)] = false;
-  if (o.conv_layers) {
-    want.assign(std::size(kBenchParts), false);
-    want[static_cast<size_t>(BenchPart::ConvLayers)] = true;
-  }
+uint32_t part_bit(BenchPart p) { return 1u << static_cast<unsigned>(p); }
+
+// --variants: "all" or a comma-separated list of kBenchParts names, as a mask of part_bit;
+// --quick drops the pipeline, --conv-layers means conv-layers alone.
+uint32_t selected_parts(const BenchOpts& o, Device dev, bool emulated) {
+  if (o.conv_layers) return part_bit(BenchPart::ConvLayers);
+  uint32_t want = enum_parse_mask(kBenchParts, "--variants", o.variants);
+  MM_CHECK(want != 0, "--variants: empty list (expected ", enum_choices(kBenchParts), ", or all)");
+  if (o.variants == "all" && (dev != Device::CUDA || emulated))  // (the emulator would take hours: asked for alone only)
+    want &= ~part_bit(BenchPart::ConvLayers);
+  if (o.quick) want &= ~part_bit(BenchPart::Pipeline);
   return want;
 }
 
@@ -284,8 +275,8 @@ int run_bench(const BenchOpts& o) {
               out["model"].get<std::string>().c_str(), (long long)o.batch, repeats, o.warmup);
   if (emulated)
     std::printf("NOTE: emulated CUDA: these are CPU timings of the CUDA emulator, NOT GPU numbers; do not record them\n");
-  const std::vector<bool> parts = selected_parts(o, dev, emulated);
-  auto want = [&](BenchPart p) { return parts[static_cast<size_t>(p)]; };
+  const uint32_t parts = selected_parts(o, dev, emulated);
+  auto want = [&](BenchPart p) { return (parts & part_bit(p)) != 0; };
   MM_CHECK(!want(BenchPart::ConvLayers) || dev == Device::CUDA,
            "bench --conv-layers (or --variants conv-layers): needs --device cuda");
   std::string chosen;
@@ -401,39 +392,35 @@ int run_bench(const BenchOpts& o) {
   }
   if (dev == Device::CUDA && conv_backend() == ConvBackend::Own && kernel_version() == KernelVersion::Current &&
       (want(BenchPart::Versions) || want(BenchPart::Precisions))) {
-    // The earlier kernel versions (MMENGINE_KERNELS=v1|v0, docs/perf-notes.md), in the same run.
+    // The earlier kernel versions (MMENGINE_KERNELS=v1|v0, docs/perf-notes.md) and the precisions, in the same run.
     TrainConfig cfg;
     cfg.epochs = 1;
     cfg.steps_per_epoch = 1 << 20;
-    for (KernelVersion v : {KernelVersion::V1, KernelVersion::V0}) {
-      if (!want(BenchPart::Versions)) break;
-      set_kernel_version(v);
+    auto step_row = [&](const std::string& name) {
       Stats s = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
-      set_kernel_version(KernelVersion::Current);
-      row(std::string("MixMatch step (interleave, ") + kernel_version_name(v) + " kernels)", s, baseline);
-    }
+      row(name, s, baseline);
+    };
+    if (want(BenchPart::Versions))
+      for (KernelVersion v : {KernelVersion::V1, KernelVersion::V0}) {
+        set_kernel_version(v);
+        step_row(std::string("MixMatch step (interleave, ") + kernel_version_name(v) + " kernels)");
+        set_kernel_version(KernelVersion::Current);
+      }
 #ifdef MMENGINE_WITH_CUDA
-    if (!want(BenchPart::Precisions)) {
-      // (not asked for)
-    } else if (!kernels::gemm_tf32_cuda()) {  // the same step with TF32 tensor-core GEMMs (MMENGINE_MATMUL=tf32)
-      kernels::gemm_set_tf32_cuda(true);
-      Stats t = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
-      kernels::gemm_set_tf32_cuda(false);
-      row("MixMatch step (interleave, TF32 GEMMs)", t, baseline);
-    }
-    if (want(BenchPart::Precisions)) {  // the step of `--precision tf32`: TF32 GEMMs and implicit-GEMM convolutions
-      const PrecisionScope tf32(Precision::Tf32, dev, DType::F32);
-      Stats t = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
-      row("MixMatch step (interleave, --precision tf32)", t, baseline);
-    }
-    if (!want(BenchPart::Precisions)) {
-      // (not asked for)
-    } else if (!fusion_enabled(Fusion::BnLeakyRelu)) {
-      std::printf("(MixMatch step with --precision bf16: not measured, it needs the bn-leaky-relu fusion)\n");
-    } else {  // `--precision bf16`: bfloat16 activations through the convolutions and BatchNorm
-      const PrecisionScope bf16(Precision::Bf16, dev, DType::F32);
-      Stats t = measure(dev, o.warmup, repeats, [&] { mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10); });
-      row("MixMatch step (interleave, --precision bf16)", t, baseline);
+    if (want(BenchPart::Precisions)) {
+      if (!kernels::gemm_tf32_cuda()) {  // the same step with TF32 tensor-core GEMMs (MMENGINE_MATMUL=tf32)
+        kernels::gemm_set_tf32_cuda(true);
+        step_row("MixMatch step (interleave, TF32 GEMMs)");
+        kernels::gemm_set_tf32_cuda(false);
+      }
+      for (Precision p : {Precision::Tf32, Precision::Bf16}) {  // the steps of `mmengine train --precision`
+        if (p == Precision::Bf16 && !fusion_enabled(Fusion::BnLeakyRelu)) {
+          std::printf("(MixMatch step with --precision bf16: not measured, it needs the bn-leaky-relu fusion)\n");
+          continue;
+        }
+        const PrecisionScope scope(p, dev, DType::F32);
+        step_row(std::string("MixMatch step (interleave, --precision ") + enum_name(kPrecisions, p) + ")");
+      }
     }
 #endif
   }

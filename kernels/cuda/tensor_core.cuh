@@ -6,7 +6,6 @@
 // tests/test_cuda_language.cpp checks the fragment product against a plain one.
 #pragma once
 #include <cstdint>
-#include <cstring>
 
 #include "kernels/common.h"
 
@@ -34,9 +33,7 @@ MM_DEVICE uint32_t tf32_round(float x) {
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
   return r;
 #else
-  uint32_t bits;
-  std::memcpy(&bits, &x, 4);
-  return tf32_round_bits(bits);
+  return tf32_round_bits(float_bits(x));
 #endif
 }
 
@@ -62,10 +59,7 @@ MM_DEVICE void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uin
   const unsigned full = 0xffffffffu;
   const int lane = static_cast<int>(threadIdx.x % 32), g = lane / 4, t = lane % 4;
   auto value = [](uint32_t bits) {
-    bits &= 0xffffe000u;  // the tensor core reads only the TF32 bits
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return static_cast<double>(f);
+    return static_cast<double>(bits_float(bits & 0xffffe000u));  // the tensor core reads only the TF32 bits
   };
   double arow[2][8], bcol[2][8];
   for (int k = 0; k < 4; ++k) {
@@ -112,10 +106,7 @@ MM_DEVICE void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const ui
   const unsigned full = 0xffffffffu;
   const int lane = static_cast<int>(threadIdx.x % 32), g = lane / 4, t = lane % 4;
   auto half = [](uint32_t reg, int which) {
-    const uint32_t bits = which == 0 ? reg << 16 : reg & 0xffff0000u;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return static_cast<double>(f);
+    return static_cast<double>(bits_float(which == 0 ? reg << 16 : reg & 0xffff0000u));
   };
   double arow[2][16], bcol[2][16];
   for (int q = 0; q < 4; ++q) {  // the lanes of this row group (A) / these columns (B) hold k = 2q, 2q+1, 2q+8, 2q+9
