@@ -44,12 +44,12 @@ void check_ranks_agree(Communicator& comm, uint64_t checksum, int64_t step) {
 
 EvalResult evaluate_across_ranks(Communicator& comm, Module& model, const ImageDataset& data,
                                  const std::vector<int64_t>& indices, Device device, int64_t batch,
-                                 EvalGraphs* graphs) {
-  if (comm.size() == 1) return evaluate(model, data, indices, device, batch, graphs);
+                                 EvalGraphs* graphs, EvalImages* images) {
+  if (comm.size() == 1) return evaluate(model, data, indices, device, batch, graphs, images);
   MM_CHECK(!graphs, "--graph on: not with data parallel");
   std::vector<int64_t> mine;
   for (size_t i = comm.rank(); i < indices.size(); i += comm.size()) mine.push_back(indices[i]);
-  const EvalResult r = evaluate(model, data, mine, device, batch);
+  const EvalResult r = evaluate(model, data, mine, device, batch, nullptr, images);
   std::vector<double> sums{r.loss * r.count, std::round(r.accuracy * r.count / 100.0), static_cast<double>(r.count)};
   comm.all_reduce_sum_host(sums);
   EvalResult all;

@@ -21,7 +21,7 @@ void check_ranks_agree(Communicator& comm, uint64_t checksum, int64_t step);
 // losses and hit counts summed over the ranks: every rank gets the whole set's result.
 EvalResult evaluate_across_ranks(Communicator& comm, Module& model, const ImageDataset& data,
                                  const std::vector<int64_t>& indices, Device device, int64_t batch,
-                                 EvalGraphs* graphs = nullptr);
+                                 EvalGraphs* graphs = nullptr, EvalImages* images = nullptr);
 // The bitwise OR of every rank's flags.
 uint64_t any_rank(Communicator& comm, uint64_t flags);
 

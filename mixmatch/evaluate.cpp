@@ -96,8 +96,22 @@ EvalGraphs::Entry& EvalGraphs::entry(const Module& model) {
   return *entries_.back().second;
 }
 
+Tensor EvalImages::images(const ImageDataset& data, const std::vector<int64_t>& indices, Device device) {
+  for (const Entry& e : entries_)
+    if (e.data == &data && e.device == device && e.indices == indices) return e.images;
+  // Normalized in slices of 1024 images (bounded host staging), then one tensor on the device.
+  std::vector<Tensor> parts;
+  for (size_t begin = 0; begin < indices.size(); begin += 1024) {
+    const size_t end = std::min(indices.size(), begin + 1024);
+    parts.push_back(normalized_images(data, std::vector<int64_t>(indices.begin() + begin, indices.begin() + end), device));
+  }
+  MM_CHECK(!parts.empty(), "evaluation images: an empty image list");
+  entries_.push_back({&data, indices, device, parts.size() == 1 ? parts[0] : concat(parts)});
+  return entries_.back().images;
+}
+
 EvalResult evaluate(Module& model, const ImageDataset& data, const std::vector<int64_t>& indices, Device device,
-                    int64_t batch, EvalGraphs* graphs) {
+                    int64_t batch, EvalGraphs* graphs, EvalImages* cached) {
   MM_CHECK(!graphs || device == Device::CUDA, "--graph on: evaluation graphs need --device cuda");
 #ifndef MMENGINE_WITH_CUDA
   MM_CHECK(!graphs, "--graph on: this build has no CUDA");
@@ -133,10 +147,11 @@ EvalResult evaluate(Module& model, const ImageDataset& data, const std::vector<i
     graph->settings = now;
   }
 #endif
+  const Tensor all_images = cached ? cached->images(data, indices, device) : Tensor();
   for (int64_t begin = 0; begin < n; begin += batch) {
     const int64_t end = std::min(n, begin + batch);
-    std::vector<int64_t> idx(indices.begin() + begin, indices.begin() + end);
-    Tensor images = normalized_images(data, idx, device);
+    const Tensor images = cached ? slice(all_images, begin, end)
+                                 : normalized_images(data, std::vector<int64_t>(indices.begin() + begin, indices.begin() + end), device);
     double* out = scores.data<double>() + 2 * begin;
 #ifdef MMENGINE_WITH_CUDA
     if (graph && end - begin == batch) {

@@ -39,7 +39,28 @@ class EvalGraphs {
   std::vector<std::pair<const Module*, std::unique_ptr<Entry>>> entries_;
 };
 
+// The normalized images of the lists a run evaluates on, kept on the evaluation device from
+// the first evaluate() that uses them (the trainer evaluates the same validation and test
+// lists for two models at every evaluation: one normalization and upload per list and run,
+// not one per call). Keyed by the dataset's address, the list and the device: the datasets
+// must outlive the cache. The same numbers as without it (the same normalization).
+class EvalImages {
+ public:
+  // [indices.size(), C, H, W] float32 on `device` (shares the kept storage).
+  Tensor images(const ImageDataset& data, const std::vector<int64_t>& indices, Device device);
+
+ private:
+  struct Entry {
+    const ImageDataset* data;
+    std::vector<int64_t> indices;
+    Device device;
+    Tensor images;
+  };
+  std::vector<Entry> entries_;
+};
+
+// `images`: where the normalized images come from (null: normalized per batch, per call).
 EvalResult evaluate(Module& model, const ImageDataset& data, const std::vector<int64_t>& indices, Device device,
-                    int64_t batch = 256, EvalGraphs* graphs = nullptr);
+                    int64_t batch = 256, EvalGraphs* graphs = nullptr, EvalImages* images = nullptr);
 
 }  // namespace mmengine

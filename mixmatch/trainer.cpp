@@ -256,15 +256,17 @@ TrainSummary train_mixmatch(const TrainConfig& requested) {
   // --graph on: the evaluation forwards are CUDA graphs too (mixmatch/evaluate.h; declared after
   // the models it is keyed by, so it goes first).
   std::unique_ptr<EvalGraphs> eval_graphs = cfg.graph == GraphMode::On ? std::make_unique<EvalGraphs>() : nullptr;
+  EvalImages eval_images;  // the validation and test images, normalized once on the device
   // Evaluates teacher and student on validation and test and (with `select`) keeps the best
   // model; returns the metric columns.
   auto evaluate_all = [&](int64_t done, int64_t epoch, bool select) {
     const auto eval_t0 = std::chrono::steady_clock::now();
     check_ranks_agree(*comm, training_state_checksum({&student, &teacher}, adam), done);
-    EvalResult tv = evaluate_across_ranks(*comm, teacher, data.train, val_eval, device, cfg.eval_batch, eval_graphs.get()),
-               tt = evaluate_across_ranks(*comm, teacher, data.test, test_eval, device, cfg.eval_batch, eval_graphs.get()),
-               sv = evaluate_across_ranks(*comm, student, data.train, val_eval, device, cfg.eval_batch, eval_graphs.get()),
-               st = evaluate_across_ranks(*comm, student, data.test, test_eval, device, cfg.eval_batch, eval_graphs.get());
+    auto eval = [&](Module& model, const ImageDataset& set, const std::vector<int64_t>& list) {
+      return evaluate_across_ranks(*comm, model, set, list, device, cfg.eval_batch, eval_graphs.get(), &eval_images);
+    };
+    EvalResult tv = eval(teacher, data.train, val_eval), tt = eval(teacher, data.test, test_eval),
+               sv = eval(student, data.train, val_eval), st = eval(student, data.test, test_eval);
     // With --ema off the teacher never moves: the student is the model that is selected.
     const EvalResult& sel_val = cfg.ema ? tv : sv;
     const EvalResult& sel_test = cfg.ema ? tt : st;

@@ -399,6 +399,23 @@ void expect_evaluate_matches_host_loop(Device d) {
   EXPECT_EQ(got.loss, loss / idx.size());
   EXPECT_EQ(got.accuracy, 100.0 * correct / idx.size());
   EXPECT_EQ(evaluate(model, data.train, {}, d, 5).count, 0);
+  // The images kept on the device between calls (EvalImages): the same numbers; one tensor per
+  // list, made once (the second call and another model reuse it), another list another one.
+  model.train();
+  EvalImages cache;
+  for (int call = 0; call < 2; ++call) {
+    const EvalResult c = evaluate(model, data.train, idx, d, 5, nullptr, &cache);
+    EXPECT_EQ(c.loss, got.loss) << "call " << call;
+    EXPECT_EQ(c.accuracy, got.accuracy) << "call " << call;
+    EXPECT_EQ(c.count, got.count);
+  }
+  const Tensor kept = cache.images(data.train, idx, d);
+  EXPECT_EQ(kept.shape(), (Shape{static_cast<int64_t>(idx.size()), 3, 8, 8}));
+  EXPECT_EQ(kept.device(), d);
+  EXPECT_EQ(kept.to_vector(), normalized_images(data.train, idx, d).to_vector());
+  const std::vector<int64_t> other(idx.begin(), idx.begin() + 7);
+  EXPECT_NE(cache.images(data.train, other, d).raw(), kept.raw());
+  EXPECT_EQ(cache.images(data.train, idx, d).raw(), kept.raw()) << "the first list's images were made again";
 }
 
 TEST(Evaluate, ScoresOnTheDeviceEqualTheHostLoop) { expect_evaluate_matches_host_loop(Device::CPU); }
