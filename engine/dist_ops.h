@@ -17,13 +17,18 @@ Tensor all_reduce_sum(const Tensor& x, Communicator& comm);
 // gradient (every rank computes the same loss from the gathered rows, so no communication).
 Tensor all_gather_rows(const Tensor& x, Communicator& comm);
 
-// Training-mode BatchNorm with the statistics of the rows of every rank: per channel the
-// count, sum and sum of squares are all-reduced (one collective) and give the global mean and
-// biased variance; backward all-reduces the two per-channel gradient sums through the same
-// op (on one rank too: the caller picks batch_norm_train where no ranks are involved). `stats` gets the global statistics (count:
-// the global count, the shards being equal).
+// Training-mode BatchNorm with the statistics of the rows of every rank (synchronized BN;
+// engine/ops_batchnorm.cpp, the phases of kernels/batchnorm.h): the options of
+// batch_norm_train (row groups: group g's statistics are those of group g's rows on every
+// rank; fused LeakyReLU; running statistics moved with the global count), each rank holding
+// the same number of rows. Forward: this rank's per-(group, channel) sum and centered sum of
+// squares (float64), all-gathered and combined in rank order (every rank computes the same
+// mean and biased variance; one collective). Backward: the two per-(group, channel) gradient
+// sums all-reduced (one collective); the gamma and beta gradients are this rank's own (the
+// data-parallel gradient all-reduce sums them). On one rank: batch_norm_train's numbers bit for
+// bit. `stats` gets the global statistics (count: per group, all ranks).
 Tensor batch_norm_train_sync(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats,
-                             Communicator& comm);
+                             Communicator& comm, const BatchNormTrainOptions& options = {});
 
 // Sums every defined .grad over ranks, packed into buckets of at most bucket_bytes (one
 // collective per bucket). Afterwards every rank holds the same gradients.

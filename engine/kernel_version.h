@@ -53,4 +53,17 @@ bool fusion_enabled(Fusion f);  // not switched off, and the current kernels
 void set_fusion_enabled(Fusion f, bool on);
 const char* fusion_name(Fusion f);
 
+// Switches one fusion for the lifetime of the object, then back to what it was.
+class FusionScope {
+ public:
+  FusionScope(Fusion f, bool on) : f_(f), was_(fusion_enabled(f)) { set_fusion_enabled(f, on); }
+  ~FusionScope() { set_fusion_enabled(f_, was_); }
+  FusionScope(const FusionScope&) = delete;
+  FusionScope& operator=(const FusionScope&) = delete;
+
+ private:
+  Fusion f_;
+  bool was_;
+};
+
 }  // namespace mmengine

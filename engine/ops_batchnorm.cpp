@@ -2,6 +2,8 @@
 
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
+#include "engine/dist.h"
+#include "engine/dist_ops.h"
 #include "engine/kernel_version.h"
 #include "engine/profiler.h"
 #include "engine/ops_nn.h"
@@ -130,6 +132,97 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
             X.data<A>(), gy.data<A>(), leaky ? Y.data<A>() : nullptr, static_cast<T>(slope), Gm.data<T>(),
             mean.data<T>(), invstd.data<T>(), gx.data<A>(), need_gamma ? gg.data<T>() : nullptr,
             need_beta ? gb.data<T>() : nullptr, G, N, C, HW, data_or_null(work));
+      });
+    }
+    return std::vector<Tensor>{gx, gg, gb};
+  });
+}
+
+// The phases of kernels/batchnorm.h's synchronized BatchNorm, the collectives between them.
+Tensor batch_norm_train_sync(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats,
+                             Communicator& comm, const BatchNormTrainOptions& opt) {
+  check_param("batch_norm (synchronized)", x, gamma);
+  check_param("batch_norm (synchronized)", x, beta);
+  MM_CHECK(x.dim() >= 2 && gamma.dim() == 1 && gamma.size(0) == x.size(1) && beta.shape() == gamma.shape(),
+           "batch_norm (synchronized): needs x [N, C, ...] and gamma, beta [C], got ", describe(x), ", ",
+           describe(gamma), ", ", describe(beta));
+  MM_CHECK(eps > 0, "batch_norm: eps must be positive, got ", eps);
+  check_options(x, opt);
+  MM_CHECK(!v0_kernels(x.device()), "batch_norm (synchronized): --bn-sync global needs the current BatchNorm kernels, "
+                                    "not MMENGINE_KERNELS=", kernel_version_name(kernel_version()),
+           " (no synchronized phases there); unset it or use --bn-sync local");
+  const int64_t G = opt.groups, N = x.size(0) / G, C = x.size(1), HW = x.numel() / std::max<int64_t>(1, x.size(0) * C);
+  const int64_t R = comm.size();
+  MM_CHECK(N * HW >= 1 && R * N * HW > 1, "batch_norm (synchronized) in training mode needs values on every rank and "
+           "more than one per channel and group in all, got ", describe(x), " in ", G, " groups on ", R, " ranks");
+  const Device dev = x.device();
+  const DType pt = param_dtype(x.dtype());
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), dev);
+  const Shape stat_shape = G == 1 ? Shape{C} : Shape{G, C};
+  Tensor mean = Tensor::empty(stat_shape, pt, dev), var = Tensor::empty(stat_shape, pt, dev),
+         invstd = Tensor::empty(stat_shape, pt, dev);
+  Tensor moments = Tensor::empty({1, 2 * G * C}, DType::F64, dev), gathered;
+  {
+    MM_PROFILE("batchnorm", dev);
+    Tensor work = bn_workspace(dev, G, N, C, HW);
+    MM_DISPATCH_STORAGE(x.dtype(), A, {
+      using T = kernels::compute_t<A>;
+      MM_KERNEL2(dev, batchnorm_moments, T, A)(x.data<A>(), moments.data<double>(), G, N, C, HW, data_or_null(work));
+    });
+  }
+  {
+    MM_PROFILE("collectives", dev);
+    gathered = comm.all_gather_rows(moments);
+  }
+  MM_CHECK(gathered.shape() == (Shape{R, 2 * G * C}), "batch_norm (synchronized): the ranks' statistics gathered as ",
+           describe(gathered), ", expected [", R, ", ", 2 * G * C, "] (every rank must run the same BatchNorm)");
+  {
+    MM_PROFILE("batchnorm", dev);
+    Tensor stat = dev == Device::CUDA ? Tensor::empty({2 * G * C}, DType::F64, dev) : Tensor();  // CUDA only
+    MM_DISPATCH_STORAGE(x.dtype(), A, {
+      using T = kernels::compute_t<A>;
+      MM_KERNEL2(dev, batchnorm_forward_gathered, T, A)(x.data<A>(), gamma.data<T>(), beta.data<T>(),
+                                                        gathered.data<double>(), R, y.data<A>(), mean.data<T>(),
+                                                        var.data<T>(), invstd.data<T>(), N, C, HW, eps,
+                                                        kernel_extras<T>(opt), data_or_null(stat));
+    });
+  }
+  if (stats) *stats = BatchStats{mean, var, R * N * HW};
+  Tensor X = x.detach(), Gm = gamma.detach();
+  const bool leaky = opt.leaky_slope >= 0;
+  const double slope = leaky ? opt.leaky_slope : 0.0;
+  Tensor Y = leaky ? y.detach() : Tensor();
+  const bool need_gamma = gamma.requires_grad(), need_beta = beta.requires_grad();
+  Communicator* c = &comm;  // the process's communicator outlives every graph
+  return record(y, leaky ? "batch_norm_sync_leaky_relu" : "batch_norm_sync", {x, gamma, beta}, [=](const Tensor& gy) {
+    Tensor gx = Tensor::empty(X.shape(), X.dtype(), X.device());
+    Tensor gg, gb;
+    if (need_gamma) gg = Tensor::empty({C}, pt, X.device());
+    if (need_beta) gb = Tensor::empty({C}, pt, X.device());
+    Tensor local = Tensor::empty({2 * G * C}, DType::F64, X.device());
+    {
+      MM_PROFILE("batchnorm", X.device());
+      Tensor work = bn_workspace(X.device(), G, N, C, HW);
+      MM_DISPATCH_STORAGE(X.dtype(), A, {
+        using T = kernels::compute_t<A>;
+        MM_KERNEL2(X.device(), batchnorm_grad_moments, T, A)(X.data<A>(), gy.data<A>(), leaky ? Y.data<A>() : nullptr,
+                                                             static_cast<T>(slope), mean.data<T>(), invstd.data<T>(),
+                                                             local.data<double>(), G, N, C, HW, data_or_null(work));
+      });
+    }
+    Tensor reduced = local.clone();
+    {
+      MM_PROFILE("collectives", X.device());
+      c->all_reduce_sum(reduced);
+    }
+    {
+      MM_PROFILE("batchnorm", X.device());
+      MM_DISPATCH_STORAGE(X.dtype(), A, {
+        using T = kernels::compute_t<A>;
+        MM_KERNEL2(X.device(), batchnorm_backward_reduced, T, A)(
+            X.data<A>(), gy.data<A>(), leaky ? Y.data<A>() : nullptr, static_cast<T>(slope), Gm.data<T>(),
+            mean.data<T>(), invstd.data<T>(), local.data<double>(), reduced.data<double>(), R, gx.data<A>(),
+            need_gamma ? gg.data<T>() : nullptr, need_beta ? gb.data<T>() : nullptr, G, N, C, HW);
       });
     }
     return std::vector<Tensor>{gx, gg, gb};

@@ -15,8 +15,8 @@
 //         adds in float rounded once; pooling, the classifier, losses, optimizer and EMA in FP32;
 //         cuBLAS GEMMs TF32 on CUDA (the classifier; FP32 on the CPU). CPU or CUDA: the bf16
 //         kernels' CPU twins round as the CUDA kernels do. Needs the bn-leaky-relu fusion; refuses
-//         MMENGINE_CONV=cudnn (no bf16 path there) and, data parallel, --bn-sync global (checked
-//         by mixmatch/config.cpp's validate); with --conv-bias on the bias is added in FP32.
+//         MMENGINE_CONV=cudnn (no bf16 path there); with --conv-bias on the bias is added in
+//         FP32; data parallel, synchronized BN exchanges float64 statistics (no bf16 collective).
 // A run's precision is part of its experiment (config.json; --resume refuses another).
 #pragma once
 #include <string>

@@ -12,11 +12,12 @@
 // `workspace` holds batchnorm_workspace_<device>(G, N, C, HW) doubles on the device of the
 // operands (the CUDA kernels keep per-(group, channel, split) partial sums there, so the
 // channels x splits grid fills the GPU; the CPU needs none: 0, and the pointer may be null).
-// The phases are separable for a distributed caller: CUDA forward = partial sums (workspace
-// [0, G*C*S)), partial centered squares around the mean of those sums ([G*C*S, 2*G*C*S)), apply;
-// backward = partial (sum g, sum g*xhat), input gradient. Partial (g, c, s) sits at
-// (g * C + c) * S + s. Every reduction runs in a fixed order: results do not depend on
-// scheduling, and with G groups every group's numbers equal those of a G = 1 call on its rows.
+// The CUDA phases: forward = partial sums (workspace [0, G*C*S)), partial centered squares
+// around the mean of those sums ([G*C*S, 2*G*C*S)), apply; backward = partial (sum g,
+// sum g*xhat), input gradient. Partial (g, c, s) sits at (g * C + c) * S + s. A distributed
+// caller runs them with collectives in between (synchronized BatchNorm, below). Every
+// reduction runs in a fixed order: results do not depend on scheduling, and with G groups
+// every group's numbers equal those of a G = 1 call on its rows.
 //
 // The activations (x, y, gy, gx, y_act) are stored as A, the parameters, statistics and
 // running statistics as T: A = T (float, double), or A = bf16 with T = float (--precision bf16:
@@ -53,6 +54,41 @@ void batchnorm_backward_cpu(const A* x, const A* gy, const A* y_act, T slope, co
                             const T* invstd, A* gx, T* ggamma, T* gbeta, int64_t G, int64_t N, int64_t C, int64_t HW,
                             double* workspace);
 
+// Synchronized BatchNorm (data parallel, engine/dist_ops.h): the training forward and
+// backward above in phases, with the caller's collectives between them. Every rank holds
+// N rows of each of the G groups (the same N on every rank: the caller's contract, not
+// checked here); the statistics of group g are those of group g's rows on all R ranks (count
+// R*N*HW). Moments are float64 [2, G, C]; forward_gathered takes G from extras.groups.
+// 1. batchnorm_moments: this rank's [sum; sum of squares centered on this rank's own group
+//    mean] (two passes, as the training forward).
+// 2. (caller: all-gather the R ranks' moments in rank order: [R, 2, G, C])
+// 3. batchnorm_forward_gathered: per (group, channel) the ranks combined in rank order
+//    (mean = sum of the sums / (R N HW); M2 = sum of M2_r + N HW (mean_r - mean)^2: no
+//    E[x^2] - E[x]^2 cancellation), then the apply of batchnorm_forward_train (LeakyReLU, the
+//    running statistics with the count R*N*HW). Same inputs, same numbers on every rank; with
+//    R = 1 the numbers of batchnorm_forward_train bit for bit. `stat_workspace`: 2*G*C doubles.
+// 4. batchnorm_grad_moments: this rank's [sum g; sum g * xhat] (g as in the backward above,
+//    xhat with the forward's mean and inverse std).
+// 5. (caller: all-reduce them: the sums over the ranks)
+// 6. batchnorm_backward_reduced: the input gradient from the reduced sums and the count
+//    R*N*HW; ggamma and gbeta (may be null) from this rank's own sums, the groups added in
+//    group order (the caller's parameter-gradient all-reduce sums them over the ranks). With
+//    R = 1 (reduced = local): batchnorm_backward's numbers bit for bit.
+// `workspace` as above (batchnorm_workspace_<device>(G, N, C, HW) doubles).
+template <typename T, typename A = T>
+void batchnorm_moments_cpu(const A* x, double* moments, int64_t G, int64_t N, int64_t C, int64_t HW, double* workspace);
+template <typename T, typename A = T>
+void batchnorm_forward_gathered_cpu(const A* x, const T* gamma, const T* beta, const double* gathered, int64_t R, A* y,
+                                    T* mean, T* var, T* invstd, int64_t N, int64_t C, int64_t HW, double eps,
+                                    const BnTrainExtras<T>& extras, double* stat_workspace);
+template <typename T, typename A = T>
+void batchnorm_grad_moments_cpu(const A* x, const A* gy, const A* y_act, T slope, const T* mean, const T* invstd,
+                                double* moments, int64_t G, int64_t N, int64_t C, int64_t HW, double* workspace);
+template <typename T, typename A = T>
+void batchnorm_backward_reduced_cpu(const A* x, const A* gy, const A* y_act, T slope, const T* gamma, const T* mean,
+                                    const T* invstd, const double* local, const double* reduced, int64_t R, A* gx,
+                                    T* ggamma, T* gbeta, int64_t G, int64_t N, int64_t C, int64_t HW);
+
 // Eval mode, forward only (no backward: callers without gradients): y = act(x gs + sh) with
 // the running statistics, gs = gamma (var + eps)^-1/2, sh = beta - mean gs, act LeakyReLU(slope)
 // when leaky; one pass over x, the same bits as the composed eval ops (batchnorm_math.h).
@@ -72,6 +108,22 @@ template <typename T, typename A = T>
 void batchnorm_backward_cuda(const A* x, const A* gy, const A* y_act, T slope, const T* gamma, const T* mean,
                              const T* invstd, A* gx, T* ggamma, T* gbeta, int64_t G, int64_t N, int64_t C, int64_t HW,
                              double* workspace, cudaStream_t stream);
+template <typename T, typename A = T>
+void batchnorm_moments_cuda(const A* x, double* moments, int64_t G, int64_t N, int64_t C, int64_t HW, double* workspace,
+                            cudaStream_t stream);
+template <typename T, typename A = T>
+void batchnorm_forward_gathered_cuda(const A* x, const T* gamma, const T* beta, const double* gathered, int64_t R, A* y,
+                                     T* mean, T* var, T* invstd, int64_t N, int64_t C, int64_t HW, double eps,
+                                     const BnTrainExtras<T>& extras, double* stat_workspace, cudaStream_t stream);
+template <typename T, typename A = T>
+void batchnorm_grad_moments_cuda(const A* x, const A* gy, const A* y_act, T slope, const T* mean, const T* invstd,
+                                 double* moments, int64_t G, int64_t N, int64_t C, int64_t HW, double* workspace,
+                                 cudaStream_t stream);
+template <typename T, typename A = T>
+void batchnorm_backward_reduced_cuda(const A* x, const A* gy, const A* y_act, T slope, const T* gamma, const T* mean,
+                                     const T* invstd, const double* local, const double* reduced, int64_t R, A* gx,
+                                     T* ggamma, T* gbeta, int64_t G, int64_t N, int64_t C, int64_t HW,
+                                     cudaStream_t stream);
 // The first GPU version (one block per channel, no workspace, one group, nothing fused), kept
 // as the benchmark baseline.
 template <typename T>

@@ -69,4 +69,24 @@ MM_HD void bn_running_update(const BnTrainExtras<T>& e, int64_t c, T mean, T var
   e.running_var[c] = bn_running_value(e.running_var[c], var, 1.0 - e.momentum, e.momentum * unbias);
 }
 
+// Synchronized BatchNorm (kernels/batchnorm.h, phase 3): statistics row gc of GC rows
+// ((group, channel) pairs) from the R ranks' moments gathered as [R, 2, GC] (sum; sum of
+// squares centered on the rank's own mean), each rank holding `count` values, combined in
+// rank order: the mean and the biased variance of all R * count values. With R = 1 exactly
+// the single-process numbers (sum / count, centered sum / count).
+MM_HD void bn_combine_moments(const double* gathered, int64_t R, int64_t GC, int64_t gc, double count, double& mu,
+                              double& var) {
+  const double total = static_cast<double>(R) * count;
+  double s = gathered[gc];
+  for (int64_t r = 1; r < R; ++r) s += gathered[r * 2 * GC + gc];
+  mu = s / total;
+  double m2 = 0;
+  for (int64_t r = 0; r < R; ++r) {
+    const double d = gathered[r * 2 * GC + gc] / count - mu;
+    const double term = gathered[(r * 2 + 1) * GC + gc] + count * d * d;
+    m2 = r == 0 ? term : m2 + term;
+  }
+  var = m2 / total;
+}
+
 }  // namespace mmengine::kernels

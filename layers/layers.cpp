@@ -59,27 +59,11 @@ void BatchNorm2d::move_running_stats(const Tensor& mean, const Tensor& var, int6
   running_var.copy_from(add(mul(running_var, 1.0 - momentum), mul(var, momentum * unbias)));
 }
 
-// Data parallel, --bn-sync global: the statistics of every rank's rows (engine/dist_ops.h),
-// one group, the activation unfused.
-Tensor BatchNorm2d::train_forward_synchronized(const Tensor& x, const ForwardOptions& opts, double slope) {
-  MM_CHECK(opts.groups.empty(), "BatchNorm2d: synchronized statistics take the rows as one group");
-  MM_CHECK(x.dtype() != DType::BF16, "BatchNorm2d: --bn-sync global has no bfloat16 path (use --precision fp32 or "
-                                     "tf32, or --bn-sync local)");
-  BatchStats stats;
-  Tensor y = batch_norm_train_sync(x, weight, bias, eps, &stats, *opts.bn_sync);
-  if (opts.update_running_stats) {
-    ++num_batches_tracked;
-    move_running_stats(stats.mean, stats.var, stats.count);
-  }
-  if (recorder_) recorder_->add({name_, opts.tag, stats.mean.to_vector(), stats.var.to_vector(), stats.count});
-  return slope >= 0 ? leaky_relu(y, slope) : y;
-}
-
 // Training mode, `slope` >= 0: LeakyReLU fused. Row groups run in one call unless the grouped-bn
 // fusion is off (then one call per chunk, concatenated); the running statistics move in the
-// kernel unless bn-running is off (then by elementwise ops, chunk by chunk, as before).
+// kernel unless bn-running is off (then by elementwise ops, chunk by chunk, as before). With
+// opts.bn_sync the statistics are those of every rank's rows (data parallel, --bn-sync global).
 Tensor BatchNorm2d::train_forward(const Tensor& x, const ForwardOptions& opts, double slope) {
-  if (opts.bn_sync) return train_forward_synchronized(x, opts, slope);
   std::vector<RowGroup> groups = opts.groups;
   if (groups.empty()) groups.push_back({opts.update_running_stats, opts.tag});
   const int64_t G = static_cast<int64_t>(groups.size());
@@ -90,6 +74,7 @@ Tensor BatchNorm2d::train_forward(const Tensor& x, const ForwardOptions& opts, d
       ForwardOptions one;
       one.update_running_stats = groups[g].update_running_stats;
       one.tag = groups[g].tag;
+      one.bn_sync = opts.bn_sync;
       outs.push_back(train_forward(parts[g], one, slope));
     }
     return concat(outs);
@@ -108,7 +93,8 @@ Tensor BatchNorm2d::train_forward(const Tensor& x, const ForwardOptions& opts, d
     o.update_mask = mask;
   }
   BatchStats stats;
-  Tensor y = batch_norm_train(x, weight, bias, eps, &stats, o);
+  Tensor y = opts.bn_sync ? batch_norm_train_sync(x, weight, bias, eps, &stats, *opts.bn_sync, o)
+                          : batch_norm_train(x, weight, bias, eps, &stats, o);
   const int64_t C = weight.size(0);
   auto row = [&](const Tensor& t, int64_t g) { return G == 1 ? t : reshape(slice(t, g, g + 1), {C}); };
   for (int64_t g = 0; g < G; ++g) {

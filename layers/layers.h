@@ -32,7 +32,6 @@ class BatchNorm2d : public Module {
 
  private:
   Tensor train_forward(const Tensor& x, const ForwardOptions& opts, double slope);
-  Tensor train_forward_synchronized(const Tensor& x, const ForwardOptions& opts, double slope);
   void move_running_stats(const Tensor& mean, const Tensor& var, int64_t count);
   BnRecorder* recorder_ = nullptr;
   std::string name_;

@@ -27,13 +27,14 @@ struct ForwardOptions {
   bool update_running_stats = true;  // training mode only: whether this call moves the running stats
   const char* tag = "";              // what the batch holds, for the BN statistics recorder
   // Training mode only: BatchNorm statistics over the rows of every rank of this communicator
-  // (synchronized BN, engine/dist_ops.h); null: this call's own rows. Not with groups.
+  // (synchronized BN, engine/dist_ops.h; with groups: each group's rows on every rank); null:
+  // this call's own rows.
   Communicator* bn_sync = nullptr;
   // Empty: the batch is one batch. Otherwise the rows are groups.size() equal chunks that every
   // training-mode BatchNorm normalizes with per-chunk statistics (MixMatch's interleaved and
   // separate modes in one pass): chunk g moves the running statistics (after chunks < g) iff
-  // groups[g].update_running_stats and is recorded with groups[g].tag; the two fields above
-  // are then unused. The result equals one forward per chunk with those options.
+  // groups[g].update_running_stats and is recorded with groups[g].tag; update_running_stats
+  // and tag above are then unused. The result equals one forward per chunk with those options.
   std::vector<RowGroup> groups;
 };
 

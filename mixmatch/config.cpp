@@ -141,9 +141,6 @@ void validate(const TrainConfig& c) {
   MM_CHECK(c.batch_size % c.world_size == 0, "--batch-size ", c.batch_size, ": must be divisible by the number of ranks (",
            c.world_size, "), since every chunk of the mixed batch is split by rows across the ranks");
   MM_CHECK(!(c.resume && c.overwrite), "--resume and --overwrite exclude each other");
-  MM_CHECK(!(c.precision == Precision::Bf16 && c.world_size > 1 && c.bn_sync == BnSync::Global),
-           "--precision bf16: --bn-sync global (synchronized BatchNorm across ", c.world_size,
-           " ranks) has no bfloat16 path; use --bn-sync local or --precision fp32|tf32");
   MM_CHECK(!(c.lr_scale_sqrt && c.bn_mode != BnMode::Single), "--lr-scale sqrt: only meaningful with --bn-mode single");
 }
 

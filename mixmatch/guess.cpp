@@ -1,6 +1,7 @@
 #include "mixmatch/guess.h"
 
 #include "engine/autograd.h"
+#include "engine/kernel_version.h"
 #include "engine/ops.h"
 
 namespace mmengine {
@@ -17,11 +18,22 @@ Tensor sharpen(const Tensor& p, double temperature) {
 Tensor guess_labels(Module& model, const std::vector<Tensor>& views, double temperature, const ForwardOptions& opts) {
   MM_CHECK(!views.empty(), "guess_labels: no views");
   NoGrad ng;
-  Tensor avg;
-  for (const auto& u : views) {
-    Tensor p = softmax(model(u, opts));
-    avg = avg.defined() ? add(avg, p) : p;
+  bool same_shape = true;
+  for (const Tensor& u : views) same_shape = same_shape && u.shape() == views[0].shape();
+  std::vector<Tensor> probs;
+  if (views.size() > 1 && views.size() <= 32 && same_shape && opts.groups.empty() &&
+      fusion_enabled(Fusion::GroupedBatchNorm)) {
+    // One pass over the K views, BatchNorm statistics per view: K forwards' statistics and
+    // running updates (the convolutions over K B images: other GEMM shapes on CUDA, so equal
+    // to reduction tolerance there; tests/test_fusions.cpp).
+    ForwardOptions grouped = opts;
+    grouped.groups.assign(views.size(), RowGroup{opts.update_running_stats, opts.tag});
+    probs = split(softmax(model(concat(views), grouped)), views[0].size(0));
+  } else {
+    for (const auto& u : views) probs.push_back(softmax(model(u, opts)));
   }
+  Tensor avg = probs[0];
+  for (size_t k = 1; k < probs.size(); ++k) avg = add(avg, probs[k]);
   return sharpen(mul(avg, 1.0 / static_cast<double>(views.size())), temperature);
 }
 

@@ -9,8 +9,10 @@
 namespace mmengine {
 
 Tensor sharpen(const Tensor& p, double temperature);
-// Forwards every view through the model (training-mode BN, per the recipe's update rule),
-// averages the softmaxes and sharpens; no gradient is recorded.
+// Forwards every view through the model (training-mode BN, per the recipe's update rule,
+// statistics per view: views of one shape run as one grouped pass unless the grouped-bn
+// fusion is off, equal to one forward per view to reduction tolerance), averages the
+// softmaxes in view order and sharpens; no gradient is recorded.
 Tensor guess_labels(Module& model, const std::vector<Tensor>& views, double temperature, const ForwardOptions& opts);
 
 }  // namespace mmengine

@@ -18,11 +18,14 @@
 namespace mmengine {
 
 namespace {
+// The communicator of synchronized BN (--bn-sync global across ranks), else null.
+Communicator* bn_sync_of(const StepRanks& ranks) { return ranks.distributed() && ranks.sync_bn ? ranks.comm : nullptr; }
+
 ForwardOptions call_options(BnUpdate update, bool first_call, const char* tag, const StepRanks& ranks = {}) {
   ForwardOptions o;
   o.update_running_stats = update != BnUpdate::First || first_call;
   o.tag = tag;
-  if (ranks.distributed() && ranks.sync_bn) o.bn_sync = ranks.comm;
+  o.bn_sync = bn_sync_of(ranks);
   return o;
 }
 
@@ -70,17 +73,29 @@ Tensor forward_mixed(Module& model, const Tensor& mixed, int64_t batch, BnMode m
     return mode == BnMode::Interleave ? "interleaved" : (i == 0 ? "labeled-mixed" : "unlabeled-mixed");
   };
   std::vector<Tensor> logits;
-  if (!ranks.distributed() && fusion_enabled(Fusion::GroupedBatchNorm) && mixed.size(0) % batch == 0 &&
-      chunks.size() > 1 && chunks.size() <= 32) {
-    // One pass over all chunks, BatchNorm statistics per chunk: the same numbers as one call
-    // per chunk (the convolution weight gradients add the chunks in another order).
+  if (fusion_enabled(Fusion::GroupedBatchNorm) && mixed.size(0) % batch == 0 && chunks.size() > 1 &&
+      chunks.size() <= 32) {
+    // One pass over all chunks (this rank's rows of each, data parallel), BatchNorm statistics
+    // per chunk: the same numbers as one call per chunk (the convolution weight gradients add
+    // the chunks in another order). Data parallel, the gathered logits are rank-major
+    // ([rank][chunk][rows]) and are put back chunk by chunk.
     ForwardOptions grouped;
+    grouped.bn_sync = bn_sync_of(ranks);
+    std::vector<Tensor> mine;
     for (size_t i = 0; i < chunks.size(); ++i) {
       ForwardOptions one = call_options(update, i == 0, tag_of(i));
       grouped.groups.push_back({one.update_running_stats, one.tag});
+      mine.push_back(shard(chunks[i], ranks));
     }
-    logits = split(model(mode == BnMode::Interleave ? concat(chunks) : mixed, grouped), batch);
-  } else {  // data parallel: one forward per chunk of this rank's rows, the logits gathered
+    const bool whole = !ranks.distributed() && mode == BnMode::Separate;  // the chunks are `mixed` itself
+    Tensor all = gathered(model(whole ? mixed : concat(mine), grouped), ranks);
+    const int64_t rows = mine[0].size(0), G = static_cast<int64_t>(chunks.size());
+    for (int64_t g = 0; g < G; ++g) {
+      std::vector<Tensor> parts;
+      for (int r = 0; r < ranks.size(); ++r) parts.push_back(slice(all, (r * G + g) * rows, (r * G + g + 1) * rows));
+      logits.push_back(parts.size() == 1 ? parts[0] : concat(parts));
+    }
+  } else {  // one forward per chunk of this rank's rows, the logits gathered
     for (size_t i = 0; i < chunks.size(); ++i)
       logits.push_back(gathered(model(shard(chunks[i], ranks), call_options(update, i == 0, tag_of(i), ranks)), ranks));
   }
@@ -121,7 +136,7 @@ StepResult mixmatch_step(WideResNet& student, WideResNet* teacher, Adam& adam, c
   ForwardOptions guess_opts;
   guess_opts.update_running_stats = cfg.bn_update == BnUpdate::All;
   guess_opts.tag = "unlabeled";
-  if (ranks.distributed() && ranks.sync_bn) guess_opts.bn_sync = ranks.comm;
+  guess_opts.bn_sync = bn_sync_of(ranks);
   std::vector<Tensor> views;
   for (auto& u : b.u) views.push_back(shard(u, ranks));
   Tensor q = gathered(guess_labels(student, views, cfg.T, guess_opts), ranks);

@@ -18,6 +18,7 @@
 #include "layers/bn_recorder.h"
 #include "layers/wideresnet.h"
 #include "mixmatch/ema.h"
+#include "mixmatch/guess.h"
 #include "mixmatch/step.h"
 #include "tests/test_util.h"
 
@@ -196,15 +197,20 @@ struct ModelRun {
   std::vector<BnRecord> records;
 };
 
-// forward_mixed of a WRN-10-1 in the BN mode, with every fusion on or all off.
-ModelRun run_model(Device d, DType t, BnMode mode, BnUpdate update, bool fused) {
-  for (Fusion f : all_fusions()) set_fusion_enabled(f, fused);
+// The configuration of a WRN-10-1 of dtype t.
+WideResNetConfig wrn10(DType t, double bn_momentum) {
   WideResNetConfig cfg;
   cfg.depth = 10;
   cfg.widen_factor = 1;
   cfg.dtype = t;
-  cfg.bn_momentum = 0.3;
-  WideResNet net(cfg);
+  cfg.bn_momentum = bn_momentum;
+  return cfg;
+}
+
+// forward_mixed of a WRN-10-1 in the BN mode, with every fusion on or all off.
+ModelRun run_model(Device d, DType t, BnMode mode, BnUpdate update, bool fused) {
+  for (Fusion f : all_fusions()) set_fusion_enabled(f, fused);
+  WideResNet net(wrn10(t, 0.3));
   net.to(d);
   BnRecorder rec;
   net.set_bn_recorder(&rec);
@@ -257,6 +263,47 @@ TEST_P(Fusions, GroupedModelPassEqualsOneCallPerChunk) {
       EXPECT_EQ(one.records[i].count, sep.records[i].count) << what << " record " << i;
       for (size_t c = 0; c < one.records[i].mean.size(); ++c)
         EXPECT_NEAR(one.records[i].mean[c], sep.records[i].mean[c], t == DType::F32 ? 1e-4 : 1e-10);
+    }
+  }
+}
+
+// guess_labels runs the K views as one grouped pass: per-view BatchNorm statistics, the
+// running statistics moved view by view, the same records; the convolutions run over K B
+// images instead of B (other GEMM shapes on CUDA), so the guesses are equal to reduction
+// tolerance, the statistics to float64 rounding of their sums.
+TEST_P(Fusions, GroupedGuessEqualsOneForwardPerView) {
+  const Device d = GetParam();
+  for (DType t : {DType::F32, DType::F64}) {
+    auto run = [&](bool grouped) {
+      set_fusion_enabled(Fusion::GroupedBatchNorm, grouped);
+      WideResNet model(wrn10(t, 0.1));
+      model.to(d);
+      BnRecorder rec;
+      model.set_bn_recorder(&rec);
+      ForwardOptions o;
+      o.tag = "unlabeled";
+      std::vector<Tensor> views;
+      for (int k = 0; k < 3; ++k) views.push_back(rand_normal({5, 3, 8, 8}, 60, k, t, d));
+      const Tensor q = guess_labels(model, views, 0.5, o);
+      set_fusion_enabled(Fusion::GroupedBatchNorm, true);
+      std::vector<Tensor> out{q};
+      for (auto& [name, b] : model.named_buffers()) out.push_back(*b);
+      std::vector<BnRecord> records = rec.records();
+      return std::make_pair(out, records);
+    };
+    const auto [one, one_rec] = run(true);
+    const auto [per_view, view_rec] = run(false);
+    const std::string what = t == DType::F32 ? "float32" : "float64";
+    ASSERT_EQ(one.size(), per_view.size());
+    for (size_t i = 0; i < one.size(); ++i)
+      EXPECT_TRUE(all_close(one[i], per_view[i], reduction_tol(t))) << what << (i == 0 ? " guess" : " running statistic");
+    ASSERT_EQ(one_rec.size(), view_rec.size()) << what;
+    ASSERT_GT(one_rec.size(), 3u);
+    for (size_t i = 0; i < one_rec.size(); ++i) {
+      EXPECT_EQ(one_rec[i].layer, view_rec[i].layer) << what << " record " << i;
+      EXPECT_EQ(one_rec[i].count, view_rec[i].count) << what << " record " << i;
+      for (size_t c = 0; c < one_rec[i].mean.size(); ++c)
+        EXPECT_NEAR(one_rec[i].mean[c], view_rec[i].mean[c], t == DType::F32 ? 1e-4 : 1e-10) << what << " record " << i;
     }
   }
 }

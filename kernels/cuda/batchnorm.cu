@@ -146,6 +146,34 @@ __global__ void bn_centered_kernel(const A* x, const double* part_sum, double* p
   if (threadIdx.x == 0) part_ss[b.gc * S + b.s] = v;
 }
 
+// Normalizes (and activates) this block's values with the (group, channel) mean and inverse std.
+template <typename T, typename A>
+__device__ inline void apply_block(const BnBlock& b, const A* x, const T* gamma, const T* beta, A* y, double mu,
+                                   double is, int64_t N, int64_t C, int64_t HW, int64_t S, const BnTrainExtras<T>& e) {
+  const double scale = gamma[b.c] * is, shift = beta[b.c] - mu * scale;
+  for (int64_t n = b.s; n < N; n += S) {
+    const int64_t base = ((b.g * N + n) * C + b.c) * HW;
+    for (int64_t i = threadIdx.x; i < HW; i += blockDim.x)
+      y[base + i] = bn_apply_value(static_cast<T>(x[base + i]), scale, shift, e.leaky, e.slope);
+  }
+}
+
+// The input gradient of this block's values from the (group, channel) sums over `count` values.
+template <typename T, typename A>
+__device__ inline void grad_input_block(const BnBlock& b, const A* x, const A* gy, const A* y_act, T slope,
+                                        const T* gamma, const T* mean, const T* invstd, A* gx, int64_t N, int64_t C,
+                                        int64_t HW, int64_t S, double count, double sum_g, double sum_g_xhat) {
+  const double mu = mean[b.gc], is = invstd[b.gc], k1 = gamma[b.c] * is / count;
+  for (int64_t n = b.s; n < N; n += S) {
+    const int64_t base = ((b.g * N + n) * C + b.c) * HW;
+    for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) {
+      const int64_t k = base + i;
+      gx[k] = bn_input_grad(static_cast<T>(x[k]), bn_output_grad(gy[k], y_act, k, slope), mu, is, k1, count, sum_g,
+                            sum_g_xhat);
+    }
+  }
+}
+
 // Normalizes (and activates) this block's values; block (c, 0) also moves channel c's running
 // statistics by the flagged groups in group order, from the same partials as every block.
 template <typename T, typename A>
@@ -169,12 +197,7 @@ __global__ void bn_apply_kernel(const A* x, const T* gamma, const T* beta, const
         const T hvar = static_cast<T>(partial_total(part_ss, hc, S) / count);
         bn_running_update(e, b.c, hmean, hvar, count);
       }
-  const double scale = gamma[b.c] * is, shift = beta[b.c] - mu * scale;
-  for (int64_t n = b.s; n < N; n += S) {
-    const int64_t base = ((b.g * N + n) * C + b.c) * HW;
-    for (int64_t i = threadIdx.x; i < HW; i += blockDim.x)
-      y[base + i] = bn_apply_value(static_cast<T>(x[base + i]), scale, shift, e.leaky, e.slope);
-  }
+  apply_block(b, x, gamma, beta, y, mu, is, N, C, HW, S, e);
 }
 
 // Partials of (sum g, sum g * xhat), g the gradient at the BatchNorm output: [0, GCS) and [GCS, 2 GCS).
@@ -211,15 +234,67 @@ __global__ void bn_grad_input_kernel(const A* x, const A* gy, const A* y_act, T 
     if (gbeta) gbeta[b.c] = static_cast<T>(t1);
     if (ggamma) ggamma[b.c] = static_cast<T>(t2);
   }
-  const double count = static_cast<double>(N * HW), mu = mean[b.gc], is = invstd[b.gc], k1 = gamma[b.c] * is / count;
-  for (int64_t n = b.s; n < N; n += S) {
-    const int64_t base = ((b.g * N + n) * C + b.c) * HW;
-    for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) {
-      const int64_t k = base + i;
-      gx[k] = bn_input_grad(static_cast<T>(x[k]), bn_output_grad(gy[k], y_act, k, slope), mu, is, k1, count, sum_g,
-                            sum_g_xhat);
+  grad_input_block(b, x, gy, y_act, slope, gamma, mean, invstd, gx, N, C, HW, S, static_cast<double>(N * HW), sum_g,
+                   sum_g_xhat);
+}
+
+// Synchronized BatchNorm (kernels/batchnorm.h). Per statistics row (one thread each): the S
+// partials of two workspace arrays added in split order, as every block above adds them.
+__global__ void bn_totals_kernel(const double* part_a, const double* part_b, double* totals, int64_t GC, int64_t S) {
+  MM_GRID_STRIDE(gc, GC) {
+    totals[gc] = partial_total(part_a, gc, S);
+    totals[GC + gc] = partial_total(part_b, gc, S);
+  }
+}
+
+// One thread per channel: the gathered moments of each group combined, the statistics stored
+// ([G, C] in T; mean and inverse std in double for the apply), the running statistics moved
+// by the flagged groups in group order.
+template <typename T>
+__global__ void bn_combine_kernel(const double* gathered, int64_t R, T* mean, T* var, T* invstd, double* stat, int64_t C,
+                                  double count, double eps, BnTrainExtras<T> e) {
+  const int64_t GC = e.groups * C;
+  MM_GRID_STRIDE(c, C) {
+    for (int64_t g = 0; g < e.groups; ++g) {
+      const int64_t gc = g * C + c;
+      double mu, v;
+      bn_combine_moments(gathered, R, GC, gc, count, mu, v);
+      const double is = 1.0 / sqrt(v + eps);
+      mean[gc] = static_cast<T>(mu);
+      var[gc] = static_cast<T>(v);
+      invstd[gc] = static_cast<T>(is);
+      stat[gc] = mu;
+      stat[GC + gc] = is;
+      if (e.update_mask >> g & 1u) bn_running_update(e, c, mean[gc], var[gc], static_cast<double>(R) * count);
     }
   }
+}
+
+template <typename T, typename A>
+__global__ void bn_apply_stat_kernel(const A* x, const T* gamma, const T* beta, const double* stat, A* y, int64_t N,
+                                     int64_t C, int64_t HW, int64_t S, BnTrainExtras<T> e) {
+  const BnBlock b = bn_block(C, S);
+  apply_block(b, x, gamma, beta, y, stat[b.gc], stat[e.groups * C + b.gc], N, C, HW, S, e);
+}
+
+template <typename T, typename A>
+__global__ void bn_grad_input_reduced_kernel(const A* x, const A* gy, const A* y_act, T slope, const T* gamma,
+                                             const T* mean, const T* invstd, const double* local,
+                                             const double* reduced, A* gx, T* ggamma, T* gbeta, int64_t G, int64_t N,
+                                             int64_t C, int64_t HW, int64_t S, double count) {
+  const BnBlock b = bn_block(C, S);
+  const int64_t GC = G * C;
+  if (blockIdx.y == 0 && threadIdx.x == 0) {  // this rank's parameter gradients, the groups in group order
+    double t1 = 0, t2 = 0;
+    for (int64_t h = 0; h < G; ++h) {
+      t1 += local[h * C + b.c];
+      t2 += local[GC + h * C + b.c];
+    }
+    if (gbeta) gbeta[b.c] = static_cast<T>(t1);
+    if (ggamma) ggamma[b.c] = static_cast<T>(t2);
+  }
+  grad_input_block(b, x, gy, y_act, slope, gamma, mean, invstd, gx, N, C, HW, S, count, reduced[b.gc],
+                   reduced[GC + b.gc]);
 }
 }  // namespace
 
@@ -255,6 +330,20 @@ void batchnorm_forward_eval_cuda(const A* x, const T* gamma, const T* beta, cons
   MM_LAUNCH_CHECK();
 }
 
+namespace {
+// The statistics phase: per (group, channel, split) the partial sums, then the partial centered
+// squares around the mean of those sums (workspace [0, GCS) and [GCS, 2 GCS)).
+template <typename A>
+void launch_partial_moments(const A* x, double* workspace, int64_t G, int64_t N, int64_t C, int64_t HW, int64_t S,
+                            cudaStream_t stream) {
+  const dim3 grid = bn_grid(G, C, S);
+  bn_sum_kernel<<<grid, kThreads, 0, stream>>>(x, workspace, N, C, HW, S);
+  MM_LAUNCH_CHECK();
+  bn_centered_kernel<<<grid, kThreads, 0, stream>>>(x, workspace, workspace + G * C * S, N, C, HW, S);
+  MM_LAUNCH_CHECK();
+}
+}  // namespace
+
 template <typename T, typename A>
 void batchnorm_forward_train_cuda(const A* x, const T* gamma, const T* beta, A* y, T* mean, T* var, T* invstd, int64_t N,
                                   int64_t C, int64_t HW, double eps, const BnTrainExtras<T>& e, double* workspace, cudaStream_t stream) {
@@ -262,11 +351,9 @@ void batchnorm_forward_train_cuda(const A* x, const T* gamma, const T* beta, A* 
   const int64_t G = e.groups, S = splits_for(N, C);
   const dim3 grid = bn_grid(G, C, S);
   double *part_sum = workspace, *part_ss = workspace + G * C * S;
-  // Phase 1: statistics (a distributed caller would all-reduce between the launches).
-  bn_sum_kernel<<<grid, kThreads, 0, stream>>>(x, part_sum, N, C, HW, S);
-  MM_LAUNCH_CHECK();
-  bn_centered_kernel<<<grid, kThreads, 0, stream>>>(x, part_sum, part_ss, N, C, HW, S);
-  MM_LAUNCH_CHECK();
+  // Phase 1: statistics (synchronized BatchNorm exchanges their totals before the apply:
+  // batchnorm_moments_cuda, batchnorm_forward_gathered_cuda).
+  launch_partial_moments(x, workspace, G, N, C, HW, S, stream);
   // Phase 2: apply (+ LeakyReLU, + the running statistics).
   bn_apply_kernel<<<grid, kThreads, 0, stream>>>(x, gamma, beta, part_sum, part_ss, y, mean, var, invstd, N, C, HW, S, eps, e);
   MM_LAUNCH_CHECK();
@@ -283,6 +370,56 @@ void batchnorm_backward_cuda(const A* x, const A* gy, const A* y_act, T slope, c
   MM_LAUNCH_CHECK();
   bn_grad_input_kernel<<<grid, kThreads, 0, stream>>>(x, gy, y_act, slope, gamma, mean, invstd, workspace, gx, ggamma, gbeta, G, N,
                                            C, HW, S);
+  MM_LAUNCH_CHECK();
+}
+
+template <typename T, typename A>
+void batchnorm_moments_cuda(const A* x, double* moments, int64_t G, int64_t N, int64_t C, int64_t HW, double* workspace,
+                            cudaStream_t stream) {
+  if (C == 0) return;
+  const int64_t S = splits_for(N, C);
+  launch_partial_moments(x, workspace, G, N, C, HW, S, stream);
+  bn_totals_kernel<<<grid_for(G * C), kThreads, 0, stream>>>(workspace, workspace + G * C * S, moments, G * C, S);
+  MM_LAUNCH_CHECK();
+}
+
+template <typename T, typename A>
+void batchnorm_forward_gathered_cuda(const A* x, const T* gamma, const T* beta, const double* gathered, int64_t R, A* y,
+                                     T* mean, T* var, T* invstd, int64_t N, int64_t C, int64_t HW, double eps,
+                                     const BnTrainExtras<T>& e, double* stat_workspace, cudaStream_t stream) {
+  if (C == 0) return;
+  const int64_t S = splits_for(N, C);
+  const dim3 grid = bn_grid(e.groups, C, S);
+  bn_combine_kernel<<<grid_for(C), kThreads, 0, stream>>>(gathered, R, mean, var, invstd, stat_workspace, C,
+                                                            static_cast<double>(N * HW), eps, e);
+  MM_LAUNCH_CHECK();
+  bn_apply_stat_kernel<<<grid, kThreads, 0, stream>>>(x, gamma, beta, stat_workspace, y, N, C, HW, S, e);
+  MM_LAUNCH_CHECK();
+}
+
+template <typename T, typename A>
+void batchnorm_grad_moments_cuda(const A* x, const A* gy, const A* y_act, T slope, const T* mean, const T* invstd,
+                                 double* moments, int64_t G, int64_t N, int64_t C, int64_t HW, double* workspace,
+                                 cudaStream_t stream) {
+  if (C == 0) return;
+  const int64_t S = splits_for(N, C), GCS = G * C * S;
+  bn_grad_sums_kernel<<<bn_grid(G, C, S), kThreads, 0, stream>>>(x, gy, y_act, slope, mean, invstd, workspace, N, C, HW,
+                                                                  S, GCS);
+  MM_LAUNCH_CHECK();
+  bn_totals_kernel<<<grid_for(G * C), kThreads, 0, stream>>>(workspace, workspace + GCS, moments, G * C, S);
+  MM_LAUNCH_CHECK();
+}
+
+template <typename T, typename A>
+void batchnorm_backward_reduced_cuda(const A* x, const A* gy, const A* y_act, T slope, const T* gamma, const T* mean,
+                                     const T* invstd, const double* local, const double* reduced, int64_t R, A* gx,
+                                     T* ggamma, T* gbeta, int64_t G, int64_t N, int64_t C, int64_t HW,
+                                     cudaStream_t stream) {
+  if (C == 0) return;
+  const int64_t S = splits_for(N, C);
+  bn_grad_input_reduced_kernel<<<bn_grid(G, C, S), kThreads, 0, stream>>>(
+      x, gy, y_act, slope, gamma, mean, invstd, local, reduced, gx, ggamma, gbeta, G, N, C, HW, S,
+      static_cast<double>(R) * static_cast<double>(N * HW));
   MM_LAUNCH_CHECK();
 }
 
@@ -308,7 +445,17 @@ void batchnorm_backward_v0_cuda(const T* x, const T* gy, const T* gamma, const T
   template void batchnorm_forward_train_cuda<T, A>(const A*, const T*, const T*, A*, T*, T*, T*, int64_t, int64_t,       \
                                                    int64_t, double, const BnTrainExtras<T>&, double*, cudaStream_t);    \
   template void batchnorm_backward_cuda<T, A>(const A*, const A*, const A*, T, const T*, const T*, const T*, A*, T*, T*, \
-                                              int64_t, int64_t, int64_t, int64_t, double*, cudaStream_t);
+                                              int64_t, int64_t, int64_t, int64_t, double*, cudaStream_t);       \
+  template void batchnorm_moments_cuda<T, A>(const A*, double*, int64_t, int64_t, int64_t, int64_t, double*,           \
+                                             cudaStream_t);                                                             \
+  template void batchnorm_forward_gathered_cuda<T, A>(const A*, const T*, const T*, const double*, int64_t, A*, T*, T*, \
+                                                      T*, int64_t, int64_t, int64_t, double, const BnTrainExtras<T>&,  \
+                                                      double*, cudaStream_t);                                           \
+  template void batchnorm_grad_moments_cuda<T, A>(const A*, const A*, const A*, T, const T*, const T*, double*,         \
+                                                  int64_t, int64_t, int64_t, int64_t, double*, cudaStream_t);           \
+  template void batchnorm_backward_reduced_cuda<T, A>(const A*, const A*, const A*, T, const T*, const T*, const T*,    \
+                                                      const double*, const double*, int64_t, A*, T*, T*, int64_t,       \
+                                                      int64_t, int64_t, int64_t, cudaStream_t);
 #define MM_INSTANTIATE_V0(T)                                                                                        \
   template void batchnorm_forward_train_v0_cuda<T>(const T*, const T*, const T*, T*, T*, T*, T*, int64_t, int64_t,     \
                                                    int64_t, double, cudaStream_t);                                    \

@@ -1,0 +1,261 @@
+// Synchronized BatchNorm (engine/dist_ops.h: the phases of kernels/batchnorm.h with a
+// collective between them) on every device, into NaN-poisoned outputs, float32, float64 and
+// bfloat16 activations, with row groups, fused LeakyReLU and running statistics:
+// - on one rank it gives batch_norm_train's numbers bit for bit (forward, statistics, running
+//   statistics, every gradient);
+// - R ranks' shards, each run through the real op with the collectives played by hand (the
+//   moments every rank sends are recorded, then handed back gathered / summed), give each
+//   shard's rows of the whole batch's result (on the same device, and against the CPU twin),
+//   the whole batch's statistics and running statistics, and parameter gradients that sum to
+//   the whole batch's.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <tuple>
+
+#include "engine/autograd.h"
+#include "engine/dist.h"
+#include "engine/kernel_version.h"
+#include "engine/dist_ops.h"
+#include "engine/ops_nn.h"
+#include "engine/rng.h"
+#include "layers/bn_recorder.h"
+#include "layers/layers.h"
+#include "tests/test_util.h"
+
+using namespace mmengine;
+using namespace mmengine::testing;
+
+namespace {
+class SyncBatchNorm : public ::testing::TestWithParam<Device> {
+ protected:
+  void SetUp() override { MM_SKIP_WITHOUT(GetParam()); }
+};
+
+// Rank `rank` of `ranks` whose two collectives are played by the test: until `gathered` /
+// `reduced` are set, all_gather_rows records what the rank sends (and answers with R copies
+// of it) and all_reduce_sum records it (and leaves it); afterwards they answer with those.
+class PlayedRanks : public Communicator {
+ public:
+  PlayedRanks(int rank, int ranks) { rank_ = rank, size_ = ranks; }
+  DistBackend backend() const override { return DistBackend::None; }
+  Tensor all_gather_rows(const Tensor& local) override {
+    if (gathered.defined()) return gathered;
+    sent_moments = local.clone();
+    return concat(std::vector<Tensor>(size_, local));
+  }
+  void all_reduce_sum(Tensor& t) override {
+    if (reduced.defined()) return t.copy_from(reduced);
+    sent_grad_sums = t.clone();
+  }
+  void broadcast(Tensor&, int) override { MM_FAIL("not used"); }
+  std::vector<uint64_t> all_gather_u64(uint64_t) override { MM_FAIL("not used"); }
+  void all_reduce_sum_host(std::vector<double>&) override { MM_FAIL("not used"); }
+  void broadcast_bytes(void*, size_t, int) override { MM_FAIL("not used"); }
+  Tensor gathered, reduced, sent_moments, sent_grad_sums;
+};
+
+struct BnOut {
+  Tensor y, mean, var, running_mean, running_var, gx, gg, gb;
+};
+
+// One training-mode call on x (float32/float64 values, cast to `dt` when bfloat16) with G row
+// groups, LeakyReLU `slope` (< 0: none), running statistics moved by groups 0 and 2, and the
+// backward of sum(y * r); synchronized over `comm` when given.
+BnOut run_bn(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& r, int64_t G, double slope,
+             DType dt, Device d, Communicator* comm, bool param_grads = true) {
+  const DType pt = dt == DType::BF16 ? DType::F32 : dt;
+  const int64_t C = gamma.size(0);
+  Tensor xd = x.to(d);
+  xd.set_requires_grad(true);
+  Tensor gd = gamma.to(d), bd = beta.to(d);
+  gd.set_requires_grad(param_grads);
+  bd.set_requires_grad(param_grads);
+  BnOut o;
+  o.running_mean = rand_uniform({C}, 5, 0, pt, d, -1, 1);
+  o.running_var = rand_uniform({C}, 6, 0, pt, d, 0.5, 2);
+  BatchNormTrainOptions opt;
+  opt.groups = G;
+  opt.leaky_slope = slope;
+  opt.running_mean = o.running_mean;
+  opt.running_var = o.running_var;
+  opt.momentum = 0.25;
+  opt.update_mask = G > 2 ? 0b101u : 0b1u;
+  BatchStats st;
+  const Tensor in = cast(xd, dt);
+  o.y = comm ? batch_norm_train_sync(in, gd, bd, 1e-5, &st, *comm, opt) : batch_norm_train(in, gd, bd, 1e-5, &st, opt);
+  o.mean = st.mean;
+  o.var = st.var;
+  sum(mul(cast(o.y, pt), r.to(d))).backward();
+  o.gx = xd.grad(), o.gg = gd.grad(), o.gb = bd.grad();
+  return o;
+}
+
+// The same bits (a sign of zero or a NaN payload included), not just equal values.
+void expect_identical(const Tensor& got, const Tensor& want, const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  ASSERT_EQ(got.dtype(), want.dtype()) << what;
+  const Tensor a = got.to(Device::CPU), b = want.to(Device::CPU);
+  EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.nbytes()), 0) << what << " is not bit-identical";
+}
+
+// Rank r's rows of a whole batch of G groups of R * n rows: rows [r n, (r + 1) n) of each group.
+Tensor shard_rows(const Tensor& whole, int64_t G, int R, int r) {
+  const int64_t n = whole.size(0) / G / R;
+  std::vector<Tensor> parts;
+  for (int64_t g = 0; g < G; ++g) parts.push_back(slice(whole, (g * R + r) * n, (g * R + r + 1) * n));
+  return concat(parts);
+}
+
+struct Case {
+  Shape shape;  // of the whole batch
+  int64_t groups;
+  double slope;
+};
+const Case kCases[] = {{{18, 5, 7, 3}, 3, 0.1},  // 2 rows per rank and group on 3 ranks
+                       {{6, 19, 4, 5}, 1, -1},   // 2 rows per rank
+                       {{9, 7, 1, 1}, 3, 0.1},   // one value per channel, rank and group
+                       {{6, 130, 1, 2}, 2, -1},  // more channels than a block has threads
+                       {{2, 3, 17, 17}, 1, 0.1}};  // an image plane wider than a block
+
+Tolerance tol_of(DType dt) {
+  // float32: the statistics combined in float64 then rounded, so a value may move by an ulp;
+  // bfloat16: by one bf16 rounding step.
+  return dt == DType::F64 ? Tolerance{1e-12, 1e-12} : dt == DType::F32 ? Tolerance{1e-5, 1e-6} : Tolerance{1e-2, 1e-3};
+}
+}  // namespace
+
+TEST_P(SyncBatchNorm, OneRankIsBatchNormTrainBitForBit) {
+  const Device d = GetParam();
+  PoisonScope poison;
+  auto one = single_rank_communicator();
+  for (DType dt : {DType::F32, DType::F64, DType::BF16})
+    for (const Case& c : kCases) {
+      const DType vt = dt == DType::BF16 ? DType::F32 : dt;
+      const int64_t C = c.shape[1];
+      Tensor x = add(mul(rand_normal(c.shape, 1, 0, vt), 3.0), 2.0);
+      Tensor gamma = rand_uniform({C}, 2, 0, vt, Device::CPU, 0.5, 1.5), beta = rand_uniform({C}, 3, 0, vt, Device::CPU, -1, 1);
+      Tensor r = rand_normal(c.shape, 4, 0, vt);
+      const BnOut plain = run_bn(x, gamma, beta, r, c.groups, c.slope, dt, d, nullptr);
+      const BnOut synced = run_bn(x, gamma, beta, r, c.groups, c.slope, dt, d, one.get());
+      const std::string what = std::string(dtype_name(dt)) + " " + describe(x) + " groups " + std::to_string(c.groups);
+      expect_identical(synced.y, plain.y, "y " + what);
+      expect_identical(synced.mean, plain.mean, "mean " + what);
+      expect_identical(synced.var, plain.var, "var " + what);
+      expect_identical(synced.running_mean, plain.running_mean, "running mean " + what);
+      expect_identical(synced.running_var, plain.running_var, "running var " + what);
+      expect_identical(synced.gx, plain.gx, "grad x " + what);
+      expect_identical(synced.gg, plain.gg, "grad gamma " + what);
+      expect_identical(synced.gb, plain.gb, "grad beta " + what);
+      // Without parameter gradients (a frozen BatchNorm): the input gradient alone.
+      const BnOut frozen = run_bn(x, gamma, beta, r, c.groups, c.slope, dt, d, one.get(), false);
+      expect_identical(frozen.gx, plain.gx, "grad x, frozen parameters, " + what);
+      EXPECT_FALSE(frozen.gg.defined() || frozen.gb.defined()) << what;
+    }
+}
+
+// The layer: BatchNorm2d with a one-rank communicator equals BatchNorm2d alone, bit for bit,
+// under every switch of the BatchNorm fusions (row groups in one call or one call per group,
+// running statistics moved in the kernel or by elementwise ops, LeakyReLU fused or not):
+// outputs, running statistics, counters and the recorded statistics.
+TEST_P(SyncBatchNorm, LayerUnderEveryFusionSwitchEqualsOneProcess) {
+  const Device d = GetParam();
+  auto one = single_rank_communicator();
+  for (int switches = 0; switches < 8; ++switches) {
+    const FusionScope grouped(Fusion::GroupedBatchNorm, switches & 1), running(Fusion::BnRunningInKernel, switches & 2),
+        leaky(Fusion::BnLeakyRelu, switches & 4);
+    auto run = [&](Communicator* comm) {
+      BatchNorm2d bn(6, 0.2, 1e-5, DType::F32);
+      bn.to(d);
+      BnRecorder rec;
+      bn.set_bn_recorder(&rec);
+      ForwardOptions o;
+      o.groups = {{true, "a"}, {false, "b"}, {true, "c"}};
+      o.bn_sync = comm;
+      const Tensor x = add(mul(rand_normal({9, 6, 5, 3}, 31, 0, DType::F32, d), 2.0), 1.0);
+      std::vector<Tensor> out{bn.forward_leaky_relu(x, o, 0.1), bn.running_mean, bn.running_var,
+                              Tensor::full({1}, static_cast<double>(bn.num_batches_tracked))};
+      for (const BnRecord& r : rec.records()) {
+        out.push_back(Tensor::from_vector(r.mean, {static_cast<int64_t>(r.mean.size())}, DType::F64));
+        out.push_back(Tensor::from_vector(r.var, {static_cast<int64_t>(r.var.size())}, DType::F64));
+        out.push_back(Tensor::full({1}, static_cast<double>(r.count), DType::F64));
+      }
+      return out;
+    };
+    const auto plain = run(nullptr), synced = run(one.get());
+    ASSERT_EQ(plain.size(), synced.size()) << "switches " << switches;
+    for (size_t i = 0; i < plain.size(); ++i)
+      expect_identical(synced[i], plain[i], "switches " + std::to_string(switches) + " output " + std::to_string(i));
+  }
+}
+
+TEST_P(SyncBatchNorm, RanksShardsGiveTheWholeBatchResult) {
+  const Device d = GetParam();
+  PoisonScope poison;
+  constexpr int R = 3;
+  for (DType dt : {DType::F64, DType::F32, DType::BF16})
+    for (const Case& c : kCases) {
+      const DType vt = dt == DType::BF16 ? DType::F32 : dt;
+      const int64_t C = c.shape[1], G = c.groups;
+      Shape shape = c.shape;
+      shape[0] *= R;  // the whole batch: G groups of R shards
+      Tensor x = add(mul(rand_normal(shape, 11, 0, vt), 3.0), 2.0);
+      Tensor gamma = rand_uniform({C}, 12, 0, vt, Device::CPU, 0.5, 1.5), beta = rand_uniform({C}, 13, 0, vt, Device::CPU, -1, 1);
+      Tensor r = rand_normal(shape, 14, 0, vt);
+      const BnOut whole = run_bn(x, gamma, beta, r, G, c.slope, dt, d, nullptr);
+      // The CPU twin: the reference every device's sharded result is held to as well.
+      const BnOut cpu = run_bn(x, gamma, beta, r, G, c.slope, dt, Device::CPU, nullptr);
+      const Tolerance twin_tol = dt == DType::BF16 ? Tolerance{1e-2, 1e-2} : reduction_tol(dt);
+      std::vector<PlayedRanks> ranks;
+      for (int q = 0; q < R; ++q) ranks.emplace_back(q, R);
+      auto run_rank = [&](int q) {
+        return run_bn(shard_rows(x, G, R, q), gamma, beta, shard_rows(r, G, R, q), G, c.slope, dt, d, &ranks[q]);
+      };
+      // Round 1: what each rank sends in the forward; round 2: with the statistics gathered, what
+      // each sends in the backward; round 3: the whole exchange.
+      for (int q = 0; q < R; ++q) run_rank(q);
+      std::vector<Tensor> sent;
+      for (auto& q : ranks) sent.push_back(q.sent_moments);
+      const Tensor gathered = concat(sent);
+      ASSERT_EQ(gathered.shape(), (Shape{R, 2 * G * C}));
+      for (auto& q : ranks) q.gathered = gathered;
+      for (int q = 0; q < R; ++q) run_rank(q);
+      Tensor reduced = ranks[0].sent_grad_sums;
+      for (int q = 1; q < R; ++q) reduced = add(reduced, ranks[q].sent_grad_sums);
+      for (auto& q : ranks) q.reduced = reduced;
+      const Tolerance tol = tol_of(dt);
+      const std::string what = std::string(dtype_name(dt)) + " " + describe(x) + " groups " + std::to_string(G);
+      Tensor gg_sum, gb_sum;
+      for (int q = 0; q < R; ++q) {
+        const BnOut part = run_rank(q);
+        const std::string rank_what = what + " rank " + std::to_string(q);
+        EXPECT_TRUE(all_close(cast(part.y, vt), shard_rows(cast(whole.y, vt), G, R, q), tol)) << "y " << rank_what;
+        EXPECT_TRUE(all_close(part.gx, shard_rows(whole.gx, G, R, q), tol)) << "grad x " << rank_what;
+        EXPECT_TRUE(all_close(cast(part.y, vt), shard_rows(cast(cpu.y, vt), G, R, q), twin_tol)) << "y vs CPU " << rank_what;
+        EXPECT_TRUE(all_close(part.gx, shard_rows(cpu.gx, G, R, q), twin_tol)) << "grad x vs CPU " << rank_what;
+        for (auto [got, want, name] : {std::tuple{part.mean, whole.mean, "mean"}, {part.var, whole.var, "var"},
+                                       {part.running_mean, whole.running_mean, "running mean"},
+                                       {part.running_var, whole.running_var, "running var"}})
+          EXPECT_TRUE(all_close(got, want, tol_of(vt))) << name << " " << rank_what;
+        gg_sum = q == 0 ? part.gg : add(gg_sum, part.gg);
+        gb_sum = q == 0 ? part.gb : add(gb_sum, part.gb);
+      }
+      // This rank's own parameter gradients: their sum over the ranks is the whole batch's.
+      const Tolerance sum_tol = dt == DType::F64 ? Tolerance{1e-12, 1e-12} : Tolerance{1e-4, 1e-4};
+      EXPECT_TRUE(all_close(gg_sum, whole.gg, sum_tol)) << "grad gamma " << what;
+      EXPECT_TRUE(all_close(gb_sum, whole.gb, sum_tol)) << "grad beta " << what;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, SyncBatchNorm, ::testing::Values(Device::CPU, Device::CUDA),
+                         [](const auto& info) { return param_name(info.param); });
+
+// Bad input is refused with the op's name: ranks that disagree on the shape of the exchange.
+TEST(SyncBatchNormErrors, RanksThatSendOtherStatisticsAreNamed) {
+  PlayedRanks rank(0, 2);
+  rank.gathered = Tensor::zeros({2, 4}, DType::F64);  // as from a BatchNorm of 2 channels, not 3
+  Tensor x = rand_normal({4, 3, 2, 2}, 1, 0, DType::F32);
+  Tensor gamma = Tensor::full({3}, 1.0, DType::F32), beta = Tensor::zeros({3}, DType::F32);
+  expect_error_containing([&] { batch_norm_train_sync(x, gamma, beta, 1e-5, nullptr, rank); },
+                          {"batch_norm (synchronized)", "float64[2, 4]", "expected [2, 6]", "every rank must run the same BatchNorm"});
+}
