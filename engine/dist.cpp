@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <utility>
 
 #include "engine/enum_table.h"
 #include "kernels/error.h"
@@ -33,6 +34,29 @@ const char* cmake_option(DistBackend b) {
                                : "configure a CUDA build with NCCL (-DMMENGINE_NCCL=AUTO, NCCL from the CUDA toolkit)";
 }
 }  // namespace
+
+CountingCommunicator::CountingCommunicator(std::shared_ptr<Communicator> inner) : inner_(std::move(inner)) {
+  MM_CHECK(inner_, "CountingCommunicator: no communicator to count");
+  rank_ = inner_->rank();
+  size_ = inner_->size();
+  local_rank_ = inner_->local_rank();
+  timeout_s_ = inner_->timeout_s();
+}
+void CountingCommunicator::all_reduce_sum(Tensor& t) {
+  ++all_reduces;
+  bytes += static_cast<double>(t.nbytes());
+  inner_->all_reduce_sum(t);
+}
+Tensor CountingCommunicator::all_gather_rows(const Tensor& local) {
+  ++all_gathers;
+  bytes += static_cast<double>(local.nbytes());
+  return inner_->all_gather_rows(local);
+}
+void CountingCommunicator::broadcast(Tensor& t, int root) {
+  ++broadcasts;
+  bytes += static_cast<double>(t.nbytes());
+  inner_->broadcast(t, root);
+}
 
 const char* dist_backend_name(DistBackend b) { return enum_name(kBackends, b); }
 

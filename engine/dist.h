@@ -52,6 +52,25 @@ class Communicator {
   double timeout_s_ = 0;
 };
 
+// Another communicator, its tensor collectives counted (mmengine bench --ranks, tests): every
+// call is forwarded; rank and size are the other's.
+class CountingCommunicator : public Communicator {
+ public:
+  explicit CountingCommunicator(std::shared_ptr<Communicator> inner);
+  DistBackend backend() const override { return inner_->backend(); }
+  void all_reduce_sum(Tensor& t) override;
+  Tensor all_gather_rows(const Tensor& local) override;
+  void broadcast(Tensor& t, int root) override;
+  std::vector<uint64_t> all_gather_u64(uint64_t v) override { return inner_->all_gather_u64(v); }
+  void all_reduce_sum_host(std::vector<double>& v) override { inner_->all_reduce_sum_host(v); }
+  void broadcast_bytes(void* data, size_t n, int root) override { inner_->broadcast_bytes(data, n, root); }
+  int64_t all_reduces = 0, all_gathers = 0, broadcasts = 0;
+  double bytes = 0;  // of the tensors sent into those collectives
+
+ private:
+  std::shared_ptr<Communicator> inner_;
+};
+
 struct DistOptions {
   DistBackend backend = DistBackend::Auto;
   double collective_timeout_s = 300;

@@ -27,34 +27,39 @@ Tensor all_gather_rows(const Tensor& x, Communicator& comm) {
   });
 }
 
-void all_reduce_gradients(const std::vector<Tensor*>& params, Communicator& comm, size_t bucket_bytes) {
+void all_reduce_sum_bucketed(const std::vector<Tensor>& tensors, Communicator& comm, size_t bucket_bytes) {
   NoGrad ng;
   std::vector<Tensor> bucket;
   size_t bytes = 0;
   auto flush = [&] {
     if (bucket.empty()) return;
     std::vector<Tensor> flat;
-    for (auto& g : bucket) flat.push_back(reshape(g, {g.numel()}));
+    for (auto& t : bucket) flat.push_back(reshape(t, {t.numel()}));
     Tensor buf = concat(flat);
     comm.all_reduce_sum(buf);
     int64_t off = 0;
-    for (auto& g : bucket) {
-      g.copy_from(reshape(slice(buf, off, off + g.numel()), g.shape()));
-      off += g.numel();
+    for (auto& t : bucket) {
+      t.copy_from(reshape(slice(buf, off, off + t.numel()), t.shape()));
+      off += t.numel();
     }
     bucket.clear();
     bytes = 0;
   };
-  for (Tensor* p : params) {
-    Tensor g = p->grad();
-    if (!g.defined()) continue;
-    if (!bucket.empty() && (bytes + g.nbytes() > bucket_bytes || g.dtype() != bucket[0].dtype() ||
-                            g.device() != bucket[0].device()))
+  for (const Tensor& t : tensors) {
+    if (!bucket.empty() && (bytes + t.nbytes() > bucket_bytes || t.dtype() != bucket[0].dtype() ||
+                            t.device() != bucket[0].device()))
       flush();
-    bucket.push_back(g);
-    bytes += g.nbytes();
+    bucket.push_back(t);
+    bytes += t.nbytes();
   }
   flush();
+}
+
+void all_reduce_gradients(const std::vector<Tensor*>& params, Communicator& comm, size_t bucket_bytes) {
+  std::vector<Tensor> grads;
+  for (Tensor* p : params)
+    if (p->grad().defined()) grads.push_back(p->grad());
+  all_reduce_sum_bucketed(grads, comm, bucket_bytes);
 }
 
 }  // namespace mmengine

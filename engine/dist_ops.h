@@ -30,8 +30,11 @@ Tensor all_gather_rows(const Tensor& x, Communicator& comm);
 Tensor batch_norm_train_sync(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats,
                              Communicator& comm, const BatchNormTrainOptions& options = {});
 
-// Sums every defined .grad over ranks, packed into buckets of at most bucket_bytes (one
-// collective per bucket). Afterwards every rank holds the same gradients.
+// Sums the tensors over ranks in place (their storage is written), packed into buckets of at
+// most bucket_bytes of one dtype and device (one collective per bucket), without autograd.
+// Afterwards every rank holds the same values.
+void all_reduce_sum_bucketed(const std::vector<Tensor>& tensors, Communicator& comm, size_t bucket_bytes = 32u << 20);
+// all_reduce_sum_bucketed of every defined .grad.
 void all_reduce_gradients(const std::vector<Tensor*>& params, Communicator& comm, size_t bucket_bytes = 32u << 20);
 
 }  // namespace mmengine

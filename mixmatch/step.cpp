@@ -49,13 +49,14 @@ Tensor gathered(const Tensor& t, const StepRanks& ranks) {
   return ranks.distributed() ? all_gather_rows(t, *ranks.comm) : t;
 }
 
-// --bn-sync local: the ranks' running statistics drift apart; their mean keeps one model.
+// --bn-sync local: the ranks' running statistics drift apart; their mean keeps one model (one
+// bucketed all-reduce for all of them).
 void average_bn_buffers(Module& model, Communicator& comm) {
   NoGrad ng;
-  for (auto& [name, t] : model.named_buffers()) {
-    comm.all_reduce_sum(*t);
-    t->copy_from(mul(*t, 1.0 / comm.size()));
-  }
+  std::vector<Tensor> buffers;
+  for (auto& [name, t] : model.named_buffers()) buffers.push_back(*t);
+  all_reduce_sum_bucketed(buffers, comm);
+  for (Tensor& t : buffers) t.copy_from(mul(t, 1.0 / comm.size()));
 }
 
 void check_finite(double v, const char* term, int64_t step) {

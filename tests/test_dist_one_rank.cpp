@@ -90,23 +90,6 @@ TEST(DistOneRank, ABackendTheBuildLacksIsAClearErrorNamingTheFlag) {
     expect_error_containing([] { resolve_dist_backend(DistBackend::Nccl, Device::CPU); }, {"--dist nccl", "CUDA"});
 }
 
-// A communicator that counts the collectives of another.
-class CountingRanks : public Communicator {
- public:
-  explicit CountingRanks(std::shared_ptr<Communicator> c) : c_(std::move(c)) { rank_ = c_->rank(), size_ = c_->size(); }
-  DistBackend backend() const override { return c_->backend(); }
-  void all_reduce_sum(Tensor& t) override { ++reduces, c_->all_reduce_sum(t); }
-  Tensor all_gather_rows(const Tensor& l) override { return ++gathers, c_->all_gather_rows(l); }
-  void broadcast(Tensor& t, int root) override { c_->broadcast(t, root); }
-  std::vector<uint64_t> all_gather_u64(uint64_t v) override { return c_->all_gather_u64(v); }
-  void all_reduce_sum_host(std::vector<double>& v) override { c_->all_reduce_sum_host(v); }
-  void broadcast_bytes(void* d, size_t n, int root) override { c_->broadcast_bytes(d, n, root); }
-  int gathers = 0, reduces = 0;
-
- private:
-  std::shared_ptr<Communicator> c_;
-};
-
 // Synchronized BN sends one collective per BatchNorm call for all the chunks of a forward
 // (the grouped pass: every chunk's statistics in one exchange) and one per call in backward;
 // the logits of all chunks are gathered at once. Without the grouped-bn fusion: one per chunk.
@@ -127,22 +110,57 @@ TEST(DistOneRank, SynchronizedBnSendsOneCollectivePerLayerForAllChunks) {
   ASSERT_GT(trained, 3);
   for (bool grouped : {true, false}) {
     const FusionScope fusion(Fusion::GroupedBatchNorm, grouped);
-    CountingRanks ranks(single_rank_communicator());
+    CountingCommunicator ranks(single_rank_communicator());
     const StepRanks step_ranks{&ranks, true, true};
     for (BnMode mode : {BnMode::Interleave, BnMode::Separate}) {
-      ranks.gathers = ranks.reduces = 0;
+      ranks.all_gathers = ranks.all_reduces = 0;
       model.zero_grad();
       Tensor logits = forward_mixed(model, mixed, B, mode, BnUpdate::All, step_ranks);
       const int64_t chunks = grouped ? 1 : 3;
-      EXPECT_EQ(ranks.gathers, chunks * (layers + 1)) << bn_mode_name(mode) << (grouped ? " grouped" : " per chunk");
+      EXPECT_EQ(ranks.all_gathers, chunks * (layers + 1)) << bn_mode_name(mode) << (grouped ? " grouped" : " per chunk");
       sum(logits).backward();
-      EXPECT_EQ(ranks.reduces, chunks * trained) << bn_mode_name(mode) << (grouped ? " grouped" : " per chunk");
+      EXPECT_EQ(ranks.all_reduces, chunks * trained) << bn_mode_name(mode) << (grouped ? " grouped" : " per chunk");
     }
-    ranks.gathers = 0;
+    ranks.all_gathers = 0;
     ForwardOptions guess;
     guess.bn_sync = &ranks;
     guess_labels(model, split(mixed, B), 0.5, guess);
-    EXPECT_EQ(ranks.gathers, (grouped ? 1 : 3) * layers) << "the guess views" << (grouped ? " grouped" : "");
+    EXPECT_EQ(ranks.all_gathers, (grouped ? 1 : 3) * layers) << "the guess views" << (grouped ? " grouped" : "");
+  }
+}
+
+// The collectives of a whole data-parallel step: with local BN the logits' two gathers (guess,
+// mixed pass), the gradient all-reduce and the running statistics' average (one bucket each);
+// with synchronized BN also one gather per BatchNorm call of each pass and one all-reduce per
+// call that gets a gradient, and no running-statistics average.
+TEST(DistOneRank, AStepSendsItsCollectivesBucketed) {
+  WideResNetConfig mc;
+  mc.depth = 10;
+  mc.widen_factor = 1;
+  WideResNet student(mc), teacher(mc);
+  copy_state(student, teacher);
+  Adam adam(student.named_parameters(), 0.002);
+  TrainConfig cfg;
+  cfg.batch_size = 4;
+  cfg.epochs = 1;
+  cfg.steps_per_epoch = 4;
+  StepBatch b;
+  b.x = rand_normal({4, 3, 8, 8}, 50, 0, DType::F32);
+  for (int i = 0; i < 4; ++i) b.labels.push_back(i);
+  for (int k = 0; k < cfg.K; ++k) b.u.push_back(rand_normal({4, 3, 8, 8}, 50, 1 + k, DType::F32));
+  BnRecorder calls;  // the BatchNorm calls of one forward
+  student.set_bn_recorder(&calls);
+  student(b.x);
+  const int64_t layers = static_cast<int64_t>(calls.records().size());
+  student.set_bn_recorder(nullptr);
+  for (bool sync : {false, true}) {
+    CountingCommunicator ranks(single_rank_communicator());
+    mixmatch_step(student, &teacher, adam, b, cfg, 0, 10, StepRanks{&ranks, sync, true}).read();
+    int64_t trained = 0;
+    for (BatchNorm2d* bn : student.batchnorms()) trained += bn->weight.grad().defined();
+    EXPECT_EQ(ranks.all_gathers, sync ? 2 * layers + 2 : 2) << (sync ? "global" : "local");
+    EXPECT_EQ(ranks.all_reduces, sync ? trained + 1 : 2) << (sync ? "global" : "local");
+    EXPECT_EQ(ranks.broadcasts, 0);
   }
 }
 

@@ -33,6 +33,7 @@
 #include "mixmatch/step.h"
 #include "mixmatch/step_runner.h"
 #include "tools/bench_concurrent.h"
+#include "engine/dist.h"
 #include "tools/bench_ranks.h"
 #include "tools/bench_timing.h"
 #include "tools/commands.h"
@@ -452,7 +453,9 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   auto ranks = std::make_shared<bool>(false);
   cmd->add_flag("--ranks", *ranks,
                 "data parallel (run under mpirun -np N): the gradient all-reduce per step against the step time, "
-                "with synchronized and with local BN");
+                "with synchronized and with local BN, and the collectives a step sends");
+  cmd->add_option("--dist", o->dist,
+                  "with --ranks: the communicator (" + dist_backend_help() + "; nccl without mpirun: one rank)");
   cmd->add_flag("--conv-layers", o->conv_layers,
                 "only this: each convolution shape of the WRN at B and 3B, forward and both gradients, on every "
                 "convolution backend (own FP32 / TF32, igemm, cuDNN FP32 / TF32)");
@@ -466,6 +469,8 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->callback([o, sweep, ranks, cmd, &action] {
     const bool sweeping = cmd->count("--concurrent-sweep") > 0;
     MM_CHECK(!(sweeping && *ranks), "--ranks and --concurrent-sweep: one measurement at a time");
+    MM_CHECK(*ranks || cmd->count("--dist") == 0, "--dist: only with --ranks");
+    parse_dist_backend(o->dist);  // a wrong word is an error naming --dist, before anything runs
     action = [o, sweep, sweeping, ranks] {
       if (*ranks) return run_bench_ranks(*o);
       if (!sweeping) return run_bench(*o);

@@ -19,6 +19,7 @@ int run_bench_ranks(const BenchOpts& o) {
   const Device dev = resolve_device(o.device);
   DistOptions d;
   d.device = dev;
+  d.backend = parse_dist_backend(o.dist);
   const std::shared_ptr<Communicator> comm = make_communicator(d);
   if (dev == Device::CUDA) use_cuda_device_of_rank(comm->local_rank());
   const int n = comm->size();
@@ -51,16 +52,41 @@ int run_bench_ranks(const BenchOpts& o) {
                 n, dist_backend_name(comm->backend()), device_name(dev), out["model"].get<std::string>().c_str(),
                 (long long)o.batch, (long long)(o.batch / n),
                 dev == Device::CUDA && cuda_emulated() ? " -- EMULATED CUDA: not GPU numbers" : "");
-  double global_ms = 0;
+  double step_ms[2] = {0, 0};        // global, local BN
+  int64_t collectives[2] = {0, 0};  // per step
   for (bool sync : {true, false}) {
-    const StepRanks ranks{comm.get(), sync};
+    // One step through a counting communicator: the collectives a step sends (the gradient
+    // all-reduce included), then the timed steps on the plain one.
+    CountingCommunicator counted(comm);
+    mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10, StepRanks{&counted, sync, true});
+    const StepRanks ranks{comm.get(), sync, true};
     const BenchStats s = measure(dev, o.warmup, repeats, [&] {
       mixmatch_step(student, &teacher, adam, batch, cfg, step++, 10, ranks);
     });
-    if (sync) global_ms = s.median;
+    step_ms[sync ? 0 : 1] = s.median;
+    collectives[sync ? 0 : 1] = counted.all_reduces + counted.all_gathers + counted.broadcasts;
     const std::string name = std::string("step, BN statistics ") + (sync ? "global" : "local");
-    if (say) std::printf("%-40s %10.3f ms (min %.3f, max %.3f)\n", name.c_str(), s.median, s.min, s.max);
+    if (say)
+      std::printf("%-40s %10.3f ms (min %.3f, max %.3f); %lld all-gathers, %lld all-reduces, %.2f MB sent\n", name.c_str(),
+                  s.median, s.min, s.max, (long long)counted.all_gathers, (long long)counted.all_reduces,
+                  counted.bytes / 1e6);
     out["timings"][name] = {{"median_ms", s.median}, {"min_ms", s.min}, {"max_ms", s.max}};
+    out["collectives"][name] = {{"all_gathers", counted.all_gathers}, {"all_reduces", counted.all_reduces},
+                                {"broadcasts", counted.broadcasts}, {"bytes", counted.bytes}};
+  }
+  const double global_ms = step_ms[0];
+  // What synchronized BN costs per collective it adds (its statistics' exchange; the local
+  // step also averages the running statistics once).
+  const int64_t extra = collectives[0] - collectives[1];
+  if (extra > 0 && comm->backend() != DistBackend::None) {  // (none: every collective is the identity)
+    const double per_us = (step_ms[0] - step_ms[1]) * 1e3 / static_cast<double>(extra);
+    if (say && per_us > 0)
+      std::printf("%-40s %10.1f us per collective ((global - local) / %lld more collectives)\n",
+                  "synchronized BN", per_us, (long long)extra);
+    if (say && per_us <= 0)
+      std::printf("%-40s %10s (global - local = %.3f ms: within the steps' noise)\n", "synchronized BN", "no cost",
+                  step_ms[0] - step_ms[1]);
+    out["sync_bn_us_per_collective"] = per_us;
   }
   // The gradients of the last step, all-reduced alone (the ranks wait for each other first).
   std::vector<Tensor*> params;

@@ -82,8 +82,9 @@ elif want gradcheck; then
 fi
 
 # Data parallel on one GPU (issue 15): a one-rank NCCL communicator made without MPI, its
-# collectives, and training steps through every collective against the plain step
-# (DistOneRank.CudaNccl*); then `mmengine train --dist nccl` starting without mpirun.
+# collectives, and training steps through every collective against the plain step, bit for
+# bit (DistOneRank.CudaNccl*); then `mmengine train --dist nccl` starting without mpirun; then
+# `mmengine bench --ranks --dist nccl`: the collectives of a step and what each costs.
 if [[ -n $tests && -n $mm ]] && want nccl; then
   timeout "$(cap 40)" "$tests" --gtest_filter='DistOneRank.CudaNccl*' --gtest_brief=1 >"$out/nccl.log" 2>&1
   rc=$?
@@ -96,6 +97,11 @@ if [[ -n $tests && -n $mm ]] && want nccl; then
     >>"$out/nccl.log" 2>&1
   rc=$?
   row "train --dist nccl (no mpirun)" "$(verdict $rc)" "$(grep -oE 'final: .*' "$out/nccl.log" | cut -c1-80)"
+  # What a collective costs us on one GPU (NCCL launch + our wait): the scaling estimate's input.
+  MMENGINE_SYNC_LAUNCH=0 timeout "$(cap 40)" env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_RANK "$mm" bench --ranks \
+    --dist nccl --device cuda --warmup 2 --repeats 10 --json /tmp/mmengine-bench-ranks.json >>"$out/nccl.log" 2>&1
+  rc=$?
+  row "bench --ranks --dist nccl (1 rank)" "$(verdict $rc)" "$(grep -oE '[-0-9.]+ us per collective' "$out/nccl.log" | head -1)"
 elif want nccl; then
   row "NCCL one rank" "MISS" "mmengine_tests or mmengine not found"
 fi

@@ -173,5 +173,22 @@ TEST(DistCli, AblateHasBnSyncAsAnAxisOnTwoRanks) {
       << out2;
 }
 
+// `mpirun -np 2 mmengine bench --ranks`: both BN synchronizations timed, the collectives each
+// step sends counted (WRN-10-1: 7 BatchNorm calls per pass, 5 of them with a gradient), the
+// cost per added collective and the gradient all-reduce reported, in the JSON too.
+TEST(DistCli, BenchRanksCountsTheCollectivesOfAStep) {
+  const std::string json = tmp_dir("bench_ranks") + ".json";
+  auto [rc, out] = mpirun(2, "bench --ranks --device cpu --depth 10 --widen 1 --batch 4 --warmup 0 --repeats 1 --json " +
+                                 json);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("16 all-gathers, 6 all-reduces"), std::string::npos) << out;
+  EXPECT_NE(out.find("2 all-gathers, 2 all-reduces"), std::string::npos) << out;
+  EXPECT_NE(out.find("synchronized BN "), std::string::npos) << out;  // its cost per collective (or none measurable)
+  const std::string j = read(json);
+  EXPECT_NE(j.find("\"sync_bn_us_per_collective\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"all_gathers\": 16"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"ranks\": 2"), std::string::npos) << j;
+}
+
 }  // namespace
 }  // namespace mmengine::testing
