@@ -1,6 +1,7 @@
 #include "engine/dist_ops.h"
 
 #include "engine/autograd.h"
+#include "engine/memory.h"
 #include "engine/profiler.h"
 
 namespace mmengine {
@@ -27,7 +28,7 @@ Tensor all_gather_rows(const Tensor& x, Communicator& comm) {
   });
 }
 
-void all_reduce_sum_bucketed(const std::vector<Tensor>& tensors, Communicator& comm, size_t bucket_bytes) {
+void all_reduce_sum_bucketed(const std::vector<Tensor>& tensors, Communicator& comm, size_t bucket_bytes, double scale) {
   NoGrad ng;
   std::vector<Tensor> bucket;
   size_t bytes = 0;
@@ -37,10 +38,12 @@ void all_reduce_sum_bucketed(const std::vector<Tensor>& tensors, Communicator& c
     for (auto& t : bucket) flat.push_back(reshape(t, {t.numel()}));
     Tensor buf = concat(flat);
     comm.all_reduce_sum(buf);
-    int64_t off = 0;
+    if (scale != 1.0) buf = mul(buf, scale);  // once per bucket
+    // Back into each tensor's storage: one device copy each, from its offset in the bucket.
+    size_t off = 0;
     for (auto& t : bucket) {
-      t.copy_from(reshape(slice(buf, off, off + t.numel()), t.shape()));
-      off += t.numel();
+      copy_bytes(t.raw(), t.device(), static_cast<const char*>(buf.raw()) + off, buf.device(), t.nbytes());
+      off += t.nbytes();
     }
     bucket.clear();
     bytes = 0;

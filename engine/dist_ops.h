@@ -30,10 +30,12 @@ Tensor all_gather_rows(const Tensor& x, Communicator& comm);
 Tensor batch_norm_train_sync(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats,
                              Communicator& comm, const BatchNormTrainOptions& options = {});
 
-// Sums the tensors over ranks in place (their storage is written), packed into buckets of at
-// most bucket_bytes of one dtype and device (one collective per bucket), without autograd.
-// Afterwards every rank holds the same values.
-void all_reduce_sum_bucketed(const std::vector<Tensor>& tensors, Communicator& comm, size_t bucket_bytes = 32u << 20);
+// Sums the tensors over ranks in place (their storage is written), times `scale` (applied once
+// per bucket: 1 / ranks gives the mean), packed in order into buckets of one dtype and device
+// of at most bucket_bytes (a larger tensor gets a bucket of its own), one collective per
+// bucket, without autograd. Afterwards every rank holds the same values.
+void all_reduce_sum_bucketed(const std::vector<Tensor>& tensors, Communicator& comm, size_t bucket_bytes = 32u << 20,
+                             double scale = 1.0);
 // all_reduce_sum_bucketed of every defined .grad.
 void all_reduce_gradients(const std::vector<Tensor*>& params, Communicator& comm, size_t bucket_bytes = 32u << 20);
 

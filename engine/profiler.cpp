@@ -67,18 +67,24 @@ double time_ms(Device device, const std::function<void()>& fn) {
   synchronize(device);
 #ifdef MMENGINE_WITH_CUDA
   if (device == Device::CUDA) {
-    cudaEvent_t a, b;
-    MM_CUDA_CHECK(cudaEventCreate(&a));
-    MM_CUDA_CHECK(cudaEventCreate(&b));
-    MM_CUDA_CHECK(cudaEventRecord(a, cuda_stream()));
+    // The two events live until the scope ends, also when fn or a check throws.
+    struct Events {
+      cudaEvent_t a = nullptr, b = nullptr;
+      ~Events() {  // a destructor never throws; a failed destroy's error is cleared, not left to
+                   // be blamed on the next kernel launch (a sticky error shows at the next call anyway)
+        if (a && cudaEventDestroy(a) != cudaSuccess) (void)cudaGetLastError();
+        if (b && cudaEventDestroy(b) != cudaSuccess) (void)cudaGetLastError();
+      }
+    } e;
+    MM_CUDA_CHECK(cudaEventCreate(&e.a));
+    MM_CUDA_CHECK(cudaEventCreate(&e.b));
+    MM_CUDA_CHECK(cudaEventRecord(e.a, cuda_stream()));
     fn();
-    MM_CUDA_CHECK(cudaEventRecord(b, cuda_stream()));
+    MM_CUDA_CHECK(cudaEventRecord(e.b, cuda_stream()));
     note_host_sync();
-    MM_CUDA_CHECK(cudaEventSynchronize(b));
+    MM_CUDA_CHECK(cudaEventSynchronize(e.b));
     float ms = 0;
-    MM_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    cudaEventDestroy(a);
-    cudaEventDestroy(b);
+    MM_CUDA_CHECK(cudaEventElapsedTime(&ms, e.a, e.b));
     return ms;
   }
 #endif

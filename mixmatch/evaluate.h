@@ -41,13 +41,16 @@ class EvalGraphs {
 
 // The normalized images of the lists a run evaluates on, kept on the evaluation device from
 // the first evaluate() that uses them (the trainer evaluates the same validation and test
-// lists for two models at every evaluation: one normalization and upload per list and run,
-// not one per call). Keyed by the dataset's address, the list and the device: the datasets
-// must outlive the cache. The same numbers as without it (the same normalization).
+// lists for two models at every evaluation: one gather, upload and normalization per list and
+// run, not one per call). Keyed by the dataset's address, the list and the device: the
+// datasets must outlive the cache. The same numbers as without it (the same normalization).
+// Costs device memory for the run: CIFAR-10's 10,000 test and 5,000 validation images hold
+// 184 MB as float32 (each of several runs sharing a GPU keeps its own).
 class EvalImages {
  public:
   // [indices.size(), C, H, W] float32 on `device` (shares the kept storage).
   Tensor images(const ImageDataset& data, const std::vector<int64_t>& indices, Device device);
+  size_t lists() const { return entries_.size(); }  // the image lists kept
 
  private:
   struct Entry {

@@ -55,8 +55,7 @@ void average_bn_buffers(Module& model, Communicator& comm) {
   NoGrad ng;
   std::vector<Tensor> buffers;
   for (auto& [name, t] : model.named_buffers()) buffers.push_back(*t);
-  all_reduce_sum_bucketed(buffers, comm);
-  for (Tensor& t : buffers) t.copy_from(mul(t, 1.0 / comm.size()));
+  all_reduce_sum_bucketed(buffers, comm, 32u << 20, 1.0 / comm.size());
 }
 
 void check_finite(double v, const char* term, int64_t step) {

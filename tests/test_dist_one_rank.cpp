@@ -18,18 +18,8 @@
 namespace mmengine::testing {
 namespace {
 
-void expect_one_rank_step_matches(Communicator& c, Device d) {
-  ASSERT_EQ(c.size(), 1);
-  ASSERT_EQ(c.rank(), 0);
-  // The collectives on one rank leave their data as it is.
-  Tensor t = rand_normal({6, 2}, 4, 0, DType::F32, d), u = t.clone();
-  c.all_reduce_sum(u);
-  EXPECT_EQ(u.to_vector(), t.to_vector());
-  EXPECT_EQ(c.all_gather_rows(t).to_vector(), t.to_vector());
-  c.broadcast(u, 0);
-  EXPECT_EQ(u.to_vector(), t.to_vector());
-  EXPECT_EQ(c.all_gather_u64(42), std::vector<uint64_t>{42});
-
+// Three data-parallel steps on one rank of c against three plain steps.
+void expect_one_rank_steps_equal_plain_steps(Communicator& c, Device d, bool sync) {
   WideResNetConfig mc;
   mc.depth = 10;
   mc.widen_factor = 1;
@@ -50,12 +40,13 @@ void expect_one_rank_step_matches(Communicator& c, Device d) {
     for (int i = 0; i < 8; ++i) b.labels.push_back(i % 10);
     for (int k = 0; k < cfg.K; ++k) b.u.push_back(rand_normal({8, 3, 8, 8}, 30 + s, 1 + k, DType::F32, d));
     const StepValues r1 = mixmatch_step(plain, &plain_t, a1, b, cfg, s, 10).read();
-    const StepValues r2 = mixmatch_step(ranked, &ranked_t, a2, b, cfg, s, 10, StepRanks{&c, true, true}).read();
-    EXPECT_EQ(r2.loss, r1.loss) << "step " << s;
+    const StepValues r2 = mixmatch_step(ranked, &ranked_t, a2, b, cfg, s, 10, StepRanks{&c, sync, true}).read();
+    EXPECT_EQ(r2.loss, r1.loss) << "step " << s << (sync ? " global" : " local");
   }
-  // On one rank synchronized BN is batch_norm_train bit for bit, the gathers and the gradient
-  // all-reduce leave their data as it is, and the grouped pass is the plain step's: every
-  // parameter, running statistic, EMA weight and Adam moment is the plain step's, bit for bit.
+  // On one rank synchronized BN is batch_norm_train bit for bit, the gathers, the gradient
+  // all-reduce and the running-statistics average leave their data as it is, and the grouped
+  // pass is the plain step's: every parameter, running statistic, EMA weight and Adam moment is
+  // the plain step's, bit for bit.
   auto p1 = plain.named_state(), p2 = ranked.named_state();
   for (size_t i = 0; i < p1.size(); ++i) EXPECT_EQ(p2[i].second->to_vector(), p1[i].second->to_vector()) << p1[i].first;
   auto t1 = plain_t.named_state(), t2 = ranked_t.named_state();
@@ -63,6 +54,23 @@ void expect_one_rank_step_matches(Communicator& c, Device d) {
   const auto m1 = a1.state(), m2 = a2.state();
   ASSERT_EQ(m1.size(), m2.size());
   for (size_t i = 0; i < m1.size(); ++i) EXPECT_EQ(m2[i].second.to_vector(), m1[i].second.to_vector()) << m1[i].first;
+}
+
+void expect_one_rank_step_matches(Communicator& c, Device d) {
+  ASSERT_EQ(c.size(), 1);
+  ASSERT_EQ(c.rank(), 0);
+  // The collectives on one rank leave their data as it is.
+  Tensor t = rand_normal({6, 2}, 4, 0, DType::F32, d), u = t.clone();
+  c.all_reduce_sum(u);
+  EXPECT_EQ(u.to_vector(), t.to_vector());
+  EXPECT_EQ(c.all_gather_rows(t).to_vector(), t.to_vector());
+  c.broadcast(u, 0);
+  EXPECT_EQ(u.to_vector(), t.to_vector());
+  EXPECT_EQ(c.all_gather_u64(42), std::vector<uint64_t>{42});
+
+  // Synchronized BN, and local BN (whose running-statistics average over one rank is the
+  // identity).
+  for (bool sync : {true, false}) expect_one_rank_steps_equal_plain_steps(c, d, sync);
 }
 
 #ifdef MMENGINE_WITH_MPI

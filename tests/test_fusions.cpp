@@ -283,7 +283,7 @@ TEST_P(Fusions, GroupedGuessEqualsOneForwardPerView) {
       ForwardOptions o;
       o.tag = "unlabeled";
       std::vector<Tensor> views;
-      for (int k = 0; k < 3; ++k) views.push_back(rand_normal({5, 3, 8, 8}, 60, k, t, d));
+      for (int k = 0; k < 2; ++k) views.push_back(rand_normal({4, 3, 8, 8}, 60, k, t, d));
       const Tensor q = guess_labels(model, views, 0.5, o);
       set_fusion_enabled(Fusion::GroupedBatchNorm, true);
       std::vector<Tensor> out{q};

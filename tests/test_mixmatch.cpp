@@ -400,21 +400,34 @@ void expect_evaluate_matches_host_loop(Device d) {
   EXPECT_EQ(got.accuracy, 100.0 * correct / idx.size());
   EXPECT_EQ(evaluate(model, data.train, {}, d, 5).count, 0);
   // The images kept on the device between calls (EvalImages): the same numbers; one tensor per
-  // list, made once (the second call and another model reuse it), another list another one.
+  // list, made by the first evaluate() that needs it and reused by the next calls (another
+  // model too); another list, or the same list of another dataset, another one.
   model.train();
+  WideResNetConfig other_config = mc;
+  other_config.seed = mc.seed + 1;
+  WideResNet other_model(other_config);
+  other_model.to(d);
+  const EvalResult other_want = evaluate(other_model, data.train, idx, d, 5);
   EvalImages cache;
   for (int call = 0; call < 2; ++call) {
     const EvalResult c = evaluate(model, data.train, idx, d, 5, nullptr, &cache);
     EXPECT_EQ(c.loss, got.loss) << "call " << call;
     EXPECT_EQ(c.accuracy, got.accuracy) << "call " << call;
     EXPECT_EQ(c.count, got.count);
+    EXPECT_EQ(cache.lists(), 1u) << "evaluate() did not keep the list's images, or made them again";
   }
+  const EvalResult o = evaluate(other_model, data.train, idx, d, 5, nullptr, &cache);
+  EXPECT_EQ(o.loss, other_want.loss);
+  EXPECT_EQ(cache.lists(), 1u) << "another model made the images again";
   const Tensor kept = cache.images(data.train, idx, d);
   EXPECT_EQ(kept.shape(), (Shape{static_cast<int64_t>(idx.size()), 3, 8, 8}));
   EXPECT_EQ(kept.device(), d);
   EXPECT_EQ(kept.to_vector(), normalized_images(data.train, idx, d).to_vector());
-  const std::vector<int64_t> other(idx.begin(), idx.begin() + 7);
-  EXPECT_NE(cache.images(data.train, other, d).raw(), kept.raw());
+  const std::vector<int64_t> fewer(idx.begin(), idx.begin() + 7), first_test{0, 1, 2};
+  EXPECT_NE(cache.images(data.train, fewer, d).raw(), kept.raw());
+  EXPECT_NE(cache.images(data.test, first_test, d).raw(), cache.images(data.train, first_test, d).raw())
+      << "the dataset is not part of the key";
+  EXPECT_EQ(cache.lists(), 4u);
   EXPECT_EQ(cache.images(data.train, idx, d).raw(), kept.raw()) << "the first list's images were made again";
 }
 

@@ -338,5 +338,12 @@ TEST(Cli, BenchVariantsPickTheParts) {
   auto [rc2, out2] = run_cli("bench --device cpu --variants model,nope");
   EXPECT_NE(rc2, 0);
   for (const char* needle : {"--variants", "nope", "conv-layers"}) EXPECT_NE(out2.find(needle), std::string::npos) << out2;
+  // --dist picks the communicator of --ranks: refused without it, a wrong word named.
+  auto [rc3, out3] = run_cli("bench --device cpu --dist nccl");
+  EXPECT_NE(rc3, 0);
+  EXPECT_NE(out3.find("--dist: only with --ranks"), std::string::npos) << out3;
+  auto [rc4, out4] = run_cli("bench --device cpu --ranks --dist gloo");
+  EXPECT_NE(rc4, 0);
+  for (const char* needle : {"--dist", "gloo", "auto, none, mpi or nccl"}) EXPECT_NE(out4.find(needle), std::string::npos) << out4;
   fs::remove_all(d);
 }

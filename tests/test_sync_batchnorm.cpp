@@ -112,10 +112,11 @@ struct Case {
   int64_t groups;
   double slope;
 };
-const Case kCases[] = {{{18, 5, 7, 3}, 3, 0.1},  // 2 rows per rank and group on 3 ranks
-                       {{6, 19, 4, 5}, 1, -1},   // 2 rows per rank
-                       {{9, 7, 1, 1}, 3, 0.1},   // one value per channel, rank and group
-                       {{6, 130, 1, 2}, 2, -1},  // more channels than a block has threads
+// (The CUDA grid splits a group's rows S = min(rows, ceil(512 / C)) ways.)
+const Case kCases[] = {{{6, 5, 7, 3}, 3, 0.1},    // 2 rows per rank and group on 3 ranks
+                       {{6, 19, 4, 5}, 1, -1},    // 6 rows per rank, as many splits
+                       {{9, 7, 1, 1}, 3, 0.1},    // one value per channel, rank and group
+                       {{8, 130, 1, 1}, 1, -1},   // fewer splits (4) than rows (8)
                        {{2, 3, 17, 17}, 1, 0.1}};  // an image plane wider than a block
 
 Tolerance tol_of(DType dt) {
@@ -193,7 +194,12 @@ TEST_P(SyncBatchNorm, RanksShardsGiveTheWholeBatchResult) {
   const Device d = GetParam();
   PoisonScope poison;
   constexpr int R = 3;
-  for (DType dt : {DType::F64, DType::F32, DType::BF16})
+  // (bf16 activations: the combine is the same float64 code; on the emulated device the bf16
+  // rounds are left to the one-rank test, to keep CI's sanitizer run short.)
+  const std::vector<DType> dtypes = d == Device::CPU || !cuda_emulated()
+                                        ? std::vector<DType>{DType::F64, DType::F32, DType::BF16}
+                                        : std::vector<DType>{DType::F64, DType::F32};
+  for (DType dt : dtypes)
     for (const Case& c : kCases) {
       const DType vt = dt == DType::BF16 ? DType::F32 : dt;
       const int64_t C = c.shape[1], G = c.groups;

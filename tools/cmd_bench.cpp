@@ -18,6 +18,7 @@
 #include "data/synthetic.h"
 #include "engine/autograd.h"
 #include "engine/conv_backend.h"
+#include "engine/dist.h"
 #include "engine/kernel_version.h"
 #include "engine/memory.h"
 #include "engine/ops.h"
@@ -33,7 +34,6 @@
 #include "mixmatch/step.h"
 #include "mixmatch/step_runner.h"
 #include "tools/bench_concurrent.h"
-#include "engine/dist.h"
 #include "tools/bench_ranks.h"
 #include "tools/bench_timing.h"
 #include "tools/commands.h"
@@ -470,7 +470,10 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
     const bool sweeping = cmd->count("--concurrent-sweep") > 0;
     MM_CHECK(!(sweeping && *ranks), "--ranks and --concurrent-sweep: one measurement at a time");
     MM_CHECK(*ranks || cmd->count("--dist") == 0, "--dist: only with --ranks");
-    parse_dist_backend(o->dist);  // a wrong word is an error naming --dist, before anything runs
+    // A wrong word is an error naming --dist, before anything runs; so is none under mpirun
+    // (every process would be a rank 0 of its own).
+    MM_CHECK(!(parse_dist_backend(o->dist) == DistBackend::None && launched_by_mpi()),
+             "--dist none: started by an MPI launcher, the ranks must communicate (use auto, mpi or nccl)");
     action = [o, sweep, sweeping, ranks] {
       if (*ranks) return run_bench_ranks(*o);
       if (!sweeping) return run_bench(*o);

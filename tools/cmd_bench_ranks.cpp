@@ -1,4 +1,5 @@
 // mmengine bench --ranks (tools/bench_ranks.h).
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -7,6 +8,7 @@
 #include "engine/file_io.h"
 #include "engine/rng.h"
 #include "engine/runtime.h"
+#include "layers/layers.h"
 #include "layers/wideresnet.h"
 #include "mixmatch/ema.h"
 #include "mixmatch/step.h"
@@ -75,18 +77,38 @@ int run_bench_ranks(const BenchOpts& o) {
                                 {"broadcasts", counted.broadcasts}, {"bytes", counted.bytes}};
   }
   const double global_ms = step_ms[0];
-  // What synchronized BN costs per collective it adds (its statistics' exchange; the local
-  // step also averages the running statistics once).
+  // Synchronized BN's overhead in the step (its exchanges, and its kernels against local BN's,
+  // whose step averages the running statistics instead), per collective it adds.
   const int64_t extra = collectives[0] - collectives[1];
-  if (extra > 0 && comm->backend() != DistBackend::None) {  // (none: every collective is the identity)
-    const double per_us = (step_ms[0] - step_ms[1]) * 1e3 / static_cast<double>(extra);
-    if (say && per_us > 0)
-      std::printf("%-40s %10.1f us per collective ((global - local) / %lld more collectives)\n",
-                  "synchronized BN", per_us, (long long)extra);
-    if (say && per_us <= 0)
-      std::printf("%-40s %10s (global - local = %.3f ms: within the steps' noise)\n", "synchronized BN", "no cost",
-                  step_ms[0] - step_ms[1]);
-    out["sync_bn_us_per_collective"] = per_us;
+  const double overhead_ms = step_ms[0] - step_ms[1];
+  if (say)
+    std::printf("%-40s %10.3f ms per step (%+.1f us per added collective, of %lld; compute included)\n",
+                "synchronized BN overhead (global - local)", overhead_ms,
+                extra > 0 ? overhead_ms * 1e3 / static_cast<double>(extra) : 0.0, (long long)extra);
+  out["sync_bn_overhead"] = {{"ms_per_step", overhead_ms}, {"added_collectives", extra}};
+  // One exchange of synchronized BN alone (the scaling estimate's input): an all-gather of the
+  // moments of the model's widest BatchNorm call (3 chunks x C channels x 2 float64) and an
+  // all-reduce of its gradient sums, each timed in a loop of 25 after the ranks align.
+  if (comm->backend() != DistBackend::None) {  // (none: every collective is the identity)
+    int64_t C = 0;
+    for (BatchNorm2d* bn : student.batchnorms()) C = std::max<int64_t>(C, bn->weight.size(0));
+    const int64_t n = 2 * 3 * C;
+    Tensor moments = Tensor::zeros({1, n}, DType::F64, dev), sums = Tensor::zeros({n}, DType::F64, dev);
+    constexpr int kLoop = 25;
+    const BenchStats g = measure(dev, o.warmup, repeats, [&] {
+      comm->all_gather_u64(0);
+      for (int i = 0; i < kLoop; ++i) comm->all_gather_rows(moments);
+    });
+    const BenchStats r = measure(dev, o.warmup, repeats, [&] {
+      comm->all_gather_u64(0);
+      for (int i = 0; i < kLoop; ++i) comm->all_reduce_sum(sums);
+    });
+    const double gather_us = g.median * 1e3 / kLoop, reduce_us = r.median * 1e3 / kLoop;
+    if (say)
+      std::printf("%-40s %10.1f us per all-gather, %.1f us per all-reduce of %lld float64 (one aligning collective "
+                  "per %d included)\n",
+                  "synchronized BN exchange", gather_us, reduce_us, (long long)n, kLoop);
+    out["sync_bn_exchange"] = {{"values", n}, {"all_gather_us", gather_us}, {"all_reduce_us", reduce_us}};
   }
   // The gradients of the last step, all-reduced alone (the ranks wait for each other first).
   std::vector<Tensor*> params;

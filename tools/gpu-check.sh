@@ -92,16 +92,18 @@ if [[ -n $tests && -n $mm ]] && want nccl; then
   ok=$(verdict $rc)
   [[ $c == "passed 1, skipped 0, failed 0" ]] || ok=FAIL  # skipped, or not built with NCCL: no check
   row "NCCL one rank: collectives, steps" "$ok" "$c"
-  timeout "$(cap 40)" env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_RANK "$mm" train --dist nccl --device cuda \
+  timeout "$(cap 40)" env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_RANK -u MV2_COMM_WORLD_SIZE "$mm" train --dist nccl --device cuda \
     --preset synthetic --epochs 1 --steps-per-epoch 5 --max-eval-images 100 --overwrite --out /tmp/gpu-check-nccl \
     >>"$out/nccl.log" 2>&1
   rc=$?
   row "train --dist nccl (no mpirun)" "$(verdict $rc)" "$(grep -oE 'final: .*' "$out/nccl.log" | cut -c1-80)"
-  # What a collective costs us on one GPU (NCCL launch + our wait): the scaling estimate's input.
-  MMENGINE_SYNC_LAUNCH=0 timeout "$(cap 40)" env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_RANK "$mm" bench --ranks \
-    --dist nccl --device cuda --warmup 2 --repeats 10 --json /tmp/mmengine-bench-ranks.json >>"$out/nccl.log" 2>&1
+  # What one synchronized-BN exchange costs on one GPU (NCCL's one-rank collective + our wait
+  # for it: the scaling estimate's input), and the collectives of a step.
+  MMENGINE_SYNC_LAUNCH=0 timeout "$(cap 25)" env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_RANK -u MV2_COMM_WORLD_SIZE \
+    "$mm" bench --ranks --dist nccl --device cuda --warmup 2 --repeats 10 >>"$out/nccl.log" 2>&1
   rc=$?
-  row "bench --ranks --dist nccl (1 rank)" "$(verdict $rc)" "$(grep -oE '[-0-9.]+ us per collective' "$out/nccl.log" | head -1)"
+  row "bench --ranks --dist nccl (1 rank)" "$(verdict $rc)" \
+    "$(grep -oE 'synchronized BN exchange .*' "$out/nccl.log" | tr -s ' ' | cut -c26-100)"
 elif want nccl; then
   row "NCCL one rank" "MISS" "mmengine_tests or mmengine not found"
 fi

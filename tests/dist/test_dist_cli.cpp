@@ -174,20 +174,27 @@ TEST(DistCli, AblateHasBnSyncAsAnAxisOnTwoRanks) {
 }
 
 // `mpirun -np 2 mmengine bench --ranks`: both BN synchronizations timed, the collectives each
-// step sends counted (WRN-10-1: 7 BatchNorm calls per pass, 5 of them with a gradient), the
-// cost per added collective and the gradient all-reduce reported, in the JSON too.
+// step sends counted (WRN-10-1: 7 BatchNorm calls per pass, 5 of them with a gradient),
+// synchronized BN's overhead and one exchange timed alone, the gradient all-reduce; in the
+// JSON too. `--dist none` under mpirun is refused (every process would be rank 0).
 TEST(DistCli, BenchRanksCountsTheCollectivesOfAStep) {
-  const std::string json = tmp_dir("bench_ranks") + ".json";
+  const std::string dir = tmp_dir("bench_ranks");
+  std::system(("mkdir -p '" + dir + "'").c_str());
+  const std::string json = dir + "/bench.json";
   auto [rc, out] = mpirun(2, "bench --ranks --device cpu --depth 10 --widen 1 --batch 4 --warmup 0 --repeats 1 --json " +
                                  json);
   ASSERT_EQ(rc, 0) << out;
-  EXPECT_NE(out.find("16 all-gathers, 6 all-reduces"), std::string::npos) << out;
-  EXPECT_NE(out.find("2 all-gathers, 2 all-reduces"), std::string::npos) << out;
-  EXPECT_NE(out.find("synchronized BN "), std::string::npos) << out;  // its cost per collective (or none measurable)
+  EXPECT_NE(out.find("; 16 all-gathers, 6 all-reduces"), std::string::npos) << out;
+  EXPECT_NE(out.find("; 2 all-gathers, 2 all-reduces"), std::string::npos) << out;
+  EXPECT_NE(out.find("synchronized BN overhead (global - local)"), std::string::npos) << out;
+  EXPECT_NE(out.find("us per all-gather"), std::string::npos) << out;
   const std::string j = read(json);
-  EXPECT_NE(j.find("\"sync_bn_us_per_collective\""), std::string::npos) << j;
-  EXPECT_NE(j.find("\"all_gathers\": 16"), std::string::npos) << j;
-  EXPECT_NE(j.find("\"ranks\": 2"), std::string::npos) << j;
+  for (const char* key : {"\"sync_bn_overhead\"", "\"sync_bn_exchange\"", "\"all_gathers\": 16", "\"ranks\": 2",
+                          "\"allreduce\""})
+    EXPECT_NE(j.find(key), std::string::npos) << key << " in " << j;
+  auto [rc2, out2] = mpirun(2, "bench --ranks --dist none --device cpu --depth 10 --widen 1 --batch 4");
+  EXPECT_NE(rc2, 0);
+  EXPECT_NE(out2.find("--dist none: started by an MPI launcher"), std::string::npos) << out2;
 }
 
 }  // namespace

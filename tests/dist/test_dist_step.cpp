@@ -242,6 +242,27 @@ TEST(DistTrain, Bf16KeepsTheRanksIdenticalAndSyncBnMatchesOneProcess) {
   }
 }
 
+// all_reduce_sum_bucketed: the sums over the ranks, times the scale, written into each tensor's
+// storage (so every handle sharing it sees them), in order-preserving buckets of one dtype of
+// at most 16 bytes here (a larger tensor alone): float32 [3] and [1] share one, then one each.
+TEST(DistOps, BucketedAllReduceSumsIntoEveryTensor) {
+  Communicator& w = world();
+  const int r = w.rank(), n = w.size();
+  const std::vector<std::pair<Shape, DType>> specs{
+      {{3}, DType::F32}, {{1}, DType::F32}, {{2, 2}, DType::F64}, {{5}, DType::F32}, {{1}, DType::F64}};
+  std::vector<Tensor> ts, handles;
+  for (size_t i = 0; i < specs.size(); ++i) ts.push_back(Tensor::full(specs[i].first, (i + 1.0) * (r + 1), specs[i].second));
+  handles = ts;  // shallow copies: the same storage
+  CountingCommunicator counted(std::shared_ptr<Communicator>(&w, [](Communicator*) {}));
+  all_reduce_sum_bucketed(ts, counted, 16, 0.5);
+  EXPECT_EQ(counted.all_reduces, 4);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    double want = 0;
+    for (int q = 0; q < n; ++q) want += (i + 1.0) * (q + 1);
+    for (double v : handles[i].to_vector()) EXPECT_EQ(v, 0.5 * want) << "tensor " << i;
+  }
+}
+
 TEST(DistOps, CollectivesAndTheirGradients) {
   Communicator& w = world();
   const int r = w.rank(), n = w.size();
