@@ -108,14 +108,14 @@ Tensor shard_rows(const Tensor& whole, int64_t G, int R, int r) {
 }
 
 struct Case {
-  Shape shape;  // of the whole batch
+  Shape shape;  // of one rank's rows (the shard test's whole batch has R times as many)
   int64_t groups;
   double slope;
 };
 // (The CUDA grid splits a group's rows S = min(rows, ceil(512 / C)) ways.)
-const Case kCases[] = {{{6, 5, 7, 3}, 3, 0.1},    // 2 rows per rank and group on 3 ranks
+const Case kCases[] = {{{6, 5, 7, 3}, 3, 0.1},    // 2 rows per rank and group
                        {{6, 19, 4, 5}, 1, -1},    // 6 rows per rank, as many splits
-                       {{9, 7, 1, 1}, 3, 0.1},    // one value per channel, rank and group
+                       {{9, 7, 1, 1}, 3, 0.1},    // 1x1 maps: 3 values per channel, rank and group
                        {{8, 130, 1, 1}, 1, -1},   // fewer splits (4) than rows (8)
                        {{2, 3, 17, 17}, 1, 0.1}};  // an image plane wider than a block
 
