@@ -55,21 +55,25 @@ struct EvalGraphs::Entry {
 };
 
 namespace {
-// One full batch through the model's graph: the inputs into its static buffers, the first call
-// warm (eager, in the graph's pool), the second captured, every one after replayed; the scores out.
-void score_batch_graphed(EvalGraphs::Entry& g, Module& model, const Tensor& images, const int32_t* labels,
-                         double* out) {
+// One full batch through the model's graph: the inputs into its static buffers (rows
+// [row0, row0 + batch) of `images`, copied straight from there), the first call warm (eager, in
+// the graph's pool), the second captured, every one after replayed; the scores out.
+void score_batch_graphed(EvalGraphs::Entry& g, Module& model, const Tensor& images, int64_t row0, int64_t batch,
+                         const int32_t* labels, double* out) {
   const Device device = images.device();
-  const int64_t batch = images.size(0);
+  Shape shape = images.shape();
+  shape[0] = batch;
   if (g.runs == 0) {  // the static buffers, outside the graph's pool
-    g.images = Tensor::empty(images.shape(), images.dtype(), device);
+    g.images = Tensor::empty(shape, images.dtype(), device);
     g.labels = allocate(device, sizeof(int32_t) * batch);
     g.scores = Tensor::empty({batch, 2}, DType::F64, device);
   }
-  MM_CHECK(g.images.shape() == images.shape() && g.images.dtype() == images.dtype(),
-           "--graph on: the evaluation batch changed from ", describe(g.images), " to ", describe(images),
-           " (a CUDA graph needs static shapes)");
-  g.images.copy_from(images);
+  MM_CHECK(g.images.shape() == shape && g.images.dtype() == images.dtype(), "--graph on: the evaluation batch changed from ",
+           describe(g.images), " to ", dtype_name(images.dtype()), shape_str(shape), " (a CUDA graph needs static shapes)");
+  MM_CHECK(row0 >= 0 && row0 + batch <= images.size(0), "evaluate: rows [", row0, ", ", row0 + batch, ") of ",
+           describe(images));
+  copy_bytes(g.images.raw(), device, static_cast<const char*>(images.raw()) + row0 * (images.nbytes() / images.size(0)),
+             device, g.images.nbytes());
   copy_bytes(g.labels.get(), device, labels, device, sizeof(int32_t) * batch);
   auto body = [&] { score_batch(model, g.images, static_cast<const int32_t*>(g.labels.get()), g.scores.data<double>()); };
   if (g.runs == 0) {
@@ -145,12 +149,18 @@ EvalResult evaluate(Module& model, const ImageDataset& data, const std::vector<i
   const Tensor all_images = cached ? cached->images(data, indices, device) : Tensor();
   for (int64_t begin = 0; begin < n; begin += batch) {
     const int64_t end = std::min(n, begin + batch);
-    const Tensor images = cached ? slice(all_images, begin, end)
-                                 : normalized_images(data, std::vector<int64_t>(indices.begin() + begin, indices.begin() + end), device);
     double* out = scores.data<double>() + 2 * begin;
 #ifdef MMENGINE_WITH_CUDA
+    if (graph && end - begin == batch && cached) {  // straight from the kept images into the graph's buffer
+      score_batch_graphed(*graph, model, all_images, begin, batch, all_labels + begin, out);
+      continue;
+    }
+#endif
+    const Tensor images = cached ? slice(all_images, begin, end)
+                                 : normalized_images(data, std::vector<int64_t>(indices.begin() + begin, indices.begin() + end), device);
+#ifdef MMENGINE_WITH_CUDA
     if (graph && end - begin == batch) {
-      score_batch_graphed(*graph, model, images, all_labels + begin, out);
+      score_batch_graphed(*graph, model, images, 0, batch, all_labels + begin, out);
       continue;
     }
 #endif

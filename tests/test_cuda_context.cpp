@@ -290,7 +290,8 @@ TEST(CudaGraph, EvaluationWithGraphsEqualsWithout) {
   model.to(Device::CUDA);
   std::vector<int64_t> idx;
   for (int64_t i = 0; i < 23; ++i) idx.push_back(i);  // batches of 5: four full, one of 3
-  EvalGraphs graphs;
+  EvalGraphs graphs, kept_graphs;
+  EvalImages kept;  // the trainer's way: the images kept on the device, copied from there into the graph
   std::vector<double> losses;
   for (int round = 0; round < 3; ++round) {
     const EvalResult want = evaluate(model, data.train, idx, Device::CUDA, 5);
@@ -305,6 +306,9 @@ TEST(CudaGraph, EvaluationWithGraphsEqualsWithout) {
     EXPECT_EQ(got.count, 23);
     EXPECT_EQ(got.loss, want.loss) << "round " << round;
     EXPECT_EQ(got.accuracy, want.accuracy) << "round " << round;
+    const EvalResult from_kept = evaluate(model, data.train, idx, Device::CUDA, 5, &kept_graphs, &kept);
+    EXPECT_EQ(from_kept.loss, want.loss) << "kept images, round " << round;
+    EXPECT_EQ(from_kept.accuracy, want.accuracy) << "kept images, round " << round;
     losses.push_back(got.loss);
     NoGrad ng;  // in place, as training, the EMA and BatchNorm's running statistics change them
     for (auto& [name, p] : model.named_parameters()) p->copy_from(mul(*p, 1.25));
