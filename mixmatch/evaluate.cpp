@@ -150,21 +150,17 @@ EvalResult evaluate(Module& model, const ImageDataset& data, const std::vector<i
   for (int64_t begin = 0; begin < n; begin += batch) {
     const int64_t end = std::min(n, begin + batch);
     double* out = scores.data<double>() + 2 * begin;
-#ifdef MMENGINE_WITH_CUDA
-    if (graph && end - begin == batch && cached) {  // straight from the kept images into the graph's buffer
-      score_batch_graphed(*graph, model, all_images, begin, batch, all_labels + begin, out);
-      continue;
-    }
-#endif
-    const Tensor images = cached ? slice(all_images, begin, end)
+    // The batch: rows [row0, row0 + end - begin) of `source` (the kept images, or normalized now).
+    const Tensor source = cached ? all_images
                                  : normalized_images(data, std::vector<int64_t>(indices.begin() + begin, indices.begin() + end), device);
+    const int64_t row0 = cached ? begin : 0;
 #ifdef MMENGINE_WITH_CUDA
-    if (graph && end - begin == batch) {
-      score_batch_graphed(*graph, model, images, 0, batch, all_labels + begin, out);
+    if (graph && end - begin == batch) {  // copied once, straight into the graph's buffer
+      score_batch_graphed(*graph, model, source, row0, batch, all_labels + begin, out);
       continue;
     }
 #endif
-    score_batch(model, images, all_labels + begin, out);
+    score_batch(model, cached ? slice(source, row0, row0 + end - begin) : source, all_labels + begin, out);
   }
   const std::vector<double> s = scores.to_vector();
   double loss_sum = 0;
