@@ -45,9 +45,15 @@ const char* enum_name(const EnumEntry<E> (&table)[N], E value) {
   MM_FAIL("internal error: a value missing from its enum table");
 }
 
-// A comma-separated list of names, or "all", as a mask with bit static_cast<unsigned>(value) set
-// for each named value (empty items are skipped; the values must be below 32); an unknown name
-// is an error naming `what` and the choices.
+// The bit of `value` in the masks of enum_parse_mask (values below 32).
+template <typename E>
+constexpr uint32_t enum_bit(E value) {
+  return 1u << static_cast<unsigned>(value);
+}
+
+// A comma-separated list of names, or "all", as a mask with enum_bit(value) set for each named
+// value (empty items are skipped; the values must be below 32); an unknown name is an error
+// naming `what` and the choices.
 template <typename E, size_t N>
 uint32_t enum_parse_mask(const EnumEntry<E> (&table)[N], const char* what, const std::string& list) {
   uint32_t mask = 0;
@@ -57,7 +63,7 @@ uint32_t enum_parse_mask(const EnumEntry<E> (&table)[N], const char* what, const
     bool known = name.empty();
     for (const auto& e : table)
       if (name == "all" || name == e.name) {
-        mask |= 1u << static_cast<unsigned>(e.value);
+        mask |= enum_bit(e.value);
         known = true;
       }
     MM_CHECK(known, what, ": unknown '", name, "' (expected a comma-separated list of ", enum_choices(table),

@@ -30,13 +30,12 @@ struct UnfusedMask {
 };
 UnfusedMask parse_unfused(const std::string& list, const char* what) { return {enum_parse_mask(kFusions, what, list)}; }
 UnfusedMask& unfused() { return env_setting("MMENGINE_UNFUSED", UnfusedMask{}, parse_unfused); }
-unsigned fusion_bit(Fusion f) { return 1u << static_cast<unsigned>(f); }
 }  // namespace
 
-bool fusion_enabled(Fusion f) { return current() == KernelVersion::Current && !(unfused().bits & fusion_bit(f)); }
+bool fusion_enabled(Fusion f) { return current() == KernelVersion::Current && !(unfused().bits & enum_bit(f)); }
 void set_fusion_enabled(Fusion f, bool on) {
-  if (on) unfused().bits &= ~fusion_bit(f);
-  else unfused().bits |= fusion_bit(f);
+  if (on) unfused().bits &= ~enum_bit(f);
+  else unfused().bits |= enum_bit(f);
 }
 
 }  // namespace mmengine

@@ -61,17 +61,15 @@ inline constexpr EnumEntry<BenchPart> kBenchParts[] = {
     {BenchPart::Pipeline, "pipeline", "the data pipeline's images/s (CPU)"},
     {BenchPart::ConvLayers, "conv-layers", "CUDA: every WRN convolution shape on every backend (in `all` on a GPU only)"}};
 
-uint32_t part_bit(BenchPart p) { return 1u << static_cast<unsigned>(p); }
-
-// --variants: "all" or a comma-separated list of kBenchParts names, as a mask of part_bit;
+// --variants: "all" or a comma-separated list of kBenchParts names, as a mask of enum_bit;
 // --quick drops the pipeline, --conv-layers means conv-layers alone.
 uint32_t selected_parts(const BenchOpts& o, Device dev, bool emulated) {
-  if (o.conv_layers) return part_bit(BenchPart::ConvLayers);
+  if (o.conv_layers) return enum_bit(BenchPart::ConvLayers);
   uint32_t want = enum_parse_mask(kBenchParts, "--variants", o.variants);
   MM_CHECK(want != 0, "--variants: empty list (expected ", enum_choices(kBenchParts), ", or all)");
   if (o.variants == "all" && (dev != Device::CUDA || emulated))  // (the emulator would take hours: asked for alone only)
-    want &= ~part_bit(BenchPart::ConvLayers);
-  if (o.quick) want &= ~part_bit(BenchPart::Pipeline);
+    want &= ~enum_bit(BenchPart::ConvLayers);
+  if (o.quick) want &= ~enum_bit(BenchPart::Pipeline);
   return want;
 }
 
@@ -277,7 +275,7 @@ int run_bench(const BenchOpts& o) {
   if (emulated)
     std::printf("NOTE: emulated CUDA: these are CPU timings of the CUDA emulator, NOT GPU numbers; do not record them\n");
   const uint32_t parts = selected_parts(o, dev, emulated);
-  auto want = [&](BenchPart p) { return (parts & part_bit(p)) != 0; };
+  auto want = [&](BenchPart p) { return (parts & enum_bit(p)) != 0; };
   MM_CHECK(!want(BenchPart::ConvLayers) || dev == Device::CUDA,
            "bench --conv-layers (or --variants conv-layers): needs --device cuda");
   std::string chosen;
