@@ -430,7 +430,9 @@ bool launch_config_ok(const LaunchSite& site, dim3 grid, dim3 block, size_t shar
   const uint64_t threads = uint64_t(block.x) * block.y * block.z;
   if (grid.x == 0 || grid.y == 0 || grid.z == 0 || threads == 0 || threads > 1024 || block.x > 1024 || block.y > 1024 ||
       block.z > 64 || grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) {
-    set_last_error(cudaErrorInvalidConfiguration);
+    // What CUDA 13's cudaLaunchKernel returns for each of these on an H100 (docs/gpu-log.md,
+    // 2026-11-27; older runtimes said cudaErrorInvalidConfiguration).
+    set_last_error(cudaErrorInvalidValue);
     return false;
   }
   if (shared_bytes > 48 * 1024) {  // more dynamic shared memory than a launch gets without opt-in

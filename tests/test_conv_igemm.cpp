@@ -245,8 +245,11 @@ TEST(ConvIgemmCuda, GradWeightMatchesTf32CpuTwinAndIsDeterministic) {
 // same inputs to TF32: only FP32 summation order differs) and within TF32's effect of the own
 // FP32 kernels. On this small untrained net with BatchNorm over few values the gradients move
 // by 3-8 % under TF32 (the CPU twins show the same: it is the rounding, not the kernels), and
-// even the twins differ from the CUDA run by up to ~7e-5 (logits) and ~7e-4 (gradients):
-// FP32 summation-order differences flip the TF32 rounding of a few activations downstream.
+// even the twins differ from the CUDA run by up to ~7e-5 (logits) and ~7e-4 (gradients) on the
+// emulated device: FP32 summation-order differences flip the TF32 rounding of a few activations
+// downstream. On an H100 (2026-11-27) the tensor cores' own accumulation moves more of them:
+// gradients 0.6-2.6 % from the twins (logits within 1e-3), while every convolution alone stays
+// within its summation bound of the twin (the cases above): 5 % for the whole net.
 std::vector<std::vector<double>> wrn_outputs(Device d, ConvBackend b) {
   WideResNetConfig cfg;
   cfg.depth = 10;
@@ -286,7 +289,7 @@ void expect_relative_norms(const std::vector<std::vector<double>>& got, const st
 TEST(ConvIgemmCuda, WideResNetMatchesCpuTwinsAndStaysWithinTf32OfFp32) {
   MM_SKIP_WITHOUT(Device::CUDA);
   const auto igemm = wrn_outputs(Device::CUDA, ConvBackend::Igemm);
-  expect_relative_norms(igemm, wrn_outputs(Device::CPU, ConvBackend::Igemm), 1e-3, 5e-3, "against the CPU twins");
+  expect_relative_norms(igemm, wrn_outputs(Device::CPU, ConvBackend::Igemm), 1e-3, 5e-2, "against the CPU twins");
   expect_relative_norms(igemm, wrn_outputs(Device::CUDA, ConvBackend::Own), 1e-2, 0.15, "against FP32");
 }
 #endif

@@ -41,12 +41,14 @@ TEST(CudaGraph, CapturedLaunchesAndGemmsReplayInOrderWithTheirCapturedArguments)
   MM_CUDA_CHECK(cudaMemcpy(x, ones.data(), sizeof(float) * 4, cudaMemcpyHostToDevice));
   MM_CUDA_CHECK(cudaMemcpy(a, eye.data(), sizeof(float) * 4, cudaMemcpyHostToDevice));
   MM_CUDA_CHECK(cudaStreamBeginCapture(c.stream, cudaStreamCaptureModeGlobal));
+  kernels::t_graph_capture = true;  // as CudaGraph::capture: no MMENGINE_SYNC_LAUNCH wait inside
   float two = 2.0f;
   kernels::unary_forward_cuda<float>(kernels::Unary::MulScalar, two, x, x, 4, c.stream);  // x = 2x, then x + 1
   kernels::unary_forward_cuda<float>(kernels::Unary::AddScalar, 1.0f, x, x, 4, c.stream);
   MM_CUDA_CHECK(cudaMemcpyAsync(b, x, 4 * sizeof(float), cudaMemcpyDeviceToDevice, c.stream));
   kernels::gemm_cuda<float>(false, false, 2, 2, 2, two, a, b, 0.0f, y, c.stream);  // y = 2 a b
   two = 100.0f;  // the captured launch and GEMM keep the value they were given
+  kernels::t_graph_capture = false;
   cudaGraph_t graph = nullptr;
   MM_CUDA_CHECK(cudaStreamEndCapture(c.stream, &graph));
   EXPECT_EQ(read(x, 4), ones) << "captured work must not run before the graph is launched";

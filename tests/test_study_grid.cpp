@@ -345,5 +345,22 @@ TEST(Cli, BenchVariantsPickTheParts) {
   auto [rc4, out4] = run_cli("bench --device cpu --ranks --dist gloo");
   EXPECT_NE(rc4, 0);
   for (const char* needle : {"--dist", "gloo", "auto, none, mpi or nccl"}) EXPECT_NE(out4.find(needle), std::string::npos) << out4;
+  // --precision: every row at that precision, recorded in the JSON; the precisions part (which
+  // compares against FP32), --ranks and an unknown word are refused by name.
+  EXPECT_EQ(j.at("precision").get<std::string>(), "fp32");
+  auto [rc5, out5] = run_cli("bench --device cpu --depth 10 --widen 1 --batch 4 --warmup 0 --repeats 1 --variants modes "
+                             "--precision bf16 --json " + d + "/bench_bf16.json");
+  ASSERT_EQ(rc5, 0) << out5;
+  EXPECT_NE(out5.find("precision: bf16 (every row)"), std::string::npos) << out5;
+  EXPECT_EQ(nlohmann::json::parse(read_text(d + "/bench_bf16.json")).at("precision").get<std::string>(), "bf16");
+  for (const auto& [cmd, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"bench --device cpu --precision bf16 --variants precisions", "--variants precisions: only with --precision fp32"},
+           {"bench --device cpu --ranks --precision bf16", "--precision: not with --ranks"},
+           {"bench --device cpu --precision fp16", "fp16"},
+           {"bench --device cpu --precision tf32", "--precision tf32"}}) {
+    auto [rc6, out6] = run_cli(cmd);
+    EXPECT_NE(rc6, 0) << cmd;
+    EXPECT_NE(out6.find(needle), std::string::npos) << cmd << ": " << out6;
+  }
   fs::remove_all(d);
 }

@@ -16,6 +16,7 @@ struct BenchOpts {
   int warmup = 3, repeats = 20;
   bool quick = false, conv_layers = false;
   std::string variants = "all";  // tools/cmd_bench.cpp: kBenchParts
+  std::string precision = "fp32";  // every row at this --precision (engine/precision.h)
 };
 
 int run_bench_ranks(const BenchOpts& o);

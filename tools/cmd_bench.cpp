@@ -70,6 +70,11 @@ uint32_t selected_parts(const BenchOpts& o, Device dev, bool emulated) {
   if (o.variants == "all" && (dev != Device::CUDA || emulated))  // (the emulator would take hours: asked for alone only)
     want &= ~enum_bit(BenchPart::ConvLayers);
   if (o.quick) want &= ~enum_bit(BenchPart::Pipeline);
+  if (o.precision != "fp32") {  // the precisions part compares against FP32: the baseline here is not
+    MM_CHECK(o.variants == "all" || !(want & enum_bit(BenchPart::Precisions)),
+             "--variants precisions: only with --precision fp32 (it times the other precisions against FP32)");
+    want &= ~enum_bit(BenchPart::Precisions);
+  }
   return want;
 }
 
@@ -284,6 +289,11 @@ int run_bench(const BenchOpts& o) {
   out["variants"] = chosen;
   if (o.variants != "all" || o.conv_layers) std::printf("variants: %s\n", chosen.c_str());
 
+  // --precision: every row (the breakdown too) at that precision, as `mmengine train --precision`.
+  const Precision precision = enum_parse(kPrecisions, "--precision", o.precision);
+  out["precision"] = enum_name(kPrecisions, precision);
+  if (precision != Precision::Fp32) std::printf("precision: %s (every row)\n", enum_name(kPrecisions, precision));
+  const PrecisionScope precision_scope(precision, dev, DType::F32);
   BenchModels models(o.depth, o.widen, dev);
   WideResNet &student = models.student, &teacher = models.teacher;
 
@@ -447,6 +457,9 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--warmup", o->warmup, "untimed runs first")->check(CLI::NonNegativeNumber);
   cmd->add_option("--repeats", o->repeats, "timed runs (median reported)")->check(CLI::PositiveNumber);
   cmd->add_flag("--quick", o->quick, "skip the data-pipeline measurement");
+  cmd->add_option("--precision", o->precision,
+                  "every row at this precision (as train --precision; without the precisions part): " +
+                      enum_help(kPrecisions));
   cmd->add_option("--variants", o->variants, "all (default) or comma-separated parts: " + enum_help(kBenchParts));
   auto ranks = std::make_shared<bool>(false);
   cmd->add_flag("--ranks", *ranks,
@@ -468,6 +481,8 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
     const bool sweeping = cmd->count("--concurrent-sweep") > 0;
     MM_CHECK(!(sweeping && *ranks), "--ranks and --concurrent-sweep: one measurement at a time");
     MM_CHECK(*ranks || cmd->count("--dist") == 0, "--dist: only with --ranks");
+    MM_CHECK(!(*ranks || sweeping) || cmd->count("--precision") == 0,
+             "--precision: not with --ranks or --concurrent-sweep (they time the FP32 step)");
     // A wrong word is an error naming --dist, before anything runs; so is none under mpirun
     // (every process would be a rank 0 of its own).
     MM_CHECK(!(parse_dist_backend(o->dist) == DistBackend::None && launched_by_mpi()),

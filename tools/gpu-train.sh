@@ -35,7 +35,9 @@ fi
 
 # Plan: steps that fit the limit at the measured step time, leaving a third of it for the
 # evaluations, set-up and the final checkpoint; about 12 evaluations along the way.
-step_ms=$(python3 -c '
+# GPU_TRAIN_STEP_MS overrides it (a call on a fresh machine, after gpu-check.sh ran on another).
+step_ms=${GPU_TRAIN_STEP_MS:-}
+[[ -n $step_ms ]] || step_ms=$(python3 -c '
 import json, sys
 rows = json.load(open("/tmp/mmengine-bench.json"))["timings"]
 try:

@@ -7,11 +7,7 @@
 
 namespace mmengine {
 
-namespace {
-thread_local bool t_capturing = false;
-}  // namespace
-
-bool cuda_capturing() { return t_capturing; }
+bool cuda_capturing() { return kernels::t_graph_capture; }
 
 CudaGraph::CudaGraph() : pool_(cuda_new_private_pool()) {}
 
@@ -30,18 +26,18 @@ void CudaGraph::capture(const std::function<void()>& fn) {
   const cudaStream_t stream = cuda_stream();
   CudaPoolScope pool(pool_);
   MM_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-  t_capturing = true;
+  kernels::t_graph_capture = true;
   try {
     fn();
   } catch (...) {
-    t_capturing = false;
+    kernels::t_graph_capture = false;
     cudaGraph_t broken = nullptr;
     cudaStreamEndCapture(stream, &broken);  // ends the capture; its error is the one thrown
     if (broken) cudaGraphDestroy(broken);
     cudaGetLastError();
     throw;
   }
-  t_capturing = false;
+  kernels::t_graph_capture = false;
   MM_CUDA_CHECK(cudaStreamEndCapture(stream, &graph_));
   MM_CUDA_CHECK(cudaGraphInstantiate(&exec_, graph_, 0));
 }

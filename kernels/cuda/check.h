@@ -35,6 +35,11 @@ inline bool sync_every_launch() {
   }();
   return on;
 }
+
+// True while this thread captures a CUDA graph (set by engine/cuda/graph.cpp's CudaGraph::capture).
+// A capture cannot synchronize: MMENGINE_SYNC_LAUNCH=1 skips the wait there (a fault in a captured
+// kernel shows at the replay that runs it).
+inline thread_local bool t_graph_capture = false;
 }  // namespace mmengine::kernels
 
 // MM_CUDA_CHECK(call): throws mmengine::Error naming the call, the library and its status.
@@ -47,9 +52,10 @@ inline bool sync_every_launch() {
   } while (0)
 
 // After every <<<...>>> launch: catches bad launch configurations at once, and with
-// MMENGINE_SYNC_LAUNCH=1 also faults inside the kernel.
+// MMENGINE_SYNC_LAUNCH=1 (outside graph captures) also faults inside the kernel.
 #define MM_LAUNCH_CHECK()                                                              \
   do {                                                                                 \
     MM_CUDA_CHECK(cudaGetLastError());                                                 \
-    if (::mmengine::kernels::sync_every_launch()) MM_CUDA_CHECK(cudaDeviceSynchronize()); \
+    if (::mmengine::kernels::sync_every_launch() && !::mmengine::kernels::t_graph_capture) \
+      MM_CUDA_CHECK(cudaDeviceSynchronize());                                          \
   } while (0)
