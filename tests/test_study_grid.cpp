@@ -315,6 +315,32 @@ TEST(Cli, AblateConcurrentAndBenchSweep) {
   fs::remove_all(d);
 }
 
+// `mmengine bench --variants bn-kernels`: the BatchNorm kernels and a copy of the same bytes, at B
+// and 3B, each row a positive time and bandwidth (on a GPU, or the emulated device at a tiny
+// size: its numbers are CPU timings, only the table's shape is checked); refused without CUDA.
+TEST(Cli, BenchBnKernelsTimesTheKernelsAgainstACopy) {
+  auto [rc0, out0] = run_cli("bench --device cpu --variants bn-kernels");
+  EXPECT_NE(rc0, 0);
+  EXPECT_NE(out0.find("bn-kernels: needs --device cuda"), std::string::npos) << out0;
+  MM_SKIP_WITHOUT(Device::CUDA);
+  const std::string d = temp_dir("bench_bn_kernels");
+  fs::create_directories(d);
+  auto [rc, out] = run_cli("bench --device cuda --widen 1 --batch 1 --warmup 0 --repeats 1 --variants bn-kernels --json " +
+                           d + "/bench.json");
+  ASSERT_EQ(rc, 0) << out;
+  const auto rows = nlohmann::json::parse(read_text(d + "/bench.json")).at("bn_kernels");
+  EXPECT_EQ(rows.size(), 6u) << rows.dump();
+  for (const char* kernel : {"device copy", "forward (sums, centered squares, apply)", "backward (gradient sums, input gradient)"})
+    for (int b : {1, 3}) {
+      const std::string name = std::string(kernel) + " B=" + std::to_string(b);
+      ASSERT_TRUE(rows.contains(name)) << name << " in " << rows.dump();
+      for (const char* key : {"median_ms", "moved_mb", "gb_per_s", "of_copy", "floor_ms"})
+        EXPECT_GT(rows.at(name).at(key).get<double>(), 0) << name << " " << key;
+    }
+  EXPECT_DOUBLE_EQ(rows.at("device copy B=3").at("of_copy").get<double>(), 1.0);
+  fs::remove_all(d);
+}
+
 // `mmengine bench --variants`: only the parts asked for (the interleaved step always, as the
 // baseline of every step row); an unknown part is an error naming the flag and the choices.
 TEST(Cli, BenchVariantsPickTheParts) {

@@ -25,6 +25,19 @@ inline BenchStats measure(Device dev, int warmup, int repeats, const std::functi
   return {t[t.size() / 2], t.front(), t.back(), repeats};
 }
 
+// As measure, with `before` run (untimed, finished) ahead of every run: an L2 flush, say.
+inline BenchStats measure_after(Device dev, int warmup, int repeats, const std::function<void()>& before,
+                                const std::function<void()>& fn) {
+  for (int i = 0; i < warmup; ++i) before(), fn();
+  std::vector<double> t;
+  for (int i = 0; i < repeats; ++i) {
+    before();
+    t.push_back(time_ms(dev, fn));
+  }
+  std::sort(t.begin(), t.end());
+  return {t[t.size() / 2], t.front(), t.back(), repeats};
+}
+
 inline WideResNetConfig bench_model(int64_t depth, int64_t widen) {
   WideResNetConfig mc;
   mc.depth = depth;

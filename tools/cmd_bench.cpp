@@ -33,6 +33,7 @@
 #include "mixmatch/ema.h"
 #include "mixmatch/step.h"
 #include "mixmatch/step_runner.h"
+#include "tools/bench_bn_kernels.h"
 #include "tools/bench_concurrent.h"
 #include "tools/bench_ranks.h"
 #include "tools/bench_timing.h"
@@ -47,7 +48,7 @@ namespace {
 using Stats = BenchStats;
 
 // The parts of `mmengine bench`, selectable with --variants (default all).
-enum class BenchPart { Model, Eval, Modes, Sync, Graph, Versions, Precisions, Fusions, Breakdown, Pipeline, ConvLayers };
+enum class BenchPart { Model, Eval, Modes, Sync, Graph, Versions, Precisions, Fusions, Breakdown, Pipeline, ConvLayers, BnKernels };
 inline constexpr EnumEntry<BenchPart> kBenchParts[] = {
     {BenchPart::Model, "model", "WRN forward and forward+backward at B and 3B"},
     {BenchPart::Eval, "eval", "the evaluation forward at 3B, composed and fused eval BatchNorm"},
@@ -59,7 +60,9 @@ inline constexpr EnumEntry<BenchPart> kBenchParts[] = {
     {BenchPart::Fusions, "fusions", "each fusion off in turn; BatchNorm, Adam and EMA alone, fused and not"},
     {BenchPart::Breakdown, "breakdown", "the step's per-kernel-family breakdown (synchronized scopes)"},
     {BenchPart::Pipeline, "pipeline", "the data pipeline's images/s (CPU)"},
-    {BenchPart::ConvLayers, "conv-layers", "CUDA: every WRN convolution shape on every backend (in `all` on a GPU only)"}};
+    {BenchPart::ConvLayers, "conv-layers", "CUDA: every WRN convolution shape on every backend (in `all` on a GPU only)"},
+    {BenchPart::BnKernels, "bn-kernels",
+     "CUDA: BatchNorm's kernels alone against a device copy of the same bytes, L2 flushed (in `all` on a GPU only)"}};
 
 // --variants: "all" or a comma-separated list of kBenchParts names, as a mask of enum_bit;
 // --quick drops the pipeline, --conv-layers means conv-layers alone.
@@ -68,7 +71,7 @@ uint32_t selected_parts(const BenchOpts& o, Device dev, bool emulated) {
   uint32_t want = enum_parse_mask(kBenchParts, "--variants", o.variants);
   MM_CHECK(want != 0, "--variants: empty list (expected ", enum_choices(kBenchParts), ", or all)");
   if (o.variants == "all" && (dev != Device::CUDA || emulated))  // (the emulator would take hours: asked for alone only)
-    want &= ~enum_bit(BenchPart::ConvLayers);
+    want &= ~(enum_bit(BenchPart::ConvLayers) | enum_bit(BenchPart::BnKernels));
   if (o.quick) want &= ~enum_bit(BenchPart::Pipeline);
   if (o.precision != "fp32") {  // the precisions part compares against FP32: the baseline here is not
     MM_CHECK(o.variants == "all" || !(want & enum_bit(BenchPart::Precisions)),
@@ -283,6 +286,7 @@ int run_bench(const BenchOpts& o) {
   auto want = [&](BenchPart p) { return (parts & enum_bit(p)) != 0; };
   MM_CHECK(!want(BenchPart::ConvLayers) || dev == Device::CUDA,
            "bench --conv-layers (or --variants conv-layers): needs --device cuda");
+  MM_CHECK(!want(BenchPart::BnKernels) || dev == Device::CUDA, "bench --variants bn-kernels: needs --device cuda");
   std::string chosen;
   for (const auto& e : kBenchParts)
     if (want(e.value)) chosen += std::string(chosen.empty() ? "" : ",") + e.name;
@@ -440,6 +444,7 @@ int run_bench(const BenchOpts& o) {
   if (want(BenchPart::Breakdown)) breakdown_rows(o, student, teacher, adam, batch, step, out);
   if (want(BenchPart::Pipeline)) pipeline_row(o, repeats, out);
   if (want(BenchPart::ConvLayers)) conv_layer_rows(o, dev, repeats, out);
+  if (want(BenchPart::BnKernels)) bn_kernel_rows(o.batch, 16 * o.widen, o.warmup, repeats, out);
   if (!o.json.empty()) write_file_atomically(o.json, out.dump(2) + "\n");
   return 0;
 }
