@@ -9,6 +9,7 @@
 // r = (c, ky, kx) a column-matrix row, r' = (co, ky, kx)):
 //   forward  Y[p, co]  = sum_r  X(p, r)   W[co, r]             M = N*Ho*Wo, N = Cout, K = Cin*KH*KW
 //   dgrad    GX[q, c]  = sum_r' GY(q, r') W[co, c, ky, kx]     M = N*H*W,   N = Cin,  K = Cout*KH*KW
+//            (on CUDA one GEMM per stride phase, over the taps that reach it: IgemmPhase below)
 //   wgrad    GW[co, r] = sum_p  X(p, r)   GY[n, co, oy, ox]    (as GW^T: M = K, N = Cout, inner N*Ho*Wo)
 // wgrad splits its inner dimension into igemm_wgrad_splits(...) fixed ranges whose partial
 // products go to a caller-given workspace and are then added in split order: deterministic,
@@ -109,6 +110,39 @@ MM_HD int igemm_gy_index(const IgemmShape& s, const IgemmPixel& px, const IgemmT
 }
 MM_HD int igemm_gy_index(const IgemmShape& s, int q, int r) {
   return igemm_gy_index(s, igemm_in_pixel(s, q), igemm_gy_tap(s, r));
+}
+
+// The input gradient by stride phase: input pixels with iy = py and ix = px (mod stride) are
+// reached only through the taps with ky = (py + pad) and kx = (px + pad) (mod stride), so the
+// CUDA dgrad runs one GEMM per phase (stride^2 of them) over just those taps (for k3 s2: 1, 2,
+// 2 or 4 of the 9) instead of every tap for every pixel with the others read as zeros. A phase
+// may have no pixels (hy or wx 0: small images) or no taps (ny or nx 0, e.g. k1 s2 pad 0 at odd
+// positions: its pixels get a zero gradient). Stride 1 is one phase: the whole GEMM.
+//   phase GEMM: M = N * hy * wx, N = Cin, K = Cout * ny * nx
+struct IgemmPhase {
+  int py, px, hy, wx, ky0, kx0, ny, nx;
+};
+// How many of first, first + stride, ... lie below size.
+MM_HD int igemm_stride_count(int first, int size, int stride) {
+  return first < size ? (size - first + stride - 1) / stride : 0;
+}
+MM_HD IgemmPhase igemm_phase(const IgemmShape& s, int index) {
+  const int st = s.stride, py = index / st, px = index - py * st;
+  const int ky0 = (py + s.pad) % st, kx0 = (px + s.pad) % st;
+  return {py, px, igemm_stride_count(py, s.h, st), igemm_stride_count(px, s.w, st), ky0, kx0,
+          igemm_stride_count(ky0, s.kh, st), igemm_stride_count(kx0, s.kw, st)};
+}
+// Phase pixel q = (n * hy + i) * wx + j is input pixel (n, py + i stride, px + j stride): its
+// index n * H * W + iy * W + ix.
+MM_HD int igemm_phase_in_index(const IgemmShape& s, const IgemmPhase& ph, int q) {
+  const int hw = ph.hy * ph.wx, n = q / hw, rest = q - n * hw, i = rest / ph.wx, j = rest - i * ph.wx;
+  return (n * s.h + ph.py + i * s.stride) * s.w + ph.px + j * s.stride;
+}
+// Phase tap r = (co * ny + a) * nx + b is the full dgrad GEMM's tap r' = (co, ky0 + a stride,
+// kx0 + b stride).
+MM_HD int igemm_phase_tap_index(const IgemmShape& s, const IgemmPhase& ph, int r) {
+  const int taps = ph.ny * ph.nx, co = r / taps, t = r - co * taps, a = t / ph.nx, b = t - a * ph.nx;
+  return (co * s.kh + ph.ky0 + a * s.stride) * s.kw + ph.kx0 + b * s.stride;
 }
 
 // The weight gradient's split count and the inner length of each split (a multiple of the

@@ -34,13 +34,52 @@ struct ConvShape {
 const std::vector<ConvShape> kShapes{
     {2, 3, 7, 6, 5, 3, 1, 1},  {3, 17, 9, 11, 33, 3, 2, 1}, {2, 16, 8, 8, 32, 1, 2, 0},
     {1, 5, 13, 7, 70, 1, 1, 0}, {2, 7, 10, 10, 130, 3, 1, 0}, {2, 32, 8, 8, 64, 3, 2, 1},
-    {4, 3, 20, 20, 16, 3, 1, 1},
+    {2, 5, 7, 9, 12, 1, 2, 0},  {1, 3, 8, 7, 4, 3, 3, 1},
+    {4, 3, 20, 20, 16, 3, 1, 1},  // (last: the shape whose weight gradient splits, see below)
 };
 
 std::string describe_shape(const ConvShape& s) {
   return "N " + std::to_string(s.n) + " Cin " + std::to_string(s.c) + " " + std::to_string(s.h) + "x" +
          std::to_string(s.w) + " Cout " + std::to_string(s.cout) + " k " + std::to_string(s.k) + " stride " +
          std::to_string(s.stride) + " pad " + std::to_string(s.pad);
+}
+
+// The input gradient's stride phases (kernels/conv_igemm.h): every input pixel in exactly one
+// phase, at its residues; every tap through which gy reaches a pixel among its phase's taps;
+// every phase tap on the stride grid for the phase's pixels (so only bounds can make it read a
+// zero).
+TEST(ConvIgemm, DgradPhasesCoverEveryPixelOnceWithEveryTapThatReachesIt) {
+  for (const ConvShape& cs : kShapes) {
+    const ConvGeometry g = cs.geometry();
+    const kernels::IgemmShape s = kernels::igemm_shape(g, cs.cout);
+    const int hw = s.h * s.w, taps = s.kh * s.kw;
+    std::vector<int> seen(s.n * hw, 0);
+    for (int i = 0; i < s.stride * s.stride; ++i) {
+      const kernels::IgemmPhase ph = kernels::igemm_phase(s, i);
+      std::vector<bool> in_phase(s.cout * taps, false);
+      for (int r = 0; r < s.cout * ph.ny * ph.nx; ++r) {
+        const int full = kernels::igemm_phase_tap_index(s, ph, r);
+        ASSERT_TRUE(full >= 0 && full < s.cout * taps && !in_phase[full]) << describe_shape(cs) << " phase " << i;
+        in_phase[full] = true;
+      }
+      for (int q = 0; q < s.n * ph.hy * ph.wx; ++q) {
+        const int in = kernels::igemm_phase_in_index(s, ph, q), iy = in % hw / s.w, ix = in % s.w;
+        ASSERT_TRUE(in >= 0 && in < s.n * hw) << describe_shape(cs);
+        ++seen[in];
+        EXPECT_EQ(iy % s.stride, ph.py) << describe_shape(cs);
+        EXPECT_EQ(ix % s.stride, ph.px) << describe_shape(cs);
+        for (int r = 0; r < s.cout * taps; ++r) {
+          const int ky = r % taps / s.kw, kx = r % s.kw;
+          if (kernels::igemm_gy_index(s, in, r) >= 0) EXPECT_TRUE(in_phase[r]) << describe_shape(cs) << " tap " << r;
+          if (in_phase[r]) {
+            EXPECT_EQ((iy + s.pad - ky) % s.stride, 0) << describe_shape(cs);
+            EXPECT_EQ((ix + s.pad - kx) % s.stride, 0) << describe_shape(cs);
+          }
+        }
+      }
+    }
+    for (int in = 0; in < s.n * hw; ++in) ASSERT_EQ(seen[in], 1) << describe_shape(cs) << " pixel " << in;
+  }
 }
 
 TEST(ConvIgemm, GatherIndicesMatchIm2col) {

@@ -70,27 +70,29 @@ struct ForwardProblem {
   __device__ void store(int p, int co, int /*split*/, float v) const { y[igemm_y_index(s, p, co)] = static_cast<A>(v); }
 };
 
-// Input gradient: A(q, r') = gy through the transposed gather, B(r', c) = w[co, c, ky, kx]
-// with r' = (co, ky, kx).
+// Input gradient of one stride phase (kernels/conv_igemm.h): phase pixel q and phase tap r are
+// input pixel igemm_phase_in_index(q) and tap r' = igemm_phase_tap_index(r) = (co, ky, kx);
+// A(q, r) = gy through the transposed gather, B(r, c) = w[co, c, ky, kx].
 template <typename A>
 struct GradInputProblem {
   IgemmShape s;
+  IgemmPhase ph;
   const A* gy;
   const float* b;  // w
   A* gx;
-  __device__ IgemmPixel am(int q) const { return igemm_in_pixel(s, q); }
-  __device__ IgemmTap ak(int r) const { return igemm_gy_tap(s, r); }
+  __device__ IgemmPixel am(int q) const { return igemm_in_pixel(s, igemm_phase_in_index(s, ph, q)); }
+  __device__ IgemmTap ak(int r) const { return igemm_gy_tap(s, igemm_phase_tap_index(s, ph, r)); }
   __device__ float a(const IgemmPixel& px, const IgemmTap& t) const { return read_or_zero(gy, igemm_gy_index(s, px, t)); }
   static constexpr bool kBf16 = std::is_same_v<A, bf16>;
   __device__ float b_at(int i) const { return weight_operand<A>(b[i]); }
   __device__ int bk(int r) const {
-    const int taps = s.kh * s.kw, co = r / taps;
-    return co * s.c * taps + (r - co * taps);
+    const int taps = s.kh * s.kw, full = igemm_phase_tap_index(s, ph, r), co = full / taps;
+    return co * s.c * taps + (full - co * taps);
   }
   __device__ int bn(int c) const { return c * s.kh * s.kw; }
   __device__ void store(int q, int c, int /*split*/, float v) const {
-    const int hw = s.h * s.w, n = q / hw;
-    gx[(n * s.c + c) * hw + (q - n * hw)] = static_cast<A>(v);
+    const int hw = s.h * s.w, in = igemm_phase_in_index(s, ph, q), n = in / hw;
+    gx[(n * s.c + c) * hw + (in - n * hw)] = static_cast<A>(v);
   }
 };
 
@@ -352,13 +354,19 @@ void conv_igemm_forward_stats_cuda(const ConvGeometry& g, int64_t cout, const fl
   sum_axis_cuda(workspace, stats, 1, tiles, 2 * cout, stream);  // the tiles in order
 }
 
+// One GEMM per stride phase, each over only the taps that reach its pixels (a phase without
+// taps writes zeros: its GEMM has K = 0); stride 1: one GEMM over everything.
 template <typename A>
 void conv_igemm_grad_input_cuda(const ConvGeometry& g, int64_t cout, const float* w, const A* gy, A* gx, cudaStream_t stream) {
-  const int64_t M = g.batch * g.height * g.width, K = cout * g.kernel_h * g.kernel_w;
-  if (M == 0 || g.in_channels == 0) return;
+  if (g.batch * g.height * g.width == 0 || g.in_channels == 0) return;
   check_sizes(g, cout);
-  const GradInputProblem<A> pr{igemm_shape(g, cout), gy, w, gx};
-  launch<true>(pr, M, g.in_channels, K, 1, int(K), stream);
+  const IgemmShape s = igemm_shape(g, cout);
+  for (int i = 0; i < s.stride * s.stride; ++i) {
+    const IgemmPhase ph = igemm_phase(s, i);
+    const int64_t M = g.batch * ph.hy * ph.wx, K = cout * ph.ny * ph.nx;
+    if (M == 0) continue;
+    launch<true>(GradInputProblem<A>{s, ph, gy, w, gx}, M, g.in_channels, K, 1, int(K), stream);
+  }
 }
 
 template <typename A>
