@@ -1,6 +1,6 @@
 // The implicit-GEMM TF32 convolution (kernels/conv_igemm.h): its gather indices equal im2col's
 // (CPU); its three CUDA kernels equal their CPU twins (the reference convolution on
-// TF32-rounded inputs) within FP32 summation error on odd shapes, stride 2, 1x1 and 3x3,
+// TF32-rounded inputs) within FP32 summation error on odd shapes, strides 1-3, 1x1 and 3x3,
 // padding 0 and 1, several column tiles and a split weight gradient, into NaN-poisoned outputs;
 // a WRN forward and backward on them stays within TF32 error of full FP32.
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include "engine/ops.h"
 #include "engine/ops_nn.h"
 #include "engine/rng.h"
+#include "engine/runtime.h"
 #include "kernels/conv_igemm.h"
 #include "layers/wideresnet.h"
 #ifdef MMENGINE_WITH_CUDA
@@ -29,12 +30,13 @@ struct ConvShape {
   ConvGeometry geometry() const { return {n, c, h, w, k, k, stride, pad}; }
 };
 
-// Odd sizes and channel counts; 1x1 and 3x3; stride 1 and 2; padding 0 and 1; N = Cout or Cin
-// from 3 to 130 (every tile width, two column tiles); the last one's weight gradient splits.
+// Odd sizes and channel counts; 1x1 and 3x3; stride 1, 2 and 3 (the input gradient's phases:
+// some without taps, one without pixels); padding 0 and 1; N = Cout or Cin from 3 to 130 (every
+// tile width, two column tiles); the last one's weight gradient splits.
 const std::vector<ConvShape> kShapes{
     {2, 3, 7, 6, 5, 3, 1, 1},  {3, 17, 9, 11, 33, 3, 2, 1}, {2, 16, 8, 8, 32, 1, 2, 0},
     {1, 5, 13, 7, 70, 1, 1, 0}, {2, 7, 10, 10, 130, 3, 1, 0}, {2, 32, 8, 8, 64, 3, 2, 1},
-    {2, 5, 7, 9, 12, 1, 2, 0},  {1, 3, 8, 7, 4, 3, 3, 1},
+    {2, 5, 7, 9, 12, 1, 2, 0},  {1, 3, 8, 7, 4, 3, 3, 1},   {1, 2, 1, 5, 3, 1, 2, 0},
     {4, 3, 20, 20, 16, 3, 1, 1},  // (last: the shape whose weight gradient splits, see below)
 };
 
@@ -70,7 +72,9 @@ TEST(ConvIgemm, DgradPhasesCoverEveryPixelOnceWithEveryTapThatReachesIt) {
         EXPECT_EQ(ix % s.stride, ph.px) << describe_shape(cs);
         for (int r = 0; r < s.cout * taps; ++r) {
           const int ky = r % taps / s.kw, kx = r % s.kw;
-          if (kernels::igemm_gy_index(s, in, r) >= 0) EXPECT_TRUE(in_phase[r]) << describe_shape(cs) << " tap " << r;
+          if (kernels::igemm_gy_index(s, in, r) >= 0) {
+            EXPECT_TRUE(in_phase[r]) << describe_shape(cs) << " tap " << r;
+          }
           if (in_phase[r]) {
             EXPECT_EQ((iy + s.pad - ky) % s.stride, 0) << describe_shape(cs);
             EXPECT_EQ((ix + s.pad - kx) % s.stride, 0) << describe_shape(cs);
@@ -288,7 +292,8 @@ TEST(ConvIgemmCuda, GradWeightMatchesTf32CpuTwinAndIsDeterministic) {
 // emulated device: FP32 summation-order differences flip the TF32 rounding of a few activations
 // downstream. On an H100 (2026-11-27) the tensor cores' own accumulation moves more of them:
 // gradients 0.6-2.6 % from the twins (logits within 1e-3), while every convolution alone stays
-// within its summation bound of the twin (the cases above): 5 % for the whole net.
+// within its summation bound of the twin (the cases above): 5 % for the whole net there, 0.5 %
+// on the emulated device.
 std::vector<std::vector<double>> wrn_outputs(Device d, ConvBackend b) {
   WideResNetConfig cfg;
   cfg.depth = 10;
@@ -328,7 +333,8 @@ void expect_relative_norms(const std::vector<std::vector<double>>& got, const st
 TEST(ConvIgemmCuda, WideResNetMatchesCpuTwinsAndStaysWithinTf32OfFp32) {
   MM_SKIP_WITHOUT(Device::CUDA);
   const auto igemm = wrn_outputs(Device::CUDA, ConvBackend::Igemm);
-  expect_relative_norms(igemm, wrn_outputs(Device::CPU, ConvBackend::Igemm), 1e-3, 5e-2, "against the CPU twins");
+  expect_relative_norms(igemm, wrn_outputs(Device::CPU, ConvBackend::Igemm), 1e-3,
+                         cuda_emulated() ? 5e-3 : 5e-2, "against the CPU twins");
   expect_relative_norms(igemm, wrn_outputs(Device::CUDA, ConvBackend::Own), 1e-2, 0.15, "against FP32");
 }
 #endif

@@ -2,6 +2,7 @@
 // replays it in order, refusing what CUDA refuses during a capture (emulated device only: on a
 // GPU these are CUDA's own rules); the engine's CudaGraph refuses uploads and reads inside a
 // capture with errors naming --graph (both devices).
+#include <memory>
 #include <vector>
 
 #include "engine/memory.h"
@@ -41,14 +42,14 @@ TEST(CudaGraph, CapturedLaunchesAndGemmsReplayInOrderWithTheirCapturedArguments)
   MM_CUDA_CHECK(cudaMemcpy(x, ones.data(), sizeof(float) * 4, cudaMemcpyHostToDevice));
   MM_CUDA_CHECK(cudaMemcpy(a, eye.data(), sizeof(float) * 4, cudaMemcpyHostToDevice));
   MM_CUDA_CHECK(cudaStreamBeginCapture(c.stream, cudaStreamCaptureModeGlobal));
-  kernels::t_graph_capture = true;  // as CudaGraph::capture: no MMENGINE_SYNC_LAUNCH wait inside
-  float two = 2.0f;
+  auto capturing = std::make_unique<kernels::GraphCaptureMark>();  // as CudaGraph::capture (no
+  float two = 2.0f;                                                // MMENGINE_SYNC_LAUNCH wait inside)
   kernels::unary_forward_cuda<float>(kernels::Unary::MulScalar, two, x, x, 4, c.stream);  // x = 2x, then x + 1
   kernels::unary_forward_cuda<float>(kernels::Unary::AddScalar, 1.0f, x, x, 4, c.stream);
   MM_CUDA_CHECK(cudaMemcpyAsync(b, x, 4 * sizeof(float), cudaMemcpyDeviceToDevice, c.stream));
   kernels::gemm_cuda<float>(false, false, 2, 2, 2, two, a, b, 0.0f, y, c.stream);  // y = 2 a b
   two = 100.0f;  // the captured launch and GEMM keep the value they were given
-  kernels::t_graph_capture = false;
+  capturing.reset();
   cudaGraph_t graph = nullptr;
   MM_CUDA_CHECK(cudaStreamEndCapture(c.stream, &graph));
   EXPECT_EQ(read(x, 4), ones) << "captured work must not run before the graph is launched";

@@ -334,10 +334,10 @@ TEST(Cli, BenchBnKernelsTimesTheKernelsAgainstACopy) {
     for (int b : {1, 3}) {
       const std::string name = std::string(kernel) + " B=" + std::to_string(b);
       ASSERT_TRUE(rows.contains(name)) << name << " in " << rows.dump();
-      for (const char* key : {"median_ms", "moved_mb", "gb_per_s", "of_copy", "floor_ms"})
+      for (const char* key : {"median_ms", "floor_ms", "of_floor", "passes_mb", "effective_gb_per_s"})
         EXPECT_GT(rows.at(name).at(key).get<double>(), 0) << name << " " << key;
     }
-  EXPECT_DOUBLE_EQ(rows.at("device copy B=3").at("of_copy").get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(rows.at("device copy B=3").at("of_floor").get<double>(), 1.0);  // the copy is its own floor
   fs::remove_all(d);
 }
 
@@ -374,15 +374,21 @@ TEST(Cli, BenchVariantsPickTheParts) {
   // --precision: every row at that precision, recorded in the JSON; the precisions part (which
   // compares against FP32), --ranks and an unknown word are refused by name.
   EXPECT_EQ(j.at("precision").get<std::string>(), "fp32");
-  auto [rc5, out5] = run_cli("bench --device cpu --depth 10 --widen 1 --batch 4 --warmup 0 --repeats 1 --variants modes "
+  // (every part this build runs on the CPU; those bf16 cannot run are left out and said)
+  auto [rc5, out5] = run_cli("bench --device cpu --depth 10 --widen 1 --batch 4 --warmup 0 --repeats 1 --quick "
                              "--precision bf16 --json " + d + "/bench_bf16.json");
   ASSERT_EQ(rc5, 0) << out5;
-  EXPECT_NE(out5.find("precision: bf16 (every row)"), std::string::npos) << out5;
-  EXPECT_EQ(nlohmann::json::parse(read_text(d + "/bench_bf16.json")).at("precision").get<std::string>(), "bf16");
+  for (const char* needle : {"precision: bf16 (the model and step rows)", "part eval left out", "part fusions left out"})
+    EXPECT_NE(out5.find(needle), std::string::npos) << needle << " in " << out5;
+  const auto j5 = nlohmann::json::parse(read_text(d + "/bench_bf16.json"));
+  EXPECT_EQ(j5.at("precision").get<std::string>(), "bf16");
+  EXPECT_TRUE(j5.at("timings").contains("MixMatch step (interleave)")) << j5.dump();
+  EXPECT_TRUE(j5.contains("breakdown")) << j5.dump();
   for (const auto& [cmd, needle] : std::vector<std::pair<std::string, std::string>>{
-           {"bench --device cpu --precision bf16 --variants precisions", "--variants precisions: only with --precision fp32"},
+           {"bench --device cpu --precision bf16 --variants precisions", "--variants precisions: not with --precision bf16"},
+           {"bench --device cpu --precision bf16 --variants fusions", "--variants fusions: not with --precision bf16"},
            {"bench --device cpu --ranks --precision bf16", "--precision: not with --ranks"},
-           {"bench --device cpu --precision fp16", "fp16"},
+           {"bench --device cpu --precision fp16 --variants precisions", "fp16"},
            {"bench --device cpu --precision tf32", "--precision tf32"}}) {
     auto [rc6, out6] = run_cli(cmd);
     EXPECT_NE(rc6, 0) << cmd;

@@ -2,7 +2,8 @@
 // (statistics + apply) and backward (gradient sums + input gradient), at group 1's shape
 // [B, 16 * widen, 32, 32] for B and 3B, each against a device-to-device copy of the same tensor
 // timed the same way, the L2 cache flushed before every timed run: issue 13's bound (the BN
-// kernels at >= 70 % of the copy's bandwidth) as one table.
+// kernels at >= 70 % of the copy's bandwidth: their fewest bytes at the copy's rate over their
+// time, the "of floor" column) as one table.
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>

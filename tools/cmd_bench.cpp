@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 
@@ -73,12 +74,21 @@ uint32_t selected_parts(const BenchOpts& o, Device dev, bool emulated) {
   if (o.variants == "all" && (dev != Device::CUDA || emulated))  // (the emulator would take hours: asked for alone only)
     want &= ~(enum_bit(BenchPart::ConvLayers) | enum_bit(BenchPart::BnKernels));
   if (o.quick) want &= ~enum_bit(BenchPart::Pipeline);
-  if (o.precision != "fp32") {  // the precisions part compares against FP32: the baseline here is not
-    MM_CHECK(o.variants == "all" || !(want & enum_bit(BenchPart::Precisions)),
-             "--variants precisions: only with --precision fp32 (it times the other precisions against FP32)");
-    want &= ~enum_bit(BenchPart::Precisions);
-  }
-  return want;
+  // --precision other than fp32: the parts that time FP32 variants against the baseline
+  // (precisions, the v1/v0 kernels) do not apply, and under bf16 neither do the ones that switch
+  // the bn-leaky-relu fusion off (eval's composed row, fusions): bf16 activations need it. Named
+  // in --variants: an error; in `all`: left out, said once.
+  const Precision precision = enum_parse(kPrecisions, "--precision", o.precision);
+  uint32_t not_here = 0;
+  if (precision != Precision::Fp32) not_here |= enum_bit(BenchPart::Precisions) | enum_bit(BenchPart::Versions);
+  if (precision == Precision::Bf16) not_here |= enum_bit(BenchPart::Eval) | enum_bit(BenchPart::Fusions);
+  for (const auto& e : kBenchParts)
+    if (want & not_here & enum_bit(e.value)) {
+      MM_CHECK(o.variants == "all", "--variants ", e.name, ": not with --precision ", o.precision,
+               " (it times FP32 variants, or switches off the BatchNorm + LeakyReLU fusion bf16 needs)");
+      std::printf("(--precision %s: part %s left out)\n", o.precision.c_str(), e.name);
+    }
+  return want & ~not_here;
 }
 
 // One convolution shape of the WRN: channels in and out, kernel, stride, input size (square).
@@ -293,11 +303,16 @@ int run_bench(const BenchOpts& o) {
   out["variants"] = chosen;
   if (o.variants != "all" || o.conv_layers) std::printf("variants: %s\n", chosen.c_str());
 
-  // --precision: every row (the breakdown too) at that precision, as `mmengine train --precision`.
+  // --precision: the model and step rows (the breakdown too) at that precision, as `mmengine
+  // train --precision`; conv-layers and bn-kernels keep their own. Without the flag the
+  // environment's switches (MMENGINE_CONV, MMENGINE_MATMUL) apply as they are.
   const Precision precision = enum_parse(kPrecisions, "--precision", o.precision);
   out["precision"] = enum_name(kPrecisions, precision);
-  if (precision != Precision::Fp32) std::printf("precision: %s (every row)\n", enum_name(kPrecisions, precision));
-  const PrecisionScope precision_scope(precision, dev, DType::F32);
+  std::optional<PrecisionScope> precision_scope;
+  if (precision != Precision::Fp32) {
+    std::printf("precision: %s (the model and step rows)\n", enum_name(kPrecisions, precision));
+    precision_scope.emplace(precision, dev, DType::F32);
+  }
   BenchModels models(o.depth, o.widen, dev);
   WideResNet &student = models.student, &teacher = models.teacher;
 
@@ -463,7 +478,8 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--repeats", o->repeats, "timed runs (median reported)")->check(CLI::PositiveNumber);
   cmd->add_flag("--quick", o->quick, "skip the data-pipeline measurement");
   cmd->add_option("--precision", o->precision,
-                  "every row at this precision (as train --precision; without the precisions part): " +
+                  "the model and step rows at this precision (as train --precision; without the precisions and "
+                  "versions parts, and under bf16 without eval and fusions): " +
                       enum_help(kPrecisions));
   cmd->add_option("--variants", o->variants, "all (default) or comma-separated parts: " + enum_help(kBenchParts));
   auto ranks = std::make_shared<bool>(false);

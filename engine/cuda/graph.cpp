@@ -26,18 +26,16 @@ void CudaGraph::capture(const std::function<void()>& fn) {
   const cudaStream_t stream = cuda_stream();
   CudaPoolScope pool(pool_);
   MM_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-  kernels::t_graph_capture = true;
   try {
+    const kernels::GraphCaptureMark capturing;
     fn();
   } catch (...) {
-    kernels::t_graph_capture = false;
     cudaGraph_t broken = nullptr;
     cudaStreamEndCapture(stream, &broken);  // ends the capture; its error is the one thrown
     if (broken) cudaGraphDestroy(broken);
     cudaGetLastError();
     throw;
   }
-  kernels::t_graph_capture = false;
   MM_CUDA_CHECK(cudaStreamEndCapture(stream, &graph_));
   MM_CUDA_CHECK(cudaGraphInstantiate(&exec_, graph_, 0));
 }

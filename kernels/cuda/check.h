@@ -40,6 +40,14 @@ inline bool sync_every_launch() {
 // A capture cannot synchronize: MMENGINE_SYNC_LAUNCH=1 skips the wait there (a fault in a captured
 // kernel shows at the replay that runs it).
 inline thread_local bool t_graph_capture = false;
+// Sets t_graph_capture for its lifetime (cleared on every exit, an exception's too).
+class GraphCaptureMark {
+ public:
+  GraphCaptureMark() { t_graph_capture = true; }
+  ~GraphCaptureMark() { t_graph_capture = false; }
+  GraphCaptureMark(const GraphCaptureMark&) = delete;
+  GraphCaptureMark& operator=(const GraphCaptureMark&) = delete;
+};
 }  // namespace mmengine::kernels
 
 // MM_CUDA_CHECK(call): throws mmengine::Error naming the call, the library and its status.
