@@ -17,15 +17,8 @@ struct BenchStats {
   int repeats = 0;
 };
 
-inline BenchStats measure(Device dev, int warmup, int repeats, const std::function<void()>& fn) {
-  for (int i = 0; i < warmup; ++i) fn();
-  std::vector<double> t;
-  for (int i = 0; i < repeats; ++i) t.push_back(time_ms(dev, fn));
-  std::sort(t.begin(), t.end());
-  return {t[t.size() / 2], t.front(), t.back(), repeats};
-}
-
-// As measure, with `before` run (untimed, finished) ahead of every run: an L2 flush, say.
+// With `before` run (untimed, finished: time_ms waits for the device first) ahead of every run,
+// warm-up included: an L2 flush, say.
 inline BenchStats measure_after(Device dev, int warmup, int repeats, const std::function<void()>& before,
                                 const std::function<void()>& fn) {
   for (int i = 0; i < warmup; ++i) before(), fn();
@@ -36,6 +29,10 @@ inline BenchStats measure_after(Device dev, int warmup, int repeats, const std::
   }
   std::sort(t.begin(), t.end());
   return {t[t.size() / 2], t.front(), t.back(), repeats};
+}
+
+inline BenchStats measure(Device dev, int warmup, int repeats, const std::function<void()>& fn) {
+  return measure_after(dev, warmup, repeats, [] {}, fn);
 }
 
 inline WideResNetConfig bench_model(int64_t depth, int64_t widen) {

@@ -67,7 +67,7 @@ inline constexpr EnumEntry<BenchPart> kBenchParts[] = {
 
 // --variants: "all" or a comma-separated list of kBenchParts names, as a mask of enum_bit;
 // --quick drops the pipeline, --conv-layers means conv-layers alone.
-uint32_t selected_parts(const BenchOpts& o, Device dev, bool emulated) {
+uint32_t selected_parts(const BenchOpts& o, Device dev, bool emulated, Precision precision) {
   if (o.conv_layers) return enum_bit(BenchPart::ConvLayers);
   uint32_t want = enum_parse_mask(kBenchParts, "--variants", o.variants);
   MM_CHECK(want != 0, "--variants: empty list (expected ", enum_choices(kBenchParts), ", or all)");
@@ -78,7 +78,6 @@ uint32_t selected_parts(const BenchOpts& o, Device dev, bool emulated) {
   // (precisions, the v1/v0 kernels) do not apply, and under bf16 neither do the ones that switch
   // the bn-leaky-relu fusion off (eval's composed row, fusions): bf16 activations need it. Named
   // in --variants: an error; in `all`: left out, said once.
-  const Precision precision = enum_parse(kPrecisions, "--precision", o.precision);
   uint32_t not_here = 0;
   if (precision != Precision::Fp32) not_here |= enum_bit(BenchPart::Precisions) | enum_bit(BenchPart::Versions);
   if (precision == Precision::Bf16) not_here |= enum_bit(BenchPart::Eval) | enum_bit(BenchPart::Fusions);
@@ -292,7 +291,8 @@ int run_bench(const BenchOpts& o) {
               out["model"].get<std::string>().c_str(), (long long)o.batch, repeats, o.warmup);
   if (emulated)
     std::printf("NOTE: emulated CUDA: these are CPU timings of the CUDA emulator, NOT GPU numbers; do not record them\n");
-  const uint32_t parts = selected_parts(o, dev, emulated);
+  const Precision precision = enum_parse(kPrecisions, "--precision", o.precision);
+  const uint32_t parts = selected_parts(o, dev, emulated, precision);
   auto want = [&](BenchPart p) { return (parts & enum_bit(p)) != 0; };
   MM_CHECK(!want(BenchPart::ConvLayers) || dev == Device::CUDA,
            "bench --conv-layers (or --variants conv-layers): needs --device cuda");
@@ -306,7 +306,6 @@ int run_bench(const BenchOpts& o) {
   // --precision: the model and step rows (the breakdown too) at that precision, as `mmengine
   // train --precision`; conv-layers and bn-kernels keep their own. Without the flag the
   // environment's switches (MMENGINE_CONV, MMENGINE_MATMUL) apply as they are.
-  const Precision precision = enum_parse(kPrecisions, "--precision", o.precision);
   out["precision"] = enum_name(kPrecisions, precision);
   std::optional<PrecisionScope> precision_scope;
   if (precision != Precision::Fp32) {
