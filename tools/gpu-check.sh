@@ -85,8 +85,15 @@ fi
 # current kernels' own convolutions and passed with MMENGINE_KERNELS=v1|v0 and MMENGINE_CONV=cudnn
 # (docs/gpu-log.md). Diagnosis, one verdict each: as is twice (a moving result is a race), without
 # any TF32 in the libraries, cuBLAS without a workspace (no split-K), every fusion off, v1.
+# First each convolution pass alone at every WRN-28-2 layer shape, batch 4 (which shape and pass,
+# if any, is wrong on its own; two runs of each must give the same bits).
 if [[ -n $tests ]] && want wrn; then
-  verdicts=""
+  echo "== own FP32 convolution per layer shape ==" >>"$out/tests.log"
+  timeout "$(cap 20)" "$tests" --gtest_filter=Conv.CudaWideGemmsMatchCpuAtEveryWrnShape >/tmp/wrn.log 2>&1
+  rc=$?
+  grep -E -A1 'Expected|differ' /tmp/wrn.log | head -24 >>"$out/tests.log"
+  v=$(verdict $rc); grep -q '^\[  SKIPPED \] 1 test' /tmp/wrn.log && v=SKIP
+  verdicts="per-shape:$v "
   for setting in "as-is" "as-is" NVIDIA_TF32_OVERRIDE=0 CUBLAS_WORKSPACE_CONFIG=:0:0 \
                  MMENGINE_UNFUSED=grouped-bn,bn-running,bn-leaky-relu,multi-tensor MMENGINE_KERNELS=v1; do
     echo "== WRN real size, $setting ==" >>"$out/tests.log"
