@@ -26,6 +26,16 @@ ConvBackend& current() { return env_setting("MMENGINE_CONV", ConvBackend::Own, p
 }  // namespace
 
 ConvBackend conv_backend() { return current(); }
+IgemmTiling parse_igemm_tiling(const std::string& name, const char* what) { return enum_parse(kIgemmTilings, what, name); }
+const char* igemm_tiling_name(IgemmTiling t) { return enum_name(kIgemmTilings, t); }
+
+namespace {
+IgemmTiling& tiling() { return env_setting("MMENGINE_IGEMM", IgemmTiling::Gather, parse_igemm_tiling); }
+}  // namespace
+
+IgemmTiling igemm_tiling() { return tiling(); }
+void set_igemm_tiling(IgemmTiling t) { tiling() = t; }
+
 void set_conv_backend(ConvBackend b) {
   MM_CHECK(b != ConvBackend::Cudnn || cudnn_built(), "cuDNN backend requested but this build has no cuDNN");
   current() = b;

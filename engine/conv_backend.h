@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine/enum_table.h"
+#include "engine/env_setting.h"
 
 namespace mmengine {
 
@@ -24,15 +25,21 @@ ConvBackend parse_conv_backend(const std::string& name, const char* what);
 const char* conv_backend_name(ConvBackend b);
 
 // Sets the backend for its lifetime (tests, the bench's side-by-side rows).
-class ConvBackendScope {
- public:
-  explicit ConvBackendScope(ConvBackend b) : saved_(conv_backend()) { set_conv_backend(b); }
-  ~ConvBackendScope() { set_conv_backend(saved_); }
-  ConvBackendScope(const ConvBackendScope&) = delete;
-  ConvBackendScope& operator=(const ConvBackendScope&) = delete;
+using ConvBackendScope = SettingScope<ConvBackend, conv_backend, set_conv_backend>;
 
- private:
-  ConvBackend saved_;
-};
+// Which implicit-GEMM kernels run the stride-1 forward and input gradient of float32
+// convolutions with 1x1 or 3x3 kernels (kernels/conv_igemm.h): the gather kernels, or the
+// spatial-tile halo kernels that stage each input window once per block. The same function
+// (within FP32 summation order); the rest (strided, other kernels, bf16, weight gradients) runs
+// the gather kernels either way. MMENGINE_IGEMM=gather|halo (read once) or set_igemm_tiling().
+enum class IgemmTiling { Gather, Halo };
+inline constexpr EnumEntry<IgemmTiling> kIgemmTilings[] = {
+    {IgemmTiling::Gather, "gather", "every tap gathered from memory per element (measured on an H100, 2026-11-27)"},
+    {IgemmTiling::Halo, "halo", "the input window staged once per 64-pixel tile (stride-1 1x1/3x3 float32; not yet timed)"}};
+IgemmTiling igemm_tiling();
+void set_igemm_tiling(IgemmTiling t);
+IgemmTiling parse_igemm_tiling(const std::string& name, const char* what);
+const char* igemm_tiling_name(IgemmTiling t);
+using IgemmTilingScope = SettingScope<IgemmTiling, igemm_tiling, set_igemm_tiling>;
 
 }  // namespace mmengine

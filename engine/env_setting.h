@@ -16,4 +16,18 @@ E& env_setting(const char* variable, E fallback, E (*parse)(const std::string& v
   return value;
 }
 
+// Sets a process-wide setting (its getter and setter) for the scope's lifetime, then back to
+// what it was (tests, the bench's side-by-side rows).
+template <typename E, E (*Get)(), void (*Set)(E)>
+class SettingScope {
+ public:
+  explicit SettingScope(E value) : saved_(Get()) { Set(value); }
+  ~SettingScope() { Set(saved_); }
+  SettingScope(const SettingScope&) = delete;
+  SettingScope& operator=(const SettingScope&) = delete;
+
+ private:
+  E saved_;
+};
+
 }  // namespace mmengine

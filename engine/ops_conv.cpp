@@ -145,8 +145,25 @@ void with_activation_type(DType t, F f) {
   if (t == DType::BF16) f(kernels::bf16{});
   else f(float{});
 }
+// The halo kernels where the setting asks for them and they cover the convolution (stride 1,
+// 1x1 or 3x3, float32), with their weight workspace.
+bool use_halo(const ConvGeometry& g, DType t) {
+  return igemm_tiling() == IgemmTiling::Halo && t == DType::F32 && kernels::igemm_halo_supported(g);
+}
+Tensor halo_workspace(const ConvGeometry& g, int64_t cout, Device d) {
+  const int64_t ws = MM_KERNEL_FN(d, conv_igemm_halo_workspace)(g, cout);
+  return ws > 0 ? Tensor::empty({ws}, DType::F32, d) : Tensor();
+}
+float* data_or_null(Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+
 Tensor conv_forward_igemm(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& w) {
   Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), x.device());
+  if (use_halo(g, x.dtype())) {
+    Tensor work = halo_workspace(g, cout, x.device());
+    MM_KERNEL_NT(x.device(), conv_igemm_forward_halo)(g, cout, x.data<float>(), w.data<float>(), y.data<float>(),
+                                                      data_or_null(work));
+    return y;
+  }
   with_activation_type(x.dtype(), [&](auto a) {
     using A = decltype(a);
     MM_KERNEL(x.device(), conv_igemm_forward, A)(g, cout, x.data<A>(), w.data<float>(), y.data<A>());
@@ -155,6 +172,12 @@ Tensor conv_forward_igemm(const ConvGeometry& g, int64_t cout, const Tensor& x, 
 }
 Tensor conv_grad_input_igemm(const ConvGeometry& g, int64_t cout, const Tensor& w, const Tensor& gy) {
   Tensor gx = Tensor::empty({g.batch, g.in_channels, g.height, g.width}, gy.dtype(), gy.device());
+  if (use_halo(g, gy.dtype())) {
+    Tensor work = halo_workspace(g, cout, gy.device());
+    MM_KERNEL_NT(gy.device(), conv_igemm_grad_input_halo)(g, cout, w.data<float>(), gy.data<float>(), gx.data<float>(),
+                                                          data_or_null(work));
+    return gx;
+  }
   with_activation_type(gy.dtype(), [&](auto a) {
     using A = decltype(a);
     MM_KERNEL(gy.device(), conv_igemm_grad_input, A)(g, cout, w.data<float>(), gy.data<A>(), gx.data<A>());

@@ -173,7 +173,34 @@ void conv_igemm_grad_weight_cpu(const ConvGeometry& g, int64_t cout, const A* x,
                                 float* workspace);
 int64_t conv_igemm_workspace_cpu(const ConvGeometry& g, int64_t cout);
 
+// The spatial-tile ("halo") variant of the stride-1 forward and input gradient, float32
+// activations (TF32 products), square kernels of 1 or 3 with padding < kernel (issue 13; the
+// gather kernels above stay the default until a GPU has timed both: MMENGINE_IGEMM=halo). A
+// block computes a 64-pixel TH x TW rectangle of one image (TW = 8, 16 or 32, TH = 64 / TW) for
+// up to 64 output channels. Per stage of 8 input channels it stages the rectangle's input window
+// ((TH + K - 1) x (TW + K - 1) per channel) and the stage's K x K x 8 x 64 weights in shared
+// memory, and the K x K taps read the window at shifted offsets: each input element is loaded
+// once per block instead of once per tap, and the K loop does no per-element index arithmetic.
+// The weights go first into a workspace in the order the stages read them (per stage of 8 input
+// channels a [K*K][8][Cout] tile, TF32-rounded; conv_igemm_halo_workspace_<device> floats), so
+// the staging loads are contiguous.
+// The input gradient is the stride-1 forward of gy with the transposed, flipped weights and
+// padding K - 1 - pad. The CPU twins are the reference twins above (the same function).
+inline bool igemm_halo_supported(const ConvGeometry& g) {
+  return g.stride == 1 && g.kernel_h == g.kernel_w && (g.kernel_h == 1 || g.kernel_h == 3) && g.padding < g.kernel_h;
+}
+void conv_igemm_forward_halo_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                 float* workspace);
+void conv_igemm_grad_input_halo_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
+                                    float* workspace);
+int64_t conv_igemm_halo_workspace_cpu(const ConvGeometry& g, int64_t cout);
+
 #ifdef MMENGINE_WITH_CUDA
+void conv_igemm_forward_halo_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                  float* workspace, cudaStream_t stream);
+void conv_igemm_grad_input_halo_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
+                                     float* workspace, cudaStream_t stream);
+int64_t conv_igemm_halo_workspace_cuda(const ConvGeometry& g, int64_t cout);
 template <typename A>
 void conv_igemm_forward_cuda(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y, cudaStream_t stream);
 void conv_igemm_forward_stats_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,

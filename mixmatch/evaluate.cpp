@@ -36,7 +36,9 @@ namespace {
 // so a replay under other switches would silently give the captured path's numbers.
 std::string eval_settings() {
   std::string s = std::string("activations ") + dtype_name(activation_dtype()) + ", convolutions " +
-                  enum_name(kConvBackends, conv_backend()) + ", kernels " + kernel_version_name(kernel_version()) +
+                  enum_name(kConvBackends, conv_backend()) +
+                  (conv_backend() == ConvBackend::Igemm ? std::string(" ") + igemm_tiling_name(igemm_tiling()) : "") +
+                  ", kernels " + kernel_version_name(kernel_version()) +
                   ", GEMMs " + (kernels::gemm_tf32_cuda() ? "tf32" : "fp32") + ", fusions";
   for (Fusion f : all_fusions())
     if (fusion_enabled(f)) s += std::string(" ") + fusion_name(f);

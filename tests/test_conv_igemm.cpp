@@ -130,7 +130,7 @@ TEST(ConvIgemm, WeightGradientSplitsCoverTheInnerDimension) {
 // the backend set now.
 void expect_passes_equal_autograd(Device d, ConvBackend b) {
   ConvBackendScope scope(b);
-  for (auto [k, stride, pad] : {std::tuple<int, int, int>{3, 2, 1}, {1, 1, 0}}) {
+  for (auto [k, stride, pad] : {std::tuple<int, int, int>{3, 2, 1}, {1, 1, 0}, {3, 1, 1}}) {
     Tensor x = rand_normal({2, 5, 9, 7}, 1, 0, DType::F32, d), w = rand_normal({6, 5, k, k}, 2, 0, DType::F32, d);
     x.set_requires_grad(true);
     w.set_requires_grad(true);
@@ -147,12 +147,27 @@ void expect_passes_equal_autograd(Device d, ConvBackend b) {
 TEST(ConvIgemm, PassesEqualAutograd) {
   expect_passes_equal_autograd(Device::CPU, ConvBackend::Own);
   expect_passes_equal_autograd(Device::CPU, ConvBackend::Igemm);
+  IgemmTilingScope halo(IgemmTiling::Halo);  // (on the CPU the same twins)
+  expect_passes_equal_autograd(Device::CPU, ConvBackend::Igemm);
+}
+
+// Strided and 5x5 convolutions are not the halo kernels' (the gather kernels run them).
+TEST(ConvIgemm, HaloCoversStrideOneOneByOneAndThreeByThree) {
+  EXPECT_TRUE(kernels::igemm_halo_supported({2, 3, 8, 8, 3, 3, 1, 1}));
+  EXPECT_TRUE(kernels::igemm_halo_supported({2, 3, 8, 8, 1, 1, 1, 0}));
+  EXPECT_TRUE(kernels::igemm_halo_supported({2, 3, 8, 8, 3, 3, 1, 2}));
+  EXPECT_FALSE(kernels::igemm_halo_supported({2, 3, 8, 8, 3, 3, 2, 1}));
+  EXPECT_FALSE(kernels::igemm_halo_supported({2, 3, 8, 8, 5, 5, 1, 2}));
+  EXPECT_FALSE(kernels::igemm_halo_supported({2, 3, 8, 8, 3, 3, 1, 3}));
+  EXPECT_FALSE(kernels::igemm_halo_supported({2, 3, 8, 8, 1, 3, 1, 0}));
 }
 
 #ifdef MMENGINE_WITH_CUDA
 TEST(ConvIgemmCuda, PassesEqualAutograd) {
   MM_SKIP_WITHOUT(Device::CUDA);
   expect_passes_equal_autograd(Device::CUDA, ConvBackend::Own);
+  expect_passes_equal_autograd(Device::CUDA, ConvBackend::Igemm);
+  IgemmTilingScope halo(IgemmTiling::Halo);
   expect_passes_equal_autograd(Device::CUDA, ConvBackend::Igemm);
 }
 
@@ -283,6 +298,49 @@ TEST(ConvIgemmCuda, GradWeightMatchesTf32CpuTwinAndIsDeterministic) {
   }
 }
 
+// The halo kernels (stride 1, 1x1 and 3x3) against the same CPU twins: every tile width (output
+// rows of <= 8, <= 16 and > 16 pixels, and more than one tile across a row), input channel
+// counts that leave a partial last stage of 8, output channels over one and two column tiles,
+// padding 0, 1 and 2 (the input gradient's window padding 2, 1 and 0), odd sizes; outputs and
+// the weight workspace poisoned first.
+const std::vector<ConvShape> kHaloShapes{
+    {2, 3, 7, 6, 5, 3, 1, 1},   {1, 5, 13, 7, 70, 1, 1, 0},   {2, 7, 10, 10, 130, 3, 1, 0}, {1, 17, 37, 35, 33, 3, 1, 1},
+    {3, 9, 16, 16, 24, 3, 1, 1}, {2, 20, 8, 8, 64, 3, 1, 1},  {2, 16, 32, 32, 32, 1, 1, 0}, {1, 8, 3, 40, 16, 3, 1, 1},
+    {1, 3, 5, 9, 20, 3, 1, 2},
+};
+
+TEST(ConvIgemmCuda, HaloForwardAndInputGradientMatchTf32CpuTwins) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  for (const ConvShape& cs : kHaloShapes) {
+    const ConvGeometry g = cs.geometry();
+    ASSERT_TRUE(kernels::igemm_halo_supported(g)) << describe_shape(cs);
+    Tensor x = uniform({cs.n, cs.c, cs.h, cs.w}, 51, Device::CPU), w = uniform({cs.cout, cs.c, cs.k, cs.k}, 52, Device::CPU);
+    Tensor gy = uniform({cs.n, cs.cout, g.out_h(), g.out_w()}, 53, Device::CPU);
+    Tensor cx = x.to(Device::CUDA), cw = w.to(Device::CUDA), cgy = gy.to(Device::CUDA);
+    Tensor work = Tensor::empty({kernels::conv_igemm_halo_workspace_cuda(g, cs.cout)}, DType::F32, Device::CUDA);
+
+    Tensor want = Tensor::empty(gy.shape()), mag = Tensor::empty(gy.shape());
+    kernels::conv_igemm_forward_cpu(g, cs.cout, x.data<float>(), w.data<float>(), want.data<float>());
+    kernels::conv_igemm_forward_cpu(g, cs.cout, abs_of(x).data<float>(), abs_of(w).data<float>(), mag.data<float>());
+    Tensor got = Tensor::empty(want.shape(), DType::F32, Device::CUDA);
+    got.poison_();
+    work.poison_();
+    kernels::conv_igemm_forward_halo_cuda(g, cs.cout, cx.data<float>(), cw.data<float>(), got.data<float>(),
+                                          work.data<float>(), cuda_stream());
+    expect_within_summation_error(got, want, mag, g.col_rows(), "halo forward, " + describe_shape(cs));
+
+    Tensor gwant = Tensor::empty(x.shape()), gmag = Tensor::empty(x.shape());
+    kernels::conv_igemm_grad_input_cpu(g, cs.cout, w.data<float>(), gy.data<float>(), gwant.data<float>());
+    kernels::conv_igemm_grad_input_cpu(g, cs.cout, abs_of(w).data<float>(), abs_of(gy).data<float>(), gmag.data<float>());
+    Tensor ggot = Tensor::empty(x.shape(), DType::F32, Device::CUDA);
+    ggot.poison_();
+    work.poison_();
+    kernels::conv_igemm_grad_input_halo_cuda(g, cs.cout, cw.data<float>(), cgy.data<float>(), ggot.data<float>(),
+                                             work.data<float>(), cuda_stream());
+    expect_within_summation_error(ggot, gwant, gmag, cs.cout * cs.k * cs.k, "halo input gradient, " + describe_shape(cs));
+  }
+}
+
 // A whole WRN forward and backward with MMENGINE_CONV=igemm: logits and every parameter
 // gradient (relative error norms) close to the same network on the CPU twins (which round the
 // same inputs to TF32: only FP32 summation order differs) and within TF32's effect of the own
@@ -336,6 +394,14 @@ TEST(ConvIgemmCuda, WideResNetMatchesCpuTwinsAndStaysWithinTf32OfFp32) {
   expect_relative_norms(igemm, wrn_outputs(Device::CPU, ConvBackend::Igemm), 1e-3,
                          cuda_emulated() ? 5e-3 : 5e-2, "against the CPU twins");
   expect_relative_norms(igemm, wrn_outputs(Device::CUDA, ConvBackend::Own), 1e-2, 0.15, "against FP32");
+}
+
+// The same network with the halo kernels for its stride-1 forward and input-gradient passes.
+TEST(ConvIgemmCuda, HaloWideResNetMatchesCpuTwins) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  IgemmTilingScope halo(IgemmTiling::Halo);
+  expect_relative_norms(wrn_outputs(Device::CUDA, ConvBackend::Igemm), wrn_outputs(Device::CPU, ConvBackend::Igemm), 1e-3,
+                         cuda_emulated() ? 5e-3 : 5e-2, "halo against the CPU twins");
 }
 #endif
 }  // namespace

@@ -106,6 +106,12 @@ TEST(KernelSwitches, TablesRoundTripAndNameTheChoices) {
   }
   expect_error_containing([] { parse_kernel_version("v9", "MMENGINE_KERNELS"); },
                           {"MMENGINE_KERNELS: expected current, v1 or v0, got 'v9'"});
+  for (const auto& e : kIgemmTilings) {
+    EXPECT_EQ(parse_igemm_tiling(e.name, "MMENGINE_IGEMM"), e.value);
+    EXPECT_STREQ(igemm_tiling_name(e.value), e.name);
+  }
+  expect_error_containing([] { parse_igemm_tiling("winograd", "MMENGINE_IGEMM"); },
+                          {"MMENGINE_IGEMM: expected gather or halo, got 'winograd'"});
   expect_error_containing([] { parse_conv_backend("fft", "MMENGINE_CONV"); },
                           {"MMENGINE_CONV: expected own, igemm or cudnn, got 'fft'"});
 }

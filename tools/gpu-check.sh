@@ -3,7 +3,7 @@
 # with its own timeout), `mmengine-gradcheck --device cuda`, the PyTorch parity check of
 # WRN-28-2 in float64 and float32, `mmengine bench` beside tools/reference/bench_pytorch.py
 # (same machine, same run), compute-sanitizer memcheck over the CUDA tests and racecheck over
-# the reduction and BatchNorm tests, the CPU tests (the oracle). Prints a summary table last.
+# the reduction, BatchNorm and implicit-GEMM forward (gather and halo) tests, the CPU tests (the oracle). Prints a summary table last.
 # Writes at most 8 files to $OUT (or /tmp/gpu-check; 8 is what a device call brings back):
 # summary.txt, tests.log, gradcheck.log, nccl.log, parity.log, bench.log, bench_pytorch.log,
 # sanitizer.log (memcheck, then racecheck). The bench JSON goes to /tmp/mmengine-bench.json,
@@ -176,7 +176,7 @@ if [[ -n $tests && -n $san ]] && want memcheck; then
 fi
 if [[ -n $tests && -n $san ]] && want racecheck; then
   (timeout "$(cap 90)" "$san" --tool racecheck --racecheck-report all --error-exitcode 3 "$tests" \
-     --gtest_filter='*CudaMatchesCpu*sum*:*CudaMatchesCpu*mean*:*CudaMatchesCpu*softmax*:*CudaMatchesCpu*batch_norm*:*CudaMatchesCpu*global_avg_pool*:*BatchNormOnDevice*cuda*:*CudaMatchesCpu*channel*' \
+     --gtest_filter='*CudaMatchesCpu*sum*:*CudaMatchesCpu*mean*:*CudaMatchesCpu*softmax*:*CudaMatchesCpu*batch_norm*:*CudaMatchesCpu*global_avg_pool*:*BatchNormOnDevice*cuda*:*CudaMatchesCpu*channel*:ConvIgemmCuda.HaloForwardAndInputGradientMatchTf32CpuTwins:ConvIgemmCuda.ForwardMatchesTf32CpuTwin' \
      --gtest_brief=1 >"$out/racecheck.log" 2>&1; echo "exit $?" >>"$out/racecheck.log") & pids+=($!)
 fi
 if [[ -n $mm ]] && want parity && python3 -c 'import torch' 2>/dev/null; then

@@ -17,6 +17,9 @@ device=${GPU_TRAIN_DEVICE:-cuda}  # cpu only to rehearse the script
 # gpu-check.sh's ConvIgemmCuda tests failed, =bf16 to train with bfloat16 activations once
 # the bench's bf16 row and Bf16Cuda tests say so); the CPU rehearsal runs fp32.
 precision=${GPU_TRAIN_PRECISION:-$([[ $device == cuda ]] && echo tf32 || echo fp32)}
+# MMENGINE_IGEMM=halo (exported by the caller) trains with the halo implicit-GEMM kernels for the
+# stride-1 passes: only after gpu-check.sh's ConvIgemmCuda.Halo* tests passed on this GPU and its
+# bench's "tf32, igemm halo" step row beat the "--precision tf32" one; the plan then reads that row.
 start=$(date +%s)
 out=${OUT:-/tmp/gpu-train}
 run=/tmp/gpu-train-run
@@ -39,11 +42,23 @@ fi
 step_ms=${GPU_TRAIN_STEP_MS:-}
 [[ -n $step_ms ]] || step_ms=$(python3 -c '
 import json, sys
-rows = json.load(open("/tmp/mmengine-bench.json"))["timings"]
 try:
-    print(rows["MixMatch step (interleave%s)" % (", --precision " + sys.argv[1] if sys.argv[1] in ("tf32", "bf16") else "")]["median_ms"])
+    rows = json.load(open("/tmp/mmengine-bench.json"))["timings"]
 except Exception:
-    print(rows.get("MixMatch step (interleave)", {}).get("median_ms", 150))' "$precision" 2>/dev/null || echo 150)
+    rows = {}
+names = []
+if sys.argv[1] == "tf32" and sys.argv[2] == "halo":
+    names.append("MixMatch step (interleave, tf32, igemm halo)")
+names += ["MixMatch step (interleave%s)" % (", --precision " + sys.argv[1] if sys.argv[1] in ("tf32", "bf16") else ""),
+          "MixMatch step (interleave)"]
+for i, name in enumerate(names):
+    if name in rows:
+        if i > 0:
+            print("gpu-train: no bench row %r; planning from %r" % (names[0], name), file=sys.stderr)
+        print(rows[name]["median_ms"])
+        break
+else:
+    print(150)' "$precision" "${MMENGINE_IGEMM:-gather}" || echo 150)
 # GPU_TRAIN_PLAN_FACTOR > 1 plans more steps than fit, so that --time-limit ends the run.
 read -r steps per_epoch ema bnm < <(awk -v ms="${step_ms:-150}" -v min="$minutes" -v f="${GPU_TRAIN_PLAN_FACTOR:-0.66}" 'BEGIN {
   s = int(min * 60 * 1000 * f / ms); if (s < 120) s = 120
@@ -51,7 +66,7 @@ read -r steps per_epoch ema bnm < <(awk -v ms="${step_ms:-150}" -v min="$minutes
   s = e * 12
   # a run of a few thousand steps needs shorter EMA and BN horizons than the paper (1M steps)
   if (s < 4000) print s, e, 0.99, 0.01; else print s, e, 0.999, 0.001 }')
-echo "plan: step ${step_ms} ms -> $steps steps (12 epochs of $per_epoch), --ema-decay $ema --bn-momentum $bnm, --precision $precision, --time-limit $minutes"
+echo "plan: step ${step_ms} ms -> $steps steps (12 epochs of $per_epoch), --ema-decay $ema --bn-momentum $bnm, --precision $precision (igemm ${MMENGINE_IGEMM:-gather}), --time-limit $minutes"
 
 rm -rf "$run"
 "$mm" train --preset fast --dataset cifar10 --data "$data" --labels 4000 --recipe port --device "$device" \

@@ -8,6 +8,7 @@
 
 #include "kernels/bf16.h"
 #include "kernels/conv_igemm.h"
+#include "kernels/error.h"
 #include "kernels/gemm.h"
 #include "kernels/cuda/tensor_core.cuh"
 
@@ -113,6 +114,19 @@ void conv_igemm_grad_weight_cpu(const ConvGeometry& g, int64_t cout, const A* x,
 }
 
 int64_t conv_igemm_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
+
+// The halo variant computes the same function: its twins are the reference twins.
+void conv_igemm_forward_halo_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                 float* /*workspace*/) {
+  MM_CHECK(igemm_halo_supported(g), "conv igemm halo: needs stride 1 and a 1x1 or 3x3 kernel with padding < kernel");
+  conv_igemm_forward_cpu(g, cout, x, w, y);
+}
+void conv_igemm_grad_input_halo_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
+                                    float* /*workspace*/) {
+  MM_CHECK(igemm_halo_supported(g), "conv igemm halo: needs stride 1 and a 1x1 or 3x3 kernel with padding < kernel");
+  conv_igemm_grad_input_cpu(g, cout, w, gy, gx);
+}
+int64_t conv_igemm_halo_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
 
 #define MM_INSTANTIATE(A)                                                                                  \
   template void conv_igemm_forward_cpu<A>(const ConvGeometry&, int64_t, const A*, const float*, A*);       \

@@ -30,14 +30,6 @@ namespace mmengine::kernels {
 namespace {
 constexpr int kTileM = 64, kSlice = 16, kTileThreads = 128, kPad = 8;
 
-// Loops over compile-time trip counts must unroll, so the register arrays they index stay in
-// registers (the host compiler of the emulated build does not know the pragma).
-#if defined(__CUDACC__)
-#define MM_UNROLL _Pragma("unroll")
-#else
-#define MM_UNROLL
-#endif
-
 template <typename A>
 __device__ float read_or_zero(const A* t, int i) { return i >= 0 ? static_cast<float>(t[i]) : 0.0f; }
 // A float32 weight as the kernels multiply it next to activations stored as A.

@@ -15,6 +15,14 @@ inline unsigned grid_for(int64_t n, int threads = kThreads) {
   return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(blocks, 65535LL * 32)));
 }
 
+// Loops over compile-time trip counts must unroll, so the register arrays they index stay in
+// registers (the host compiler of the emulated build does not know the pragma).
+#if defined(__CUDACC__)
+#define MM_UNROLL _Pragma("unroll")
+#else
+#define MM_UNROLL
+#endif
+
 #define MM_GRID_STRIDE(i, n) \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(blockDim.x) * gridDim.x)
 
