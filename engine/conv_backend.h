@@ -1,8 +1,9 @@
 // Which convolution implementation CUDA tensors use: the engine's own im2col + cuBLAS kernels
 // (default), the engine's implicit-GEMM TF32 tensor-core kernels (kernels/conv_igemm.h; float32
 // only, float64 convolutions keep the own kernels; on the CPU igemm runs their CPU twins, the
-// reference convolution on TF32-rounded inputs), or cuDNN, picked at run time by
-// MMENGINE_CONV=own|igemm|cudnn (read once) or by set_conv_backend(). A convolution's backward
+// reference convolution on TF32-rounded inputs), the same kernels with 3xTF32 products
+// (FP32-class; on the CPU the plain FP32 reference), or cuDNN, picked at run time by
+// MMENGINE_CONV=own|igemm|igemm-3xtf32|cudnn (read once) or by set_conv_backend(). A convolution's backward
 // uses the backend its forward used. cuDNN is optional: asking for it in a build without it is
 // an error.
 #pragma once
@@ -13,10 +14,13 @@
 
 namespace mmengine {
 
-enum class ConvBackend { Own, Igemm, Cudnn };
+enum class ConvBackend { Own, Igemm, Igemm3xTf32, Cudnn };
 inline constexpr EnumEntry<ConvBackend> kConvBackends[] = {
     {ConvBackend::Own, "own", "the engine's im2col + cuBLAS kernels"},
     {ConvBackend::Igemm, "igemm", "the engine's implicit-GEMM TF32 tensor-core kernels, float32"},
+    {ConvBackend::Igemm3xTf32, "igemm-3xtf32",
+     "the implicit-GEMM kernels with 3xTF32 products (each operand as two TF32 parts): FP32-class accuracy on tensor "
+     "cores, float32"},
     {ConvBackend::Cudnn, "cudnn", "cuDNN, for comparison (builds that found it)"}};
 ConvBackend conv_backend();
 void set_conv_backend(ConvBackend b);

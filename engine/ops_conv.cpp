@@ -20,7 +20,8 @@ using kernels::ConvGeometry;
 // The backend a convolution on this device and dtype runs on: the setting for CUDA tensors
 // (the CPU has only the own kernels), except that igemm is float32 only (float64 keeps the own
 // kernels) and runs on the CPU too, as its CPU twins (the reference convolution on
-// TF32-rounded inputs), so a CPU run reproduces its numerics. conv2d picks the backend once,
+// TF32-rounded inputs; for igemm-3xtf32 the plain FP32 reference), so a CPU run reproduces its
+// numerics. conv2d picks the backend once,
 // at the forward; its backward uses the same. bfloat16 activations run on igemm only (on the CPU
 // as its twins); another backend setting is an error, not a silent switch.
 ConvBackend backend_for(Device d, DType t) {
@@ -31,7 +32,7 @@ ConvBackend backend_for(Device d, DType t) {
              " (--precision bf16 selects igemm; MMENGINE_CONV=own|cudnn have no bfloat16 path)");
     return b;
   }
-  if (b == ConvBackend::Igemm) return t == DType::F32 ? b : ConvBackend::Own;
+  if (b == ConvBackend::Igemm || b == ConvBackend::Igemm3xTf32) return t == DType::F32 ? b : ConvBackend::Own;
   return d == Device::CUDA ? b : ConvBackend::Own;
 }
 
@@ -156,12 +157,17 @@ Tensor halo_workspace(const ConvGeometry& g, int64_t cout, Device d) {
 }
 float* data_or_null(Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
-Tensor conv_forward_igemm(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& w) {
+// split: the 3xTF32 launchers (float32 only).
+Tensor conv_forward_igemm(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& w, bool split) {
   Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), x.device());
   if (use_halo(g, x.dtype())) {
     Tensor work = halo_workspace(g, cout, x.device());
-    MM_KERNEL_NT(x.device(), conv_igemm_forward_halo)(g, cout, x.data<float>(), w.data<float>(), y.data<float>(),
-                                                      data_or_null(work));
+    (split ? MM_KERNEL_NT(x.device(), conv_igemm_forward_halo_split) : MM_KERNEL_NT(x.device(), conv_igemm_forward_halo))(
+        g, cout, x.data<float>(), w.data<float>(), y.data<float>(), data_or_null(work));
+    return y;
+  }
+  if (split) {
+    MM_KERNEL_NT(x.device(), conv_igemm_forward_split)(g, cout, x.data<float>(), w.data<float>(), y.data<float>());
     return y;
   }
   with_activation_type(x.dtype(), [&](auto a) {
@@ -170,12 +176,17 @@ Tensor conv_forward_igemm(const ConvGeometry& g, int64_t cout, const Tensor& x, 
   });
   return y;
 }
-Tensor conv_grad_input_igemm(const ConvGeometry& g, int64_t cout, const Tensor& w, const Tensor& gy) {
+Tensor conv_grad_input_igemm(const ConvGeometry& g, int64_t cout, const Tensor& w, const Tensor& gy, bool split) {
   Tensor gx = Tensor::empty({g.batch, g.in_channels, g.height, g.width}, gy.dtype(), gy.device());
   if (use_halo(g, gy.dtype())) {
     Tensor work = halo_workspace(g, cout, gy.device());
-    MM_KERNEL_NT(gy.device(), conv_igemm_grad_input_halo)(g, cout, w.data<float>(), gy.data<float>(), gx.data<float>(),
-                                                          data_or_null(work));
+    (split ? MM_KERNEL_NT(gy.device(), conv_igemm_grad_input_halo_split)
+           : MM_KERNEL_NT(gy.device(), conv_igemm_grad_input_halo))(g, cout, w.data<float>(), gy.data<float>(),
+                                                                    gx.data<float>(), data_or_null(work));
+    return gx;
+  }
+  if (split) {
+    MM_KERNEL_NT(gy.device(), conv_igemm_grad_input_split)(g, cout, w.data<float>(), gy.data<float>(), gx.data<float>());
     return gx;
   }
   with_activation_type(gy.dtype(), [&](auto a) {
@@ -184,10 +195,15 @@ Tensor conv_grad_input_igemm(const ConvGeometry& g, int64_t cout, const Tensor& 
   });
   return gx;
 }
-Tensor conv_grad_weight_igemm(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy) {
+Tensor conv_grad_weight_igemm(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy, bool split) {
   Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, DType::F32, gy.device());
   const int64_t ws = MM_KERNEL_FN(gy.device(), conv_igemm_workspace)(g, cout);
   Tensor work = ws > 0 ? Tensor::empty({ws}, DType::F32, gy.device()) : Tensor();
+  if (split) {
+    MM_KERNEL_NT(gy.device(), conv_igemm_grad_weight_split)(g, cout, x.data<float>(), gy.data<float>(), gw.data<float>(),
+                                                            data_or_null(work));
+    return gw;
+  }
   with_activation_type(gy.dtype(), [&](auto a) {
     using A = decltype(a);
     MM_KERNEL(gy.device(), conv_igemm_grad_weight, A)(g, cout, x.data<A>(), gy.data<A>(), gw.data<float>(),
@@ -198,7 +214,8 @@ Tensor conv_grad_weight_igemm(const ConvGeometry& g, int64_t cout, const Tensor&
 
 Tensor conv_forward(ConvBackend b, const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& w) {
   MM_PROFILE("conv forward", x.device());
-  if (b == ConvBackend::Igemm) return conv_forward_igemm(g, cout, x, w);
+  if (b == ConvBackend::Igemm || b == ConvBackend::Igemm3xTf32)
+    return conv_forward_igemm(g, cout, x, w, b == ConvBackend::Igemm3xTf32);
 #ifdef MMENGINE_WITH_CUDNN
   if (b == ConvBackend::Cudnn) {
     Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), x.device());
@@ -211,7 +228,8 @@ Tensor conv_forward(ConvBackend b, const ConvGeometry& g, int64_t cout, const Te
 
 Tensor conv_grad_input(ConvBackend b, const ConvGeometry& g, int64_t cout, const Tensor& w, const Tensor& gy) {
   MM_PROFILE("conv backward (input)", gy.device());
-  if (b == ConvBackend::Igemm) return conv_grad_input_igemm(g, cout, w, gy);
+  if (b == ConvBackend::Igemm || b == ConvBackend::Igemm3xTf32)
+    return conv_grad_input_igemm(g, cout, w, gy, b == ConvBackend::Igemm3xTf32);
 #ifdef MMENGINE_WITH_CUDNN
   if (b == ConvBackend::Cudnn) {
     Tensor gx = Tensor::empty({g.batch, g.in_channels, g.height, g.width}, gy.dtype(), gy.device());
@@ -224,7 +242,8 @@ Tensor conv_grad_input(ConvBackend b, const ConvGeometry& g, int64_t cout, const
 
 Tensor conv_grad_weight(ConvBackend b, const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy) {
   MM_PROFILE("conv backward (weight)", gy.device());
-  if (b == ConvBackend::Igemm) return conv_grad_weight_igemm(g, cout, x, gy);
+  if (b == ConvBackend::Igemm || b == ConvBackend::Igemm3xTf32)
+    return conv_grad_weight_igemm(g, cout, x, gy, b == ConvBackend::Igemm3xTf32);
 #ifdef MMENGINE_WITH_CUDNN
   if (b == ConvBackend::Cudnn) {
     Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, gy.dtype(), gy.device());

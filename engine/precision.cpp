@@ -47,7 +47,7 @@ PrecisionScope::PrecisionScope(Precision p, Device device, DType dtype)
   }
   if (p == Precision::Fp32) {
     MM_CHECK(backend != ConvBackend::Igemm, "--precision fp32: MMENGINE_CONV=igemm computes in TF32 (use --precision "
-                                            "tf32, or MMENGINE_CONV=own|cudnn)");
+                                            "tf32, or MMENGINE_CONV=own|igemm-3xtf32|cudnn)");
     MM_CHECK(!saved_tf32_, "--precision fp32: MMENGINE_MATMUL=tf32 asks for TF32 GEMMs (use --precision tf32, or "
                            "MMENGINE_MATMUL=full)");
     return;

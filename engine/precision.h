@@ -3,8 +3,10 @@
 // MMENGINE_MATMUL), the convolution backend (engine/conv_backend.h, MMENGINE_CONV) and the
 // activation dtype (activation_dtype() below).
 //   fp32: every float GEMM and convolution in full FP32 (the default; what the tests and the
-//         PyTorch fp32 comparison hold the engine to). Convolutions: the own kernels, or cuDNN
-//         (FP32) when MMENGINE_CONV=cudnn; MMENGINE_CONV=igemm and MMENGINE_MATMUL=tf32 are refused.
+//         PyTorch fp32 comparison hold the engine to). Convolutions: the own kernels, cuDNN
+//         (FP32) when MMENGINE_CONV=cudnn, or the implicit-GEMM kernels with 3xTF32 products
+//         (FP32-class) when MMENGINE_CONV=igemm-3xtf32; MMENGINE_CONV=igemm and
+//         MMENGINE_MATMUL=tf32 are refused.
 //   tf32: CUDA only: cuBLAS GEMMs with TF32 tensor-core inputs, convolutions by the engine's
 //         implicit-GEMM TF32 kernels (cuDNN with TF32 allowed when MMENGINE_CONV=cudnn); FP32
 //         accumulation, activations, BatchNorm statistics, losses and optimizer state.

@@ -195,7 +195,31 @@ void conv_igemm_grad_input_halo_cpu(const ConvGeometry& g, int64_t cout, const f
                                     float* workspace);
 int64_t conv_igemm_halo_workspace_cpu(const ConvGeometry& g, int64_t cout);
 
+// 3xTF32 ("split"): the same kernels (gather and halo) with each float operand split into two
+// TF32 parts and three products per pair (tf32_split in kernels/cuda/tensor_core.cuh):
+// FP32-class products (~2^-21 relative each; FP32 sums) at a third of the TF32 tensor-core rate,
+// which these load-bound kernels have to spare. float32 only; the same arguments as the TF32
+// launchers; the CPU twins are the reference convolution in plain FP32 (nothing rounded).
+void conv_igemm_forward_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y);
+void conv_igemm_grad_input_split_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx);
+void conv_igemm_grad_weight_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+                                      float* workspace);
+void conv_igemm_forward_halo_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                       float* workspace);
+void conv_igemm_grad_input_halo_split_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy,
+                                          float* gx, float* workspace);
+
 #ifdef MMENGINE_WITH_CUDA
+void conv_igemm_forward_split_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                   cudaStream_t stream);
+void conv_igemm_grad_input_split_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
+                                      cudaStream_t stream);
+void conv_igemm_grad_weight_split_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+                                       float* workspace, cudaStream_t stream);
+void conv_igemm_forward_halo_split_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                        float* workspace, cudaStream_t stream);
+void conv_igemm_grad_input_halo_split_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy,
+                                           float* gx, float* workspace, cudaStream_t stream);
 void conv_igemm_forward_halo_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
                                   float* workspace, cudaStream_t stream);
 void conv_igemm_grad_input_halo_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,

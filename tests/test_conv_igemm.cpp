@@ -147,8 +147,10 @@ void expect_passes_equal_autograd(Device d, ConvBackend b) {
 TEST(ConvIgemm, PassesEqualAutograd) {
   expect_passes_equal_autograd(Device::CPU, ConvBackend::Own);
   expect_passes_equal_autograd(Device::CPU, ConvBackend::Igemm);
+  expect_passes_equal_autograd(Device::CPU, ConvBackend::Igemm3xTf32);
   IgemmTilingScope halo(IgemmTiling::Halo);  // (on the CPU the same twins)
   expect_passes_equal_autograd(Device::CPU, ConvBackend::Igemm);
+  expect_passes_equal_autograd(Device::CPU, ConvBackend::Igemm3xTf32);
 }
 
 // Strided and 5x5 convolutions are not the halo kernels' (the gather kernels run them).
@@ -167,8 +169,10 @@ TEST(ConvIgemmCuda, PassesEqualAutograd) {
   MM_SKIP_WITHOUT(Device::CUDA);
   expect_passes_equal_autograd(Device::CUDA, ConvBackend::Own);
   expect_passes_equal_autograd(Device::CUDA, ConvBackend::Igemm);
+  expect_passes_equal_autograd(Device::CUDA, ConvBackend::Igemm3xTf32);
   IgemmTilingScope halo(IgemmTiling::Halo);
   expect_passes_equal_autograd(Device::CUDA, ConvBackend::Igemm);
+  expect_passes_equal_autograd(Device::CUDA, ConvBackend::Igemm3xTf32);
 }
 
 Tensor uniform(const Shape& shape, uint64_t seed, Device d) { return rand_uniform(shape, seed, 0, DType::F32, d, -1, 1); }
@@ -341,6 +345,93 @@ TEST(ConvIgemmCuda, HaloForwardAndInputGradientMatchTf32CpuTwins) {
   }
 }
 
+// 3xTF32 (the `_split` launchers): every pass of the gather kernels (all shapes) and of the halo
+// kernels against the plain FP32 CPU twins, within FP32 summation error plus the split's
+// product error (~2^-21 each: 4 more terms of the bound); then on one layer against a float64
+// convolution: FP32-class (relative error norm < 2e-6) where the TF32 kernels are not (> 2e-5).
+TEST(ConvIgemmCuda, SplitMatchesFp32CpuTwinsAndIsFp32Class) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  for (const ConvShape& cs : kShapes) {
+    const ConvGeometry g = cs.geometry();
+    Tensor x = uniform({cs.n, cs.c, cs.h, cs.w}, 61, Device::CPU), w = uniform({cs.cout, cs.c, cs.k, cs.k}, 62, Device::CPU);
+    Tensor gy = uniform({cs.n, cs.cout, g.out_h(), g.out_w()}, 63, Device::CPU);
+    Tensor cx = x.to(Device::CUDA), cw = w.to(Device::CUDA), cgy = gy.to(Device::CUDA);
+    Tensor y = Tensor::empty(gy.shape()), ymag = Tensor::empty(gy.shape());
+    kernels::conv_igemm_forward_split_cpu(g, cs.cout, x.data<float>(), w.data<float>(), y.data<float>());
+    kernels::conv_igemm_forward_split_cpu(g, cs.cout, abs_of(x).data<float>(), abs_of(w).data<float>(), ymag.data<float>());
+    Tensor got = Tensor::empty(y.shape(), DType::F32, Device::CUDA);
+    got.poison_();
+    kernels::conv_igemm_forward_split_cuda(g, cs.cout, cx.data<float>(), cw.data<float>(), got.data<float>(), cuda_stream());
+    expect_within_summation_error(got, y, ymag, g.col_rows() + 4, "3xTF32 forward, " + describe_shape(cs));
+
+    Tensor gx = Tensor::empty(x.shape()), gxmag = Tensor::empty(x.shape());
+    kernels::conv_igemm_grad_input_split_cpu(g, cs.cout, w.data<float>(), gy.data<float>(), gx.data<float>());
+    kernels::conv_igemm_grad_input_split_cpu(g, cs.cout, abs_of(w).data<float>(), abs_of(gy).data<float>(), gxmag.data<float>());
+    Tensor gxgot = Tensor::empty(x.shape(), DType::F32, Device::CUDA);
+    gxgot.poison_();
+    kernels::conv_igemm_grad_input_split_cuda(g, cs.cout, cw.data<float>(), cgy.data<float>(), gxgot.data<float>(), cuda_stream());
+    expect_within_summation_error(gxgot, gx, gxmag, cs.cout * cs.k * cs.k + 4, "3xTF32 input gradient, " + describe_shape(cs));
+
+    Tensor gw = Tensor::empty(w.shape()), gwmag = Tensor::empty(w.shape());
+    kernels::conv_igemm_grad_weight_split_cpu(g, cs.cout, x.data<float>(), gy.data<float>(), gw.data<float>(), nullptr);
+    kernels::conv_igemm_grad_weight_split_cpu(g, cs.cout, abs_of(x).data<float>(), abs_of(gy).data<float>(), gwmag.data<float>(),
+                                              nullptr);
+    Tensor work = Tensor::empty({std::max<int64_t>(kernels::conv_igemm_workspace_cuda(g, cs.cout), 1)}, DType::F32, Device::CUDA);
+    Tensor gwgot = Tensor::empty(w.shape(), DType::F32, Device::CUDA);
+    gwgot.poison_();
+    work.poison_();
+    kernels::conv_igemm_grad_weight_split_cuda(g, cs.cout, cx.data<float>(), cgy.data<float>(), gwgot.data<float>(),
+                                               work.data<float>(), cuda_stream());
+    expect_within_summation_error(gwgot, gw, gwmag, g.batch * g.col_cols() + 4, "3xTF32 weight gradient, " + describe_shape(cs));
+  }
+  for (const ConvShape& cs : kHaloShapes) {
+    const ConvGeometry g = cs.geometry();
+    Tensor x = uniform({cs.n, cs.c, cs.h, cs.w}, 64, Device::CPU), w = uniform({cs.cout, cs.c, cs.k, cs.k}, 65, Device::CPU);
+    Tensor gy = uniform({cs.n, cs.cout, g.out_h(), g.out_w()}, 66, Device::CPU);
+    Tensor cx = x.to(Device::CUDA), cw = w.to(Device::CUDA), cgy = gy.to(Device::CUDA);
+    Tensor work = Tensor::empty({kernels::conv_igemm_halo_workspace_cuda(g, cs.cout)}, DType::F32, Device::CUDA);
+    Tensor y = Tensor::empty(gy.shape()), ymag = Tensor::empty(gy.shape());
+    kernels::conv_igemm_forward_split_cpu(g, cs.cout, x.data<float>(), w.data<float>(), y.data<float>());
+    kernels::conv_igemm_forward_split_cpu(g, cs.cout, abs_of(x).data<float>(), abs_of(w).data<float>(), ymag.data<float>());
+    Tensor got = Tensor::empty(y.shape(), DType::F32, Device::CUDA);
+    got.poison_();
+    work.poison_();
+    kernels::conv_igemm_forward_halo_split_cuda(g, cs.cout, cx.data<float>(), cw.data<float>(), got.data<float>(),
+                                                work.data<float>(), cuda_stream());
+    expect_within_summation_error(got, y, ymag, g.col_rows() + 4, "3xTF32 halo forward, " + describe_shape(cs));
+    Tensor gx = Tensor::empty(x.shape()), gxmag = Tensor::empty(x.shape());
+    kernels::conv_igemm_grad_input_split_cpu(g, cs.cout, w.data<float>(), gy.data<float>(), gx.data<float>());
+    kernels::conv_igemm_grad_input_split_cpu(g, cs.cout, abs_of(w).data<float>(), abs_of(gy).data<float>(), gxmag.data<float>());
+    Tensor gxgot = Tensor::empty(x.shape(), DType::F32, Device::CUDA);
+    gxgot.poison_();
+    work.poison_();
+    kernels::conv_igemm_grad_input_halo_split_cuda(g, cs.cout, cw.data<float>(), cgy.data<float>(), gxgot.data<float>(),
+                                                   work.data<float>(), cuda_stream());
+    expect_within_summation_error(gxgot, gx, gxmag, cs.cout * cs.k * cs.k + 4, "3xTF32 halo input gradient, " + describe_shape(cs));
+  }
+  // FP32-class: against float64 on one 3x3 layer (K = 288).
+  const ConvShape cs{4, 32, 12, 12, 32, 3, 1, 1};
+  const ConvGeometry g = cs.geometry();
+  Tensor x = rand_normal({cs.n, cs.c, cs.h, cs.w}, 67, 0), w = rand_normal({cs.cout, cs.c, cs.k, cs.k}, 68, 0);
+  auto f64 = [](const Tensor& t) { return Tensor::from_vector(t.to_vector(), t.shape(), DType::F64, Device::CPU); };
+  const std::vector<double> ref = conv2d(f64(x), f64(w), Tensor(), 1, 1).to_vector();
+  auto error_of = [&](bool split) {
+    Tensor got = Tensor::empty({cs.n, cs.cout, g.out_h(), g.out_w()}, DType::F32, Device::CUDA);
+    Tensor cx = x.to(Device::CUDA), cw = w.to(Device::CUDA);
+    if (split)
+      kernels::conv_igemm_forward_split_cuda(g, cs.cout, cx.data<float>(), cw.data<float>(), got.data<float>(), cuda_stream());
+    else
+      kernels::conv_igemm_forward_cuda(g, cs.cout, cx.data<float>(), cw.data<float>(), got.data<float>(), cuda_stream());
+    const std::vector<double> v = got.to_vector();
+    double num = 0, den = 0;
+    for (size_t i = 0; i < v.size(); ++i) num += (v[i] - ref[i]) * (v[i] - ref[i]), den += ref[i] * ref[i];
+    return std::sqrt(num / den);
+  };
+  const double split_error = error_of(true), tf32_error = error_of(false);
+  EXPECT_LT(split_error, 2e-6) << "3xTF32 against float64";
+  EXPECT_GT(tf32_error, 2e-5) << "TF32 against float64 (the comparison the 3xTF32 bound is meant to beat)";
+}
+
 // A whole WRN forward and backward with MMENGINE_CONV=igemm: logits and every parameter
 // gradient (relative error norms) close to the same network on the CPU twins (which round the
 // same inputs to TF32: only FP32 summation order differs) and within TF32's effect of the own
@@ -394,6 +485,16 @@ TEST(ConvIgemmCuda, WideResNetMatchesCpuTwinsAndStaysWithinTf32OfFp32) {
   expect_relative_norms(igemm, wrn_outputs(Device::CPU, ConvBackend::Igemm), 1e-3,
                          cuda_emulated() ? 5e-3 : 5e-2, "against the CPU twins");
   expect_relative_norms(igemm, wrn_outputs(Device::CUDA, ConvBackend::Own), 1e-2, 0.15, "against FP32");
+}
+
+// The same network on the 3xTF32 kernels (gather, then halo) against the own FP32 kernels: within
+// FP32 summation-order differences (the TF32 kernels above: 1e-2 / 0.15).
+TEST(ConvIgemmCuda, SplitWideResNetStaysWithinFp32OfTheOwnKernels) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  const auto own = wrn_outputs(Device::CUDA, ConvBackend::Own);
+  expect_relative_norms(wrn_outputs(Device::CUDA, ConvBackend::Igemm3xTf32), own, 1e-5, 1e-4, "3xTF32 against FP32");
+  IgemmTilingScope halo(IgemmTiling::Halo);
+  expect_relative_norms(wrn_outputs(Device::CUDA, ConvBackend::Igemm3xTf32), own, 1e-5, 1e-4, "3xTF32 halo against FP32");
 }
 
 // The same network with the halo kernels for its stride-1 forward and input-gradient passes.

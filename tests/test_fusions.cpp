@@ -113,7 +113,7 @@ TEST(KernelSwitches, TablesRoundTripAndNameTheChoices) {
   expect_error_containing([] { parse_igemm_tiling("winograd", "MMENGINE_IGEMM"); },
                           {"MMENGINE_IGEMM: expected gather or halo, got 'winograd'"});
   expect_error_containing([] { parse_conv_backend("fft", "MMENGINE_CONV"); },
-                          {"MMENGINE_CONV: expected own, igemm or cudnn, got 'fft'"});
+                          {"MMENGINE_CONV: expected own, igemm, igemm-3xtf32 or cudnn, got 'fft'"});
 }
 
 TEST_P(Fusions, BatchNormGroupsEqualSeparateCalls) {

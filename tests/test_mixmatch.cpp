@@ -255,6 +255,11 @@ TEST(Precision, IsRecordedAndPartOfTheExperiment) {
     ConvBackendScope igemm(ConvBackend::Igemm);
     expect_error_with([] { PrecisionScope p(Precision::Fp32, Device::CPU, DType::F32); }, "MMENGINE_CONV=igemm");
   }
+  {  // 3xTF32 convolutions are FP32-class: fp32 keeps them
+    ConvBackendScope split(ConvBackend::Igemm3xTf32);
+    PrecisionScope p(Precision::Fp32, Device::CPU, DType::F32);
+    EXPECT_EQ(conv_backend(), ConvBackend::Igemm3xTf32);
+  }
 }
 
 // --precision bf16: recorded like the others; runs on the CPU (the CPU twins round as the CUDA

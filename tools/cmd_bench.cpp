@@ -58,7 +58,8 @@ inline constexpr EnumEntry<BenchPart> kBenchParts[] = {
     {BenchPart::Graph, "graph", "CUDA: the step replayed as a CUDA graph"},
     {BenchPart::Versions, "versions", "CUDA: the step on the v1 and v0 kernels"},
     {BenchPart::Precisions, "precisions",
-     "CUDA: the step with TF32 GEMMs, --precision tf32 (with each igemm tiling) and --precision bf16"},
+     "CUDA: the step with TF32 GEMMs, with 3xTF32 implicit-GEMM convolutions, --precision tf32 (with each igemm tiling) "
+     "and --precision bf16"},
     {BenchPart::Fusions, "fusions", "each fusion off in turn; BatchNorm, Adam and EMA alone, fused and not"},
     {BenchPart::Breakdown, "breakdown", "the step's per-kernel-family breakdown (synchronized scopes)"},
     {BenchPart::Pipeline, "pipeline", "the data pipeline's images/s (CPU)"},
@@ -110,8 +111,8 @@ std::vector<ConvLayer> wrn_conv_layers(int64_t widen) {
 }
 
 // A convolution backend and its precision: im2col + cuBLAS in FP32 or with TF32 GEMMs, the
-// implicit-GEMM TF32 kernels (gather, and halo where it applies: stride 1), cuDNN in FP32 or
-// with TF32 allowed.
+// implicit-GEMM kernels in TF32 and in 3xTF32 (each gather, and halo where it applies: stride
+// 1), cuDNN in FP32 or with TF32 allowed.
 struct ConvVariant {
   const char* name;
   ConvBackend backend;
@@ -119,20 +120,25 @@ struct ConvVariant {
   IgemmTiling tiling = IgemmTiling::Gather;
 };
 
-// Every layer shape x batch (B, 3B) x pass x variant: median ms; the last two columns are igemm
+// Every layer shape x batch (B, 3B) x pass x variant: median ms; the last three columns are igemm
 // (gather) and igemm-halo over the best cuDNN at the same precision (TF32), or over own-tf32
-// without cuDNN (the halo column is the gather kernel again where halo does not apply).
+// without cuDNN (the halo column is the gather kernel again where halo does not apply), and the
+// faster 3xTF32 kernel over cuDNN FP32 (or own FP32).
 void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::ordered_json& out) {
 #ifdef MMENGINE_WITH_CUDA
   std::vector<ConvVariant> variants{{"own", ConvBackend::Own, false}, {"own-tf32", ConvBackend::Own, true},
                                     {"igemm", ConvBackend::Igemm, true},
-                                    {"igemm-halo", ConvBackend::Igemm, true, IgemmTiling::Halo}};
+                                    {"igemm-halo", ConvBackend::Igemm, true, IgemmTiling::Halo},
+                                    {"3xtf32", ConvBackend::Igemm3xTf32, false},
+                                    {"3xtf32-halo", ConvBackend::Igemm3xTf32, false, IgemmTiling::Halo}};
   if (cudnn_built()) variants.push_back({"cudnn", ConvBackend::Cudnn, false}), variants.push_back({"cudnn-tf32", ConvBackend::Cudnn, true});
   const char* baseline = cudnn_built() ? "cudnn-tf32" : "own-tf32";
-  std::printf("\nconvolution layers (ms, median of %d; last columns: igemm and igemm-halo / %s)\n%-22s %4s %-6s",
-              repeats, baseline, "layer", "B", "pass");
+  const char* baseline32 = cudnn_built() ? "cudnn" : "own";
+  std::printf("\nconvolution layers (ms, median of %d; last columns: igemm and igemm-halo / %s, the faster 3xtf32 / %s)\n"
+              "%-22s %4s %-6s",
+              repeats, baseline, baseline32, "layer", "B", "pass");
   for (auto& v : variants) std::printf(" %10s", v.name);
-  std::printf(" %8s %8s\n", "igemm/", "halo/");
+  std::printf(" %8s %8s %8s\n", "igemm/", "halo/", "3x/");
   const bool was_tf32 = kernels::gemm_tf32_cuda();
   const std::pair<ConvPass, const char*> passes[] = {
       {ConvPass::Forward, "fwd"}, {ConvPass::GradInput, "dgrad"}, {ConvPass::GradWeight, "wgrad"}};
@@ -157,7 +163,8 @@ void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::orde
           out["conv_layers"][name][std::to_string(B)][pass_name][v.name] = ms[v.name];
         }
         kernels::gemm_set_tf32_cuda(was_tf32);
-        std::printf(" %8.2f %8.2f\n", ms["igemm"] / ms[baseline], ms["igemm-halo"] / ms[baseline]);
+        std::printf(" %8.2f %8.2f %8.2f\n", ms["igemm"] / ms[baseline], ms["igemm-halo"] / ms[baseline],
+                    std::min(ms["3xtf32"], ms["3xtf32-halo"]) / ms[baseline32]);
       }
     }
 #else
@@ -453,6 +460,11 @@ int run_bench(const BenchOpts& o) {
         }
         const PrecisionScope scope(p, dev, DType::F32);
         step_row(std::string("MixMatch step (interleave, --precision ") + enum_name(kPrecisions, p) + ")");
+      }
+      for (IgemmTiling t : {IgemmTiling::Gather, IgemmTiling::Halo}) {  // FP32-class convolutions on tensor cores
+        const ConvBackendScope split(ConvBackend::Igemm3xTf32);
+        const IgemmTilingScope tiling(t);
+        step_row(std::string("MixMatch step (interleave, igemm-3xtf32 ") + igemm_tiling_name(t) + ")");
       }
       {  // --precision tf32 with the other implicit-GEMM tiling (MMENGINE_IGEMM) for its stride-1 passes
         const PrecisionScope scope(Precision::Tf32, dev, DType::F32);

@@ -16,13 +16,14 @@ namespace mmengine::kernels {
 
 namespace {
 // The operand values the tensor cores multiply: TF32-rounded floats; bf16 activations exactly;
-// with bf16 activations, the float weights rounded to bf16 (`Round`).
+// with bf16 activations, the float weights rounded to bf16 (`Round`); for the 3xTF32 twins
+// (`tf32` false) the floats as they are.
 template <typename Round = float, typename S>
-std::vector<float> tf32_copy(const S* x, int64_t n) {
+std::vector<float> tf32_copy(const S* x, int64_t n, bool tf32 = true) {
   std::vector<float> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     const float v = static_cast<float>(static_cast<Round>(static_cast<float>(x[i])));
-    out[static_cast<size_t>(i)] = bits_float(tf32_round_bits(float_bits(v)));
+    out[static_cast<size_t>(i)] = tf32 ? bits_float(tf32_round_bits(float_bits(v))) : v;
   }
   return out;
 }
@@ -60,10 +61,12 @@ IgemmSplits igemm_wgrad_splits(const ConvGeometry& g, int64_t cout) {
   return {int(count), int(chunk)};
 }
 
+// The three twins on TF32-rounded operands (`tf32`) or on the floats as they are (3xTF32).
+namespace {
 template <typename A>
-void conv_igemm_forward_cpu(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y) {
+void forward(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y, bool tf32) {
   const int64_t K = g.col_rows(), HW = g.col_cols();
-  const std::vector<float> xr = tf32_copy(x, image_elements(g)), wr = tf32_copy<A>(w, cout * K);
+  const std::vector<float> xr = tf32_copy(x, image_elements(g), tf32), wr = tf32_copy<A>(w, cout * K, tf32);
   std::vector<float> cols(static_cast<size_t>(g.batch * K * HW));
   im2col_cpu(g, xr.data(), cols.data());
   Output<A> out(y, g.batch * cout * HW);
@@ -71,6 +74,7 @@ void conv_igemm_forward_cpu(const ConvGeometry& g, int64_t cout, const A* x, con
                    g.batch);
   out.store();
 }
+}  // namespace
 
 void conv_igemm_forward_stats_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
                                   double* stats, double* /*workspace*/) {
@@ -90,10 +94,11 @@ void conv_igemm_forward_stats_cpu(const ConvGeometry& g, int64_t cout, const flo
 
 int64_t conv_igemm_stats_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
 
+namespace {
 template <typename A>
-void conv_igemm_grad_input_cpu(const ConvGeometry& g, int64_t cout, const float* w, const A* gy, A* gx) {
+void grad_input(const ConvGeometry& g, int64_t cout, const float* w, const A* gy, A* gx, bool tf32) {
   const int64_t K = g.col_rows(), HW = g.col_cols();
-  const std::vector<float> wr = tf32_copy<A>(w, cout * K), gyr = tf32_copy(gy, grad_elements(g, cout));
+  const std::vector<float> wr = tf32_copy<A>(w, cout * K, tf32), gyr = tf32_copy(gy, grad_elements(g, cout), tf32);
   std::vector<float> gcols(static_cast<size_t>(g.batch * K * HW));
   gemm_batched_cpu(true, false, K, HW, cout, 1.0f, wr.data(), 0, gyr.data(), cout * HW, 0.0f, gcols.data(), K * HW,
                    g.batch);
@@ -101,30 +106,71 @@ void conv_igemm_grad_input_cpu(const ConvGeometry& g, int64_t cout, const float*
   col2im_cpu(g, gcols.data(), out.data());
   out.store();
 }
+}  // namespace
 
+namespace {
 template <typename A>
-void conv_igemm_grad_weight_cpu(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
-                                float* /*workspace*/) {
+void grad_weight(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw, bool tf32) {
   const int64_t K = g.col_rows(), HW = g.col_cols();
-  const std::vector<float> xr = tf32_copy(x, image_elements(g)), gyr = tf32_copy(gy, grad_elements(g, cout));
+  const std::vector<float> xr = tf32_copy(x, image_elements(g), tf32), gyr = tf32_copy(gy, grad_elements(g, cout), tf32);
   std::vector<float> cols(static_cast<size_t>(g.batch * K * HW));
   im2col_cpu(g, xr.data(), cols.data());
   gemm_batched_sum_cpu(false, true, cout, K, HW, gyr.data(), cout * HW, cols.data(), K * HW, gw, g.batch,
                        static_cast<float*>(nullptr));
 }
+}  // namespace
+
+template <typename A>
+void conv_igemm_forward_cpu(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y) {
+  forward(g, cout, x, w, y, true);
+}
+template <typename A>
+void conv_igemm_grad_input_cpu(const ConvGeometry& g, int64_t cout, const float* w, const A* gy, A* gx) {
+  grad_input(g, cout, w, gy, gx, true);
+}
+template <typename A>
+void conv_igemm_grad_weight_cpu(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
+                                float* /*workspace*/) {
+  grad_weight(g, cout, x, gy, gw, true);
+}
+void conv_igemm_forward_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y) {
+  forward(g, cout, x, w, y, false);
+}
+void conv_igemm_grad_input_split_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx) {
+  grad_input(g, cout, w, gy, gx, false);
+}
+void conv_igemm_grad_weight_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+                                      float* /*workspace*/) {
+  grad_weight(g, cout, x, gy, gw, false);
+}
 
 int64_t conv_igemm_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
 
 // The halo variant computes the same function: its twins are the reference twins.
+namespace {
+void check_halo(const ConvGeometry& g) {
+  MM_CHECK(igemm_halo_supported(g), "conv igemm halo: needs stride 1 and a 1x1 or 3x3 kernel with padding < kernel");
+}
+}  // namespace
 void conv_igemm_forward_halo_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
                                  float* /*workspace*/) {
-  MM_CHECK(igemm_halo_supported(g), "conv igemm halo: needs stride 1 and a 1x1 or 3x3 kernel with padding < kernel");
-  conv_igemm_forward_cpu(g, cout, x, w, y);
+  check_halo(g);
+  forward(g, cout, x, w, y, true);
 }
 void conv_igemm_grad_input_halo_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
                                     float* /*workspace*/) {
-  MM_CHECK(igemm_halo_supported(g), "conv igemm halo: needs stride 1 and a 1x1 or 3x3 kernel with padding < kernel");
-  conv_igemm_grad_input_cpu(g, cout, w, gy, gx);
+  check_halo(g);
+  grad_input(g, cout, w, gy, gx, true);
+}
+void conv_igemm_forward_halo_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                       float* /*workspace*/) {
+  check_halo(g);
+  forward(g, cout, x, w, y, false);
+}
+void conv_igemm_grad_input_halo_split_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy,
+                                          float* gx, float* /*workspace*/) {
+  check_halo(g);
+  grad_input(g, cout, w, gy, gx, false);
 }
 int64_t conv_igemm_halo_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
 

@@ -43,8 +43,9 @@ __device__ float weight_operand(float w) {
 // gather (kernels/conv_igemm.h), the one that is fixed for a thread computed once. B(k, n) =
 // b[bk(k) + bn(n)]. store(m, n, split, v) writes one result.
 
-// Forward: A(p, r) = x through the column matrix, B(r, co) = w[co, r].
-template <typename A>
+// Forward: A(p, r) = x through the column matrix, B(r, co) = w[co, r]. SPLIT (float only): the
+// 3xTF32 products (tf32_split), operands staged unrounded.
+template <typename A, bool SPLIT = false>
 struct ForwardProblem {
   IgemmShape s;
   const A* x;
@@ -55,7 +56,7 @@ struct ForwardProblem {
   __device__ IgemmPixel am(int p) const { return igemm_out_pixel(s, p); }
   __device__ IgemmTap ak(int r) const { return igemm_x_tap(s, r); }
   __device__ float a(const IgemmPixel& px, const IgemmTap& t) const { return read_or_zero(x, igemm_x_index(s, px, t)); }
-  static constexpr bool kBf16 = std::is_same_v<A, bf16>;
+  static constexpr bool kBf16 = std::is_same_v<A, bf16>, kSplit = SPLIT;
   __device__ float b_at(int i) const { return weight_operand<A>(b[i]); }
   __device__ int bk(int r) const { return r; }
   __device__ int bn(int co) const { return co * k; }
@@ -65,7 +66,7 @@ struct ForwardProblem {
 // Input gradient of one stride phase (kernels/conv_igemm.h): phase pixel q and phase tap r are
 // input pixel igemm_phase_in_index(q) and tap r' = igemm_phase_tap_index(r) = (co, ky, kx);
 // A(q, r) = gy through the transposed gather, B(r, c) = w[co, c, ky, kx].
-template <typename A>
+template <typename A, bool SPLIT = false>
 struct GradInputProblem {
   IgemmShape s;
   IgemmPhase ph;
@@ -75,7 +76,7 @@ struct GradInputProblem {
   __device__ IgemmPixel am(int q) const { return igemm_in_pixel(s, igemm_phase_in_index(s, ph, q)); }
   __device__ IgemmTap ak(int r) const { return igemm_gy_tap(s, igemm_phase_tap_index(s, ph, r)); }
   __device__ float a(const IgemmPixel& px, const IgemmTap& t) const { return read_or_zero(gy, igemm_gy_index(s, px, t)); }
-  static constexpr bool kBf16 = std::is_same_v<A, bf16>;
+  static constexpr bool kBf16 = std::is_same_v<A, bf16>, kSplit = SPLIT;
   __device__ float b_at(int i) const { return weight_operand<A>(b[i]); }
   __device__ int bk(int r) const {
     const int taps = s.kh * s.kw, full = igemm_phase_tap_index(s, ph, r), co = full / taps;
@@ -91,7 +92,7 @@ struct GradInputProblem {
 // Transposed weight gradient GW^T[r, co] = sum_p X(p, r) GY(p, co): A(r, p) is the column
 // matrix, B(p, co) = gy; split `split` stores its partial product to out + split * Cout * K
 // ([Cout, K] each).
-template <typename A>
+template <typename A, bool SPLIT = false>
 struct GradWeightProblem {
   IgemmShape s;
   const A* x;
@@ -101,7 +102,7 @@ struct GradWeightProblem {
   __device__ IgemmTap am(int r) const { return igemm_x_tap(s, r); }
   __device__ IgemmPixel ak(int p) const { return igemm_out_pixel(s, p); }
   __device__ float a(const IgemmTap& t, const IgemmPixel& px) const { return read_or_zero(x, igemm_x_index(s, px, t)); }
-  static constexpr bool kBf16 = std::is_same_v<A, bf16>;
+  static constexpr bool kBf16 = std::is_same_v<A, bf16>, kSplit = SPLIT;
   __device__ float b_at(int i) const { return static_cast<float>(b[i]); }
   __device__ int bk(int p) const { return igemm_y_index(s, p, 0); }
   __device__ int bn(int co) const { return co * s.oh * s.ow; }
@@ -123,7 +124,8 @@ template <int NT, bool A_ALONG_M, bool STATS, class Problem>
 __global__ void __launch_bounds__(kTileThreads) igemm_kernel(Problem pr, int M, int N, int K, int chunk) {
   using AM = decltype(pr.am(0));
   using AK = decltype(pr.ak(0));
-  constexpr bool BF16 = Problem::kBf16;
+  constexpr bool BF16 = Problem::kBf16, SPLIT = Problem::kSplit;
+  static_assert(!(BF16 && SPLIT), "3xTF32 is for float activations");
   constexpr int BN = 16 * NT, A_PER = kTileM * kSlice / kTileThreads, B_PER = BN * kSlice / kTileThreads;
   constexpr int M_STEP = kTileThreads / kSlice;  // rows between a K-major thread's elements
   constexpr int PAD = BF16 ? 4 : kPad;
@@ -189,12 +191,12 @@ __global__ void __launch_bounds__(kTileThreads) igemm_kernel(Problem pr, int M, 
     for (int i = 0; i < A_PER; ++i) {
       const int e = tid + i * kTileThreads;
       const int m = A_ALONG_M ? e % kTileM : e / kSlice, kk = A_ALONG_M ? e / kTileM : e % kSlice;
-      As[kk][m] = BF16 ? float_bits(ra[i]) : tf32_round(ra[i]);  // bf16: the float bits as they are
+      As[kk][m] = BF16 || SPLIT ? float_bits(ra[i]) : tf32_round(ra[i]);  // bf16, split: the float bits as they are
     }
     MM_UNROLL
     for (int i = 0; i < B_PER; ++i) {
       const int e = tid + i * kTileThreads;
-      Bs[e % kSlice][e / kSlice] = BF16 ? float_bits(rb[i]) : tf32_round(rb[i]);
+      Bs[e % kSlice][e / kSlice] = BF16 || SPLIT ? float_bits(rb[i]) : tf32_round(rb[i]);
     }
     const bool more = k0 + kSlice < k_end;
     if (A_ALONG_M && more && tid < kSlice) k_halves[buf ^ 1][tid] = pr.ak(k0 + kSlice + tid);
@@ -237,6 +239,7 @@ __global__ void __launch_bounds__(kTileThreads) igemm_kernel(Problem pr, int M, 
         bf[ni][0] = Bs[ks + t][col];
         bf[ni][1] = Bs[ks + t + 4][col];
       }
+      if constexpr (SPLIT) mma_split_cross_terms<NT>(acc, af, bf);  // (then hi x hi below)
       MM_UNROLL
       for (int mi = 0; mi < 2; ++mi)
         for (int ni = 0; ni < NT; ++ni) mma_m16n8k8_tf32(acc[mi][ni], af[mi], bf[ni], acc[mi][ni]);
@@ -319,13 +322,52 @@ int64_t conv_igemm_workspace_cuda(const ConvGeometry& g, int64_t cout) {
   return sp.count > 1 ? int64_t(sp.count) * cout * g.col_rows() : 0;
 }
 
-template <typename A>
-void conv_igemm_forward_cuda(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y, cudaStream_t stream) {
+namespace {
+template <typename A, bool SPLIT>
+void forward(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y, cudaStream_t stream) {
   const int64_t M = g.batch * g.col_cols(), K = g.col_rows();
   if (M == 0 || cout == 0) return;
   check_sizes(g, cout);
-  const ForwardProblem<A> pr{igemm_shape(g, cout), x, w, y, int(K), nullptr};
+  const ForwardProblem<A, SPLIT> pr{igemm_shape(g, cout), x, w, y, int(K), nullptr};
   launch<true>(pr, M, cout, K, 1, int(K), stream);
+}
+
+// One GEMM per stride phase, each over only the taps that reach its pixels (a phase without
+// taps writes zeros: its GEMM has K = 0); stride 1: one GEMM over everything.
+template <typename A, bool SPLIT>
+void grad_input(const ConvGeometry& g, int64_t cout, const float* w, const A* gy, A* gx, cudaStream_t stream) {
+  if (g.batch * g.height * g.width == 0 || g.in_channels == 0) return;
+  check_sizes(g, cout);
+  const IgemmShape s = igemm_shape(g, cout);
+  for (int i = 0; i < s.stride * s.stride; ++i) {
+    const IgemmPhase ph = igemm_phase(s, i);
+    const int64_t M = g.batch * ph.hy * ph.wx, K = cout * ph.ny * ph.nx;
+    if (M == 0) continue;
+    launch<true>(GradInputProblem<A, SPLIT>{s, ph, gy, w, gx}, M, g.in_channels, K, 1, int(K), stream);
+  }
+}
+
+template <typename A, bool SPLIT>
+void grad_weight(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw, float* workspace,
+                 cudaStream_t stream) {
+  const int64_t K = g.col_rows(), inner = g.batch * g.col_cols();
+  if (K == 0 || cout == 0) return;
+  const IgemmSplits sp = igemm_wgrad_splits(g, cout);
+  check_sizes(g, cout, int64_t(sp.count) * cout * K);
+  const GradWeightProblem<A, SPLIT> pr{igemm_shape(g, cout), x, gy, sp.count > 1 ? workspace : gw, int(K)};
+  MM_CHECK(sp.count == 1 || workspace != nullptr, "conv igemm: the weight gradient needs its workspace");
+  launch<false>(pr, K, cout, inner, sp.count, sp.chunk, stream);
+  if (sp.count > 1) sum_axis_cuda(workspace, gw, 1, sp.count, cout * K, stream);  // the splits in order
+}
+}  // namespace
+
+template <typename A>
+void conv_igemm_forward_cuda(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y, cudaStream_t stream) {
+  forward<A, false>(g, cout, x, w, y, stream);
+}
+void conv_igemm_forward_split_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                   cudaStream_t stream) {
+  forward<float, true>(g, cout, x, w, y, stream);
 }
 
 int64_t conv_igemm_stats_workspace_cuda(const ConvGeometry& g, int64_t cout) {
@@ -346,32 +388,23 @@ void conv_igemm_forward_stats_cuda(const ConvGeometry& g, int64_t cout, const fl
   sum_axis_cuda(workspace, stats, 1, tiles, 2 * cout, stream);  // the tiles in order
 }
 
-// One GEMM per stride phase, each over only the taps that reach its pixels (a phase without
-// taps writes zeros: its GEMM has K = 0); stride 1: one GEMM over everything.
 template <typename A>
 void conv_igemm_grad_input_cuda(const ConvGeometry& g, int64_t cout, const float* w, const A* gy, A* gx, cudaStream_t stream) {
-  if (g.batch * g.height * g.width == 0 || g.in_channels == 0) return;
-  check_sizes(g, cout);
-  const IgemmShape s = igemm_shape(g, cout);
-  for (int i = 0; i < s.stride * s.stride; ++i) {
-    const IgemmPhase ph = igemm_phase(s, i);
-    const int64_t M = g.batch * ph.hy * ph.wx, K = cout * ph.ny * ph.nx;
-    if (M == 0) continue;
-    launch<true>(GradInputProblem<A>{s, ph, gy, w, gx}, M, g.in_channels, K, 1, int(K), stream);
-  }
+  grad_input<A, false>(g, cout, w, gy, gx, stream);
+}
+void conv_igemm_grad_input_split_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
+                                      cudaStream_t stream) {
+  grad_input<float, true>(g, cout, w, gy, gx, stream);
 }
 
 template <typename A>
 void conv_igemm_grad_weight_cuda(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
                                  float* workspace, cudaStream_t stream) {
-  const int64_t K = g.col_rows(), inner = g.batch * g.col_cols();
-  if (K == 0 || cout == 0) return;
-  const IgemmSplits sp = igemm_wgrad_splits(g, cout);
-  check_sizes(g, cout, int64_t(sp.count) * cout * K);
-  const GradWeightProblem<A> pr{igemm_shape(g, cout), x, gy, sp.count > 1 ? workspace : gw, int(K)};
-  MM_CHECK(sp.count == 1 || workspace != nullptr, "conv igemm: the weight gradient needs its workspace");
-  launch<false>(pr, K, cout, inner, sp.count, sp.chunk, stream);
-  if (sp.count > 1) sum_axis_cuda(workspace, gw, 1, sp.count, cout * K, stream);  // the splits in order
+  grad_weight<A, false>(g, cout, x, gy, gw, workspace, stream);
+}
+void conv_igemm_grad_weight_split_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+                                       float* workspace, cudaStream_t stream) {
+  grad_weight<float, true>(g, cout, x, gy, gw, workspace, stream);
 }
 
 #define MM_INSTANTIATE(A)                                                                                        \

@@ -19,7 +19,8 @@
 // a thread computes its four pixels' offsets once; a k-step adds the tap's offset. The next
 // stage is loaded into registers while the warps multiply the current one (one barrier pair per
 // stage). Operands are TF32-rounded when staged (the window) or when the workspace is written
-// (the weights); the sums are FP32 in registers.
+// (the weights), or for 3xTF32 (SPLIT) staged as they are and split at the fragment reads; the
+// sums are FP32 in registers.
 #include <algorithm>
 
 #include "kernels/conv_igemm.h"
@@ -50,7 +51,7 @@ struct HaloConv {
   int tw_shift, tiles_x, tiles_y;
 };
 
-template <int KS, int NT>
+template <int KS, int NT, bool SPLIT>
 __global__ void __launch_bounds__(kThreadsHalo) igemm_halo_kernel(HaloConv p) {
   constexpr int KK = KS * KS, BN = 16 * NT, PLANE_MAX = max_plane(KS);
   constexpr int WIN_PER = (kStage * PLANE_MAX + kThreadsHalo - 1) / kThreadsHalo;
@@ -122,9 +123,9 @@ __global__ void __launch_bounds__(kThreadsHalo) igemm_halo_kernel(HaloConv p) {
   for (int s = 0; s < stages; ++s) {
     MM_UNROLL
     for (int i = 0; i < WIN_PER; ++i)
-      if (woff[i] != -2) window[tid + i * kThreadsHalo] = tf32_round(rwin[i]);
+      if (woff[i] != -2) window[tid + i * kThreadsHalo] = SPLIT ? float_bits(rwin[i]) : tf32_round(rwin[i]);
     MM_UNROLL
-    for (int i = 0; i < W_PER; ++i) weights[w_row + i * W_ROWS][w_col] = float_bits(rw[i]);  // TF32 already
+    for (int i = 0; i < W_PER; ++i) weights[w_row + i * W_ROWS][w_col] = float_bits(rw[i]);  // as the workspace holds them
     __syncthreads();
     if (s + 1 < stages) load(s + 1);  // the next stage's loads overlap the products
     MM_UNROLL
@@ -144,6 +145,7 @@ __global__ void __launch_bounds__(kThreadsHalo) igemm_halo_kernel(HaloConv p) {
         bf[ni][0] = weights[tap * kStage + t][col];
         bf[ni][1] = weights[tap * kStage + t + 4][col];
       }
+      if constexpr (SPLIT) mma_split_cross_terms<NT>(acc, af, bf);  // 3xTF32 (then hi x hi below)
       MM_UNROLL
       for (int mi = 0; mi < 2; ++mi)
         for (int ni = 0; ni < NT; ++ni) mma_m16n8k8_tf32(acc[mi][ni], af[mi], bf[ni], acc[mi][ni]);
@@ -163,29 +165,31 @@ __global__ void __launch_bounds__(kThreadsHalo) igemm_halo_kernel(HaloConv p) {
 }
 
 // wt[((s * KK + tap) * 8 + cl) * CO + n] = the weight from input channel c = 8 s + cl to output
-// channel n at tap, TF32-rounded, zero for c >= CI: the forward's w[n][c][tap] ([CO, CI, K, K]),
-// or (transposed, the input gradient) the forward weights [CI, CO, K, K] flipped,
-// w[c][n][KK - 1 - tap].
-__global__ void igemm_halo_weights_kernel(const float* w, float* wt, int ci, int co, int kk, bool transposed, int total) {
+// channel n at tap, TF32-rounded (not for 3xTF32: `round` false), zero for c >= CI: the forward's
+// w[n][c][tap] ([CO, CI, K, K]), or (transposed, the input gradient) the forward weights
+// [CI, CO, K, K] flipped, w[c][n][KK - 1 - tap].
+__global__ void igemm_halo_weights_kernel(const float* w, float* wt, int ci, int co, int kk, bool transposed, bool round,
+                                          int total) {
   MM_GRID_STRIDE(i, total) {
     const int n = static_cast<int>(i % co), rest = static_cast<int>(i / co), cl = rest % kStage,
               tap = (rest / kStage) % kk, c = rest / (kStage * kk) * kStage + cl;
     const float v = c >= ci ? 0.0f
                     : transposed ? w[(int64_t(c) * co + n) * kk + kk - 1 - tap]
                                  : w[(int64_t(n) * ci + c) * kk + tap];
-    wt[i] = bits_float(tf32_round(v));
+    wt[i] = round ? bits_float(tf32_round(v)) : v;
   }
 }
 
 // The stride-1 convolution of in [N, CI, IH, IW] by the weights (forward layout w [CO, CI, K, K],
-// or transposed [CI, CO, K, K]) with padding pad into out [N, CO, OH, OW].
+// or transposed [CI, CO, K, K]) with padding pad into out [N, CO, OH, OW]; TF32 or 3xTF32 products.
+template <bool SPLIT>
 void halo_conv(int n, int ci, int ih, int iw, int co, int ks, int pad, const float* in, const float* w, bool transposed,
                float* out, float* wt, cudaStream_t stream) {
   const int oh = ih + 2 * pad - ks + 1, ow = iw + 2 * pad - ks + 1;
   if (n == 0 || co == 0 || oh <= 0 || ow <= 0) return;
   const int kk = ks * ks, total = (ci + kStage - 1) / kStage * kStage * kk * co;
   if (total > 0) {
-    igemm_halo_weights_kernel<<<grid_for(total), kThreads, 0, stream>>>(w, wt, ci, co, kk, transposed, total);
+    igemm_halo_weights_kernel<<<grid_for(total), kThreads, 0, stream>>>(w, wt, ci, co, kk, transposed, !SPLIT, total);
     MM_LAUNCH_CHECK();
   }
   HaloConv p{in, wt, out, ci, ih, iw, co, oh, ow, pad, ow <= 8 ? 3 : ow <= 16 ? 4 : 5, 0, 0};
@@ -198,13 +202,13 @@ void halo_conv(int n, int ci, int ih, int iw, int co, int ks, int pad, const flo
            " tiles x ", co, " channels exceed one launch's grid");
   const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>((co + 16 * nt - 1) / (16 * nt)));
   if (ks == 3) {
-    if (nt == 1) igemm_halo_kernel<3, 1><<<grid, kThreadsHalo, 0, stream>>>(p);
-    else if (nt == 2) igemm_halo_kernel<3, 2><<<grid, kThreadsHalo, 0, stream>>>(p);
-    else igemm_halo_kernel<3, 4><<<grid, kThreadsHalo, 0, stream>>>(p);
+    if (nt == 1) igemm_halo_kernel<3, 1, SPLIT><<<grid, kThreadsHalo, 0, stream>>>(p);
+    else if (nt == 2) igemm_halo_kernel<3, 2, SPLIT><<<grid, kThreadsHalo, 0, stream>>>(p);
+    else igemm_halo_kernel<3, 4, SPLIT><<<grid, kThreadsHalo, 0, stream>>>(p);
   } else {
-    if (nt == 1) igemm_halo_kernel<1, 1><<<grid, kThreadsHalo, 0, stream>>>(p);
-    else if (nt == 2) igemm_halo_kernel<1, 2><<<grid, kThreadsHalo, 0, stream>>>(p);
-    else igemm_halo_kernel<1, 4><<<grid, kThreadsHalo, 0, stream>>>(p);
+    if (nt == 1) igemm_halo_kernel<1, 1, SPLIT><<<grid, kThreadsHalo, 0, stream>>>(p);
+    else if (nt == 2) igemm_halo_kernel<1, 2, SPLIT><<<grid, kThreadsHalo, 0, stream>>>(p);
+    else igemm_halo_kernel<1, 4, SPLIT><<<grid, kThreadsHalo, 0, stream>>>(p);
   }
   MM_LAUNCH_CHECK();
 }
@@ -233,19 +237,39 @@ int64_t conv_igemm_halo_workspace_cuda(const ConvGeometry& g, int64_t cout) {
   return std::max(whole(cin) * cout, whole(cout) * cin) * taps;
 }
 
-void conv_igemm_forward_halo_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
-                                  float* workspace, cudaStream_t stream) {
+namespace {
+template <bool SPLIT>
+void halo_forward(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y, float* workspace,
+                  cudaStream_t stream) {
   check_halo(g, cout, workspace);
-  halo_conv(int(g.batch), int(g.in_channels), int(g.height), int(g.width), int(cout), int(g.kernel_h), int(g.padding), x,
-            w, false, y, workspace, stream);
+  halo_conv<SPLIT>(int(g.batch), int(g.in_channels), int(g.height), int(g.width), int(cout), int(g.kernel_h),
+                   int(g.padding), x, w, false, y, workspace, stream);
 }
-
-void conv_igemm_grad_input_halo_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
-                                     float* workspace, cudaStream_t stream) {
+template <bool SPLIT>
+void halo_grad_input(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx, float* workspace,
+                     cudaStream_t stream) {
   check_halo(g, cout, workspace);
   const int ks = int(g.kernel_h);
-  halo_conv(int(g.batch), int(cout), int(g.out_h()), int(g.out_w()), int(g.in_channels), ks, ks - 1 - int(g.padding), gy,
-            w, true, gx, workspace, stream);
+  halo_conv<SPLIT>(int(g.batch), int(cout), int(g.out_h()), int(g.out_w()), int(g.in_channels), ks,
+                   ks - 1 - int(g.padding), gy, w, true, gx, workspace, stream);
+}
+}  // namespace
+
+void conv_igemm_forward_halo_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                  float* workspace, cudaStream_t stream) {
+  halo_forward<false>(g, cout, x, w, y, workspace, stream);
+}
+void conv_igemm_forward_halo_split_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                        float* workspace, cudaStream_t stream) {
+  halo_forward<true>(g, cout, x, w, y, workspace, stream);
+}
+void conv_igemm_grad_input_halo_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
+                                     float* workspace, cudaStream_t stream) {
+  halo_grad_input<false>(g, cout, w, gy, gx, workspace, stream);
+}
+void conv_igemm_grad_input_halo_split_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy,
+                                           float* gx, float* workspace, cudaStream_t stream) {
+  halo_grad_input<true>(g, cout, w, gy, gx, workspace, stream);
 }
 
 }  // namespace mmengine::kernels

@@ -37,6 +37,17 @@ MM_DEVICE uint32_t tf32_round(float x) {
 #endif
 }
 
+// 3xTF32 ("split") operands: a float v as hi + lo, both TF32 (hi = v rounded, lo = the rest
+// rounded: |v - hi - lo| <= 2^-22 |v|), so that a_hi b_hi + a_hi b_lo + a_lo b_hi gives a
+// product to ~2^-21 relative (a_lo b_lo, ~2^-22, is left out): FP32-class products on TF32
+// tensor cores. `bits` holds v's float bits on entry and hi's on exit.
+MM_DEVICE uint32_t tf32_split(uint32_t& bits) {
+  const float v = bits_float(bits);
+  const uint32_t hi = tf32_round(v);
+  bits = hi;
+  return tf32_round(v - bits_float(hi));
+}
+
 // D = A B + C for one warp: A 16x8 (row-major fragments), B 8x8 (column-major), C and D 16x8,
 // float accumulation, TF32 inputs (as tf32_round returns them). With g = lane / 4 and
 // t = lane % 4, lane holds
@@ -132,6 +143,23 @@ MM_DEVICE void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const ui
     d[i] = static_cast<float>(acc);
   }
 #endif
+}
+// One k-step of a warp's 2 x NT tile of m16n8k8 products in 3xTF32: af and bf hold the operands'
+// float bits; they are split (tf32_split), the two cross products hi x lo and lo x hi are added
+// to acc, and af, bf are left holding the hi parts for the caller's hi x hi product (last, so
+// the small terms are summed first).
+template <int NT>
+MM_DEVICE void mma_split_cross_terms(float (&acc)[2][NT][4], uint32_t (&af)[2][4], uint32_t (&bf)[NT][2]) {
+  uint32_t al[2][4], bl[NT][2];
+  for (int mi = 0; mi < 2; ++mi)
+    for (int i = 0; i < 4; ++i) al[mi][i] = tf32_split(af[mi][i]);
+  for (int ni = 0; ni < NT; ++ni)
+    for (int i = 0; i < 2; ++i) bl[ni][i] = tf32_split(bf[ni][i]);
+  for (int mi = 0; mi < 2; ++mi)
+    for (int ni = 0; ni < NT; ++ni) {
+      mma_m16n8k8_tf32(acc[mi][ni], af[mi], bl[ni], acc[mi][ni]);
+      mma_m16n8k8_tf32(acc[mi][ni], al[mi], bf[ni], acc[mi][ni]);
+    }
 }
 #endif  // __CUDACC__ || MMEMU_LAUNCH
 
