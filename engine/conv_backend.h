@@ -3,9 +3,9 @@
 // only, float64 convolutions keep the own kernels; on the CPU igemm runs their CPU twins, the
 // reference convolution on TF32-rounded inputs), the same kernels with 3xTF32 products
 // (FP32-class; on the CPU the plain FP32 reference), or cuDNN, picked at run time by
-// MMENGINE_CONV=own|igemm|igemm-3xtf32|cudnn (read once) or by set_conv_backend(). A convolution's backward
-// uses the backend its forward used. cuDNN is optional: asking for it in a build without it is
-// an error.
+// MMENGINE_CONV=own|igemm|igemm-3xtf32|cudnn (read once) or by set_conv_backend(). A
+// convolution's backward uses the backend its forward used. cuDNN is optional: asking for it in
+// a build without it is an error.
 #pragma once
 #include <string>
 

@@ -21,15 +21,15 @@ using kernels::ConvGeometry;
 // (the CPU has only the own kernels), except that igemm is float32 only (float64 keeps the own
 // kernels) and runs on the CPU too, as its CPU twins (the reference convolution on
 // TF32-rounded inputs; for igemm-3xtf32 the plain FP32 reference), so a CPU run reproduces its
-// numerics. conv2d picks the backend once,
-// at the forward; its backward uses the same. bfloat16 activations run on igemm only (on the CPU
-// as its twins); another backend setting is an error, not a silent switch.
+// numerics. conv2d picks the backend once, at the forward; its backward uses the same. bfloat16
+// activations run on igemm only (on the CPU as its twins); another backend setting is an error,
+// not a silent switch.
 ConvBackend backend_for(Device d, DType t) {
   const ConvBackend b = conv_backend();
   if (t == DType::BF16) {
     MM_CHECK(b == ConvBackend::Igemm, "conv2d: bfloat16 activations run on the implicit-GEMM kernels, but the "
                                       "convolution backend is ", enum_name(kConvBackends, b),
-             " (--precision bf16 selects igemm; MMENGINE_CONV=own|cudnn have no bfloat16 path)");
+             " (--precision bf16 selects igemm; MMENGINE_CONV=own|igemm-3xtf32|cudnn have no bfloat16 path)");
     return b;
   }
   if (b == ConvBackend::Igemm || b == ConvBackend::Igemm3xTf32) return t == DType::F32 ? b : ConvBackend::Own;

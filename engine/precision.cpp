@@ -35,8 +35,9 @@ PrecisionScope::PrecisionScope(Precision p, Device device, DType dtype)
   if (p == Precision::Bf16) {
     MM_CHECK(dtype == DType::F32, "--precision bf16: needs float32 parameters (the master weights), got ",
              dtype_name(dtype));
-    MM_CHECK(backend != ConvBackend::Cudnn, "--precision bf16: MMENGINE_CONV=cudnn has no bfloat16 path here (the bf16 "
-                                            "convolutions are the implicit-GEMM kernels; unset MMENGINE_CONV)");
+    MM_CHECK(backend != ConvBackend::Cudnn && backend != ConvBackend::Igemm3xTf32, "--precision bf16: MMENGINE_CONV=",
+             enum_name(kConvBackends, backend), " has no bfloat16 path here (the bf16 convolutions are the implicit-GEMM "
+             "TF32 kernels; unset MMENGINE_CONV)");
     MM_CHECK(fusion_enabled(Fusion::BnLeakyRelu), "--precision bf16: needs the bn-leaky-relu fusion (bfloat16 "
                                                   "activations go through the fused BatchNorm kernels; it is off by "
                                                   "MMENGINE_UNFUSED or MMENGINE_KERNELS)");

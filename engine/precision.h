@@ -8,7 +8,8 @@
 //         (FP32-class) when MMENGINE_CONV=igemm-3xtf32; MMENGINE_CONV=igemm and
 //         MMENGINE_MATMUL=tf32 are refused.
 //   tf32: CUDA only: cuBLAS GEMMs with TF32 tensor-core inputs, convolutions by the engine's
-//         implicit-GEMM TF32 kernels (cuDNN with TF32 allowed when MMENGINE_CONV=cudnn); FP32
+//         implicit-GEMM TF32 kernels (cuDNN with TF32 allowed when MMENGINE_CONV=cudnn; the
+//         3xTF32 kernels kept when MMENGINE_CONV=igemm-3xtf32 asks for them); FP32
 //         accumulation, activations, BatchNorm statistics, losses and optimizer state.
 //   bf16: the model's activations (and their gradients) stored as bfloat16 from the first
 //         convolution to the last BatchNorm (kernels/bf16.h): implicit-GEMM convolutions on
@@ -17,7 +18,7 @@
 //         adds in float rounded once; pooling, the classifier, losses, optimizer and EMA in FP32;
 //         cuBLAS GEMMs TF32 on CUDA (the classifier; FP32 on the CPU). CPU or CUDA: the bf16
 //         kernels' CPU twins round as the CUDA kernels do. Needs the bn-leaky-relu fusion; refuses
-//         MMENGINE_CONV=cudnn (no bf16 path there); with --conv-bias on the bias is added in
+//         MMENGINE_CONV=cudnn|igemm-3xtf32 (no bf16 path there); with --conv-bias on the bias is added in
 //         FP32; data parallel, synchronized BN exchanges float64 statistics (no bf16 collective).
 // A run's precision is part of its experiment (config.json; --resume refuses another).
 #pragma once

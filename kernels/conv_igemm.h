@@ -199,7 +199,9 @@ int64_t conv_igemm_halo_workspace_cpu(const ConvGeometry& g, int64_t cout);
 // TF32 parts and three products per pair (tf32_split in kernels/cuda/tensor_core.cuh):
 // FP32-class products (~2^-21 relative each; FP32 sums) at a third of the TF32 tensor-core rate,
 // which these load-bound kernels have to spare. float32 only; the same arguments as the TF32
-// launchers; the CPU twins are the reference convolution in plain FP32 (nothing rounded).
+// launchers; the CPU twins are the reference convolution in plain FP32 (nothing rounded). An
+// infinite operand (or one within 2^-11 of FLT_MAX) makes its products NaN where FP32 might give
+// an infinity (tf32_split).
 void conv_igemm_forward_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y);
 void conv_igemm_grad_input_split_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx);
 void conv_igemm_grad_weight_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,

@@ -461,10 +461,13 @@ int run_bench(const BenchOpts& o) {
         const PrecisionScope scope(p, dev, DType::F32);
         step_row(std::string("MixMatch step (interleave, --precision ") + enum_name(kPrecisions, p) + ")");
       }
-      for (IgemmTiling t : {IgemmTiling::Gather, IgemmTiling::Halo}) {  // FP32-class convolutions on tensor cores
-        const ConvBackendScope split(ConvBackend::Igemm3xTf32);
+      for (IgemmTiling t : {IgemmTiling::Gather, IgemmTiling::Halo}) {  // FP32-class convolutions on tensor cores,
+        const ConvBackendScope split(ConvBackend::Igemm3xTf32);              // FP32 GEMMs (whatever MMENGINE_MATMUL says)
         const IgemmTilingScope tiling(t);
+        const bool tf32_gemms = kernels::gemm_tf32_cuda();
+        kernels::gemm_set_tf32_cuda(false);
         step_row(std::string("MixMatch step (interleave, igemm-3xtf32 ") + igemm_tiling_name(t) + ")");
+        kernels::gemm_set_tf32_cuda(tf32_gemms);
       }
       {  // --precision tf32 with the other implicit-GEMM tiling (MMENGINE_IGEMM) for its stride-1 passes
         const PrecisionScope scope(Precision::Tf32, dev, DType::F32);

@@ -8,7 +8,8 @@
 // 16: each thread gathers its share of the next slice into registers while the warps multiply
 // the current one from shared memory (one barrier pair per slice). Shared rows are padded by 8
 // words so the fragment reads (lanes g = 0..7 along the row, t = 0..3 along K) hit 32
-// different banks. Operands are rounded to TF32 (cvt.rna) when stored to shared memory; the
+// different banks. Operands are rounded to TF32 (cvt.rna) when stored to shared memory (3xTF32,
+// SPLIT: stored as they are and split at the fragment reads, tf32_split); the
 // accumulators are FP32 in registers; edges (M, N, K not multiples of the tile) read zeros and
 // store nothing. Activations may be bf16 (kernels/conv_igemm.h): converted to float at the
 // gather, the float32 weights rounded to bf16 there, results rounded at the store; every operand

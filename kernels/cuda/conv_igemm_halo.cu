@@ -11,7 +11,7 @@
 //           to 8 mod 32 words, so the fragment reads (lanes g along the pixel row, t along the
 //           channels) hit 32 different banks;
 //   weights [K*K*8][BN + 8]: row tap * 8 + channel, read from the workspace (for each stage its
-//           [K*K][8][Cout] tile, TF32, zero past the last channel): a thread keeps one column and
+//           [K*K][8][Cout] tile, TF32-rounded unless SPLIT, zero past the last channel): a thread keeps one column and
 //           walks rows 128 / BN apart, so the loads are contiguous along Cout and one pointer
 //           plus a stride addresses them; conflict-free stores (at BN = 16 by the row order
 //           below) and reads.
@@ -42,7 +42,7 @@ MM_HD int halo_plane(int tw_shift, int ks) {
 constexpr int max_plane(int ks) { return ks == 3 ? 136 : 72; }
 
 // One stride-1 convolution as the kernel sees it: in [N, CI, IH, IW] -> out [N, CO, OH, OW];
-// wt [stages][KS*KS][8][CO] holds the weights (TF32) in stage order.
+// wt [stages][KS*KS][8][CO] holds the weights (TF32, or as they are for SPLIT) in stage order.
 struct HaloConv {
   const float* in;
   const float* wt;

@@ -38,9 +38,12 @@ MM_DEVICE uint32_t tf32_round(float x) {
 }
 
 // 3xTF32 ("split") operands: a float v as hi + lo, both TF32 (hi = v rounded, lo = the rest
-// rounded: |v - hi - lo| <= 2^-22 |v|), so that a_hi b_hi + a_hi b_lo + a_lo b_hi gives a
-// product to ~2^-21 relative (a_lo b_lo, ~2^-22, is left out): FP32-class products on TF32
-// tensor cores. `bits` holds v's float bits on entry and hi's on exit.
+// rounded; v - hi is exact; |v - hi - lo| <= 2^-22 |v| for |v| >= 2^-115, <= 2^-137 absolute
+// below), so that a_hi b_hi + a_hi b_lo + a_lo b_hi gives a product to ~2^-21 relative (a_lo b_lo,
+// ~2^-22, is left out): FP32-class products on TF32 tensor cores. Non-finite: an infinite v, or a
+// finite |v| >= 0x1.ffep127 whose hi rounds to infinity, gives lo = NaN or -hi, so the products
+// are NaN where FP32's could be infinite (non-finite either way); NaN stays NaN. `bits` holds v's
+// float bits on entry and hi's on exit.
 MM_DEVICE uint32_t tf32_split(uint32_t& bits) {
   const float v = bits_float(bits);
   const uint32_t hi = tf32_round(v);
