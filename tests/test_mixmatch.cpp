@@ -294,6 +294,10 @@ TEST(Precision, Bf16TrainsOnTheCpuNearFp32AndIsRefusedWhereItCannotRun) {
     expect_error_with([] { PrecisionScope p(Precision::Bf16, Device::CPU, DType::F32); }, "MMENGINE_CONV=cudnn");
   }
 #endif
+  {
+    ConvBackendScope split(ConvBackend::Igemm3xTf32);
+    expect_error_with([] { PrecisionScope p(Precision::Bf16, Device::CPU, DType::F32); }, "MMENGINE_CONV=igemm-3xtf32");
+  }
   set_fusion_enabled(Fusion::BnLeakyRelu, false);
   expect_error_with([] { PrecisionScope p(Precision::Bf16, Device::CPU, DType::F32); }, "bn-leaky-relu");
   set_fusion_enabled(Fusion::BnLeakyRelu, true);
