@@ -143,7 +143,16 @@ if [[ -n $mm ]] && want bench; then
     >"$out/bench.log" 2>&1
   rc=$?
   engine_ms=$(awk '/^MixMatch step \(interleave\)/ {print $4}' "$out/bench.log")
-  row "mmengine bench" "$(verdict $rc)" "interleaved step ${engine_ms:-?} ms (median)"
+  # the convolution variants' steps (issue 13): TF32 gather / halo, 3xTF32 (FP32-class) gather / halo
+  variants=$(python3 - <<'PY' 2>/dev/null
+import json
+t = json.load(open("/tmp/mmengine-bench.json"))["timings"]
+ms = lambda k: "%.1f" % t["MixMatch step (interleave, %s)" % k]["median_ms"] if "MixMatch step (interleave, %s)" % k in t else "?"
+print("tf32 %s, tf32 halo %s, 3xtf32 %s, 3xtf32 halo %s" % (ms("--precision tf32"), ms("tf32, igemm halo"),
+                                                          ms("igemm-3xtf32 gather"), ms("igemm-3xtf32 halo")))
+PY
+)
+  row "mmengine bench" "$(verdict $rc)" "interleaved step ${engine_ms:-?} ms (median); ${variants:-}"
 fi
 if ! want pytorch; then
   :
