@@ -34,6 +34,7 @@
 #include <cstdint>
 
 #include "kernels/conv.h"
+#include "kernels/error.h"
 
 namespace mmengine::kernels {
 
@@ -188,6 +189,10 @@ int64_t conv_igemm_workspace_cpu(const ConvGeometry& g, int64_t cout);
 // padding K - 1 - pad. The CPU twins are the reference twins above (the same function).
 inline bool igemm_halo_supported(const ConvGeometry& g) {
   return g.stride == 1 && g.kernel_h == g.kernel_w && (g.kernel_h == 1 || g.kernel_h == 3) && g.padding < g.kernel_h;
+}
+// The halo launchers' (both twins') refusal of another convolution.
+inline void check_igemm_halo_supported(const ConvGeometry& g) {
+  MM_CHECK(igemm_halo_supported(g), "conv igemm halo: needs stride 1 and a 1x1 or 3x3 kernel with padding < kernel");
 }
 void conv_igemm_forward_halo_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
                                  float* workspace);

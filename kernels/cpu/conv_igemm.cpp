@@ -8,7 +8,6 @@
 
 #include "kernels/bf16.h"
 #include "kernels/conv_igemm.h"
-#include "kernels/error.h"
 #include "kernels/gemm.h"
 #include "kernels/cuda/tensor_core.cuh"
 
@@ -146,33 +145,6 @@ void conv_igemm_grad_weight_split_cpu(const ConvGeometry& g, int64_t cout, const
 
 int64_t conv_igemm_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
 
-// The halo variant computes the same function: its twins are the reference twins.
-namespace {
-void check_halo(const ConvGeometry& g) {
-  MM_CHECK(igemm_halo_supported(g), "conv igemm halo: needs stride 1 and a 1x1 or 3x3 kernel with padding < kernel");
-}
-}  // namespace
-void conv_igemm_forward_halo_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
-                                 float* /*workspace*/) {
-  check_halo(g);
-  forward(g, cout, x, w, y, true);
-}
-void conv_igemm_grad_input_halo_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
-                                    float* /*workspace*/) {
-  check_halo(g);
-  grad_input(g, cout, w, gy, gx, true);
-}
-void conv_igemm_forward_halo_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
-                                       float* /*workspace*/) {
-  check_halo(g);
-  forward(g, cout, x, w, y, false);
-}
-void conv_igemm_grad_input_halo_split_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy,
-                                          float* gx, float* /*workspace*/) {
-  check_halo(g);
-  grad_input(g, cout, w, gy, gx, false);
-}
-int64_t conv_igemm_halo_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
 
 #define MM_INSTANTIATE(A)                                                                                  \
   template void conv_igemm_forward_cpu<A>(const ConvGeometry&, int64_t, const A*, const float*, A*);       \

@@ -219,7 +219,7 @@ int64_t conv_igemm_halo_workspace_cuda(const ConvGeometry& g, int64_t cout);
 
 namespace {
 void check_halo(const ConvGeometry& g, int64_t cout, const float* workspace) {
-  MM_CHECK(igemm_halo_supported(g), "conv igemm halo: needs stride 1 and a 1x1 or 3x3 kernel with padding < kernel");
+  check_igemm_halo_supported(g);
   MM_CHECK(workspace != nullptr || cout * g.col_rows() == 0, "conv igemm halo: needs its weight workspace");
   const int64_t limit = int64_t(1) << 31;  // (a stage's window offsets reach 8 planes of either side)
   MM_CHECK(g.batch * g.in_channels * g.height * g.width < limit && g.batch * cout * g.col_cols() < limit &&

@@ -1,0 +1,31 @@
+// The CPU twins of the halo implicit-GEMM kernels (kernels/conv_igemm.h, kernels/cuda/
+// conv_igemm_halo.cu): the halo kernels compute the same function as the gather kernels, so
+// their twins are the reference twins (kernels/cpu/conv_igemm.cpp) behind the halo launchers'
+// own check of the shape; the workspace is unused on the CPU.
+#include "kernels/conv_igemm.h"
+
+namespace mmengine::kernels {
+
+void conv_igemm_forward_halo_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                 float* /*workspace*/) {
+  check_igemm_halo_supported(g);
+  conv_igemm_forward_cpu(g, cout, x, w, y);
+}
+void conv_igemm_grad_input_halo_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
+                                    float* /*workspace*/) {
+  check_igemm_halo_supported(g);
+  conv_igemm_grad_input_cpu(g, cout, w, gy, gx);
+}
+void conv_igemm_forward_halo_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                       float* /*workspace*/) {
+  check_igemm_halo_supported(g);
+  conv_igemm_forward_split_cpu(g, cout, x, w, y);
+}
+void conv_igemm_grad_input_halo_split_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy,
+                                          float* gx, float* /*workspace*/) {
+  check_igemm_halo_supported(g);
+  conv_igemm_grad_input_split_cpu(g, cout, w, gy, gx);
+}
+int64_t conv_igemm_halo_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
+
+}  // namespace mmengine::kernels
