@@ -24,6 +24,8 @@ inline constexpr EnumEntry<ConvBackend> kConvBackends[] = {
     {ConvBackend::Cudnn, "cudnn", "cuDNN, for comparison (builds that found it)"}};
 ConvBackend conv_backend();
 void set_conv_backend(ConvBackend b);
+// The implicit-GEMM kernels, in TF32 or in 3xTF32 (the same launchers' two forms).
+inline bool uses_igemm(ConvBackend b) { return b == ConvBackend::Igemm || b == ConvBackend::Igemm3xTf32; }
 bool cudnn_built();
 ConvBackend parse_conv_backend(const std::string& name, const char* what);
 const char* conv_backend_name(ConvBackend b);

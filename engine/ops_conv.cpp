@@ -32,7 +32,7 @@ ConvBackend backend_for(Device d, DType t) {
              " (--precision bf16 selects igemm; MMENGINE_CONV=own|igemm-3xtf32|cudnn have no bfloat16 path)");
     return b;
   }
-  if (b == ConvBackend::Igemm || b == ConvBackend::Igemm3xTf32) return t == DType::F32 ? b : ConvBackend::Own;
+  if (uses_igemm(b)) return t == DType::F32 ? b : ConvBackend::Own;
   return d == Device::CUDA ? b : ConvBackend::Own;
 }
 
@@ -214,8 +214,7 @@ Tensor conv_grad_weight_igemm(const ConvGeometry& g, int64_t cout, const Tensor&
 
 Tensor conv_forward(ConvBackend b, const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& w) {
   MM_PROFILE("conv forward", x.device());
-  if (b == ConvBackend::Igemm || b == ConvBackend::Igemm3xTf32)
-    return conv_forward_igemm(g, cout, x, w, b == ConvBackend::Igemm3xTf32);
+  if (uses_igemm(b)) return conv_forward_igemm(g, cout, x, w, b == ConvBackend::Igemm3xTf32);
 #ifdef MMENGINE_WITH_CUDNN
   if (b == ConvBackend::Cudnn) {
     Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), x.device());
@@ -228,8 +227,7 @@ Tensor conv_forward(ConvBackend b, const ConvGeometry& g, int64_t cout, const Te
 
 Tensor conv_grad_input(ConvBackend b, const ConvGeometry& g, int64_t cout, const Tensor& w, const Tensor& gy) {
   MM_PROFILE("conv backward (input)", gy.device());
-  if (b == ConvBackend::Igemm || b == ConvBackend::Igemm3xTf32)
-    return conv_grad_input_igemm(g, cout, w, gy, b == ConvBackend::Igemm3xTf32);
+  if (uses_igemm(b)) return conv_grad_input_igemm(g, cout, w, gy, b == ConvBackend::Igemm3xTf32);
 #ifdef MMENGINE_WITH_CUDNN
   if (b == ConvBackend::Cudnn) {
     Tensor gx = Tensor::empty({g.batch, g.in_channels, g.height, g.width}, gy.dtype(), gy.device());
@@ -242,8 +240,7 @@ Tensor conv_grad_input(ConvBackend b, const ConvGeometry& g, int64_t cout, const
 
 Tensor conv_grad_weight(ConvBackend b, const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy) {
   MM_PROFILE("conv backward (weight)", gy.device());
-  if (b == ConvBackend::Igemm || b == ConvBackend::Igemm3xTf32)
-    return conv_grad_weight_igemm(g, cout, x, gy, b == ConvBackend::Igemm3xTf32);
+  if (uses_igemm(b)) return conv_grad_weight_igemm(g, cout, x, gy, b == ConvBackend::Igemm3xTf32);
 #ifdef MMENGINE_WITH_CUDNN
   if (b == ConvBackend::Cudnn) {
     Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, gy.dtype(), gy.device());

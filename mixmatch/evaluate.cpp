@@ -37,8 +37,7 @@ namespace {
 std::string eval_settings() {
   std::string s = std::string("activations ") + dtype_name(activation_dtype()) + ", convolutions " +
                   enum_name(kConvBackends, conv_backend()) +
-                  (conv_backend() == ConvBackend::Igemm || conv_backend() == ConvBackend::Igemm3xTf32 ? std::string(" ") + igemm_tiling_name(igemm_tiling()) : "") +
-                  ", kernels " + kernel_version_name(kernel_version()) +
+                  (uses_igemm(conv_backend()) ? std::string(" ") + igemm_tiling_name(igemm_tiling()) : "") + ", kernels " + kernel_version_name(kernel_version()) +
                   ", GEMMs " + (kernels::gemm_tf32_cuda() ? "tf32" : "fp32") + ", fusions";
   for (Fusion f : all_fusions())
     if (fusion_enabled(f)) s += std::string(" ") + fusion_name(f);

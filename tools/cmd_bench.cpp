@@ -124,6 +124,11 @@ struct ConvVariant {
 // (gather) and igemm-halo over the best cuDNN at the same precision (TF32), or over own-tf32
 // without cuDNN (the halo column is the gather kernel again where halo does not apply), and the
 // faster 3xTF32 kernel over cuDNN FP32 (or own FP32).
+#ifdef MMENGINE_WITH_CUDA
+// The cuBLAS math mode (MMENGINE_MATMUL) for a scope's lifetime.
+using GemmTf32Scope = SettingScope<bool, kernels::gemm_tf32_cuda, kernels::gemm_set_tf32_cuda>;
+#endif
+
 void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::ordered_json& out) {
 #ifdef MMENGINE_WITH_CUDA
   std::vector<ConvVariant> variants{{"own", ConvBackend::Own, false}, {"own-tf32", ConvBackend::Own, true},
@@ -139,7 +144,6 @@ void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::orde
               repeats, baseline, baseline32, "layer", "B", "pass");
   for (auto& v : variants) std::printf(" %10s", v.name);
   std::printf(" %8s %8s %8s\n", "igemm/", "halo/", "3x/");
-  const bool was_tf32 = kernels::gemm_tf32_cuda();
   const std::pair<ConvPass, const char*> passes[] = {
       {ConvPass::Forward, "fwd"}, {ConvPass::GradInput, "dgrad"}, {ConvPass::GradWeight, "wgrad"}};
   for (const ConvLayer& l : wrn_conv_layers(o.widen))
@@ -157,12 +161,11 @@ void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::orde
         for (auto& v : variants) {
           ConvBackendScope scope(v.backend);
           IgemmTilingScope tiling(v.tiling);
-          kernels::gemm_set_tf32_cuda(v.tf32);
+          GemmTf32Scope math(v.tf32);
           ms[v.name] = measure(dev, o.warmup, repeats, [&] { conv2d_pass(pass, x, w, gy, l.stride, pad); }).median;
           std::printf(" %10.4f", ms[v.name]);
           out["conv_layers"][name][std::to_string(B)][pass_name][v.name] = ms[v.name];
         }
-        kernels::gemm_set_tf32_cuda(was_tf32);
         std::printf(" %8.2f %8.2f %8.2f\n", ms["igemm"] / ms[baseline], ms["igemm-halo"] / ms[baseline],
                     std::min(ms["3xtf32"], ms["3xtf32-halo"]) / ms[baseline32]);
       }
@@ -449,9 +452,8 @@ int run_bench(const BenchOpts& o) {
 #ifdef MMENGINE_WITH_CUDA
     if (want(BenchPart::Precisions)) {
       if (!kernels::gemm_tf32_cuda()) {  // the same step with TF32 tensor-core GEMMs (MMENGINE_MATMUL=tf32)
-        kernels::gemm_set_tf32_cuda(true);
+        const GemmTf32Scope tf32(true);
         step_row("MixMatch step (interleave, TF32 GEMMs)");
-        kernels::gemm_set_tf32_cuda(false);
       }
       for (Precision p : {Precision::Tf32, Precision::Bf16}) {  // the steps of `mmengine train --precision`
         if (p == Precision::Bf16 && !fusion_enabled(Fusion::BnLeakyRelu)) {
@@ -464,10 +466,8 @@ int run_bench(const BenchOpts& o) {
       for (IgemmTiling t : {IgemmTiling::Gather, IgemmTiling::Halo}) {  // FP32-class convolutions on tensor cores,
         const ConvBackendScope split(ConvBackend::Igemm3xTf32);              // FP32 GEMMs (whatever MMENGINE_MATMUL says)
         const IgemmTilingScope tiling(t);
-        const bool tf32_gemms = kernels::gemm_tf32_cuda();
-        kernels::gemm_set_tf32_cuda(false);
+        const GemmTf32Scope full(false);
         step_row(std::string("MixMatch step (interleave, igemm-3xtf32 ") + igemm_tiling_name(t) + ")");
-        kernels::gemm_set_tf32_cuda(tf32_gemms);
       }
       {  // --precision tf32 with the other implicit-GEMM tiling (MMENGINE_IGEMM) for its stride-1 passes
         const PrecisionScope scope(Precision::Tf32, dev, DType::F32);
