@@ -37,11 +37,15 @@ void invalidate_capture(cudaStream_t stream) {
   if (stream && stream->capture == cudaStreamCaptureStatusActive) stream->capture = cudaStreamCaptureStatusInvalidated;
 }
 
+// CUDA's rule for the calling thread: a Global capture on any thread forbids the call, a
+// ThreadLocal one only on the thread that began it, a Relaxed one never.
 bool capture_forbids() {
   std::lock_guard<std::mutex> lock(capture_mutex());
   bool forbids = false;
+  const std::thread::id self = std::this_thread::get_id();
   for (cudaStream_t s : active())
-    if (s->capture == cudaStreamCaptureStatusActive && s->mode != cudaStreamCaptureModeRelaxed) {
+    if (s->capture == cudaStreamCaptureStatusActive &&
+        (s->mode == cudaStreamCaptureModeGlobal || (s->mode == cudaStreamCaptureModeThreadLocal && s->capturer == self))) {
       s->capture = cudaStreamCaptureStatusInvalidated;
       forbids = true;
     }
@@ -66,6 +70,7 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mo
   std::lock_guard<std::mutex> lock(mmemu::capture_mutex());
   stream->capture = cudaStreamCaptureStatusActive;
   stream->mode = mode;
+  stream->capturer = std::this_thread::get_id();
   stream->recorded.clear();
   mmemu::active().insert(stream);
   return cudaSuccess;

@@ -1,6 +1,7 @@
 // Internal to the emulator: what a stream holds. Work runs at once (launches are synchronous),
 // except while the stream is capturing: then it is recorded for a graph (emulator/graph.cpp).
 #pragma once
+#include <thread>
 #include <vector>
 
 #include "cuda_runtime.h"
@@ -8,5 +9,6 @@
 struct mmemu_stream {
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
+  std::thread::id capturer;  // the host thread that began the capture (ThreadLocal mode)
   std::vector<mmemu::Recorded> recorded;
 };

@@ -3,7 +3,8 @@
 // only, float64 convolutions keep the own kernels; on the CPU igemm runs their CPU twins, the
 // reference convolution on TF32-rounded inputs), the same kernels with 3xTF32 products
 // (FP32-class; on the CPU the plain FP32 reference), or cuDNN, picked at run time by
-// MMENGINE_CONV=own|igemm|igemm-3xtf32|cudnn (read once) or by set_conv_backend(). A
+// MMENGINE_CONV=own|igemm|igemm-3xtf32|cudnn (read once) or by set_conv_backend() (per host
+// thread: engine/env_setting.h). A
 // convolution's backward uses the backend its forward used. cuDNN is optional: asking for it in
 // a build without it is an error.
 #pragma once
@@ -37,7 +38,7 @@ using ConvBackendScope = SettingScope<ConvBackend, conv_backend, set_conv_backen
 // convolutions with 1x1 or 3x3 kernels (kernels/conv_igemm.h): the gather kernels, or the
 // spatial-tile halo kernels that stage each input window once per block. The same function
 // (within FP32 summation order); the rest (strided, other kernels, bf16, weight gradients) runs
-// the gather kernels either way. MMENGINE_IGEMM=gather|halo (read once) or set_igemm_tiling().
+// the gather kernels either way. MMENGINE_IGEMM=gather|halo (read once) or set_igemm_tiling() (per thread).
 enum class IgemmTiling { Gather, Halo };
 inline constexpr EnumEntry<IgemmTiling> kIgemmTilings[] = {
     {IgemmTiling::Gather, "gather", "every tap gathered from memory per element (measured on an H100, 2026-11-27)"},

@@ -5,8 +5,8 @@
 //   v1: the weight gradient as one strided-batched GEMM into a workspace + an ordered sum;
 //   current: every convolution GEMM (forward, input and weight gradient) once over the whole
 //       batch on the wide layouts of kernels/conv.h, BatchNorm on a (channel, split) grid.
-// Picked by MMENGINE_KERNELS=current|v1|v0 (read once) or set_kernel_version(). The CPU
-// kernels have one version.
+// Picked by MMENGINE_KERNELS=current|v1|v0 (read once) or set_kernel_version() (per host thread:
+// engine/env_setting.h). The CPU kernels have one version.
 //
 // The step's fusions (issue 13 items 5-6) run on both devices with the current kernels, and
 // each can be switched off alone, so the bench measures it against its absence in one run:
@@ -18,7 +18,7 @@
 //                   in evaluation without gradients, the whole eval-mode BatchNorm and the LeakyReLU);
 //   multi-tensor:   Adam and the EMA teacher in one launch over all tensors, not one per tensor.
 // MMENGINE_UNFUSED=name,name,... (or "all") switches fusions off (read once), as does
-// set_fusion_enabled(); with MMENGINE_KERNELS=v1|v0 they are all off.
+// set_fusion_enabled() (per thread); with MMENGINE_KERNELS=v1|v0 they are all off.
 #pragma once
 #include <string>
 #include <vector>

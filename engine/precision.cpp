@@ -24,7 +24,7 @@ void set_gemm_tf32(bool on) {
   MM_CHECK(!on, "--precision tf32: this build has no CUDA");
 #endif
 }
-DType g_activations = DType::F32;
+thread_local DType g_activations = DType::F32;  // per host thread, like the switches (engine/env_setting.h)
 }  // namespace
 
 DType activation_dtype() { return g_activations; }

@@ -1,6 +1,12 @@
 #include "engine/runtime.h"
 
+#include <cstdio>
+
 #include "kernels/error.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #ifdef MMENGINE_WITH_CUDA
 #include "engine/cuda/context.h"
@@ -85,6 +91,35 @@ void synchronize(Device d) {
   }
 #else
   (void)d;
+#endif
+}
+
+WorkerStreamScope::WorkerStreamScope(Device d, int slot) {
+#ifdef MMENGINE_WITH_CUDA
+  if (d != Device::CUDA) return;
+  const cudaStream_t stream = cuda_worker_stream(slot);
+  stream_ = stream;
+  scope_ = new CudaStreamScope(stream);
+#else
+  (void)d, (void)slot;
+#endif
+}
+
+WorkerStreamScope::~WorkerStreamScope() {
+#ifdef MMENGINE_WITH_CUDA
+  if (!stream_) return;
+  note_host_sync();
+  const cudaError_t st = cudaStreamSynchronize(static_cast<cudaStream_t>(stream_));
+  delete static_cast<CudaStreamScope*>(scope_);
+  // A destructor does not throw: a failed wait is reported by the next call that checks.
+  if (st != cudaSuccess) std::fprintf(stderr, "mmengine: warning: waiting for a worker stream: %s\n", cudaGetErrorString(st));
+#endif
+}
+
+void set_cpu_threads(int n) {
+  MM_CHECK(n >= 1, "internal: set_cpu_threads(", n, ")");
+#ifdef _OPENMP
+  omp_set_num_threads(n);
 #endif
 }
 

@@ -32,8 +32,8 @@ void gemm_batched_sum_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int6
                           const T* B, int64_t stride_b, T* C, int64_t batch, T* workspace);
 
 #ifdef MMENGINE_WITH_CUDA
-// The math mode of every later CUDA float GEMM: full FP32 (the default) or TF32; the initial
-// value comes from MMENGINE_MATMUL=full|tf32.
+// The math mode of every later CUDA float GEMM issued by this host thread: full FP32 (the
+// default) or TF32; every thread starts at MMENGINE_MATMUL=full|tf32 (engine/env_setting.h).
 void gemm_set_tf32_cuda(bool on);
 bool gemm_tf32_cuda();
 template <typename T>

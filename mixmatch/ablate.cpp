@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -13,8 +16,11 @@
 
 #include "kernels/error.h"
 #include "engine/safetensors.h"
+#include "engine/runtime.h"
 #include "mixmatch/config.h"
+#include "mixmatch/interrupt.h"
 #include "mixmatch/process_pool.h"
+#include "mixmatch/progress.h"
 #include "mixmatch/stats.h"
 #include "mixmatch/trainer.h"
 
@@ -45,6 +51,7 @@ std::vector<std::string> split_csv_line(const std::string& line) {
   return out;
 }
 
+// printf of up to four doubles (every conversion in f must take a double).
 std::string fmt(const char* f, double a, double b = 0, double c = 0, double d = 0) {
   char buf[128];
   std::snprintf(buf, sizeof buf, f, a, b, c, d);
@@ -53,9 +60,9 @@ std::string fmt(const char* f, double a, double b = 0, double c = 0, double d = 
 
 std::string mean_std(const std::vector<double>& v, int precision = 2) {
   if (v.empty()) return "—";
-  if (v.size() == 1) return fmt("%.*f", precision, mean_of(v));
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*f ± %.*f", precision, mean_of(v), precision, sample_sd(v));
+  char b[64];  // not fmt(): its arguments are doubles, and %.* reads an int
+  if (v.size() == 1) std::snprintf(b, sizeof b, "%.*f", precision, mean_of(v));
+  else std::snprintf(b, sizeof b, "%.*f ± %.*f", precision, mean_of(v), precision, sample_sd(v));
   return b;
 }
 
@@ -165,6 +172,95 @@ void collect(AblateRun& run, const std::string& dir) {
   }
 }
 
+// The runs of `pending` in this process: one after another on this thread (concurrent 0), or
+// `concurrent` at once, each on a worker thread holding CUDA stream slot k (WorkerStreamScope) and
+// writing its train.log itself (streams). prepare(p) (under the lock: it prints and reads
+// `longest`) says whether p may start. One InterruptScope over all of them (mixmatch/interrupt.h):
+// a Ctrl-C stops the running runs at their next step, checkpointed, and no further run starts.
+template <typename Prepare>
+void execute_here(const AblateConfig& a, std::vector<Planned>& plan, const std::vector<size_t>& pending,
+                  Prepare& prepare, double& longest) {
+  const bool threads = a.concurrent > 0;
+  const int workers = threads ? static_cast<int>(std::min<size_t>(a.concurrent, pending.size())) : 1;
+  const int cpu_threads = static_cast<int>(std::max(1u, std::max(1u, std::thread::hardware_concurrency()) / workers));
+  const InterruptScope interrupts;
+  std::mutex mu;  // guards next, prepare, longest, the plan's statuses and stdout
+  size_t next = 0;
+  std::exception_ptr worker_error;  // a failure outside any run (a stream that cannot be made)
+  auto train_one = [&](Planned& p) {
+    // In this process the trainer measures --time-limit from process start: the whole limit.
+    if (a.time_limit_minutes > 0) p.cfg.time_limit_minutes = a.time_limit_minutes;
+    const auto t0 = std::chrono::steady_clock::now();
+    std::string error;
+    bool complete = false;
+    try {
+      if (threads) {
+        const std::string log_path = p.cfg.out_dir + "/train.log";
+        fs::create_directories(p.cfg.out_dir);
+        std::FILE* log = std::fopen(log_path.c_str(), "a");
+        MM_CHECK(log, "ablate: cannot open ", log_path, " for appending");
+        const std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(log, std::fclose);
+        const LogOutputScope out(log);
+        try {
+          complete = train_mixmatch(p.cfg).complete;
+        } catch (const std::exception& e) {
+          std::fprintf(log, "mmengine: error: %s\n", e.what());  // as a child process's log would end
+          throw;
+        }
+      } else {
+        complete = train_mixmatch(p.cfg).complete;
+      }
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::lock_guard<std::mutex> lock(mu);
+    if (!error.empty()) {
+      p.run.status = RunStatus::Failed;
+      p.run.message = error;
+      std::printf("== ablate: %s FAILED: %s ==\n", p.run.dir.c_str(), error.c_str());
+    } else {
+      if (complete) longest = std::max(longest, seconds);
+      if (threads)
+        std::printf("== ablate: %s %s after %.0f s ==\n", p.run.dir.c_str(), complete ? "complete" : "stopped (resumable)",
+                    seconds);
+    }
+    std::fflush(stdout);
+  };
+  auto work = [&](int slot) {
+    try {
+      std::optional<WorkerStreamScope> stream;
+      if (threads) {
+        stream.emplace(resolve_device(a.device), slot);
+        if (!std::getenv("OMP_NUM_THREADS")) set_cpu_threads(cpu_threads);
+      }
+      for (;;) {
+        Planned* p = nullptr;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          while (!p && next < pending.size() && !interrupts.signal()) {
+            Planned& q = plan[pending[next++]];
+            if (prepare(q)) p = &q;
+          }
+        }
+        if (!p) return;
+        train_one(*p);
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!worker_error) worker_error = std::current_exception();
+    }
+  };
+  if (!threads) {
+    work(0);
+  } else {
+    std::vector<std::thread> pool;
+    for (int k = 0; k < workers; ++k) pool.emplace_back(work, k);
+    for (auto& t : pool) t.join();
+  }
+  if (worker_error) std::rethrow_exception(worker_error);
+}
+
 // Trains every planned run that is not complete; records failures.
 void execute(const AblateConfig& a, std::vector<Planned>& plan) {
   std::vector<size_t> pending;
@@ -194,22 +290,8 @@ void execute(const AblateConfig& a, std::vector<Planned>& plan) {
     std::fflush(stdout);
     return true;
   };
-  if (a.concurrent <= 0) {
-    for (size_t i : pending) {
-      auto& p = plan[i];
-      if (!prepare(p)) continue;
-      // In this process the trainer measures --time-limit from process start: the whole limit.
-      if (a.time_limit_minutes > 0) p.cfg.time_limit_minutes = a.time_limit_minutes;
-      try {
-        const auto t0 = std::chrono::steady_clock::now();
-        if (train_mixmatch(p.cfg).complete)
-          longest = std::max(longest, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      } catch (const std::exception& e) {
-        p.run.status = RunStatus::Failed;
-        p.run.message = e.what();
-        std::printf("== ablate: %s FAILED: %s ==\n", p.run.dir.c_str(), e.what());
-      }
-    }
+  if (a.concurrent <= 0 || a.concurrent_mode == ConcurrentMode::Streams) {
+    execute_here(a, plan, pending, prepare, longest);
     return;
   }
   MM_CHECK(!a.train_exe.empty(), "--concurrent: the mmengine executable for the child processes is unknown");
@@ -374,6 +456,8 @@ AblateResult run_ablation(const AblateConfig& a) {
   MM_CHECK(a.ranks >= 1, "--ranks: must be >= 1, got ", a.ranks);
   MM_CHECK(a.ranks == 1 || a.concurrent >= 1, "--ranks ", a.ranks,
            ": each run is an mpirun of the ranks, so it needs --concurrent 1 or more");
+  MM_CHECK(a.ranks == 1 || a.concurrent_mode == ConcurrentMode::Processes, "--ranks ", a.ranks,
+           ": each run is an mpirun of the ranks, so it needs --concurrent-mode processes");
   const auto recipes = split_list(a.recipes, "--recipes"), base_modes = split_list(a.modes, "--modes"),
              emas = split_list(a.emas, "--ema"), syncs = split_list(a.bn_syncs, "--bn-syncs"),
              precisions = split_list(a.precisions, "--precisions");

@@ -4,7 +4,11 @@
 // evaluation points, data, split and initialisation seed. Each run has its own folder
 // (<out>/<recipe>/L<labels>/<mode>-ema-<on|off>-seed<k>); a complete run (summary.json with
 // "complete": true) is reused, an interrupted one resumed. Runs execute in this process one
-// after another (concurrent = 0) or as up to N `mmengine train` child processes at once.
+// after another (concurrent = 0), or N at once (concurrent = N): as `mmengine train` child
+// processes (concurrent_mode processes), or as threads of this process, each on a CUDA stream of
+// its own with its train.log written by the thread (streams); `mmengine bench --concurrent-sweep`
+// measures which gives more aggregate steps per second. In this process (sequential or streams)
+// one Ctrl-C stops the running runs at their next step, checkpointed, and starts no other.
 // --time-limit guards the whole invocation: a run is stopped (checkpointed) when time runs
 // out, and not started when the time left is shorter than the longest run this invocation
 // has completed; the next invocation resumes or starts it. A failed run is reported (and
@@ -21,9 +25,18 @@
 #include <string>
 #include <vector>
 
+#include "engine/enum_table.h"
 #include "mixmatch/bundle.h"
 
 namespace mmengine {
+
+// How `--concurrent N` runs N trainings at once.
+enum class ConcurrentMode { Processes, Streams };
+inline constexpr EnumEntry<ConcurrentMode> kConcurrentModes[] = {
+    {ConcurrentMode::Processes, "processes", "each run an `mmengine train` child process with its own CUDA context"},
+    {ConcurrentMode::Streams, "streams",
+     "each run a thread of this process issuing on a CUDA stream of its own (one CUDA context; on the CPU a "
+     "thread with cores / N OpenMP threads)"}};
 
 struct AblateConfig {
   std::string preset = "synthetic", dataset, data_dir, device = "auto", out_dir = "runs/ablate";
@@ -42,7 +55,8 @@ struct AblateConfig {
   int64_t stop_after = 0;  // > 0: every run stops (checkpointed, resumable) after this many steps of this invocation
   double ema_decay = 0, bn_momentum = 0;  // 0: the preset's / recipe's
   int seeds = 1, max_seeds = 0;           // max_seeds > seeds: the seed-extension rule
-  int concurrent = 0;                     // 0: in this process; N >= 1: N `train_exe train` processes at once
+  int concurrent = 0;                     // 0: in this process, one after another; N >= 1: N at once
+  ConcurrentMode concurrent_mode = ConcurrentMode::Processes;  // how N >= 1 runs at once; ranks > 1 needs processes
   std::string train_exe;                  // the mmengine executable for child processes
   double time_limit_minutes = 0;          // > 0: for this whole invocation, from process start
   bool report_only = false;               // train nothing: collect what the folder holds

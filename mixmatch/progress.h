@@ -3,9 +3,25 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 namespace mmengine {
+
+// Where this host thread's training output goes: stdout, unless a LogOutputScope on the thread
+// names a file (a run trained on a thread of `mmengine ablate --concurrent-mode streams` writes
+// its train.log there, as a child process's stdout would be).
+std::FILE* log_output();
+class LogOutputScope {
+ public:
+  explicit LogOutputScope(std::FILE* out);
+  ~LogOutputScope();
+  LogOutputScope(const LogOutputScope&) = delete;
+  LogOutputScope& operator=(const LogOutputScope&) = delete;
+
+ private:
+  std::FILE* saved_;
+};
 
 class Progress {
  public:
@@ -17,6 +33,7 @@ class Progress {
 
  private:
   int64_t total_, per_epoch_, first_, every_;
+  std::FILE* out_;  // log_output() at construction
   bool tty_;
   std::chrono::steady_clock::time_point start_;
   int64_t last_step_ = 0;

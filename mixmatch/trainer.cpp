@@ -175,8 +175,8 @@ TrainSummary train_mixmatch(const TrainConfig& requested) {
     MM_CHECK(path_exists(last), "--resume: ", last, " does not exist");
     if (path_exists(cfg.out_dir + "/config.json")) check_same_experiment(cfg);
     if (run_complete(cfg.out_dir)) {
-      std::printf("run already complete: %s/summary.json (nothing to resume; the folder is left untouched)\n",
-                  cfg.out_dir.c_str());
+      std::fprintf(log_output(), "run already complete: %s/summary.json (nothing to resume; the folder is left untouched)\n",
+                   cfg.out_dir.c_str());
       return completed_summary(cfg.out_dir);
     }
   }

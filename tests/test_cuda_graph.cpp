@@ -2,10 +2,14 @@
 // replays it in order, refusing what CUDA refuses during a capture (emulated device only: on a
 // GPU these are CUDA's own rules); the engine's CudaGraph refuses uploads and reads inside a
 // capture with errors naming --graph (both devices).
+#include <future>
 #include <memory>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/memory.h"
+#include "engine/runtime.h"
 #include "engine/tensor.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
@@ -171,5 +175,65 @@ TEST(CudaGraph, EngineRefusesUploadsAndReadsInsideACaptureNamingTheFlag) {
     // The stream works again after the failed capture.
     EXPECT_EQ(t.to_vector(), std::vector<double>(8, 0.0));
   }
+}
+// Runs trained at once on threads of one process (`ablate --concurrent-mode streams`): while one
+// thread captures on its own stream, another allocates, launches, copies to the host and waits on
+// its own (CudaGraph captures in ThreadLocal mode; under Global those calls fail and break the
+// capture), and the graph replays what it captured. The capturing thread's own forbidden calls
+// still break its capture (SynchronizationAndCopiesToTheHostAreRefusedDuringCapture).
+TEST(CudaGraph, ACaptureOnOneThreadLeavesOtherThreadsFreeToAllocateAndWait) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  std::promise<void> capturing, other_done;
+  std::shared_future<void> capturing_seen = capturing.get_future(), other_seen = other_done.get_future();
+  std::string error_a, error_b;
+  std::vector<float> replayed, other_values;
+  std::thread a([&] {
+    bool signalled = false;
+    try {
+      const WorkerStreamScope stream(Device::CUDA, 0);
+      float* x = nullptr;
+      MM_CUDA_CHECK(cudaMalloc(&x, 4 * sizeof(float)));
+      MM_CUDA_CHECK(cudaMemsetAsync(x, 0, 4 * sizeof(float), cuda_stream()));
+      CudaGraph g;
+      g.capture([&] {
+        capturing.set_value();
+        signalled = true;
+        other_seen.wait();  // the other thread's calls happen inside this capture
+        kernels::unary_forward_cuda<float>(kernels::Unary::AddScalar, 1.0f, x, x, 4, cuda_stream());
+      });
+      g.replay();
+      g.replay();
+      MM_CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
+      replayed.resize(4);
+      MM_CUDA_CHECK(cudaMemcpy(replayed.data(), x, 4 * sizeof(float), cudaMemcpyDeviceToHost));
+      MM_CUDA_CHECK(cudaFree(x));
+    } catch (const std::exception& e) {
+      error_a = e.what();
+    }
+    if (!signalled) capturing.set_value();
+  });
+  std::thread b([&] {
+    capturing_seen.wait();
+    try {
+      const WorkerStreamScope stream(Device::CUDA, 1);
+      float* y = nullptr;
+      MM_CUDA_CHECK(cudaMalloc(&y, size_t(1) << 20));  // a fresh allocation, not from a pool
+      MM_CUDA_CHECK(cudaMemsetAsync(y, 0, 4 * sizeof(float), cuda_stream()));
+      kernels::unary_forward_cuda<float>(kernels::Unary::AddScalar, 2.0f, y, y, 4, cuda_stream());
+      other_values.resize(4);
+      MM_CUDA_CHECK(cudaMemcpyAsync(other_values.data(), y, 4 * sizeof(float), cudaMemcpyDeviceToHost, cuda_stream()));
+      MM_CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
+      MM_CUDA_CHECK(cudaFree(y));
+    } catch (const std::exception& e) {
+      error_b = e.what();
+    }
+    other_done.set_value();
+  });
+  a.join();
+  b.join();
+  EXPECT_EQ(error_b, "") << "the other thread's calls during the capture";
+  EXPECT_EQ(error_a, "") << "the capture";
+  EXPECT_EQ(other_values, std::vector<float>(4, 2.0f));
+  EXPECT_EQ(replayed, std::vector<float>(4, 2.0f)) << "two replays of x += 1";
 }
 #endif

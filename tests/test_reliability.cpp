@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <csignal>
 #include <climits>
 #include <cstdio>
 #include <fstream>
@@ -15,10 +16,13 @@
 #include "data/dataset.h"
 #include "data/idx.h"
 #include "data/split.h"
+#include "engine/kernel_version.h"
+#include "engine/precision.h"
 #include "engine/safetensors.h"
 #include "layers/checkpoint.h"
 #include "layers/wideresnet.h"
 #include "mixmatch/config.h"
+#include "mixmatch/interrupt.h"
 #include "mixmatch/metrics.h"
 #include "mixmatch/run_folder.h"
 #include "mixmatch/trainer.h"
@@ -497,4 +501,50 @@ TEST(Reliability, PlotHelperNamesTheMissingPackage) {
   EXPECT_NE(WEXITSTATUS(pclose(p)), 0) << out;
   EXPECT_NE(out.find("needs matplotlib"), std::string::npos) << out;
   EXPECT_EQ(out.find("Traceback"), std::string::npos) << out;
+}
+
+// Runs trained at once on threads of one process (`mmengine ablate --concurrent-mode streams`)
+// each keep their own switches: a setting (engine/env_setting.h) or a precision changed on one
+// thread is not seen by another, which starts at the environment's value.
+TEST(ConcurrentRuns, SwitchesAndPrecisionArePerThread) {
+  const KernelVersion initial = kernel_version();
+  const bool fusion_initial = fusion_enabled(Fusion::MultiTensor);
+  KernelVersion seen = KernelVersion::V1, theirs = KernelVersion::V0;
+  bool fusion_seen = !fusion_initial;
+  DType activations_seen = DType::BF16;
+  {
+    const PrecisionScope bf16(Precision::Bf16, Device::CPU, DType::F32);  // before V0: bf16 needs the fusions
+    ASSERT_EQ(activation_dtype(), DType::BF16);
+    set_kernel_version(KernelVersion::V0);
+    set_fusion_enabled(Fusion::MultiTensor, false);
+    std::thread other([&] {
+      seen = kernel_version();
+      fusion_seen = fusion_enabled(Fusion::MultiTensor);
+      activations_seen = activation_dtype();
+      set_kernel_version(KernelVersion::V1);  // its own: not the main thread's
+      theirs = kernel_version();
+    });
+    other.join();
+  }
+  EXPECT_EQ(seen, initial) << "a new thread starts at the environment's value";
+  EXPECT_EQ(fusion_seen, fusion_initial);
+  EXPECT_EQ(activations_seen, DType::F32);
+  EXPECT_EQ(theirs, KernelVersion::V1);
+  EXPECT_EQ(kernel_version(), KernelVersion::V0) << "the other thread's setter changed this thread's switch";
+  set_kernel_version(initial);
+  set_fusion_enabled(Fusion::MultiTensor, fusion_initial);
+}
+
+// The ablation holds one InterruptScope while its runs (each with its own, on worker threads)
+// start and end: a run that ends must not unhook the handler the others rely on, and one signal
+// reaches every scope. Under the old per-scope handlers the raise below killed the process.
+TEST(ConcurrentRuns, InterruptScopesNestAcrossThreads) {
+  const InterruptScope outer;
+  std::thread run([] { const InterruptScope inner; });  // a run that starts and ends
+  run.join();
+  EXPECT_EQ(outer.signal(), 0);
+  std::raise(SIGINT);  // recorded, not fatal: the outer scope's handler is still installed
+  EXPECT_EQ(outer.signal(), SIGINT);
+  const InterruptScope inner;
+  EXPECT_EQ(inner.signal(), SIGINT) << "an inner scope sees the signal of the outer one";
 }

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <filesystem>
@@ -251,6 +252,61 @@ TEST(Ablate, ConcurrentChildrenBundleAndResumeMatchInProcessRuns) {
   fs::remove_all(root);
 }
 
+// --concurrent-mode streams: the runs on threads of this process (each its own train.log), every
+// run interrupted and then resumed the same way, end exactly where one-after-another runs end.
+// The CPU test trains 4 runs on 3 threads (one thread trains two); the emulated build repeats a
+// smaller grid on the CUDA device, one stream per thread (its kernels run on the CPU: slow).
+void streams_grid_matches_sequential(const std::string& device, const std::string& name, const std::string& modes,
+                                     int64_t steps, int concurrent) {
+  const std::string root = temp_dir(name);
+  AblateConfig a = tiny_grid(root + "/streams");
+  a.device = device;
+  a.steps = a.eval_every_steps = steps;
+  a.modes = modes;
+  a.emas = "on,off";
+  a.concurrent = concurrent;
+  a.concurrent_mode = ConcurrentMode::Streams;
+  a.stop_after = steps / 2;
+  AblateResult first = run_ablation(a);
+  const size_t runs = first.runs.size();
+  ASSERT_EQ(runs, 2 * static_cast<size_t>(std::count(modes.begin(), modes.end(), ',') + 1));
+  EXPECT_EQ(first.failed, 0) << first.markdown;
+  EXPECT_EQ(first.incomplete, static_cast<int>(runs)) << first.markdown;
+  a.stop_after = 0;
+  AblateResult second = run_ablation(a);
+  EXPECT_EQ(second.failed, 0) << second.markdown;
+  EXPECT_EQ(second.incomplete, 0) << second.markdown;
+  const std::string resumed = "steps " + std::to_string(steps / 2) + ".." + std::to_string(steps);
+  for (auto& run : second.runs) {
+    const std::string log = read_text(a.out_dir + "/" + run.dir + "/train.log");
+    EXPECT_NE(log.find(resumed), std::string::npos) << run.dir << " resumed (" << resumed << "), its log: " << log;
+  }
+  AblateConfig c = tiny_grid(root + "/sequential");
+  c.device = device;
+  c.steps = c.eval_every_steps = steps;
+  c.modes = a.modes, c.emas = a.emas;
+  AblateResult direct = run_ablation(c);
+  ASSERT_EQ(direct.runs.size(), runs);
+  for (size_t i = 0; i < runs; ++i) {
+    EXPECT_EQ(direct.runs[i].dir, second.runs[i].dir);
+    EXPECT_EQ(direct.runs[i].status, RunStatus::Complete) << direct.runs[i].message;
+    EXPECT_EQ(direct.runs[i].final_teacher, second.runs[i].final_teacher) << direct.runs[i].dir;
+    EXPECT_EQ(direct.runs[i].final_student, second.runs[i].final_student) << direct.runs[i].dir;
+    EXPECT_EQ(direct.runs[i].student_at_best, second.runs[i].student_at_best) << direct.runs[i].dir;
+    EXPECT_EQ(direct.runs[i].teacher_at_best, second.runs[i].teacher_at_best) << direct.runs[i].dir;
+  }
+  fs::remove_all(root);
+}
+
+TEST(Ablate, StreamsModeRunsOnThreadsAndMatchesSequentialRuns) {
+  streams_grid_matches_sequential("cpu", "streams", "interleave,single", 4, 3);
+}
+
+TEST(Ablate, CudaStreamsModeRunsOnThreadsAndMatchesSequentialRuns) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  streams_grid_matches_sequential("cuda", "streams_cuda", "interleave", 2, 2);
+}
+
 TEST(Ablate, FailedRunsAreReportedNotDropped) {
   AblateConfig a = tiny_grid(temp_dir("fail"));
   a.modes = "interleave";
@@ -300,12 +356,27 @@ TEST(Cli, AblateConcurrentAndBenchSweep) {
   auto [rc2, out2] = run_cli("bench --device cpu --depth 10 --widen 1 --batch 8 --concurrent-sweep 1,2 --sweep-steps 3 --json " +
                              d + "/sweep.json");
   EXPECT_EQ(rc2, 0) << out2;
-  EXPECT_NE(out2.find("aggregate steps/s"), std::string::npos) << out2;
-  EXPECT_NE(read_text(d + "/sweep.json").find("aggregate_steps_per_s"), std::string::npos);
+  EXPECT_NE(out2.find("concurrent training runs (processes)"), std::string::npos) << out2;
+  EXPECT_NE(out2.find("concurrent training runs (streams)"), std::string::npos) << out2;
+  EXPECT_NE(out2.find("streams / processes, aggregate steps/s:  N=1 "), std::string::npos) << out2;
+  const auto sweep = nlohmann::json::parse(read_text(d + "/sweep.json"));
+  for (const char* mode : {"processes", "streams"})
+    for (const char* n : {"1", "2"})
+      EXPECT_GT(sweep["concurrent"][mode][n].value("aggregate_steps_per_s", 0.0), 0.0) << mode << " N=" << n << ": " << sweep;
+  EXPECT_GT(sweep["concurrent"]["streams_over_processes"].value("2", 0.0), 0.0) << sweep;
+  auto [rc4, out4] = run_cli("ablate --preset synthetic --device cpu --steps 2 --eval-every-steps 2 --max-eval-images 50 "
+                             "--modes interleave --ema on,off --concurrent 2 --concurrent-mode streams --out " + d + "/grid-streams");
+  EXPECT_EQ(rc4, 0) << out4;
+  EXPECT_NE(out4.find("2 runs: 2 complete"), std::string::npos) << out4;
+  EXPECT_EQ(out4.find("epoch 1 step 2"), std::string::npos) << "the runs' progress belongs in their train.log: " << out4;
+  EXPECT_NE(read_text(d + "/grid-streams/port/L100/interleave-ema-off-seed0/train.log").find("epoch 1 step 2"), std::string::npos);
   for (auto [args, flag] : std::vector<std::pair<std::string, std::string>>{
            {"ablate --labels 25x --out " + d + "/x", "--labels"},
            {"ablate --from-bundle /nonexistent-bundle --out " + d + "/x", "/nonexistent-bundle"},
            {"ablate --concurrent -1", "--concurrent"},
+           {"ablate --concurrent 2 --concurrent-mode fibers --out " + d + "/x", "--concurrent-mode"},
+           {"ablate --concurrent 2 --concurrent-mode streams --ranks 2 --out " + d + "/x", "--concurrent-mode processes"},
+           {"bench --concurrent-sweep 1 --sweep-modes threads", "--sweep-modes"},
            {"bench --concurrent-sweep 0", "--concurrent-sweep"}}) {
     auto [rc3, out3] = run_cli(args);
     EXPECT_NE(rc3, 0) << args;

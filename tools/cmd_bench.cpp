@@ -35,6 +35,7 @@
 #include "mixmatch/step.h"
 #include "mixmatch/step_runner.h"
 #include "tools/bench_bn_kernels.h"
+#include "mixmatch/ablate.h"
 #include "tools/bench_concurrent.h"
 #include "tools/bench_ranks.h"
 #include "tools/bench_timing.h"
@@ -519,8 +520,11 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   // The concurrency sweep replaces the other measurements when asked for.
   auto sweep = std::make_shared<ConcurrentSweepOpts>();
   cmd->add_option("--concurrent-sweep", sweep->counts,
-                  "only this: aggregate steps/s of N concurrent `mmengine train` processes, for N in the list (e.g. 1,2,4,8,16)");
-  cmd->add_option("--sweep-steps", sweep->steps, "steps of each process in the sweep")->check(CLI::PositiveNumber);
+                  "only this: aggregate steps/s of N runs trained at once, for N in the list (e.g. 1,2,4,8,16), in "
+                  "each --sweep-modes way");
+  cmd->add_option("--sweep-modes", sweep->modes,
+                  "comma-separated ways of running them (as ablate --concurrent-mode): " + enum_help(kConcurrentModes));
+  cmd->add_option("--sweep-steps", sweep->steps, "steps of each run in the sweep")->check(CLI::PositiveNumber);
   cmd->add_option("--sweep-dataset", sweep->dataset, "dataset of the sweep's runs: synthetic (16x16) or cifar10");
   cmd->add_option("--sweep-data", sweep->data_dir, "dataset folder of the sweep's runs");
   cmd->callback([o, sweep, ranks, cmd, &action] {

@@ -5,16 +5,118 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
+#include "engine/runtime.h"
 #include "kernels/error.h"
+#include "mixmatch/ablate.h"
+#include "mixmatch/config.h"
 #include "mixmatch/process_pool.h"
+#include "mixmatch/progress.h"
+#include "mixmatch/trainer.h"
 #include "tools/bench_concurrent.h"
 
 namespace fs = std::filesystem;
 
 namespace mmengine {
+
+namespace {
+struct Rates {
+  std::vector<double> per_run;  // steps / training seconds of each run
+  std::string failure;          // the first run that failed, and why
+};
+
+std::vector<std::string> train_argv(const ConcurrentSweepOpts& o, const std::string& exe, int seed, const std::string& dir) {
+  std::vector<std::string> argv{exe, "train", "--preset", "synthetic", "--dataset", o.dataset, "--depth", std::to_string(o.depth),
+                                "--widen", std::to_string(o.widen), "--batch-size", std::to_string(o.batch), "--epochs", "1",
+                                "--steps-per-epoch", std::to_string(o.steps), "--max-eval-images", "100", "--log-every",
+                                std::to_string(o.steps), "--device", o.device, "--seed", std::to_string(seed), "--out", dir};
+  if (!o.data_dir.empty()) argv.insert(argv.end(), {"--data", o.data_dir});
+  return argv;
+}
+
+// The same run as train_argv, as a TrainConfig for a thread of this process.
+TrainConfig train_config(const ConcurrentSweepOpts& o, int seed, const std::string& dir) {
+  TrainConfig c;
+  apply_preset("synthetic", c);
+  c.dataset = o.dataset;
+  if (!o.data_dir.empty()) c.data_dir = o.data_dir;
+  c.depth = o.depth, c.widen = o.widen, c.batch_size = o.batch;
+  c.epochs = 1, c.steps_per_epoch = o.steps, c.max_eval_images = 100, c.log_every = o.steps;
+  c.device = o.device, c.seed = static_cast<uint64_t>(seed), c.out_dir = dir;
+  validate(c);
+  return c;
+}
+
+Rates time_processes(const ConcurrentSweepOpts& o, int n, const std::string& root, const std::string& exe) {
+  std::vector<ProcessJob> jobs(n);
+  for (int i = 0; i < n; ++i) {
+    const std::string dir = root + "/" + std::to_string(i);
+    fs::create_directories(dir);
+    jobs[i].log = dir + "/train.log";
+    jobs[i].argv = train_argv(o, exe, i, dir);
+    if (!std::getenv("OMP_NUM_THREADS"))
+      jobs[i].env.push_back("OMP_NUM_THREADS=" + std::to_string(std::max(1u, std::thread::hardware_concurrency() / n)));
+  }
+  auto outcomes = run_processes(jobs, n);
+  Rates r;
+  for (int i = 0; i < n; ++i) {
+    const std::string dir = root + "/" + std::to_string(i);
+    std::ifstream sj(dir + "/summary.json");
+    auto j = nlohmann::json::parse(sj, nullptr, false);
+    if (!outcomes[i].ok() || !j.is_object() || !(j.value("seconds", 0.0) > 0)) {
+      std::ifstream log(jobs[i].log);
+      std::string line, last;
+      while (std::getline(log, line))
+        if (!line.empty()) last = line;
+      r.failure = "process " + std::to_string(i) +
+                  (outcomes[i].error.empty() ? ": exit " + std::to_string(outcomes[i].exit_code) + ": " + last : ": " + outcomes[i].error);
+      return r;
+    }
+    r.per_run.push_back(j.value("steps_done", o.steps) / j["seconds"].get<double>());
+  }
+  return r;
+}
+
+Rates time_streams(const ConcurrentSweepOpts& o, int n, const std::string& root) {
+  const Device device = resolve_device(o.device);
+  const int cpu_threads = static_cast<int>(std::max(1u, std::max(1u, std::thread::hardware_concurrency()) / n));
+  std::vector<TrainConfig> configs;
+  for (int i = 0; i < n; ++i) {
+    configs.push_back(train_config(o, i, root + "/" + std::to_string(i)));
+    fs::create_directories(configs.back().out_dir);
+  }
+  Rates r;
+  r.per_run.assign(n, 0.0);
+  std::mutex mu;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back([&, i] {
+      std::string error;
+      try {
+        const WorkerStreamScope stream(device, i);
+        if (!std::getenv("OMP_NUM_THREADS")) set_cpu_threads(cpu_threads);
+        std::FILE* log = std::fopen((configs[i].out_dir + "/train.log").c_str(), "w");
+        MM_CHECK(log, "bench: cannot write ", configs[i].out_dir, "/train.log");
+        const std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(log, std::fclose);
+        const LogOutputScope out(log);
+        const TrainSummary s = train_mixmatch(configs[i]);
+        MM_CHECK(s.seconds > 0 && s.steps > 0, "thread ", i, ": no timed steps");
+        r.per_run[i] = s.steps / s.seconds;
+      } catch (const std::exception& e) {
+        error = "thread " + std::to_string(i) + ": " + e.what();
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      if (!error.empty() && r.failure.empty()) r.failure = error;
+    });
+  for (auto& t : threads) t.join();
+  return r;
+}
+}  // namespace
 
 int run_concurrent_sweep(const ConcurrentSweepOpts& o, nlohmann::ordered_json& out) {
   std::vector<int> counts;
@@ -22,67 +124,66 @@ int run_concurrent_sweep(const ConcurrentSweepOpts& o, nlohmann::ordered_json& o
   for (std::string item; std::getline(ss, item, ',');) {
     char* end = nullptr;
     const long v = std::strtol(item.c_str(), &end, 10);
-    MM_CHECK(!item.empty() && *end == 0 && v >= 1 && v <= 64, "--concurrent-sweep: expected process counts 1..64 like 1,2,4,8,16, got '",
+    MM_CHECK(!item.empty() && *end == 0 && v >= 1 && v <= 64, "--concurrent-sweep: expected run counts 1..64 like 1,2,4,8,16, got '",
              item, "'");
     counts.push_back(static_cast<int>(v));
   }
   MM_CHECK(!counts.empty(), "--concurrent-sweep: empty list");
   MM_CHECK(o.steps >= 2, "--sweep-steps: must be >= 2, got ", o.steps);
+  std::vector<ConcurrentMode> modes;
+  std::stringstream ms(o.modes);
+  for (std::string item; std::getline(ms, item, ',');) {
+    const ConcurrentMode m = enum_parse(kConcurrentModes, "--sweep-modes", item);
+    MM_CHECK(std::find(modes.begin(), modes.end(), m) == modes.end(), "--sweep-modes: '", item, "' twice");
+    modes.push_back(m);
+  }
+  MM_CHECK(!modes.empty(), "--sweep-modes: empty list");
   const std::string exe = self_executable();
   const std::string root = (fs::temp_directory_path() / ("mmengine-sweep-" + std::to_string(::getpid()))).string();
-  std::printf("concurrent training processes on %s: WRN-%lld-%lld, B = %lld, %lld steps each, %s data\n", o.device.c_str(),
-              (long long)o.depth, (long long)o.widen, (long long)o.batch, (long long)o.steps, o.dataset.c_str());
-  std::printf("%4s %24s %20s %10s %8s\n", "N", "steps/s per process", "aggregate steps/s", "x of N=1", "wall s");
   int status = 0;
-  double first = 0;
-  for (int n : counts) {
-    std::vector<ProcessJob> jobs(n);
-    for (int i = 0; i < n; ++i) {
-      const std::string dir = root + "/n" + std::to_string(n) + "-" + std::to_string(i);
-      fs::create_directories(dir);
-      jobs[i].log = dir + "/train.log";
-      jobs[i].argv = {exe, "train", "--preset", "synthetic", "--dataset", o.dataset, "--depth", std::to_string(o.depth),
-                      "--widen", std::to_string(o.widen), "--batch-size", std::to_string(o.batch), "--epochs", "1",
-                      "--steps-per-epoch", std::to_string(o.steps), "--max-eval-images", "100", "--log-every",
-                      std::to_string(o.steps), "--device", o.device, "--seed", std::to_string(i), "--out", dir};
-      if (!o.data_dir.empty()) jobs[i].argv.insert(jobs[i].argv.end(), {"--data", o.data_dir});
-      if (!std::getenv("OMP_NUM_THREADS"))
-        jobs[i].env.push_back("OMP_NUM_THREADS=" + std::to_string(std::max(1u, std::thread::hardware_concurrency() / n)));
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    auto outcomes = run_processes(jobs, n);
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::vector<double> rates;
-    std::string failure;
-    for (int i = 0; i < n; ++i) {
-      const std::string dir = root + "/n" + std::to_string(n) + "-" + std::to_string(i);
-      std::ifstream sj(dir + "/summary.json");
-      auto j = nlohmann::json::parse(sj, nullptr, false);
-      if (!outcomes[i].ok() || !j.is_object() || !(j.value("seconds", 0.0) > 0)) {
-        std::ifstream log(jobs[i].log);
-        std::string line, last;
-        while (std::getline(log, line))
-          if (!line.empty()) last = line;
-        failure = "process " + std::to_string(i) + (outcomes[i].error.empty() ? ": exit " + std::to_string(outcomes[i].exit_code) + ": " + last : ": " + outcomes[i].error);
-        break;
+  std::map<int, double> aggregate_of[2];  // per mode: N -> aggregate steps/s
+  for (ConcurrentMode mode : modes) {
+    const char* name = enum_name(kConcurrentModes, mode);
+    std::printf("concurrent training runs (%s) on %s: WRN-%lld-%lld, B = %lld, %lld steps each, %s data\n", name,
+                o.device.c_str(), (long long)o.depth, (long long)o.widen, (long long)o.batch, (long long)o.steps,
+                o.dataset.c_str());
+    std::printf("%4s %24s %20s %10s %8s\n", "N", "steps/s per run", "aggregate steps/s", "x of N=1", "wall s");
+    double first = 0;
+    for (int n : counts) {
+      const std::string dir = root + "/" + name + "-" + std::to_string(n);
+      const auto t0 = std::chrono::steady_clock::now();
+      Rates r = mode == ConcurrentMode::Processes ? time_processes(o, n, dir, exe) : time_streams(o, n, dir);
+      const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      fs::remove_all(dir);
+      if (!r.failure.empty()) {
+        std::printf("%4d FAILED: %s\n", n, r.failure.c_str());
+        out["concurrent"][name][std::to_string(n)] = {{"error", r.failure}};
+        status = 1;
+        continue;
       }
-      rates.push_back(j.value("steps_done", o.steps) / j["seconds"].get<double>());
+      std::sort(r.per_run.begin(), r.per_run.end());
+      double aggregate = 0;
+      for (double v : r.per_run) aggregate += v;
+      if (first == 0) first = aggregate;
+      aggregate_of[static_cast<int>(mode)][n] = aggregate;
+      const double median = r.per_run[r.per_run.size() / 2];
+      std::printf("%4d %24.2f %20.2f %10.2f %8.1f\n", n, median, aggregate, aggregate / first, wall);
+      std::fflush(stdout);
+      out["concurrent"][name][std::to_string(n)] = {
+          {"steps_per_s_per_run_median", median}, {"aggregate_steps_per_s", aggregate}, {"wall_s", wall}};
     }
-    if (!failure.empty()) {
-      std::printf("%4d FAILED: %s\n", n, failure.c_str());
-      out["concurrent"][std::to_string(n)] = {{"error", failure}};
-      status = 1;
-      continue;
+  }
+  if (modes.size() == 2) {
+    std::printf("streams / processes, aggregate steps/s:");
+    for (int n : counts) {
+      const auto& p = aggregate_of[static_cast<int>(ConcurrentMode::Processes)];
+      const auto& s = aggregate_of[static_cast<int>(ConcurrentMode::Streams)];
+      if (p.count(n) && s.count(n)) {
+        std::printf("  N=%d %.2f", n, s.at(n) / p.at(n));
+        out["concurrent"]["streams_over_processes"][std::to_string(n)] = s.at(n) / p.at(n);
+      }
     }
-    std::sort(rates.begin(), rates.end());
-    double aggregate = 0;
-    for (double r : rates) aggregate += r;
-    if (first == 0) first = aggregate;
-    std::printf("%4d %24.2f %20.2f %10.2f %8.1f\n", n, rates[rates.size() / 2], aggregate, aggregate / first, wall);
-    std::fflush(stdout);
-    out["concurrent"][std::to_string(n)] = {{"steps_per_s_per_process_median", rates[rates.size() / 2]},
-                                            {"aggregate_steps_per_s", aggregate},
-                                            {"wall_s", wall}};
+    std::printf("\n");
   }
   fs::remove_all(root);
   return status;

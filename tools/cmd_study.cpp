@@ -99,8 +99,10 @@ void add_ablate_command(CLI::App& app, CommandAction& action) {
   cmd->add_option("--device", a->device, "auto, cpu or cuda");
   cmd->add_option("--out", a->out_dir, "folder of the grid (one run folder per cell and seed)");
   cmd->add_option("--concurrent", a->concurrent,
-                  "runs at once, each an `mmengine train` process (0: one after another in this process)")
+                  "runs at once, as --concurrent-mode says (0: one after another in this process)")
       ->check(CLI::NonNegativeNumber);
+  auto mode = std::make_shared<std::string>("processes");
+  cmd->add_option("--concurrent-mode", *mode, "how --concurrent runs them: " + enum_help(kConcurrentModes));
   cmd->add_option("--time-limit", a->time_limit_minutes,
                   "minutes for this invocation: runs stop checkpointed (or do not start) to meet it; rerun to resume")
       ->check(CLI::NonNegativeNumber);
@@ -115,8 +117,9 @@ void add_ablate_command(CLI::App& app, CommandAction& action) {
                   "(default: seed 0 of the first two BN modes with EMA on)");
   cmd->add_option("--bundle-max-files", a->bundle_limits.max_files, "files the bundle may have (default 8)")
       ->check(CLI::PositiveNumber);
-  cmd->callback([a, best, &action] {
-    action = [a, best] {
+  cmd->callback([a, best, mode, &action] {
+    action = [a, best, mode] {
+      a->concurrent_mode = enum_parse(kConcurrentModes, "--concurrent-mode", *mode);
       std::stringstream ss(*best);
       for (std::string item; std::getline(ss, item, ',');)
         if (!item.empty()) a->bundle_best.push_back(item);
@@ -124,7 +127,7 @@ void add_ablate_command(CLI::App& app, CommandAction& action) {
         struct stat st;
         MM_CHECK(::stat(b.c_str(), &st) == 0 && S_ISDIR(st.st_mode), "--from-bundle ", b, ": not a folder");
       }
-      if (a->concurrent > 0) a->train_exe = self_executable();
+      if (a->concurrent > 0 && a->concurrent_mode == ConcurrentMode::Processes) a->train_exe = self_executable();
       AblateResult r = run_ablation(*a);
       std::printf("\n%s", r.markdown.c_str());
       plot("ablate " + a->out_dir);

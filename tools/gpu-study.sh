@@ -12,9 +12,11 @@
 # Environment:
 #   GPU_STUDY_FROM="dir1 dir2"  bundles of earlier calls to merge first (copy a call's files_at
 #                               folder into the repository, untracked and not ignored, so it travels)
-#   GPU_STUDY_SWEEP=1,2,4,8,16  first measure aggregate steps/s of N concurrent training processes
-#                               (`mmengine bench --concurrent-sweep`, GPU_STUDY_SWEEP_STEPS each, WRN-28-2
-#                               at B = 64 unless GPU_STUDY_SWEEP_FLAGS says otherwise)
+#   GPU_STUDY_SWEEP=1,2,4,8,16  first measure aggregate steps/s of N runs at once, as processes and
+#                               as streams of one process (`mmengine bench --concurrent-sweep`,
+#                               GPU_STUDY_SWEEP_STEPS each, WRN-28-2 at B = 64 unless
+#                               GPU_STUDY_SWEEP_FLAGS says otherwise, e.g. --sweep-modes streams);
+#                               then pass the winner: --concurrent N [--concurrent-mode streams]
 #   GPU_STUDY_PROBE=1           afterwards, `mmengine bn-probe` on every best model of the bundle
 #                               (GPU_STUDY_PROBE_IMAGES population images, default 20000, and
 #                               GPU_STUDY_PROBE_BATCHES probed steps, default 16), into study.log
@@ -75,7 +77,7 @@ if [[ -n ${GPU_STUDY_SWEEP:-} ]]; then
   say "== concurrency sweep ($(elapsed) s) =="
   sweep_data=()
   [[ $dataset == cifar10 ]] && sweep_data=(--sweep-dataset cifar10 --sweep-data "$data")
-  timeout 150 "$mm" bench --device "$device" --concurrent-sweep "$GPU_STUDY_SWEEP" \
+  timeout 240 "$mm" bench --device "$device" --concurrent-sweep "$GPU_STUDY_SWEEP" \
     --sweep-steps "${GPU_STUDY_SWEEP_STEPS:-100}" "${sweep_data[@]}" ${GPU_STUDY_SWEEP_FLAGS:-} --json /tmp/study-sweep.json 2>&1 | tee -a "$log"
   say "sweep exit ${PIPESTATUS[0]}"
 fi

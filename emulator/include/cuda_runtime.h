@@ -149,8 +149,9 @@ void count_work(cudaStream_t stream, Work what);
 using Recorded = std::function<void(cudaStream_t)>;
 bool capturing(cudaStream_t stream);                     // an active (not invalidated) capture
 void record_work(cudaStream_t stream, Recorded work);    // appends to the stream's capture
-// A call that an active global / thread-local capture forbids: invalidates every such capture
-// and returns true (the caller then returns cudaErrorStreamCaptureUnsupported).
+// A call that an active capture forbids on the calling thread (a Global one begun on any thread,
+// a ThreadLocal one begun on this thread): invalidates those captures and returns true (the
+// caller then returns cudaErrorStreamCaptureUnsupported).
 bool capture_forbids();
 void invalidate_capture(cudaStream_t stream);
 }  // namespace mmemu

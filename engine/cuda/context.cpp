@@ -85,6 +85,19 @@ Staging& staging() {
 
 cudaStream_t cuda_stream() { return t_current ? t_current : context_stream(); }
 
+cudaStream_t cuda_worker_stream(int slot) {
+  MM_CHECK(slot >= 0 && slot < 1024, "internal: worker stream slot ", slot, " outside 0..1023");
+  static std::mutex mu;
+  static auto* streams = new std::vector<cudaStream_t>;  // leaked like the context stream
+  std::lock_guard<std::mutex> lock(mu);
+  while (static_cast<int>(streams->size()) <= slot) {
+    cudaStream_t created = nullptr;
+    MM_CUDA_CHECK(cudaStreamCreateWithFlags(&created, cudaStreamNonBlocking));
+    streams->push_back(created);
+  }
+  return (*streams)[slot];
+}
+
 CudaStreamScope::CudaStreamScope(cudaStream_t stream) : previous_(t_current) { t_current = stream; }
 CudaStreamScope::~CudaStreamScope() { t_current = previous_; }
 

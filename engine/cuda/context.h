@@ -32,6 +32,11 @@ class CudaStreamScope {
   cudaStream_t previous_;
 };
 
+// Stream number `slot` (>= 0) of a process-wide set: non-blocking, created on first use, never
+// destroyed (its allocator pool and cuBLAS/cuDNN handles, keyed by the stream, stay valid).
+// WorkerStreamScope (engine/runtime.h) makes one current on a host thread.
+cudaStream_t cuda_worker_stream(int slot);
+
 // Host memory -> device memory, ordered on cuda_stream(): the bytes are copied into a pinned
 // staging buffer, then cudaMemcpyAsync; `src` may be reused as soon as this returns. A staging
 // buffer is reused only after the event recorded behind its copy completed.

@@ -17,14 +17,24 @@
 namespace mmengine {
 
 namespace {
+// One cuDNN handle per stream, bound to it once and kept for the process (as the cuBLAS handles
+// in kernels/cuda/gemm.cu): a handle is not shared between host threads, and runs trained at
+// once on several threads each issue on their own stream.
 cudnnHandle_t handle() {
-  static cudnnHandle_t h = [] {
-    cudnnHandle_t created;
-    MM_CUDA_CHECK(cudnnCreate(&created));
-    std::atexit([] { cudnnDestroy(h); });  // before the CUDA runtime's teardown; best effort
-    return created;
-  }();
-  MM_CUDA_CHECK(cudnnSetStream(h, cuda_stream()));  // the context's current stream, like every launch
+  static std::mutex mu;
+  static auto* handles = new std::map<cudaStream_t, cudnnHandle_t>;  // leaked: used until exit
+  const cudaStream_t stream = cuda_stream();  // the context's current stream, like every launch
+  std::lock_guard<std::mutex> lock(mu);
+  cudnnHandle_t& h = (*handles)[stream];
+  if (!h) {
+    MM_CUDA_CHECK(cudnnCreate(&h));
+    MM_CUDA_CHECK(cudnnSetStream(h, stream));
+    static const bool registered = std::atexit([] {  // before the CUDA runtime's teardown; best effort
+      for (auto& kv : *handles) cudnnDestroy(kv.second);
+      handles->clear();
+    }) == 0;
+    (void)registered;
+  }
   return h;
 }
 
@@ -80,6 +90,7 @@ struct Plan {
   Choice<cudnnConvolutionFwdAlgo_t> fwd;
   Choice<cudnnConvolutionBwdDataAlgo_t> data;
   Choice<cudnnConvolutionBwdFilterAlgo_t> filter;
+  std::mutex use;  // held from setting the pass's math type on d.conv to the call that reads it
   Plan(const kernels::ConvGeometry& g, int64_t cout, cudnnDataType_t dt, bool tf32) : d(g, cout, dt, tf32) {
     constexpr int kMax = 16;
     int n = 0;
@@ -120,6 +131,7 @@ void cudnn_conv_forward(const kernels::ConvGeometry& g, int64_t cout, const T* x
   Plan& p = plan<T>(g, cout);
   Scalars<T> s;
   auto ws = allocate(Device::CUDA, p.fwd.bytes);
+  const std::lock_guard<std::mutex> lock(p.use);  // the math type is the shared descriptor's
   MM_CUDA_CHECK(cudnnSetConvolutionMathType(p.d.conv, p.fwd.math));
   MM_CUDA_CHECK(cudnnConvolutionForward(handle(), &s.one, p.d.x, x, p.d.w, w, p.d.conv, p.fwd.algo, ws.get(), p.fwd.bytes,
                                         &s.zero, p.d.y, y));
@@ -130,6 +142,7 @@ void cudnn_conv_backward_data(const kernels::ConvGeometry& g, int64_t cout, cons
   Plan& p = plan<T>(g, cout);
   Scalars<T> s;
   auto ws = allocate(Device::CUDA, p.data.bytes);
+  const std::lock_guard<std::mutex> lock(p.use);  // the math type is the shared descriptor's
   MM_CUDA_CHECK(cudnnSetConvolutionMathType(p.d.conv, p.data.math));
   MM_CUDA_CHECK(cudnnConvolutionBackwardData(handle(), &s.one, p.d.w, w, p.d.y, gy, p.d.conv, p.data.algo, ws.get(),
                                              p.data.bytes, &s.zero, p.d.x, gx));
@@ -140,6 +153,7 @@ void cudnn_conv_backward_filter(const kernels::ConvGeometry& g, int64_t cout, co
   Plan& p = plan<T>(g, cout);
   Scalars<T> s;
   auto ws = allocate(Device::CUDA, p.filter.bytes);
+  const std::lock_guard<std::mutex> lock(p.use);  // the math type is the shared descriptor's
   MM_CUDA_CHECK(cudnnSetConvolutionMathType(p.d.conv, p.filter.math));
   MM_CUDA_CHECK(cudnnConvolutionBackwardFilter(handle(), &s.one, p.d.x, x, p.d.y, gy, p.d.conv, p.filter.algo, ws.get(),
                                                p.filter.bytes, &s.zero, p.d.w, gw));

@@ -25,7 +25,10 @@ void CudaGraph::capture(const std::function<void()>& fn) {
   MM_CHECK(!captured(), "--graph on: internal: the step graph was captured twice");
   const cudaStream_t stream = cuda_stream();
   CudaPoolScope pool(pool_);
-  MM_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+  // ThreadLocal: a forbidden call (an allocation, a synchronization) on this thread breaks the
+  // capture, while runs trained at once on other threads of the process (each on its own stream)
+  // go on allocating; Global would fail their calls.
+  MM_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
   try {
     const kernels::GraphCaptureMark capturing;
     fn();

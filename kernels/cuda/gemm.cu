@@ -10,14 +10,16 @@
 namespace mmengine::kernels {
 
 namespace {
-// The math mode asked for: MMENGINE_MATMUL=full|tf32 (read once), or gemm_set_tf32_cuda().
+// The math mode asked for on this host thread: MMENGINE_MATMUL=full|tf32 (read once per
+// process), or gemm_set_tf32_cuda() (this thread's; engine/env_setting.h explains why).
 bool& tf32_wanted() {
-  static bool on = [] {
+  static const bool initial = [] {
     const char* env = std::getenv("MMENGINE_MATMUL");
     const std::string v = env ? env : "full";
     MM_CHECK(v == "full" || v == "tf32", "MMENGINE_MATMUL: expected 'full' or 'tf32', got '", v, "'");
     return v == "tf32";
   }();
+  thread_local bool on = initial;
   return on;
 }
 
