@@ -498,6 +498,11 @@ AblateResult run_ablation(const AblateConfig& a) {
     for (int64_t l : labels)
       for (auto& mode : modes)
         for (auto& ema : emas) plan_seeds(recipe, l, mode, ema, 0, a.seeds, plan);
+  // Runs trained in this process share one interrupt scope for the whole invocation (the seed
+  // rule's later runs included): after a Ctrl-C nothing more starts. Child processes get the
+  // terminal's signal themselves; this process then keeps the default handling.
+  std::optional<InterruptScope> interrupts;
+  if (a.concurrent <= 0 || a.concurrent_mode == ConcurrentMode::Streams) interrupts.emplace();
   execute(a, plan);
   for (auto& p : plan) collect(p.run, p.cfg.out_dir);
 
@@ -549,6 +554,7 @@ AblateResult run_ablation(const AblateConfig& a) {
   }
 
   AblateResult result;
+  result.signal = interrupts ? interrupts->signal() : 0;
   std::ostringstream csv;
   csv << kCsvHeader << "\n";
   int reused = 0, complete = 0, not_started = 0;

@@ -85,6 +85,7 @@ struct AblateResult {
   std::vector<AblateRun> runs;
   std::string markdown;
   int failed = 0, incomplete = 0;
+  int signal = 0;  // SIGINT / SIGTERM stopped this invocation's in-process runs (checkpointed), or 0
 };
 
 AblateResult run_ablation(const AblateConfig& cfg);

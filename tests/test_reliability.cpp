@@ -548,3 +548,33 @@ TEST(ConcurrentRuns, InterruptScopesNestAcrossThreads) {
   const InterruptScope inner;
   EXPECT_EQ(inner.signal(), SIGINT) << "an inner scope sees the signal of the outer one";
 }
+
+// Ctrl-C during `ablate --concurrent-mode streams`: both running runs stop at their next step with
+// a checkpoint (their logs say so), no other run starts, and the ablation exits 128 + SIGINT with
+// a line saying how to resume. The signal is sent once both runs have started.
+TEST(ConcurrentRuns, SignalStopsEveryStreamsRunAndStartsNoOther) {
+  const std::string dir = fresh_dir("streams_signal"), log = dir + ".log", script = dir + ".sh";
+  const std::string run0 = dir + "/port/L100/interleave-ema-on-seed0", run1 = dir + "/port/L100/interleave-ema-off-seed0";
+  put(script, "set -m\n" + cli_path() +
+                  " ablate --preset synthetic --device cpu --steps 1000 --eval-every-steps 1000 --max-eval-images 50 "
+                  "--modes interleave,single --ema on,off --concurrent 2 --concurrent-mode streams --out " + dir + " > " +
+                  log + " 2>&1 &\npid=$!\nfor i in $(seq 600); do grep -qs 'mmengine train:' " + run0 +
+                  "/train.log && grep -qs 'mmengine train:' " + run1 + "/train.log && break; sleep 0.1; done\nkill -INT $pid\n"
+                  "wait $pid\necho \"exit status $?\"\n");
+  FILE* p = popen(("bash " + script).c_str(), "r");
+  std::string status;
+  char buf[256];
+  while (p && fgets(buf, sizeof buf, p)) status += buf;
+  if (p) pclose(p);
+  const std::string out = slurp(log);
+  EXPECT_NE(status.find("exit status " + std::to_string(128 + SIGINT)), std::string::npos) << status << out;
+  EXPECT_NE(out.find("interrupted by SIGINT: the running runs stopped at a checkpoint"), std::string::npos) << out;
+  EXPECT_NE(out.find("4 runs: 0 complete (0 of them before this invocation), 2 interrupted (resumable), 2 not started, 0 failed"),
+            std::string::npos)
+      << out;
+  for (const std::string& run : {run0, run1}) {
+    EXPECT_NE(slurp(run + "/train.log").find("interrupted by SIGINT at step"), std::string::npos) << run;
+    EXPECT_TRUE(path_exists(run + "/last.safetensors")) << run;
+  }
+  std::system(("rm -rf '" + dir + "' '" + log + "' '" + script + "'").c_str());
+}

@@ -1,6 +1,7 @@
 // mmengine bn-probe and mmengine ablate: the study's two commands.
 #include <sys/stat.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -132,6 +133,11 @@ void add_ablate_command(CLI::App& app, CommandAction& action) {
       std::printf("\n%s", r.markdown.c_str());
       plot("ablate " + a->out_dir);
       std::fflush(stdout);
+      if (r.signal != 0) {
+        std::fprintf(stderr, "mmengine: ablate: interrupted by %s: the running runs stopped at a checkpoint and no other "
+                     "started; rerun the same command to resume\n", r.signal == SIGINT ? "SIGINT" : "SIGTERM");
+        return 128 + r.signal;  // the shell's convention, as `mmengine train`
+      }
       if (r.failed > 0) {
         std::fprintf(stderr, "mmengine: error: ablate: %d run(s) failed (see the FAILED lines and their train.log)\n", r.failed);
         return 1;
