@@ -45,6 +45,16 @@ std::string slurp(const std::string& path) {
 
 void put(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
+// What `bash script` prints on its standard output.
+std::string script_output(const std::string& script) {
+  FILE* p = popen(("bash " + script).c_str(), "r");
+  std::string out;
+  char buf[256];
+  while (p && fgets(buf, sizeof buf, p)) out += buf;
+  if (p) pclose(p);
+  return out;
+}
+
 // The same tiny run on the command line.
 const std::string kTinyFlags =
     "--preset synthetic --batch-size 16 --max-eval-images 100 --val-per-class 20 --ema-decay 0.9 --device cpu ";
@@ -450,11 +460,7 @@ TEST(Reliability, SignalsCheckpointAndSayHowToResume) {
                     " train --preset synthetic --epochs 1000 --eval-every 1000 --max-eval-images 100 --device cpu --out " +
                     dir + " > " + log + " 2>&1 &\npid=$!\nfor i in $(seq 600); do grep -q 'mmengine train:' " + log +
                     " && break; sleep 0.1; done\nkill -" + sig + " $pid\nwait $pid\necho \"exit status $?\"\n");
-    FILE* p = popen(("bash " + script).c_str(), "r");
-    std::string status;
-    char buf[256];
-    while (p && fgets(buf, sizeof buf, p)) status += buf;
-    if (p) pclose(p);
+    const std::string status = script_output(script);
     const std::string out = slurp(log);
     const int code = 128 + (std::string(sig) == "INT" ? SIGINT : SIGTERM);
     EXPECT_NE(status.find("exit status " + std::to_string(code)), std::string::npos) << status << out;
@@ -561,11 +567,7 @@ TEST(ConcurrentRuns, SignalStopsEveryStreamsRunAndStartsNoOther) {
                   log + " 2>&1 &\npid=$!\nfor i in $(seq 600); do grep -qs 'mmengine train:' " + run0 +
                   "/train.log && grep -qs 'mmengine train:' " + run1 + "/train.log && break; sleep 0.1; done\nkill -INT $pid\n"
                   "wait $pid\necho \"exit status $?\"\n");
-  FILE* p = popen(("bash " + script).c_str(), "r");
-  std::string status;
-  char buf[256];
-  while (p && fgets(buf, sizeof buf, p)) status += buf;
-  if (p) pclose(p);
+  const std::string status = script_output(script);
   const std::string out = slurp(log);
   EXPECT_NE(status.find("exit status " + std::to_string(128 + SIGINT)), std::string::npos) << status << out;
   EXPECT_NE(out.find("interrupted by SIGINT: the running runs stopped at a checkpoint"), std::string::npos) << out;
