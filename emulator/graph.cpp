@@ -34,11 +34,24 @@ bool capturing(cudaStream_t stream) {
 void record_work(cudaStream_t stream, Recorded work) { stream->recorded.push_back(std::move(work)); }
 
 void invalidate_capture(cudaStream_t stream) {
-  if (stream && stream->capture == cudaStreamCaptureStatusActive) stream->capture = cudaStreamCaptureStatusInvalidated;
+  cudaStreamCaptureStatus expected = cudaStreamCaptureStatusActive;
+  if (stream) stream->capture.compare_exchange_strong(expected, cudaStreamCaptureStatusInvalidated);
 }
 
 // CUDA's rule for the calling thread: a Global capture on any thread forbids the call, a
 // ThreadLocal one only on the thread that began it, a Relaxed one never.
+bool capture_forbids_device_sync() {
+  // "invalid to synchronize ... a device ... when any associated stream is in capture mode"
+  // (CUDA Programming Guide, stream capture): every active capture, any mode, any thread.
+  std::lock_guard<std::mutex> lock(capture_mutex());
+  bool forbids = false;
+  for (cudaStream_t s : active()) {
+    cudaStreamCaptureStatus expected = cudaStreamCaptureStatusActive;
+    if (s->capture.compare_exchange_strong(expected, cudaStreamCaptureStatusInvalidated)) forbids = true;
+  }
+  return forbids;
+}
+
 bool capture_forbids() {
   std::lock_guard<std::mutex> lock(capture_mutex());
   bool forbids = false;
@@ -79,12 +92,16 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mo
 cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
   if (!stream || !graph) return fail(cudaErrorInvalidValue);
   if (stream->capture == cudaStreamCaptureStatusNone) return fail(cudaErrorIllegalState);
-  const bool valid = stream->capture == cudaStreamCaptureStatusActive;
+  // A Global or ThreadLocal capture ends on the thread that began it (CUDA's rule).
+  if (stream->mode != cudaStreamCaptureModeRelaxed && stream->capturer != std::this_thread::get_id())
+    return fail(cudaErrorStreamCaptureWrongThread);
+  bool valid = false;
   {
-    std::lock_guard<std::mutex> lock(mmemu::capture_mutex());
+    std::lock_guard<std::mutex> lock(mmemu::capture_mutex());  // no invalidation between the read and the end
     mmemu::active().erase(stream);
+    valid = stream->capture == cudaStreamCaptureStatusActive;
+    stream->capture = cudaStreamCaptureStatusNone;
   }
-  stream->capture = cudaStreamCaptureStatusNone;
   *graph = nullptr;
   if (!valid) {
     stream->recorded.clear();
@@ -97,7 +114,7 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
 
 cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
   if (!status) return fail(cudaErrorInvalidValue);
-  *status = stream ? stream->capture : cudaStreamCaptureStatusNone;
+  *status = stream ? stream->capture.load() : cudaStreamCaptureStatusNone;
   return cudaSuccess;
 }
 

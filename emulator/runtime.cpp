@@ -236,7 +236,7 @@ cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t str
 }
 
 cudaError_t cudaDeviceSynchronize() {
-  return refused_in_capture() ? record(cudaErrorStreamCaptureUnsupported) : cudaSuccess;
+  return mmemu::capture_forbids_device_sync() ? record(cudaErrorStreamCaptureUnsupported) : cudaSuccess;
 }
 cudaError_t cudaStreamCreate(cudaStream_t* stream) {
   if (!stream) return record(cudaErrorInvalidValue);
@@ -288,6 +288,7 @@ const char* cudaGetErrorName(cudaError_t error) {
     case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
     case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
     case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureWrongThread: return "cudaErrorStreamCaptureWrongThread";
     case cudaErrorIllegalState: return "cudaErrorIllegalState";
   }
   return "cudaErrorUnknown";
@@ -311,6 +312,7 @@ const char* cudaGetErrorString(cudaError_t error) {
     case cudaErrorStreamCaptureImplicit: return "operation would make the legacy stream depend on a capturing blocking stream";
     case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
     case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureWrongThread: return "attempt to terminate a thread-local capture sequence from another thread";
     case cudaErrorIllegalState: return "operation not permitted when in an illegal state";
   }
   return "unknown error";

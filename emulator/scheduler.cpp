@@ -152,8 +152,26 @@ struct Executor {
 
 thread_local Executor* tl_exec = nullptr;
 
+// Owns the thread's executor: when the OS thread ends, its fiber stacks are unmapped and the
+// executor freed, so threads that launch kernels and exit (runs trained on worker threads of
+// `ablate --concurrent-mode streams`) leave nothing behind.
+struct ExecutorOwner {
+  ~ExecutorOwner() {
+    if (!tl_exec) return;
+    const long page = sysconf(_SC_PAGESIZE);
+    for (Fiber& f : tl_exec->fibers)
+      if (f.stack) munmap(f.stack - page, kStackBytes + page);
+    delete tl_exec;
+    tl_exec = nullptr;
+  }
+};
+thread_local ExecutorOwner tl_owner;
+
 Executor& executor() {
-  if (!tl_exec) tl_exec = new Executor;  // one per OS thread that launches; kept for its lifetime
+  if (!tl_exec) {
+    tl_exec = new Executor;  // one per OS thread that launches; kept for its lifetime
+    (void)&tl_owner;         // constructs the owner on this thread, so its destructor runs at thread exit
+  }
   return *tl_exec;
 }
 

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "engine/enum_table.h"
+#include "engine/env_setting.h"
 
 namespace mmengine {
 
@@ -34,6 +35,7 @@ inline constexpr EnumEntry<KernelVersion> kKernelVersions[] = {
     {KernelVersion::V0, "v0", "the first GPU version: a GEMM per image, BatchNorm one block per channel"}};
 KernelVersion kernel_version();
 void set_kernel_version(KernelVersion v);
+using KernelVersionScope = SettingScope<KernelVersion, kernel_version, set_kernel_version>;
 KernelVersion parse_kernel_version(const std::string& name, const char* what);
 const char* kernel_version_name(KernelVersion v);
 

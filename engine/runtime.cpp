@@ -45,17 +45,21 @@ bool built_with_cuda() {
 
 #ifdef MMENGINE_WITH_CUDA
 static cudaError_t device_count_status(int* count) {
-  static int cached = -1;
-  static cudaError_t status = cudaSuccess;
-  if (cached < 0) {
-    status = cudaGetDeviceCount(&cached);
-    if (status != cudaSuccess) {
-      cached = 0;
+  struct Answer {
+    int count = 0;
+    cudaError_t status = cudaSuccess;
+  };
+  static const Answer answer = [] {  // once, thread-safe (runs started on several threads ask at once)
+    Answer a;
+    a.status = cudaGetDeviceCount(&a.count);
+    if (a.status != cudaSuccess) {
+      a.count = 0;
       cudaGetLastError();  // clear the sticky "no device" error for later calls
     }
-  }
-  *count = cached;
-  return status;
+    return a;
+  }();
+  *count = answer.count;
+  return answer.status;
 }
 #endif
 
@@ -108,10 +112,13 @@ WorkerStreamScope::WorkerStreamScope(Device d, int slot) {
 WorkerStreamScope::~WorkerStreamScope() {
 #ifdef MMENGINE_WITH_CUDA
   if (!stream_) return;
-  note_host_sync();
+  // A destructor does not throw: a failed wait is reported here and by the next call that checks.
+  try {
+    note_host_sync();
+  } catch (...) {
+  }
   const cudaError_t st = cudaStreamSynchronize(static_cast<cudaStream_t>(stream_));
   delete static_cast<CudaStreamScope*>(scope_);
-  // A destructor does not throw: a failed wait is reported by the next call that checks.
   if (st != cudaSuccess) std::fprintf(stderr, "mmengine: warning: waiting for a worker stream: %s\n", cudaGetErrorString(st));
 #endif
 }

@@ -26,7 +26,8 @@ void gemm_batched_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t 
 // in item order whatever the threading, so the result is deterministic. `workspace` holds at
 // least batch * M * N elements on the device of the operands: the CUDA version computes the
 // batch products there in one strided-batched GEMM and sums them with sum_axis (double
-// accumulation); the CPU version uses per-thread partials instead and ignores it (may be null).
+// accumulation); the CPU version uses partials over a fixed number of item chunks instead (the
+// same bits whatever the thread count) and ignores it (may be null).
 template <typename T>
 void gemm_batched_sum_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T* A, int64_t stride_a,
                           const T* B, int64_t stride_b, T* C, int64_t batch, T* workspace);

@@ -16,6 +16,7 @@
 
 #include "kernels/error.h"
 #include "engine/safetensors.h"
+#include "engine/dist.h"
 #include "engine/runtime.h"
 #include "mixmatch/config.h"
 #include "mixmatch/interrupt.h"
@@ -180,6 +181,7 @@ void collect(AblateRun& run, const std::string& dir) {
 template <typename Prepare>
 void execute_here(const AblateConfig& a, std::vector<Planned>& plan, const std::vector<size_t>& pending,
                   Prepare& prepare, double& longest) {
+  if (pending.empty()) return;  // a complete grid, --report-only, or no seed the rule asks for
   const bool threads = a.concurrent > 0;
   const int workers = threads ? static_cast<int>(std::min<size_t>(a.concurrent, pending.size())) : 1;
   const int cpu_threads = static_cast<int>(std::max(1u, std::max(1u, std::thread::hardware_concurrency()) / workers));
@@ -212,6 +214,8 @@ void execute_here(const AblateConfig& a, std::vector<Planned>& plan, const std::
       }
     } catch (const std::exception& e) {
       error = e.what();
+    } catch (...) {
+      error = "an unknown exception";
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::lock_guard<std::mutex> lock(mu);
@@ -255,7 +259,12 @@ void execute_here(const AblateConfig& a, std::vector<Planned>& plan, const std::
     work(0);
   } else {
     std::vector<std::thread> pool;
-    for (int k = 0; k < workers; ++k) pool.emplace_back(work, k);
+    try {
+      for (int k = 0; k < workers; ++k) pool.emplace_back(work, k);
+    } catch (...) {  // a thread that could not be started: the started ones finish their runs first
+      std::lock_guard<std::mutex> lock(mu);
+      if (!worker_error) worker_error = std::current_exception();
+    }
     for (auto& t : pool) t.join();
   }
   if (worker_error) std::rethrow_exception(worker_error);
@@ -458,6 +467,10 @@ AblateResult run_ablation(const AblateConfig& a) {
            ": each run is an mpirun of the ranks, so it needs --concurrent 1 or more");
   MM_CHECK(a.ranks == 1 || a.concurrent_mode == ConcurrentMode::Processes, "--ranks ", a.ranks,
            ": each run is an mpirun of the ranks, so it needs --concurrent-mode processes");
+  // Under mpirun every thread's run would take the process's one communicator (engine/dist.h).
+  MM_CHECK(a.concurrent == 0 || a.concurrent_mode == ConcurrentMode::Processes || !launched_by_mpi(),
+           "--concurrent-mode streams: not under an MPI launcher (the runs' threads would share its communicator); "
+           "use --ranks with --concurrent-mode processes");
   const auto recipes = split_list(a.recipes, "--recipes"), base_modes = split_list(a.modes, "--modes"),
              emas = split_list(a.emas, "--ema"), syncs = split_list(a.bn_syncs, "--bn-syncs"),
              precisions = split_list(a.precisions, "--precisions");

@@ -1,11 +1,14 @@
 #include "mixmatch/interrupt.h"
 
+#include <atomic>
 #include <mutex>
 
 namespace mmengine {
 
 namespace {
-volatile std::sig_atomic_t g_signal = 0;
+// Written by the handler, read by every run's thread: a lock-free atomic (async-signal-safe).
+std::atomic<int> g_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a lock-free atomic");
 extern "C" void record_signal(int sig) { g_signal = sig; }
 
 std::mutex g_mu;  // guards the nesting depth and the saved handlers

@@ -54,7 +54,9 @@ RunLock::RunLock(const std::string& dir) {
   ::gethostname(host, sizeof(host) - 1);
   char when[64];
   const std::time_t now = std::time(nullptr);
-  std::strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&now));
+  std::tm utc{};
+  gmtime_r(&now, &utc);  // not std::gmtime: runs on several threads of one process write at once
+  std::strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &utc);
   const std::string who = "pid " + std::to_string(::getpid()) + " on host " + host + ", since " + when + "\n";
   if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, who.data(), who.size(), 0) != static_cast<ssize_t>(who.size())) {
     // The lock itself holds; only the description for a refused second run is missing.

@@ -104,6 +104,32 @@ TEST(CudaGraph, SynchronizationAndCopiesToTheHostAreRefusedDuringCapture) {
   EXPECT_EQ(cudaStreamBeginCapture(nullptr, cudaStreamCaptureModeGlobal), cudaErrorStreamCaptureUnsupported)
       << "the legacy stream cannot be captured";
   cudaGetLastError();
+  // Across threads: under a Global capture another thread's cudaMalloc is refused (and breaks it);
+  // under ThreadLocal it is allowed, a device-wide synchronization still is not (it encompasses
+  // the capture), and only the thread that began the capture may end it.
+  for (const cudaStreamCaptureMode mode : {cudaStreamCaptureModeGlobal, cudaStreamCaptureModeThreadLocal}) {
+    MM_CUDA_CHECK(cudaStreamBeginCapture(c.stream, mode));
+    cudaError_t malloc_status = cudaSuccess, sync_status = cudaSuccess, end_status = cudaSuccess;
+    std::thread other([&] {
+      void* q = nullptr;
+      malloc_status = cudaMalloc(&q, 16);
+      if (q) cudaFree(q);
+      cudaGraph_t g = nullptr;
+      end_status = cudaStreamEndCapture(c.stream, &g);
+      if (mode == cudaStreamCaptureModeThreadLocal) sync_status = cudaDeviceSynchronize();
+      cudaGetLastError();
+    });
+    other.join();
+    const bool local = mode == cudaStreamCaptureModeThreadLocal;
+    EXPECT_EQ(malloc_status, local ? cudaSuccess : cudaErrorStreamCaptureUnsupported) << (local ? "ThreadLocal" : "Global");
+    EXPECT_EQ(end_status, cudaErrorStreamCaptureWrongThread);
+    if (local) {
+      EXPECT_EQ(sync_status, cudaErrorStreamCaptureUnsupported) << "a device synchronization during a capture";
+    }
+    cudaGraph_t g = nullptr;
+    EXPECT_EQ(cudaStreamEndCapture(c.stream, &g), cudaErrorStreamCaptureInvalidated) << "broken by the other thread's call";
+    cudaGetLastError();
+  }
   MM_CUDA_CHECK(cudaFree(d));
 #endif
 }
@@ -187,6 +213,7 @@ TEST(CudaGraph, ACaptureOnOneThreadLeavesOtherThreadsFreeToAllocateAndWait) {
   std::shared_future<void> capturing_seen = capturing.get_future(), other_seen = other_done.get_future();
   std::string error_a, error_b;
   std::vector<float> replayed, other_values;
+  float* other_block = nullptr;
   std::thread a([&] {
     bool signalled = false;
     try {
@@ -223,7 +250,7 @@ TEST(CudaGraph, ACaptureOnOneThreadLeavesOtherThreadsFreeToAllocateAndWait) {
       other_values.resize(4);
       MM_CUDA_CHECK(cudaMemcpyAsync(other_values.data(), y, 4 * sizeof(float), cudaMemcpyDeviceToHost, cuda_stream()));
       MM_CUDA_CHECK(cudaStreamSynchronize(cuda_stream()));
-      MM_CUDA_CHECK(cudaFree(y));
+      other_block = y;  // freed after the capture: cudaFree may synchronize the device
     } catch (const std::exception& e) {
       error_b = e.what();
     }
@@ -231,6 +258,7 @@ TEST(CudaGraph, ACaptureOnOneThreadLeavesOtherThreadsFreeToAllocateAndWait) {
   });
   a.join();
   b.join();
+  if (other_block) MM_CUDA_CHECK(cudaFree(other_block));
   EXPECT_EQ(error_b, "") << "the other thread's calls during the capture";
   EXPECT_EQ(error_a, "") << "the capture";
   EXPECT_EQ(other_values, std::vector<float>(4, 2.0f));

@@ -10,15 +10,19 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "data/cifar10.h"
 #include "data/dataset.h"
 #include "data/idx.h"
 #include "data/split.h"
+#include "engine/conv_backend.h"
 #include "engine/kernel_version.h"
 #include "engine/precision.h"
 #include "engine/safetensors.h"
+#include "kernels/gemm.h"
 #include "layers/checkpoint.h"
 #include "layers/wideresnet.h"
 #include "mixmatch/config.h"
@@ -511,48 +515,88 @@ TEST(Reliability, PlotHelperNamesTheMissingPackage) {
 
 // Runs trained at once on threads of one process (`mmengine ablate --concurrent-mode streams`)
 // each keep their own switches: a setting (engine/env_setting.h) or a precision changed on one
-// thread is not seen by another, which starts at the environment's value.
+// thread is not seen by another, which starts at the environment's value. Every value set here
+// differs from the environment's, whatever MMENGINE_KERNELS / _CONV / _IGEMM / _UNFUSED say.
 TEST(ConcurrentRuns, SwitchesAndPrecisionArePerThread) {
-  const KernelVersion initial = kernel_version();
-  const bool fusion_initial = fusion_enabled(Fusion::MultiTensor);
-  KernelVersion seen = KernelVersion::V1, theirs = KernelVersion::V0;
-  bool fusion_seen = !fusion_initial;
-  DType activations_seen = DType::BF16;
+  struct Switches {
+    KernelVersion kernels;
+    ConvBackend conv;
+    IgemmTiling tiling;
+    bool multi_tensor;
+    DType activations;
+    bool operator==(const Switches& o) const {
+      return kernels == o.kernels && conv == o.conv && tiling == o.tiling && multi_tensor == o.multi_tensor &&
+             activations == o.activations;
+    }
+  };
+  auto now = [] {
+    return Switches{kernel_version(), conv_backend(), igemm_tiling(), fusion_enabled(Fusion::MultiTensor), activation_dtype()};
+  };
+  const Switches initial = now();
+  Switches seen{}, theirs{};
   {
-    const PrecisionScope bf16(Precision::Bf16, Device::CPU, DType::F32);  // before V0: bf16 needs the fusions
-    ASSERT_EQ(activation_dtype(), DType::BF16);
-    set_kernel_version(KernelVersion::V0);
-    set_fusion_enabled(Fusion::MultiTensor, false);
+    // bf16 needs the current kernels, the own convolutions and the bn-leaky-relu fusion.
+    const KernelVersionScope current(KernelVersion::Current);
+    const ConvBackendScope own(ConvBackend::Own);
+    const bool bn_leaky = fusion_enabled(Fusion::BnLeakyRelu);  // its own switch, the kernels being current
+    set_fusion_enabled(Fusion::BnLeakyRelu, true);
+    std::optional<PrecisionScope> bf16;
+    bf16.emplace(Precision::Bf16, Device::CPU, DType::F32);
+    set_kernel_version(initial.kernels == KernelVersion::V0 ? KernelVersion::V1 : KernelVersion::V0);
+    set_conv_backend(initial.conv == ConvBackend::Igemm3xTf32 ? ConvBackend::Igemm : ConvBackend::Igemm3xTf32);
+    set_igemm_tiling(initial.tiling == IgemmTiling::Halo ? IgemmTiling::Gather : IgemmTiling::Halo);
+    const Switches mine = now();
     std::thread other([&] {
-      seen = kernel_version();
-      fusion_seen = fusion_enabled(Fusion::MultiTensor);
-      activations_seen = activation_dtype();
-      set_kernel_version(KernelVersion::V1);  // its own: not the main thread's
-      theirs = kernel_version();
+      seen = now();
+      set_kernel_version(mine.kernels);  // its own: not the main thread's
+      set_igemm_tiling(initial.tiling);
+      theirs = now();
     });
     other.join();
+    EXPECT_TRUE(now() == mine) << "another thread's setters changed this thread's switches";
+    EXPECT_EQ(activation_dtype(), DType::BF16);
+    set_igemm_tiling(initial.tiling);
+    bf16.reset();
+    set_fusion_enabled(Fusion::BnLeakyRelu, bn_leaky);
   }
-  EXPECT_EQ(seen, initial) << "a new thread starts at the environment's value";
-  EXPECT_EQ(fusion_seen, fusion_initial);
-  EXPECT_EQ(activations_seen, DType::F32);
-  EXPECT_EQ(theirs, KernelVersion::V1);
-  EXPECT_EQ(kernel_version(), KernelVersion::V0) << "the other thread's setter changed this thread's switch";
-  set_kernel_version(initial);
-  set_fusion_enabled(Fusion::MultiTensor, fusion_initial);
+  EXPECT_TRUE(seen == initial) << "a new thread starts at the environment's values";
+  EXPECT_EQ(theirs.kernels != initial.kernels, true);
+  EXPECT_EQ(theirs.activations, DType::F32);
+  EXPECT_TRUE(now() == initial) << "the scopes restore this thread's switches";
+#ifdef MMENGINE_WITH_CUDA
+  const bool tf32 = kernels::gemm_tf32_cuda();
+  kernels::gemm_set_tf32_cuda(!tf32);
+  bool tf32_seen = !tf32;
+  std::thread other([&] { tf32_seen = kernels::gemm_tf32_cuda(); });
+  other.join();
+  EXPECT_EQ(tf32_seen, tf32) << "the GEMM math mode is per thread too";
+  kernels::gemm_set_tf32_cuda(tf32);
+#endif
 }
 
 // The ablation holds one InterruptScope while its runs (each with its own, on worker threads)
-// start and end: a run that ends must not unhook the handler the others rely on, and one signal
-// reaches every scope. Under the old per-scope handlers the raise below killed the process.
+// start and end in any order: a scope that ends while another lives must not unhook the handler
+// (under the old per-scope handlers the first raise below killed the process: run A's scope
+// restored the default handler while run B's was still live), and one signal reaches every scope.
 TEST(ConcurrentRuns, InterruptScopesNestAcrossThreads) {
-  const InterruptScope outer;
-  std::thread run([] { const InterruptScope inner; });  // a run that starts and ends
-  run.join();
-  EXPECT_EQ(outer.signal(), 0);
-  std::raise(SIGINT);  // recorded, not fatal: the outer scope's handler is still installed
-  EXPECT_EQ(outer.signal(), SIGINT);
-  const InterruptScope inner;
-  EXPECT_EQ(inner.signal(), SIGINT) << "an inner scope sees the signal of the outer one";
+  struct sigaction saved {}, dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigaction(SIGINT, &dfl, &saved);  // not an inherited SIG_IGN (a background job), which scopes keep
+  {
+    auto run_a = std::make_unique<InterruptScope>();
+    std::unique_ptr<InterruptScope> run_b;
+    std::thread([&] { run_b = std::make_unique<InterruptScope>(); }).join();  // B starts on another thread
+    run_a.reset();  // A ends first, B still runs
+    EXPECT_EQ(run_b->signal(), 0);
+    std::raise(SIGINT);  // recorded, not fatal: B's scope still has the handler
+    EXPECT_EQ(run_b->signal(), SIGINT);
+    const InterruptScope inner;
+    EXPECT_EQ(inner.signal(), SIGINT) << "a scope inside a live one shares its recorded signal";
+  }
+  struct sigaction now {};
+  sigaction(SIGINT, nullptr, &now);
+  EXPECT_EQ(now.sa_handler, SIG_DFL) << "the last scope to end restores the handler found by the first";
+  sigaction(SIGINT, &saved, nullptr);
 }
 
 // Ctrl-C during `ablate --concurrent-mode streams`: both running runs stop at their next step with

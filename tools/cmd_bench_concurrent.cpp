@@ -12,9 +12,13 @@
 #include <thread>
 
 #include "engine/runtime.h"
+#ifdef MMENGINE_WITH_CUDA
+#include "engine/cuda/cuda_memory.h"
+#endif
 #include "kernels/error.h"
 #include "mixmatch/ablate.h"
 #include "mixmatch/config.h"
+#include "mixmatch/interrupt.h"
 #include "mixmatch/process_pool.h"
 #include "mixmatch/progress.h"
 #include "mixmatch/trainer.h"
@@ -94,8 +98,13 @@ Rates time_streams(const ConcurrentSweepOpts& o, int n, const std::string& root)
   r.per_run.assign(n, 0.0);
   std::mutex mu;
   std::vector<std::thread> threads;
-  for (int i = 0; i < n; ++i)
-    threads.emplace_back([&, i] {
+  auto join_all = [&] {
+    for (auto& t : threads)
+      if (t.joinable()) t.join();
+  };
+  try {
+    for (int i = 0; i < n; ++i)
+      threads.emplace_back([&, i] {
       std::string error;
       try {
         const WorkerStreamScope stream(device, i);
@@ -105,15 +114,27 @@ Rates time_streams(const ConcurrentSweepOpts& o, int n, const std::string& root)
         const std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(log, std::fclose);
         const LogOutputScope out(log);
         const TrainSummary s = train_mixmatch(configs[i]);
+        MM_CHECK(s.signal == 0, "interrupted by signal ", s.signal);
         MM_CHECK(s.seconds > 0 && s.steps > 0, "thread ", i, ": no timed steps");
         r.per_run[i] = s.steps / s.seconds;
       } catch (const std::exception& e) {
         error = "thread " + std::to_string(i) + ": " + e.what();
+      } catch (...) {
+        error = "thread " + std::to_string(i) + ": an unknown exception";
       }
       std::lock_guard<std::mutex> lock(mu);
       if (!error.empty() && r.failure.empty()) r.failure = error;
     });
-  for (auto& t : threads) t.join();
+  } catch (...) {  // a thread that could not be started: the started ones finish first
+    join_all();
+    throw;
+  }
+  join_all();
+#ifdef MMENGINE_WITH_CUDA
+  // The N worker streams keep their cached blocks: given back, so the next measurement (another
+  // N, or the child processes of the other mode) starts with the device memory free.
+  if (device == Device::CUDA) cuda_release_cache();
+#endif
   return r;
 }
 }  // namespace
@@ -142,6 +163,9 @@ int run_concurrent_sweep(const ConcurrentSweepOpts& o, nlohmann::ordered_json& o
   const std::string root = (fs::temp_directory_path() / ("mmengine-sweep-" + std::to_string(::getpid()))).string();
   int status = 0;
   std::map<int, double> aggregate_of[2];  // per mode: N -> aggregate steps/s
+  // One scope over the whole sweep: a Ctrl-C stops the running runs (their rates are then
+  // reported as failed, not as measurements) and no further N starts.
+  const InterruptScope interrupts;
   for (ConcurrentMode mode : modes) {
     const char* name = enum_name(kConcurrentModes, mode);
     std::printf("concurrent training runs (%s) on %s: WRN-%lld-%lld, B = %lld, %lld steps each, %s data\n", name,
@@ -150,6 +174,7 @@ int run_concurrent_sweep(const ConcurrentSweepOpts& o, nlohmann::ordered_json& o
     std::printf("%4s %24s %20s %10s %8s\n", "N", "steps/s per run", "aggregate steps/s", "x of N=1", "wall s");
     double first = 0;
     for (int n : counts) {
+      if (interrupts.signal() != 0) break;
       const std::string dir = root + "/" + name + "-" + std::to_string(n);
       const auto t0 = std::chrono::steady_clock::now();
       Rates r = mode == ConcurrentMode::Processes ? time_processes(o, n, dir, exe) : time_streams(o, n, dir);
@@ -186,6 +211,10 @@ int run_concurrent_sweep(const ConcurrentSweepOpts& o, nlohmann::ordered_json& o
     std::printf("\n");
   }
   fs::remove_all(root);
+  if (interrupts.signal() != 0) {
+    std::printf("interrupted by signal %d: the sweep is incomplete\n", interrupts.signal());
+    return 128 + interrupts.signal();
+  }
   return status;
 }
 

@@ -45,6 +45,7 @@ enum cudaError {
   cudaErrorStreamCaptureUnsupported = 900,
   cudaErrorStreamCaptureInvalidated = 901,
   cudaErrorStreamCaptureImplicit = 906,
+  cudaErrorStreamCaptureWrongThread = 908,
 };
 typedef enum cudaError cudaError_t;
 
@@ -153,6 +154,9 @@ void record_work(cudaStream_t stream, Recorded work);    // appends to the strea
 // a ThreadLocal one begun on this thread): invalidates those captures and returns true (the
 // caller then returns cudaErrorStreamCaptureUnsupported).
 bool capture_forbids();
+// A device-wide synchronization while any stream captures (any mode, any thread): invalidates
+// every active capture and returns true.
+bool capture_forbids_device_sync();
 void invalidate_capture(cudaStream_t stream);
 }  // namespace mmemu
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -76,9 +77,19 @@ class Staging {
   Staging() { slots_.reserve(kMaxSlots); }
 };
 
-std::mutex g_staging_mu;
-Staging& staging() {
-  static Staging* s = new Staging;  // leaked: pinned memory is released with the process
+// One set of staging slots per stream, each with its own lock: a slot is reused only after the
+// copy that read it, which is queued behind that stream's kernels, so runs trained at once on
+// several streams (`ablate --concurrent-mode streams`) never wait for each other's work here.
+struct StreamStaging {
+  std::mutex mu;
+  Staging slots;
+};
+StreamStaging& staging(cudaStream_t stream) {
+  static std::mutex mu;
+  static auto* all = new std::map<cudaStream_t, StreamStaging*>;  // leaked: pinned memory goes with the process
+  std::lock_guard<std::mutex> lock(mu);
+  StreamStaging*& s = (*all)[stream];
+  if (!s) s = new StreamStaging;
   return *s;
 }
 }  // namespace
@@ -105,10 +116,11 @@ void cuda_upload(void* dst, const void* src, size_t bytes) {
   MM_CHECK(!cuda_capturing(), "--graph on: the captured step (training step or evaluation forward) copied ",
            bytes, " bytes from the host; a replay would not repeat it (inputs go into static buffers before the replay)");
   const cudaStream_t stream = cuda_stream();
-  std::lock_guard<std::mutex> lock(g_staging_mu);
+  StreamStaging& staged = staging(stream);
+  std::lock_guard<std::mutex> lock(staged.mu);
   for (size_t done = 0; done < bytes;) {
     const size_t n = std::min(kSlotBytes, bytes - done);
-    StagingSlot& slot = staging().acquire();
+    StagingSlot& slot = staged.slots.acquire();
     std::memcpy(slot.host, static_cast<const char*>(src) + done, n);
     MM_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(dst) + done, slot.host, n, cudaMemcpyHostToDevice, stream));
     MM_CUDA_CHECK(cudaEventRecord(slot.done, stream));

@@ -39,7 +39,7 @@ cudaStream_t cuda_worker_stream(int slot);
 
 // Host memory -> device memory, ordered on cuda_stream(): the bytes are copied into a pinned
 // staging buffer, then cudaMemcpyAsync; `src` may be reused as soon as this returns. A staging
-// buffer is reused only after the event recorded behind its copy completed.
+// buffer (one set per stream) is reused only after the event recorded behind its copy completed.
 void cuda_upload(void* dst, const void* src, size_t bytes);
 
 // Pinned host memory of its own (not a staging slot), freed when the last owner lets go; not

@@ -3,10 +3,6 @@
 #include <algorithm>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #ifdef MMENGINE_WITH_BLAS
 #include <cblas.h>
 #endif
@@ -91,21 +87,21 @@ template <typename T>
 void gemm_batched_sum_cpu(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t sa, const T* B,
                           int64_t sb, T* C, int64_t batch, T* /*workspace: not needed here*/) {
   single_threaded_blas();
-  int threads = 1;
-#ifdef _OPENMP
-  threads = static_cast<int>(std::min<int64_t>(omp_get_max_threads(), std::max<int64_t>(batch, 1)));
-#endif
-  // Each thread sums a contiguous range of items into its own partial; partials are added in
-  // thread order, so the result does not depend on scheduling.
-  std::vector<std::vector<T>> partial(threads, std::vector<T>(M * N, T(0)));
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (int t = 0; t < threads; ++t) {
-    const int64_t begin = batch * t / threads, end = batch * (t + 1) / threads;
+  // The items in a fixed number of contiguous chunks (not one per thread), each summed into its
+  // own partial, the partials added in chunk order: the result depends on neither scheduling nor
+  // the thread count (a run gives the same bits on 2 cores, 16 cores, or as one of N runs sharing
+  // a machine's cores).
+  constexpr int64_t kChunks = 16;
+  const int64_t chunks = std::min<int64_t>(kChunks, std::max<int64_t>(batch, 1));
+  std::vector<std::vector<T>> partial(chunks, std::vector<T>(M * N, T(0)));
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < chunks; ++t) {
+    const int64_t begin = batch * t / chunks, end = batch * (t + 1) / chunks;
     for (int64_t i = begin; i < end; ++i)
       gemm_cpu(ta, tb, M, N, K, T(1), A + i * sa, B + i * sb, i == begin ? T(0) : T(1), partial[t].data());
   }
   std::fill(C, C + M * N, T(0));
-  for (int t = 0; t < threads; ++t)
+  for (int64_t t = 0; t < chunks; ++t)
     for (int64_t k = 0; k < M * N; ++k) C[k] += partial[t][k];
 }
 
