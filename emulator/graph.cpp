@@ -33,13 +33,16 @@ bool capturing(cudaStream_t stream) {
 
 void record_work(cudaStream_t stream, Recorded work) { stream->recorded.push_back(std::move(work)); }
 
+void forget_capture(cudaStream_t stream) {
+  std::lock_guard<std::mutex> lock(capture_mutex());
+  active().erase(stream);
+}
+
 void invalidate_capture(cudaStream_t stream) {
   cudaStreamCaptureStatus expected = cudaStreamCaptureStatusActive;
   if (stream) stream->capture.compare_exchange_strong(expected, cudaStreamCaptureStatusInvalidated);
 }
 
-// CUDA's rule for the calling thread: a Global capture on any thread forbids the call, a
-// ThreadLocal one only on the thread that began it, a Relaxed one never.
 bool capture_forbids_device_sync() {
   // "invalid to synchronize ... a device ... when any associated stream is in capture mode"
   // (CUDA Programming Guide, stream capture): every active capture, any mode, any thread.
@@ -52,6 +55,8 @@ bool capture_forbids_device_sync() {
   return forbids;
 }
 
+// CUDA's rule for the calling thread: a Global capture on any thread forbids the call, a
+// ThreadLocal one only on the thread that began it, a Relaxed one never.
 bool capture_forbids() {
   std::lock_guard<std::mutex> lock(capture_mutex());
   bool forbids = false;
@@ -79,12 +84,12 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mo
   if (!stream) return fail(cudaErrorStreamCaptureUnsupported);  // the legacy stream cannot be captured
   if (mode != cudaStreamCaptureModeGlobal && mode != cudaStreamCaptureModeThreadLocal && mode != cudaStreamCaptureModeRelaxed)
     return fail(cudaErrorInvalidValue);
-  if (stream->capture != cudaStreamCaptureStatusNone) return fail(cudaErrorIllegalState);
   std::lock_guard<std::mutex> lock(mmemu::capture_mutex());
-  stream->capture = cudaStreamCaptureStatusActive;
-  stream->mode = mode;
+  if (stream->capture != cudaStreamCaptureStatusNone) return fail(cudaErrorIllegalState);
+  stream->mode = mode;  // written before the status that publishes them
   stream->capturer = std::this_thread::get_id();
   stream->recorded.clear();
+  stream->capture = cudaStreamCaptureStatusActive;
   mmemu::active().insert(stream);
   return cudaSuccess;
 }
@@ -99,8 +104,7 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
   {
     std::lock_guard<std::mutex> lock(mmemu::capture_mutex());  // no invalidation between the read and the end
     mmemu::active().erase(stream);
-    valid = stream->capture == cudaStreamCaptureStatusActive;
-    stream->capture = cudaStreamCaptureStatusNone;
+    valid = stream->capture.exchange(cudaStreamCaptureStatusNone) == cudaStreamCaptureStatusActive;
   }
   *graph = nullptr;
   if (!valid) {

@@ -248,6 +248,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
   return cudaStreamCreate(stream);
 }
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+  if (stream) mmemu::forget_capture(stream);  // no dangling entry for the other threads' checks
   delete stream;
   return cudaSuccess;
 }

@@ -11,6 +11,6 @@ struct mmemu_stream {
   // Atomic: another host thread's forbidden call may invalidate this stream's capture.
   std::atomic<cudaStreamCaptureStatus> capture{cudaStreamCaptureStatusNone};
   cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
-  std::thread::id capturer;  // the host thread that began the capture (ThreadLocal mode)
+  std::thread::id capturer;  // the host thread that began the capture (its mode's rules, EndCapture)
   std::vector<mmemu::Recorded> recorded;
 };

@@ -123,6 +123,14 @@ WorkerStreamScope::~WorkerStreamScope() {
 #endif
 }
 
+int cpu_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
 void set_cpu_threads(int n) {
   MM_CHECK(n >= 1, "internal: set_cpu_threads(", n, ")");
 #ifdef _OPENMP

@@ -33,8 +33,9 @@ class WorkerStreamScope {
   void* scope_ = nullptr;   // the CudaStreamScope that made it current
 };
 // The OpenMP threads of the CPU kernels' parallel regions issued by this host thread (n >= 1);
-// a no-op in a build without OpenMP.
+// a no-op in a build without OpenMP (cpu_threads() is then 1).
 void set_cpu_threads(int n);
+int cpu_threads();
 // Data parallel: this process uses GPU local_rank % device count (one GPU per rank of a host);
 // a no-op without CUDA devices.
 void use_cuda_device_of_rank(int local_rank);

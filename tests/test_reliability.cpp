@@ -6,6 +6,8 @@
 #include <chrono>
 #include <csignal>
 #include <climits>
+#include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -21,6 +23,7 @@
 #include "engine/conv_backend.h"
 #include "engine/kernel_version.h"
 #include "engine/precision.h"
+#include "engine/runtime.h"
 #include "engine/safetensors.h"
 #include "kernels/gemm.h"
 #include "layers/checkpoint.h"
@@ -623,4 +626,34 @@ TEST(ConcurrentRuns, SignalStopsEveryStreamsRunAndStartsNoOther) {
     EXPECT_TRUE(path_exists(run + "/last.safetensors")) << run;
   }
   std::system(("rm -rf '" + dir + "' '" + log + "' '" + script + "'").c_str());
+}
+
+// The CPU's batched weight-gradient sum (every conv weight gradient on the CPU) gives the same
+// bits with any OpenMP thread count, so a run trained on cores / N threads (one of N runs at once)
+// equals the same run trained alone; and every item is summed once.
+TEST(ConcurrentRuns, CpuBatchedGemmSumIsTheSameWithAnyThreadCount) {
+  const int64_t M = 7, N = 5, K = 9;
+  for (const int64_t batch : {int64_t{0}, int64_t{5}, int64_t{37}}) {
+    std::vector<float> A(std::max<int64_t>(batch, 1) * M * K), B(std::max<int64_t>(batch, 1) * K * N);
+    uint32_t state = 12345;
+    for (auto* v : {&A, &B})
+      for (float& x : *v) x = static_cast<float>((state = state * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    std::vector<double> expect(M * N, 0.0);  // the sum in double, for "every item once"
+    for (int64_t i = 0; i < batch; ++i)
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t k = 0; k < K; ++k) expect[m * N + n] += double(A[i * M * K + m * K + k]) * B[i * K * N + k * N + n];
+    std::vector<std::vector<float>> results;
+    const int saved = cpu_threads();
+    for (const int threads : {1, 3, 7}) {
+      set_cpu_threads(threads);
+      std::vector<float> C(M * N, std::nanf(""));
+      kernels::gemm_batched_sum_cpu<float>(false, false, M, N, K, A.data(), M * K, B.data(), K * N, C.data(), batch, nullptr);
+      results.push_back(C);
+    }
+    set_cpu_threads(saved);
+    for (size_t r = 1; r < results.size(); ++r)
+      EXPECT_EQ(0, std::memcmp(results[0].data(), results[r].data(), M * N * sizeof(float))) << "batch " << batch;
+    for (int64_t j = 0; j < M * N; ++j) EXPECT_NEAR(results[0][j], expect[j], 1e-5 * (1 + batch)) << "batch " << batch;
+  }
 }

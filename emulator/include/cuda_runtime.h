@@ -158,6 +158,7 @@ bool capture_forbids();
 // every active capture and returns true.
 bool capture_forbids_device_sync();
 void invalidate_capture(cudaStream_t stream);
+void forget_capture(cudaStream_t stream);  // a stream destroyed mid-capture leaves the active set
 }  // namespace mmemu
 
 // ---- the device side ------------------------------------------------------------------------

@@ -91,10 +91,10 @@ void gemm_batched_sum_cpu(bool ta, bool tb, int64_t M, int64_t N, int64_t K, con
   // own partial, the partials added in chunk order: the result depends on neither scheduling nor
   // the thread count (a run gives the same bits on 2 cores, 16 cores, or as one of N runs sharing
   // a machine's cores).
-  constexpr int64_t kChunks = 16;
+  constexpr int64_t kChunks = 32;
   const int64_t chunks = std::min<int64_t>(kChunks, std::max<int64_t>(batch, 1));
   std::vector<std::vector<T>> partial(chunks, std::vector<T>(M * N, T(0)));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t t = 0; t < chunks; ++t) {
     const int64_t begin = batch * t / chunks, end = batch * (t + 1) / chunks;
     for (int64_t i = begin; i < end; ++i)
