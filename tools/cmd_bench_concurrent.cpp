@@ -105,26 +105,26 @@ Rates time_streams(const ConcurrentSweepOpts& o, int n, const std::string& root)
   try {
     for (int i = 0; i < n; ++i)
       threads.emplace_back([&, i] {
-      std::string error;
-      try {
-        const WorkerStreamScope stream(device, i);
-        if (!std::getenv("OMP_NUM_THREADS")) set_cpu_threads(cpu_threads);
-        std::FILE* log = std::fopen((configs[i].out_dir + "/train.log").c_str(), "w");
-        MM_CHECK(log, "bench: cannot write ", configs[i].out_dir, "/train.log");
-        const std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(log, std::fclose);
-        const LogOutputScope out(log);
-        const TrainSummary s = train_mixmatch(configs[i]);
-        MM_CHECK(s.signal == 0, "interrupted by signal ", s.signal);
-        MM_CHECK(s.seconds > 0 && s.steps > 0, "thread ", i, ": no timed steps");
-        r.per_run[i] = s.steps / s.seconds;
-      } catch (const std::exception& e) {
-        error = "thread " + std::to_string(i) + ": " + e.what();
-      } catch (...) {
-        error = "thread " + std::to_string(i) + ": an unknown exception";
-      }
-      std::lock_guard<std::mutex> lock(mu);
-      if (!error.empty() && r.failure.empty()) r.failure = error;
-    });
+        std::string error;
+        try {
+          const WorkerStreamScope stream(device, i);
+          if (!std::getenv("OMP_NUM_THREADS")) set_cpu_threads(cpu_threads);
+          std::FILE* log = std::fopen((configs[i].out_dir + "/train.log").c_str(), "w");
+          MM_CHECK(log, "bench: cannot write ", configs[i].out_dir, "/train.log");
+          const std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(log, std::fclose);
+          const LogOutputScope out(log);
+          const TrainSummary s = train_mixmatch(configs[i]);
+          MM_CHECK(s.signal == 0, "interrupted by signal ", s.signal);
+          MM_CHECK(s.seconds > 0 && s.steps > 0, "thread ", i, ": no timed steps");
+          r.per_run[i] = s.steps / s.seconds;
+        } catch (const std::exception& e) {
+          error = "thread " + std::to_string(i) + ": " + e.what();
+        } catch (...) {
+          error = "thread " + std::to_string(i) + ": an unknown exception";
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        if (!error.empty() && r.failure.empty()) r.failure = error;
+      });
   } catch (...) {  // a thread that could not be started: the started ones finish first
     join_all();
     throw;
