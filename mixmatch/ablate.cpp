@@ -21,7 +21,6 @@
 #include "mixmatch/config.h"
 #include "mixmatch/interrupt.h"
 #include "mixmatch/process_pool.h"
-#include "mixmatch/progress.h"
 #include "mixmatch/stats.h"
 #include "mixmatch/trainer.h"
 
@@ -196,22 +195,7 @@ void execute_here(const AblateConfig& a, std::vector<Planned>& plan, const std::
     std::string error;
     bool complete = false;
     try {
-      if (threads) {
-        const std::string log_path = p.cfg.out_dir + "/train.log";
-        fs::create_directories(p.cfg.out_dir);
-        std::FILE* log = std::fopen(log_path.c_str(), "a");
-        MM_CHECK(log, "ablate: cannot open ", log_path, " for appending");
-        const std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(log, std::fclose);
-        const LogOutputScope out(log);
-        try {
-          complete = train_mixmatch(p.cfg).complete;
-        } catch (const std::exception& e) {
-          std::fprintf(log, "mmengine: error: %s\n", e.what());  // as a child process's log would end
-          throw;
-        }
-      } else {
-        complete = train_mixmatch(p.cfg).complete;
-      }
+      complete = (threads ? train_mixmatch_logged(p.cfg, p.cfg.out_dir + "/train.log") : train_mixmatch(p.cfg)).complete;
     } catch (const std::exception& e) {
       error = e.what();
     } catch (...) {

@@ -1,11 +1,15 @@
 #include "mixmatch/trainer.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <unistd.h>
@@ -31,6 +35,20 @@
 #include "mixmatch/train_state.h"
 
 namespace mmengine {
+
+TrainSummary train_mixmatch_logged(const TrainConfig& cfg, const std::string& log_path) {
+  std::filesystem::create_directories(cfg.out_dir);
+  std::FILE* log = std::fopen(log_path.c_str(), "a");
+  MM_CHECK(log, "cannot open ", log_path, " for appending: ", std::strerror(errno));
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(log, std::fclose);
+  const LogOutputScope out(log);
+  try {
+    return train_mixmatch(cfg);
+  } catch (const std::exception& e) {
+    std::fprintf(log, "mmengine: error: %s\n", e.what());
+    throw;
+  }
+}
 
 std::string last_checkpoint_path(const std::string& d) { return d + "/last.safetensors"; }
 std::string best_checkpoint_path(const std::string& d) { return d + "/best.safetensors"; }

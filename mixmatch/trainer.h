@@ -27,6 +27,11 @@ struct TrainSummary {
 // ends the run after the current step with a checkpoint (signal is set).
 TrainSummary train_mixmatch(const TrainConfig& cfg);
 
+// train_mixmatch on this thread with its output appended to log_path instead of stdout
+// (LogOutputScope), an error written there too before it is rethrown, as a child process's log
+// would end: a run of `ablate --concurrent-mode streams` or of the bench's streams sweep.
+TrainSummary train_mixmatch_logged(const TrainConfig& cfg, const std::string& log_path);
+
 // Files of a run folder.
 std::string last_checkpoint_path(const std::string& out_dir);
 std::string best_checkpoint_path(const std::string& out_dir);

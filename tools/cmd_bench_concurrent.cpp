@@ -20,7 +20,6 @@
 #include "mixmatch/config.h"
 #include "mixmatch/interrupt.h"
 #include "mixmatch/process_pool.h"
-#include "mixmatch/progress.h"
 #include "mixmatch/trainer.h"
 #include "tools/bench_concurrent.h"
 
@@ -109,11 +108,7 @@ Rates time_streams(const ConcurrentSweepOpts& o, int n, const std::string& root)
         try {
           const WorkerStreamScope stream(device, i);
           if (!std::getenv("OMP_NUM_THREADS")) set_cpu_threads(cpu_threads);
-          std::FILE* log = std::fopen((configs[i].out_dir + "/train.log").c_str(), "w");
-          MM_CHECK(log, "bench: cannot write ", configs[i].out_dir, "/train.log");
-          const std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(log, std::fclose);
-          const LogOutputScope out(log);
-          const TrainSummary s = train_mixmatch(configs[i]);
+          const TrainSummary s = train_mixmatch_logged(configs[i], configs[i].out_dir + "/train.log");
           MM_CHECK(s.signal == 0, "interrupted by signal ", s.signal);
           MM_CHECK(s.seconds > 0 && s.steps > 0, "thread ", i, ": no timed steps");
           r.per_run[i] = s.steps / s.seconds;
