@@ -62,6 +62,18 @@ void check_options(const Tensor& x, const BatchNormTrainOptions& o) {
   MM_CHECK(!v0_kernels(x.device()) || (o.groups == 1 && o.leaky_slope < 0 && o.update_mask == 0),
            "batch_norm: the v0 kernels have no row groups, fused LeakyReLU or running update");
   MM_CHECK(!v0_kernels(x.device()) || x.dtype() != DType::BF16, "batch_norm: the v0 kernels have no bfloat16 form");
+  if (o.moments.defined()) {
+    MM_CHECK(!v0_kernels(x.device()), "batch_norm: the v0 kernels take no precomputed moments");
+    MM_CHECK(o.moments.dtype() == DType::F64 && o.moments.device() == x.device() &&
+                 o.moments.numel() == 2 * o.groups * x.size(1),
+             "batch_norm: the given moments must be 2 x ", o.groups, " groups x ", x.size(1), " channels of float64 on ",
+             device_name(x.device()), ", got ", describe(o.moments));
+  }
+}
+
+// batchnorm_forward_gathered's scratch: 2 * G * C doubles on CUDA, none on the CPU.
+Tensor gathered_workspace(Device d, int64_t G, int64_t C) {
+  return d == Device::CUDA ? Tensor::empty({2 * G * C}, DType::F64, d) : Tensor();
 }
 }  // namespace
 
@@ -92,6 +104,15 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta
 #else
     MM_FAIL("v0 kernels: this build has no CUDA");
 #endif
+  } else if (opt.moments.defined()) {  // the producer's statistics: only the apply pass over x
+    Tensor stat = gathered_workspace(x.device(), G, C);
+    MM_DISPATCH_STORAGE(x.dtype(), A, {
+      using T = kernels::compute_t<A>;
+      MM_KERNEL2(x.device(), batchnorm_forward_gathered, T, A)(x.data<A>(), gamma.data<T>(), beta.data<T>(),
+                                                               opt.moments.data<double>(), 1, y.data<A>(), mean.data<T>(),
+                                                               var.data<T>(), invstd.data<T>(), N, C, HW, eps,
+                                                               kernel_extras<T>(opt), data_or_null(stat));
+    });
   } else {
     Tensor work = bn_workspace(x.device(), G, N, C, HW);
     MM_DISPATCH_STORAGE(x.dtype(), A, {
@@ -161,8 +182,9 @@ Tensor batch_norm_train_sync(const Tensor& x, const Tensor& gamma, const Tensor&
   const Shape stat_shape = G == 1 ? Shape{C} : Shape{G, C};
   Tensor mean = Tensor::empty(stat_shape, pt, dev), var = Tensor::empty(stat_shape, pt, dev),
          invstd = Tensor::empty(stat_shape, pt, dev);
-  Tensor moments = Tensor::empty({1, 2 * G * C}, DType::F64, dev), gathered;
-  {
+  Tensor moments = opt.moments.defined() ? reshape(opt.moments, {1, 2 * G * C}) : Tensor::empty({1, 2 * G * C}, DType::F64, dev),
+         gathered;
+  if (!opt.moments.defined()) {  // (else the producer's: no statistics pass over x)
     MM_PROFILE("batchnorm", dev);
     Tensor work = bn_workspace(dev, G, N, C, HW);
     MM_DISPATCH_STORAGE(x.dtype(), A, {
@@ -178,7 +200,7 @@ Tensor batch_norm_train_sync(const Tensor& x, const Tensor& gamma, const Tensor&
            describe(gathered), ", expected [", R, ", ", 2 * G * C, "] (every rank must run the same BatchNorm)");
   {
     MM_PROFILE("batchnorm", dev);
-    Tensor stat = dev == Device::CUDA ? Tensor::empty({2 * G * C}, DType::F64, dev) : Tensor();  // CUDA only
+    Tensor stat = gathered_workspace(dev, G, C);
     MM_DISPATCH_STORAGE(x.dtype(), A, {
       using T = kernels::compute_t<A>;
       MM_KERNEL2(dev, batchnorm_forward_gathered, T, A)(x.data<A>(), gamma.data<T>(), beta.data<T>(),

@@ -281,23 +281,54 @@ Tensor conv2d_pass(ConvPass pass, const Tensor& x, const Tensor& w, const Tensor
   return pass == ConvPass::GradInput ? conv_grad_input(backend, g, cout, w, gy) : conv_grad_weight(backend, g, cout, x, gy);
 }
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding) {
-  const ConvGeometry g = checked_geometry(x, w, stride, padding);
-  const int64_t cout = w.size(0);
-  const ConvBackend backend = backend_for(x.device(), x.dtype());
-  Tensor y = conv_forward(backend, g, cout, x, w);
+namespace {
+// The autograd node of a convolution whose forward ran on `backend` (its backward uses it too).
+Tensor record_conv(const Tensor& y, ConvBackend backend, const ConvGeometry& g, int64_t cout, const Tensor& x,
+                   const Tensor& w) {
   Tensor X = x.detach(), W = w.detach();
   bool need_x = x.requires_grad(), need_w = w.requires_grad();
-  y = record(y, "conv2d", {x, w}, [=](const Tensor& gy) {
+  return record(y, "conv2d", {x, w}, [=](const Tensor& gy) {
     Tensor gx, gw;
     if (need_x) gx = conv_grad_input(backend, g, cout, W, gy);
     if (need_w) gw = conv_grad_weight(backend, g, cout, X, gy);
     return std::vector<Tensor>{gx, gw};
   });
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding) {
+  const ConvGeometry g = checked_geometry(x, w, stride, padding);
+  const int64_t cout = w.size(0);
+  const ConvBackend backend = backend_for(x.device(), x.dtype());
+  Tensor y = record_conv(conv_forward(backend, g, cout, x, w), backend, g, cout, x, w);
   if (!bias.defined()) return y;
   if (y.dtype() == DType::BF16)  // (--conv-bias on under bf16) no bf16 x float32 channel kernel: in float32
     return cast(add_channel(cast(y, DType::F32), bias), DType::BF16);
   return add_channel(y, bias);
+}
+
+Tensor conv2d_with_bn_moments(const Tensor& x, const Tensor& w, int64_t stride, int64_t padding, int64_t groups,
+                              Tensor* moments) {
+  MM_CHECK(moments != nullptr, "conv2d_with_bn_moments: needs somewhere to put the moments");
+  const ConvGeometry g = checked_geometry(x, w, stride, padding);
+  MM_CHECK(groups >= 1 && x.size(0) % groups == 0, "conv2d_with_bn_moments: ", describe(x), " does not split into ",
+           groups, " equal row groups");
+  const int64_t cout = w.size(0);
+  const ConvBackend backend = backend_for(x.device(), x.dtype());
+  *moments = Tensor();
+  const bool fused = fusion_enabled(Fusion::ConvBnStats) && backend == ConvBackend::Igemm && x.dtype() == DType::F32 &&
+                     !use_halo(g, x.dtype()) && kernels::conv_igemm_stats_supported(g, groups);
+  if (!fused) return record_conv(conv_forward(backend, g, cout, x, w), backend, g, cout, x, w);
+  MM_PROFILE("conv forward", x.device());
+  const Device d = x.device();
+  Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), d);
+  Tensor m = Tensor::empty({2 * groups * cout}, DType::F64, d);
+  const int64_t ws = MM_KERNEL_FN(d, conv_igemm_stats_workspace)(g, cout);
+  Tensor work = ws > 0 ? Tensor::empty({ws}, DType::F64, d) : Tensor();
+  MM_KERNEL_NT(d, conv_igemm_forward_stats)(g, cout, x.data<float>(), w.data<float>(), y.data<float>(), groups,
+                                            m.data<double>(), work.defined() ? work.data<double>() : nullptr);
+  *moments = m;
+  return record_conv(y, backend, g, cout, x, w);
 }
 
 Tensor global_avg_pool(const Tensor& x) {

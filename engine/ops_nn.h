@@ -6,6 +6,15 @@ namespace mmengine {
 
 // x [N, Cin, H, W], w [Cout, Cin, KH, KW], bias [Cout] or undefined.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding);
+// conv2d without bias for a training-mode BatchNorm right after it, whose input rows are
+// `groups` equal chunks (BatchNormTrainOptions::groups): where the conv-bn-stats fusion is on
+// (engine/kernel_version.h), the backend is igemm (TF32) with the gather kernels, x is float32
+// and kernels::conv_igemm_stats_supported holds, `moments` receives the [sum; M2] of the output
+// per group and channel from the convolution's epilogue (float64 [2 * groups * Cout]: pass it
+// as BatchNormTrainOptions::moments); otherwise `moments` is left undefined and BatchNorm
+// computes them. The output, its gradients and the backend are conv2d's.
+Tensor conv2d_with_bn_moments(const Tensor& x, const Tensor& w, int64_t stride, int64_t padding, int64_t groups,
+                              Tensor* moments);
 // One pass of conv2d (no bias) without autograd, on the backend conv2d would pick now (for the
 // bench's per-layer rows and their test): the output from x and w, the input gradient from w
 // and gy (x gives only its shape), the weight gradient from x and gy (w gives only its shape).
@@ -31,6 +40,10 @@ struct BatchNormTrainOptions {
   Tensor running_mean, running_var;
   double momentum = 0;
   uint32_t update_mask = 0;
+  // Defined: x's per-group [sum; M2] (float64, 2 * groups * C values on x's device, as
+  // conv2d_with_bn_moments returns them), used instead of a statistics pass over x; the
+  // synchronized form gathers them in place of its own.
+  Tensor moments;
 };
 
 // Normalizes with the batch statistics; everything backward needs (mean, inverse std) lives

@@ -89,4 +89,13 @@ MM_HD void bn_combine_moments(const double* gathered, int64_t R, int64_t GC, int
   var = m2 / total;
 }
 
+// The centered sum of squares (M2) of `count` values from their plain sum and sum of squares,
+// for producers that have only those (the igemm forward's epilogue, kernels/conv_igemm.h):
+// sum of squares - sum^2 / count in double, never below zero (rounding when every value is
+// nearly equal); a NaN stays NaN.
+MM_HD double bn_m2_from_sums(double sum, double squares, double count) {
+  const double m2 = squares - sum * (sum / count);
+  return m2 < 0 ? 0.0 : m2;
+}
+
 }  // namespace mmengine::kernels

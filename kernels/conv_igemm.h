@@ -15,8 +15,8 @@
 // products go to a caller-given workspace and are then added in split order: deterministic,
 // no atomics, and the split count depends only on the shape (the same bits on every GPU).
 //
-// The forward optionally returns the per-channel sum and sum of squares of its output from its
-// epilogue (conv_igemm_forward_stats_*), for the BatchNorm that follows.
+// The forward optionally returns the BatchNorm moments of its output from its epilogue
+// (conv_igemm_forward_stats_*), for the BatchNorm that follows.
 //
 // The CPU twins are the reference convolution (im2col + GEMM) on the TF32-rounded inputs; they
 // take the same arguments (the workspace is unused there).
@@ -157,12 +157,24 @@ IgemmSplits igemm_wgrad_splits(const ConvGeometry& g, int64_t cout);
 // y [N, Cout, Ho, Wo] = conv(x [N, Cin, H, W], w [Cout, Cin, KH, KW]) (overwrites y)
 template <typename A>
 void conv_igemm_forward_cpu(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y);
-// The forward that also returns the per-channel statistics of y from its epilogue (for the
-// BatchNorm that follows): stats [2, Cout] = the sums and then the sums of squares of each
-// channel of y as stored, in double, added in a fixed order (deterministic). workspace holds
-// conv_igemm_stats_workspace_<device> doubles (per 64-pixel tile partial sums on CUDA).
+// The forward that also returns, from its epilogue, the BatchNorm moments of y for the BatchNorm
+// that follows (issue 13 item 4): y's rows are `groups` equal chunks of images, and moments
+// [2, groups, Cout] (float64) holds per (group, channel) the sum of y as stored and its sum of
+// squared deviations from the group's mean (M2): the [sum; M2] that kernels/batchnorm.h's
+// batchnorm_moments returns, so batchnorm_forward_gathered with R = 1 normalizes y without
+// another pass over it. The epilogue has only plain sums: M2 = sum of squares - sum^2 / count
+// in double (bn_m2_from_sums), which loses log10(1 + mean^2 / var) of double's 16 digits against
+// the two-pass M2. Deterministic (fixed addition order). Needs
+// conv_igemm_stats_supported(g, groups) on both twins (no 64-pixel tile of the CUDA kernel may
+// straddle two groups); workspace: conv_igemm_stats_workspace_<device> doubles (per-tile partial
+// sums on CUDA; none on the CPU). float32 activations only.
+constexpr int64_t kIgemmStatsTile = 64;  // output pixels per tile of the CUDA epilogue
+inline bool conv_igemm_stats_supported(const ConvGeometry& g, int64_t groups) {
+  return groups >= 1 && g.batch % groups == 0 &&
+         (groups == 1 || (g.batch / groups * g.col_cols()) % kIgemmStatsTile == 0);
+}
 void conv_igemm_forward_stats_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
-                                  double* stats, double* workspace);
+                                  int64_t groups, double* moments, double* workspace);
 int64_t conv_igemm_stats_workspace_cpu(const ConvGeometry& g, int64_t cout);
 // gx [N, Cin, H, W] from gy [N, Cout, Ho, Wo] and w (overwrites gx)
 template <typename A>
@@ -235,7 +247,7 @@ int64_t conv_igemm_halo_workspace_cuda(const ConvGeometry& g, int64_t cout);
 template <typename A>
 void conv_igemm_forward_cuda(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y, cudaStream_t stream);
 void conv_igemm_forward_stats_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
-                                   double* stats, double* workspace, cudaStream_t stream);
+                                   int64_t groups, double* moments, double* workspace, cudaStream_t stream);
 int64_t conv_igemm_stats_workspace_cuda(const ConvGeometry& g, int64_t cout);
 template <typename A>
 void conv_igemm_grad_input_cuda(const ConvGeometry& g, int64_t cout, const float* w, const A* gy, A* gx, cudaStream_t stream);

@@ -22,6 +22,13 @@ Conv2d::Conv2d(int64_t cin, int64_t cout, int64_t kernel, int64_t stride_, int64
 
 Tensor Conv2d::forward(const Tensor& x, const ForwardOptions&) { return conv2d(x, weight, bias, stride, padding); }
 
+Tensor Conv2d::forward_with_bn_moments(const Tensor& x, const ForwardOptions& opts, Tensor* moments) {
+  *moments = Tensor();
+  if (bias.defined()) return forward(x, opts);
+  const int64_t groups = opts.groups.empty() ? 1 : static_cast<int64_t>(opts.groups.size());
+  return conv2d_with_bn_moments(x, weight, stride, padding, groups, moments);
+}
+
 BatchNorm2d::BatchNorm2d(int64_t channels, double momentum_, double eps_, DType dtype) : momentum(momentum_), eps(eps_) {
   MM_CHECK(channels > 0, "BatchNorm2d: channels must be positive, got ", channels);
   MM_CHECK(eps_ > 0, "BatchNorm2d: eps must be positive, got ", eps_);
@@ -42,13 +49,15 @@ Tensor BatchNorm2d::forward(const Tensor& x, const ForwardOptions& opts) {
   return train_forward(x, opts, -1);
 }
 
-Tensor BatchNorm2d::forward_leaky_relu(const Tensor& x, const ForwardOptions& opts, double slope) {
+Tensor BatchNorm2d::forward_leaky_relu(const Tensor& x, const ForwardOptions& opts, double slope,
+                                       const Tensor& moments) {
   const bool records_grad = grad_enabled() && (x.requires_grad() || weight.requires_grad() || bias.requires_grad());
   if (!training() && slope >= 0 && !records_grad && fusion_enabled(Fusion::BnLeakyRelu))  // evaluation: one pass
     return batch_norm_eval_fused(x, weight, bias, running_mean, running_var, eps, slope);
   // (The fused backward reads the sign of the input from the output: slope >= 0 only.)
-  if (!training() || slope < 0 || !fusion_enabled(Fusion::BnLeakyRelu)) return leaky_relu(forward(x, opts), slope);
-  return train_forward(x, opts, slope);
+  if (!training()) return leaky_relu(forward(x, opts), slope);
+  if (slope < 0 || !fusion_enabled(Fusion::BnLeakyRelu)) return leaky_relu(train_forward(x, opts, -1, moments), slope);
+  return train_forward(x, opts, slope, moments);
 }
 
 void BatchNorm2d::move_running_stats(const Tensor& mean, const Tensor& var, int64_t count) {
@@ -63,7 +72,9 @@ void BatchNorm2d::move_running_stats(const Tensor& mean, const Tensor& var, int6
 // fusion is off (then one call per chunk, concatenated); the running statistics move in the
 // kernel unless bn-running is off (then by elementwise ops, chunk by chunk, as before). With
 // opts.bn_sync the statistics are those of every rank's rows (data parallel, --bn-sync global).
-Tensor BatchNorm2d::train_forward(const Tensor& x, const ForwardOptions& opts, double slope) {
+// `moments` (x's per-group [sum; M2] from the convolution before, or undefined) replace the
+// statistics pass, except in the one-call-per-chunk form (which computes its own).
+Tensor BatchNorm2d::train_forward(const Tensor& x, const ForwardOptions& opts, double slope, const Tensor& moments) {
   std::vector<RowGroup> groups = opts.groups;
   if (groups.empty()) groups.push_back({opts.update_running_stats, opts.tag});
   const int64_t G = static_cast<int64_t>(groups.size());
@@ -86,6 +97,7 @@ Tensor BatchNorm2d::train_forward(const Tensor& x, const ForwardOptions& opts, d
   BatchNormTrainOptions o;
   o.groups = G;
   o.leaky_slope = slope;
+  o.moments = moments;
   if (running_in_kernel && mask != 0) {
     o.running_mean = running_mean;
     o.running_var = running_var;

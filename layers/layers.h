@@ -9,6 +9,11 @@ class Conv2d : public Module {
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding, bool bias,
          DType dtype = DType::F32);
   Tensor forward(const Tensor& x, const ForwardOptions& opts = {}) override;
+  // The same output for a training-mode BatchNorm right after this layer: `moments` gets the
+  // output's per-group BatchNorm moments from the convolution's epilogue where the
+  // conv-bn-stats fusion applies (engine/ops_nn.h conv2d_with_bn_moments; groups as opts.groups),
+  // else stays undefined (also with a bias, which the epilogue does not see).
+  Tensor forward_with_bn_moments(const Tensor& x, const ForwardOptions& opts, Tensor* moments);
   Tensor weight, bias;  // bias undefined when disabled
   int64_t stride, padding;
 };
@@ -22,7 +27,8 @@ class BatchNorm2d : public Module {
   Tensor forward(const Tensor& x, const ForwardOptions& opts = {}) override;
   // leaky_relu(forward(x, opts), slope), fused into the BatchNorm kernels in training mode
   // (unless the bn-leaky-relu fusion is off, engine/kernel_version.h, or slope < 0).
-  Tensor forward_leaky_relu(const Tensor& x, const ForwardOptions& opts, double slope);
+  // `moments`: x's moments from the layer before (Conv2d::forward_with_bn_moments), or undefined.
+  Tensor forward_leaky_relu(const Tensor& x, const ForwardOptions& opts, double slope, const Tensor& moments = {});
   void set_bn_recorder(BnRecorder* r) override { recorder_ = r; }
   void set_name(const std::string& n) { name_ = n; }
   const std::string& name() const { return name_; }
@@ -31,7 +37,7 @@ class BatchNorm2d : public Module {
   double momentum, eps;
 
  private:
-  Tensor train_forward(const Tensor& x, const ForwardOptions& opts, double slope);
+  Tensor train_forward(const Tensor& x, const ForwardOptions& opts, double slope, const Tensor& moments = {});
   void move_running_stats(const Tensor& mean, const Tensor& var, int64_t count);
   BnRecorder* recorder_ = nullptr;
   std::string name_;

@@ -33,8 +33,11 @@ Tensor BasicBlock::forward(const Tensor& x_in, const ForwardOptions& opts) {
   } else {
     out = bn1.forward_leaky_relu(x_in, opts, slope);  // in the quirk case this result is not used below
   }
-  Tensor h = conv1(equal_in_out ? out : x, opts);
-  h = conv2(bn2.forward_leaky_relu(h, opts, slope), opts);
+  // conv1 feeds bn2 directly: its epilogue may hand bn2 the statistics (the conv-bn-stats fusion).
+  Tensor moments;
+  Tensor h = bn2.training() ? conv1.forward_with_bn_moments(equal_in_out ? out : x, opts, &moments)
+                            : conv1(equal_in_out ? out : x, opts);
+  h = conv2(bn2.forward_leaky_relu(h, opts, slope, moments), opts);
   return add(equal_in_out ? x : (*shortcut)(x, opts), h);
 }
 

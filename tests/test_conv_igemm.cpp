@@ -47,6 +47,33 @@ std::string describe_shape(const ConvShape& s) {
          std::to_string(s.stride) + " pad " + std::to_string(s.pad);
 }
 
+Tensor uniform(const Shape& shape, uint64_t seed, Device d) { return rand_uniform(shape, seed, 0, DType::F32, d, -1, 1); }
+
+// Shapes whose output rows split into groups of whole 64-pixel tiles (with the group count):
+// 8x8 and 4x4 output images, 3 and 2 groups.
+const std::vector<std::pair<ConvShape, int64_t>> kGroupedStatsShapes{
+    {{6, 5, 8, 8, 40, 3, 1, 1}, 3}, {{8, 3, 8, 8, 16, 3, 2, 1}, 2}, {{12, 4, 4, 4, 33, 1, 1, 0}, 3}};
+
+// The moments conv_igemm_forward_stats returned for y (its output): per group and channel the
+// sum, and the sum of squares about the group's mean, both computed here in two passes.
+void expect_two_pass_moments(const std::vector<double>& got, const std::vector<double>& y, const ConvShape& cs,
+                             int64_t G, const std::string& what) {
+  const int64_t hw = cs.geometry().col_cols(), per = cs.n / G;
+  ASSERT_EQ(static_cast<int64_t>(got.size()), 2 * G * cs.cout) << what;
+  for (int64_t grp = 0; grp < G; ++grp)
+    for (int64_t c = 0; c < cs.cout; ++c) {
+      double sum = 0, magnitude = 0, m2 = 0;
+      for (int64_t n = grp * per; n < (grp + 1) * per; ++n)
+        for (int64_t i = 0; i < hw; ++i) sum += y[(n * cs.cout + c) * hw + i], magnitude += std::fabs(y[(n * cs.cout + c) * hw + i]);
+      const double mean = sum / static_cast<double>(per * hw);
+      for (int64_t n = grp * per; n < (grp + 1) * per; ++n)
+        for (int64_t i = 0; i < hw; ++i) m2 += (y[(n * cs.cout + c) * hw + i] - mean) * (y[(n * cs.cout + c) * hw + i] - mean);
+      EXPECT_NEAR(got[grp * cs.cout + c], sum, 1e-12 * magnitude) << what << " group " << grp << " channel " << c;
+      EXPECT_NEAR(got[(G + grp) * cs.cout + c], m2, 1e-12 * (m2 + sum * mean) + 1e-300)
+          << what << " group " << grp << " channel " << c;
+    }
+}
+
 // The input gradient's stride phases (kernels/conv_igemm.h): every input pixel in exactly one
 // phase, at its residues; every tap through which gy reaches a pixel among its phase's taps;
 // every phase tap on the stride grid for the phase's pixels (so only bounds can make it read a
@@ -165,6 +192,37 @@ TEST(ConvIgemm, HaloCoversStrideOneOneByOneAndThreeByThree) {
   EXPECT_FALSE(kernels::igemm_halo_supported({2, 3, 8, 8, 1, 3, 1, 0}));
 }
 
+// The CPU twin of the statistics forward: the reference output and its two-pass moments; a
+// group count that would split a 64-pixel tile (or not divide the batch) is refused on both
+// twins alike.
+TEST(ConvIgemm, StatsTwinGivesTheTwoPassMomentsAndRefusesTilesAcrossGroups) {
+  std::vector<std::pair<ConvShape, int64_t>> cases{{kShapes[1], 1}, {kShapes.back(), 1}};
+  for (const auto& grouped : kGroupedStatsShapes) cases.push_back(grouped);
+  for (const auto& [cs, G] : cases) {
+    const ConvGeometry g = cs.geometry();
+    const std::string what = describe_shape(cs) + " groups " + std::to_string(G);
+    Tensor x = uniform({cs.n, cs.c, cs.h, cs.w}, 43, Device::CPU), w = uniform({cs.cout, cs.c, cs.k, cs.k}, 44, Device::CPU);
+    Tensor want = Tensor::empty({cs.n, cs.cout, g.out_h(), g.out_w()}), y = Tensor::empty(want.shape());
+    Tensor moments = Tensor::empty({2 * G * cs.cout}, DType::F64);
+    y.poison_();
+    moments.poison_();
+    kernels::conv_igemm_forward_cpu(g, cs.cout, x.data<float>(), w.data<float>(), want.data<float>());
+    kernels::conv_igemm_forward_stats_cpu(g, cs.cout, x.data<float>(), w.data<float>(), y.data<float>(), G,
+                                          moments.data<double>(), nullptr);
+    ASSERT_EQ(y.to_vector(), want.to_vector()) << what;
+    expect_two_pass_moments(moments.to_vector(), y.to_vector(), cs, G, what);
+  }
+  const ConvGeometry g8{8, 3, 8, 8, 3, 3, 2, 1};  // 4x4 outputs: 16 pixels per image
+  EXPECT_TRUE(kernels::conv_igemm_stats_supported(g8, 1));
+  EXPECT_TRUE(kernels::conv_igemm_stats_supported(g8, 2));
+  EXPECT_FALSE(kernels::conv_igemm_stats_supported(g8, 4));  // 32 pixels per group
+  EXPECT_FALSE(kernels::conv_igemm_stats_supported(g8, 3));  // 8 images in 3 groups
+  std::vector<float> x(8 * 3 * 64, 1.0f), w(2 * 3 * 9, 1.0f), y(8 * 2 * 16);
+  std::vector<double> m(2 * 4 * 2);
+  expect_error_containing([&] { kernels::conv_igemm_forward_stats_cpu(g8, 2, x.data(), w.data(), y.data(), 4, m.data(), nullptr); },
+                          {"conv igemm statistics: 8 images of 16 output pixels do not split into 4 groups of whole 64-pixel tiles"});
+}
+
 #ifdef MMENGINE_WITH_CUDA
 TEST(ConvIgemmCuda, PassesEqualAutograd) {
   MM_SKIP_WITHOUT(Device::CUDA);
@@ -176,7 +234,6 @@ TEST(ConvIgemmCuda, PassesEqualAutograd) {
   expect_passes_equal_autograd(Device::CUDA, ConvBackend::Igemm3xTf32);
 }
 
-Tensor uniform(const Shape& shape, uint64_t seed, Device d) { return rand_uniform(shape, seed, 0, DType::F32, d, -1, 1); }
 Tensor abs_of(const Tensor& t) {
   std::vector<double> v = t.to_vector();
   for (auto& x : v) x = std::fabs(x);
@@ -217,43 +274,39 @@ TEST(ConvIgemmCuda, ForwardMatchesTf32CpuTwin) {
   }
 }
 
-// The forward with BatchNorm statistics from its epilogue: the same y bit for bit, and per
-// channel the sum and sum of squares of that y (double; only the order of the additions differs
-// from a host sum), the same bits on a second run.
-TEST(ConvIgemmCuda, ForwardStatsEpilogueSumsTheStoredOutput) {
+// The forward with BatchNorm moments from its epilogue: the same y bit for bit as the plain
+// forward, per group and channel the sum of that y and its centered sum of squares (from the
+// plain sums in double: within 1e-12 of the two-pass values on these well-conditioned outputs),
+// the same bits on a second run. Every kShapes entry with one group, and grouped shapes (the
+// three interleaved chunks, images of 64 and 16 output pixels).
+TEST(ConvIgemmCuda, ForwardStatsEpilogueGivesTheOutputsMoments) {
   MM_SKIP_WITHOUT(Device::CUDA);
-  for (const ConvShape& cs : kShapes) {
+  std::vector<std::pair<ConvShape, int64_t>> cases;
+  for (const ConvShape& cs : kShapes) cases.push_back({cs, 1});
+  for (const auto& grouped : kGroupedStatsShapes) cases.push_back(grouped);
+  for (const auto& [cs, G] : cases) {
     const ConvGeometry g = cs.geometry();
+    const std::string what = describe_shape(cs) + " groups " + std::to_string(G);
     Tensor x = uniform({cs.n, cs.c, cs.h, cs.w}, 41, Device::CUDA), w = uniform({cs.cout, cs.c, cs.k, cs.k}, 42, Device::CUDA);
     Tensor y = Tensor::empty({cs.n, cs.cout, g.out_h(), g.out_w()}, DType::F32, Device::CUDA);
     kernels::conv_igemm_forward_cuda(g, cs.cout, x.data<float>(), w.data<float>(), y.data<float>(), cuda_stream());
     Tensor work = Tensor::empty({kernels::conv_igemm_stats_workspace_cuda(g, cs.cout)}, DType::F64, Device::CUDA);
     std::vector<double> first;
     for (int run = 0; run < 2; ++run) {
-      Tensor ys = Tensor::empty(y.shape(), DType::F32, Device::CUDA), stats = Tensor::empty({2, cs.cout}, DType::F64, Device::CUDA);
+      Tensor ys = Tensor::empty(y.shape(), DType::F32, Device::CUDA);
+      Tensor moments = Tensor::empty({2 * G * cs.cout}, DType::F64, Device::CUDA);
       ys.poison_();
-      stats.poison_();
+      moments.poison_();
       work.poison_();
-      kernels::conv_igemm_forward_stats_cuda(g, cs.cout, x.data<float>(), w.data<float>(), ys.data<float>(),
-                                             stats.data<double>(), work.data<double>(), cuda_stream());
-      ASSERT_EQ(ys.to_vector(), y.to_vector()) << describe_shape(cs);
-      const std::vector<double> got = stats.to_vector(), yv = y.to_vector();
+      kernels::conv_igemm_forward_stats_cuda(g, cs.cout, x.data<float>(), w.data<float>(), ys.data<float>(), G,
+                                             moments.data<double>(), work.data<double>(), cuda_stream());
+      ASSERT_EQ(ys.to_vector(), y.to_vector()) << what;
       if (run == 1) {
-        EXPECT_EQ(got, first) << "statistics not deterministic, " << describe_shape(cs);
+        EXPECT_EQ(moments.to_vector(), first) << "moments not deterministic, " << what;
         continue;
       }
-      first = got;
-      const int64_t hw = g.col_cols();
-      for (int64_t c = 0; c < cs.cout; ++c) {
-        double sum = 0, squares = 0, magnitude = 0;
-        for (int64_t n = 0; n < cs.n; ++n)
-          for (int64_t i = 0; i < hw; ++i) {
-            const double v = yv[(n * cs.cout + c) * hw + i];
-            sum += v, squares += v * v, magnitude += std::fabs(v);
-          }
-        EXPECT_NEAR(got[c], sum, 1e-12 * magnitude) << describe_shape(cs) << " channel " << c;
-        EXPECT_NEAR(got[cs.cout + c], squares, 1e-12 * squares) << describe_shape(cs) << " channel " << c;
-      }
+      first = moments.to_vector();
+      expect_two_pass_moments(first, y.to_vector(), cs, G, what);
     }
   }
 }

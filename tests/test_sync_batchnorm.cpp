@@ -62,8 +62,9 @@ struct BnOut {
 // One training-mode call on x (float32/float64 values, cast to `dt` when bfloat16) with G row
 // groups, LeakyReLU `slope` (< 0: none), running statistics moved by groups 0 and 2, and the
 // backward of sum(y * r); synchronized over `comm` when given.
+// `moments` (defined): the precomputed moments handed to the op (BatchNormTrainOptions::moments).
 BnOut run_bn(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& r, int64_t G, double slope,
-             DType dt, Device d, Communicator* comm, bool param_grads = true) {
+             DType dt, Device d, Communicator* comm, bool param_grads = true, const Tensor& moments = {}) {
   const DType pt = dt == DType::BF16 ? DType::F32 : dt;
   const int64_t C = gamma.size(0);
   Tensor xd = x.to(d);
@@ -81,6 +82,7 @@ BnOut run_bn(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Ten
   opt.running_var = o.running_var;
   opt.momentum = 0.25;
   opt.update_mask = G > 2 ? 0b101u : 0b1u;
+  if (moments.defined()) opt.moments = moments.to(d);
   BatchStats st;
   const Tensor in = cast(xd, dt);
   o.y = comm ? batch_norm_train_sync(in, gd, bd, 1e-5, &st, *comm, opt) : batch_norm_train(in, gd, bd, 1e-5, &st, opt);
@@ -153,6 +155,54 @@ TEST_P(SyncBatchNorm, OneRankIsBatchNormTrainBitForBit) {
       expect_identical(frozen.gx, plain.gx, "grad x, frozen parameters, " + what);
       EXPECT_FALSE(frozen.gg.defined() || frozen.gb.defined()) << what;
     }
+}
+
+// Moments handed in (BatchNormTrainOptions::moments, what the conv-bn-stats fusion passes)
+// replace the statistics pass: given exactly the moments that pass computes (as one rank sends
+// them), batch_norm_train and its synchronized form give their own numbers bit for bit, and
+// the synchronized form sends the given moments to the other ranks. Wrong moments are refused.
+TEST_P(SyncBatchNorm, GivenMomentsReplaceTheStatisticsPass) {
+  const Device d = GetParam();
+  PoisonScope poison;
+  for (DType dt : {DType::F32, DType::F64, DType::BF16})
+    for (const Case& c : {kCases[0], kCases[2]}) {  // (the grouped cases: the plumbing, not the kernels, is tested)
+      const DType vt = dt == DType::BF16 ? DType::F32 : dt;
+      const int64_t C = c.shape[1];
+      Tensor x = add(mul(rand_normal(c.shape, 1, 0, vt), 3.0), 2.0);
+      Tensor gamma = rand_uniform({C}, 2, 0, vt, Device::CPU, 0.5, 1.5), beta = rand_uniform({C}, 3, 0, vt, Device::CPU, -1, 1);
+      Tensor r = rand_normal(c.shape, 4, 0, vt);
+      const std::string what = std::string(dtype_name(dt)) + " " + describe(x) + " groups " + std::to_string(c.groups);
+      PlayedRanks own(0, 1);
+      const BnOut plain = run_bn(x, gamma, beta, r, c.groups, c.slope, dt, d, nullptr);
+      const BnOut synced = run_bn(x, gamma, beta, r, c.groups, c.slope, dt, d, &own);
+      const Tensor moments = own.sent_moments.to(Device::CPU);
+      ASSERT_EQ(moments.numel(), 2 * c.groups * C) << what;
+      PlayedRanks given_rank(0, 1);
+      const BnOut given = run_bn(x, gamma, beta, r, c.groups, c.slope, dt, d, nullptr, true, moments);
+      const BnOut given_synced = run_bn(x, gamma, beta, r, c.groups, c.slope, dt, d, &given_rank, true, moments);
+      expect_identical(given_rank.sent_moments, own.sent_moments, "sent moments " + what);
+      for (const auto* out : {&given, &given_synced}) {
+        const BnOut& want = out == &given ? plain : synced;
+        const std::string w = (out == &given ? "given moments, " : "given moments, synchronized, ") + what;
+        expect_identical(out->y, want.y, "y " + w);
+        expect_identical(out->mean, want.mean, "mean " + w);
+        expect_identical(out->var, want.var, "var " + w);
+        expect_identical(out->running_mean, want.running_mean, "running mean " + w);
+        expect_identical(out->running_var, want.running_var, "running var " + w);
+        expect_identical(out->gx, want.gx, "grad x " + w);
+        expect_identical(out->gg, want.gg, "grad gamma " + w);
+        expect_identical(out->gb, want.gb, "grad beta " + w);
+      }
+    }
+  Tensor x = rand_normal({6, 4, 3, 3}, 1, 0, DType::F32, d), gamma = Tensor::full({4}, 1.0, DType::F32, d),
+         beta = Tensor::zeros({4}, DType::F32, d);
+  BatchNormTrainOptions o;
+  o.groups = 3;
+  for (const Tensor& bad : {Tensor::zeros({2 * 4}, DType::F64, d), Tensor::zeros({2 * 3 * 4}, DType::F32, d)}) {
+    o.moments = bad;
+    expect_error_containing([&] { batch_norm_train(x, gamma, beta, 1e-5, nullptr, o); },
+                            {"batch_norm: the given moments must be 2 x 3 groups x 4 channels of float64 on"});
+  }
 }
 
 // The layer: BatchNorm2d with a one-rank communicator equals BatchNorm2d alone, bit for bit,

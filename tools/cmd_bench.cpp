@@ -231,6 +231,29 @@ void fusion_rows(const BenchOpts& o, Device dev, WideResNet& student, WideResNet
   row("BN+LeakyReLU fwd+bwd: unfused", pair, pair.median);
   row("BN+LeakyReLU fwd+bwd: fused", fused, pair.median);
 
+  // conv-bn-stats at the same shape: a block's conv1 (3x3, C -> C) on the igemm kernels and the
+  // grouped bn2 + LeakyReLU after it, forward (where the fusion acts): BatchNorm's two
+  // statistics passes against the moments from the convolution's epilogue.
+  {
+    const ConvBackendScope igemm(ConvBackend::Igemm);
+    NoGrad no_grad;
+    Conv2d conv(C, C, 3, 1, 1, false);
+    conv.to(dev);
+    conv.weight.copy_from(mul(rand_normal({C, C, 3, 3}, 7, 0, DType::F32, dev), 0.1));
+    const Tensor xin = x.detach();
+    auto conv_bn = [&] {
+      Tensor moments;
+      Tensor h = conv.forward_with_bn_moments(xin, grouped, &moments);
+      bn.forward_leaky_relu(h, grouped, 0.1, moments);
+    };
+    set_fusion_enabled(Fusion::ConvBnStats, false);
+    Stats passes = measure(dev, o.warmup, repeats, conv_bn);
+    set_fusion_enabled(Fusion::ConvBnStats, true);
+    Stats epilogue = measure(dev, o.warmup, repeats, conv_bn);
+    row("conv+BN fwd (igemm): BN statistics passes", passes, passes.median);
+    row("conv+BN fwd (igemm): epilogue moments", epilogue, passes.median);
+  }
+
   // Adam and the EMA teacher over the whole WRN (the student's gradients from one step).
   step_fn();
   for (const char* what : {"Adam", "EMA"}) {

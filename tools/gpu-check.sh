@@ -96,7 +96,7 @@ if [[ -n $tests ]] && want wrn; then
   grep -q '^\[==========\] 0 tests' /tmp/wrn.log && v=MISS  # (an older test binary without the case)
   verdicts="per-shape:$v "
   for setting in "as-is" "as-is" NVIDIA_TF32_OVERRIDE=0 CUBLAS_WORKSPACE_CONFIG=:0:0 \
-                 MMENGINE_UNFUSED=grouped-bn,bn-running,bn-leaky-relu,multi-tensor MMENGINE_KERNELS=v1; do
+                 MMENGINE_UNFUSED=all MMENGINE_KERNELS=v1; do
     echo "== WRN real size, $setting ==" >>"$out/tests.log"
     env ${setting/as-is/MMENGINE_NOTHING=1} timeout "$(cap 20)" "$tests" \
       --gtest_filter=WideResNet.CudaForwardAndBackwardMatchCpuAtRealSizes >/tmp/wrn.log 2>&1

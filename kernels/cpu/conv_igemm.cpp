@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/batchnorm_math.h"
 #include "kernels/bf16.h"
 #include "kernels/conv_igemm.h"
 #include "kernels/gemm.h"
@@ -76,19 +77,24 @@ void forward(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A*
 }  // namespace
 
 void conv_igemm_forward_stats_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
-                                  double* stats, double* /*workspace*/) {
+                                  int64_t groups, double* moments, double* /*workspace*/) {
+  MM_CHECK(conv_igemm_stats_supported(g, groups), "conv igemm statistics: ", g.batch, " images of ", g.col_cols(),
+           " output pixels do not split into ", groups, " groups of whole ", kIgemmStatsTile, "-pixel tiles");
   conv_igemm_forward_cpu(g, cout, x, w, y);
-  const int64_t hw = g.col_cols();
-  for (int64_t c = 0; c < cout; ++c) {
-    double sum = 0, squares = 0;
-    for (int64_t n = 0; n < g.batch; ++n)
-      for (int64_t i = 0; i < hw; ++i) {
-        const double v = y[(n * cout + c) * hw + i];
-        sum += v;
-        squares += v * v;
-      }
-    stats[c] = sum, stats[cout + c] = squares;
-  }
+  const int64_t hw = g.col_cols(), per = g.batch / groups;
+  const double count = static_cast<double>(per * hw);
+  for (int64_t grp = 0; grp < groups; ++grp)
+    for (int64_t c = 0; c < cout; ++c) {
+      double sum = 0, squares = 0;
+      for (int64_t n = grp * per; n < (grp + 1) * per; ++n)
+        for (int64_t i = 0; i < hw; ++i) {
+          const double v = y[(n * cout + c) * hw + i];
+          sum += v;
+          squares += v * v;
+        }
+      moments[grp * cout + c] = sum;
+      moments[(groups + grp) * cout + c] = count > 0 ? bn_m2_from_sums(sum, squares, count) : 0.0;
+    }
 }
 
 int64_t conv_igemm_stats_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }

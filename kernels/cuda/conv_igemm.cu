@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "kernels/batchnorm_math.h"
 #include "kernels/bf16.h"
 #include "kernels/conv_igemm.h"
 #include "kernels/cuda/launch.cuh"
@@ -375,18 +376,55 @@ int64_t conv_igemm_stats_workspace_cuda(const ConvGeometry& g, int64_t cout) {
   return (g.batch * g.col_cols() + kTileM - 1) / kTileM * 2 * cout;
 }
 
+namespace {
+static_assert(kTileM == kIgemmStatsTile, "conv_igemm_stats_supported assumes the forward's tile height");
+constexpr int kMomentChannels = 32, kMomentLanes = 16;  // a block: 32 channels x 16 lanes over the tiles
+
+// moments [2, G, N] from the forward's per-tile partial sums [tiles, 2, N]: block (group,
+// 32-channel slice); lane l of a channel adds the group's tiles l, l + 16, ... in order, then
+// lane 0 adds the 16 lane sums in lane order (deterministic), and M2 comes from the sums
+// (bn_m2_from_sums). Reads are coalesced along the channels.
+__global__ void igemm_group_moments_kernel(const double* __restrict__ partial, double* __restrict__ moments, int groups,
+                                           int N, int tiles_per_group, double count) {
+  __shared__ double lane_sums[2][kMomentLanes][kMomentChannels];
+  const int grp = blockIdx.x, c = blockIdx.y * kMomentChannels + threadIdx.x, lane = threadIdx.y;
+  double sum = 0, squares = 0;
+  if (c < N)
+    for (int t = lane; t < tiles_per_group; t += kMomentLanes) {
+      const int64_t tile = int64_t(grp) * tiles_per_group + t;
+      sum += partial[(tile * 2) * N + c];
+      squares += partial[(tile * 2 + 1) * N + c];
+    }
+  lane_sums[0][lane][threadIdx.x] = sum;
+  lane_sums[1][lane][threadIdx.x] = squares;
+  __syncthreads();
+  if (lane != 0 || c >= N) return;
+  for (int l = 1; l < kMomentLanes; ++l) {
+    sum += lane_sums[0][l][threadIdx.x];
+    squares += lane_sums[1][l][threadIdx.x];
+  }
+  moments[int64_t(grp) * N + c] = sum;
+  moments[int64_t(groups + grp) * N + c] = bn_m2_from_sums(sum, squares, count);
+}
+}  // namespace
+
 void conv_igemm_forward_stats_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
-                                   double* stats, double* workspace, cudaStream_t stream) {
+                                   int64_t groups, double* moments, double* workspace, cudaStream_t stream) {
+  MM_CHECK(conv_igemm_stats_supported(g, groups), "conv igemm statistics: ", g.batch, " images of ", g.col_cols(),
+           " output pixels do not split into ", groups, " groups of whole ", kIgemmStatsTile, "-pixel tiles");
   const int64_t M = g.batch * g.col_cols(), K = g.col_rows(), tiles = (M + kTileM - 1) / kTileM;
   if (cout == 0) return;
-  if (M == 0) {  // no pixels: zero sums
-    MM_CUDA_CHECK(cudaMemsetAsync(stats, 0, sizeof(double) * 2 * cout, stream));
+  if (M == 0) {  // no pixels: zero moments
+    MM_CUDA_CHECK(cudaMemsetAsync(moments, 0, sizeof(double) * 2 * groups * cout, stream));
     return;
   }
   check_sizes(g, cout, tiles * 2 * cout);
   const ForwardProblem<float> pr{igemm_shape(g, cout), x, w, y, int(K), workspace};
   launch<true, true>(pr, M, cout, K, 1, int(K), stream);
-  sum_axis_cuda(workspace, stats, 1, tiles, 2 * cout, stream);  // the tiles in order
+  const dim3 grid(static_cast<unsigned>(groups), static_cast<unsigned>((cout + kMomentChannels - 1) / kMomentChannels));
+  igemm_group_moments_kernel<<<grid, dim3(kMomentChannels, kMomentLanes), 0, stream>>>(
+      workspace, moments, int(groups), int(cout), int(tiles / groups), static_cast<double>(M / groups));
+  MM_LAUNCH_CHECK();
 }
 
 template <typename A>
