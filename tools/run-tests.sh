@@ -42,7 +42,27 @@ allowed_skips='^(Conv\.CudnnMatchesOwnKernels|Tensor\.CudaTensorWithoutDeviceIsA
 schedules=(ascending descending)  # and random:7 in the sanitizer build
 
 log=$(mktemp)
-trap 'rm -f "$log" "$log.times"' EXIT
+grad_pid=""
+trap '[ -z "$grad_pid" ] || kill "$grad_pid" 2>/dev/null; rm -f "$log" "$log.times" "$log.grad"' EXIT
+# The gradient check runs beside each ctest run (one process on one core), not after it: alone
+# it left the second core idle for ~3 minutes in all.
+# start_gradcheck CMD...: starts it (output in $log.grad); finish_gradcheck LABEL: waits for it,
+# prints its last line, or its failures and stops.
+start_gradcheck() {
+  "$@" > "$log.grad" 2>&1 &
+  grad_pid=$!
+}
+finish_gradcheck() {
+  local rc=0
+  wait "$grad_pid" || rc=$?
+  grad_pid=""
+  if [ "$rc" -ne 0 ]; then
+    grep -E "FAIL|checked|ERROR|error" "$log.grad" >&2 || tail -n 20 "$log.grad" >&2
+    echo "run-tests: $1 failed (exit $rc)" >&2
+    exit 1
+  fi
+  echo "$1: $(tail -n 1 "$log.grad")"
+}
 # cpu_seconds: user + system time of every command this script has run so far (the `times`
 # builtin; it must run in this shell, not in a command substitution, to see the children).
 cpu_seconds() { awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$log.times"; }
@@ -70,8 +90,9 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMMENGINE_CUDA=AUTO -DM
   -DMMENGINE_MPI=ON
 cmake --build build -j "$jobs"
 part "main build: tests"
+start_gradcheck ./build/tools/mmengine-gradcheck --device all
 ctest --test-dir build --output-on-failure -j "$jobs" --timeout 900 | tee "$log"
-./build/tools/mmengine-gradcheck --device all
+finish_gradcheck "mmengine-gradcheck --device all"
 # Every test that skips here (no GPU) must be one the emulated build runs.
 if unmatched=$(skipped "$log" | grep -Ev "$cuda_tests"); then
   echo "run-tests: these tests skip without a GPU but their names miss /$cuda_tests/, so the emulated build would not run them:" >&2
@@ -85,16 +106,13 @@ fi
 # skip but the allowed ones.
 emulated_cuda_tests() {
   echo "-- schedule ${MMENGINE_EMU_SCHEDULE}"
+  start_gradcheck "./$1/tools/mmengine-gradcheck" --device cuda
   ctest --test-dir "$1" -R "$cuda_tests" -E "$gradcheck_tests${2:+|$2}" --output-on-failure -j "$jobs" --timeout 1800 | tee "$log"
   if bad=$(skipped "$log" | grep -Ev "$allowed_skips"); then
     echo "run-tests: the emulated device skipped tests it must run: $bad" >&2
     exit 1
   fi
-  if ! "./$1/tools/mmengine-gradcheck" --device cuda > "$log"; then
-    grep -E "FAIL|checked" "$log" >&2
-    exit 1
-  fi
-  echo "mmengine-gradcheck --device cuda: $(tail -n 1 "$log")"
+  finish_gradcheck "mmengine-gradcheck --device cuda"
 }
 
 if [ "$what" != cpu ]; then
@@ -119,13 +137,15 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_R
   -DMMENGINE_CUDA=EMULATED -DMMENGINE_BLAS=OFF -DMMENGINE_SANITIZE=ON -DMMENGINE_MPI=OFF  # OpenMPI's own allocations would be reported as leaks
 cmake --build build-asan -j "$jobs"
 part "sanitizer build: every test and mmengine-gradcheck --device all, schedule random:7"
+start_gradcheck env OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  MMENGINE_EMU_SCHEDULE=random:7 ./build-asan/tools/mmengine-gradcheck --device all
 OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 MMENGINE_EMU_SCHEDULE=random:7 \
   ctest --test-dir build-asan -E "$gradcheck_tests|$sanitizer_skips" --output-on-failure -j "$jobs" --timeout 1800 | tee "$log"
 if bad=$(skipped "$log" | grep -Ev "$allowed_skips"); then
   echo "run-tests: the sanitizer build skipped tests it must run: $bad" >&2
   exit 1
 fi
-OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 MMENGINE_EMU_SCHEDULE=random:7 ./build-asan/tools/mmengine-gradcheck --device all | tail -n 1
+finish_gradcheck "mmengine-gradcheck --device all (sanitizers)"
 fi
 part ""
 echo "all tests passed in $(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s"
