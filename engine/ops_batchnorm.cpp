@@ -79,7 +79,7 @@ Tensor gathered_workspace(Device d, int64_t G, int64_t C) {
 
 Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats,
                         const BatchNormTrainOptions& opt) {
-  MM_PROFILE("batchnorm", x.device());
+  MM_PROFILE(opt.moments.defined() ? "batchnorm (statistics given)" : "batchnorm", x.device());
   check_param("batch_norm", x, gamma);
   check_param("batch_norm", x, beta);
   MM_CHECK(x.dim() >= 2 && gamma.dim() == 1 && gamma.size(0) == x.size(1) && beta.shape() == gamma.shape(),

@@ -319,7 +319,7 @@ Tensor conv2d_with_bn_moments(const Tensor& x, const Tensor& w, int64_t stride, 
   const bool fused = fusion_enabled(Fusion::ConvBnStats) && backend == ConvBackend::Igemm && x.dtype() == DType::F32 &&
                      !use_halo(g, x.dtype()) && kernels::conv_igemm_stats_supported(g, groups);
   if (!fused) return record_conv(conv_forward(backend, g, cout, x, w), backend, g, cout, x, w);
-  MM_PROFILE("conv forward", x.device());
+  MM_PROFILE("conv forward + BN statistics", x.device());
   const Device d = x.device();
   Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), d);
   Tensor m = Tensor::empty({2 * groups * cout}, DType::F64, d);

@@ -24,8 +24,10 @@ Tensor Conv2d::forward(const Tensor& x, const ForwardOptions&) { return conv2d(x
 
 Tensor Conv2d::forward_with_bn_moments(const Tensor& x, const ForwardOptions& opts, Tensor* moments) {
   *moments = Tensor();
-  if (bias.defined()) return forward(x, opts);
   const int64_t groups = opts.groups.empty() ? 1 : static_cast<int64_t>(opts.groups.size());
+  // (with row groups but the grouped-bn fusion off, BatchNorm runs one call per chunk and
+  // computes its own statistics: none are made for it)
+  if (bias.defined() || (groups > 1 && !fusion_enabled(Fusion::GroupedBatchNorm))) return forward(x, opts);
   return conv2d_with_bn_moments(x, weight, stride, padding, groups, moments);
 }
 

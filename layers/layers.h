@@ -12,7 +12,8 @@ class Conv2d : public Module {
   // The same output for a training-mode BatchNorm right after this layer: `moments` gets the
   // output's per-group BatchNorm moments from the convolution's epilogue where the
   // conv-bn-stats fusion applies (engine/ops_nn.h conv2d_with_bn_moments; groups as opts.groups),
-  // else stays undefined (also with a bias, which the epilogue does not see).
+  // else stays undefined (also with a bias, which the epilogue does not see, and with row groups
+  // when the grouped-bn fusion is off).
   Tensor forward_with_bn_moments(const Tensor& x, const ForwardOptions& opts, Tensor* moments);
   Tensor weight, bias;  // bias undefined when disabled
   int64_t stride, padding;

@@ -50,9 +50,12 @@ std::string describe_shape(const ConvShape& s) {
 Tensor uniform(const Shape& shape, uint64_t seed, Device d) { return rand_uniform(shape, seed, 0, DType::F32, d, -1, 1); }
 
 // Shapes whose output rows split into groups of whole 64-pixel tiles (with the group count):
-// 8x8 and 4x4 output images, 3 and 2 groups.
-const std::vector<std::pair<ConvShape, int64_t>> kGroupedStatsShapes{
-    {{6, 5, 8, 8, 40, 3, 1, 1}, 3}, {{8, 3, 8, 8, 16, 3, 2, 1}, 2}, {{12, 4, 4, 4, 33, 1, 1, 0}, 3}};
+// 8x8, 4x4 and 32x32 output images, 3 and 2 groups (the last: 48 tiles per group, more than
+// the CUDA reducer's 32 lanes, so some lanes add two).
+const std::vector<std::pair<ConvShape, int64_t>> kGroupedStatsShapes{{{6, 5, 8, 8, 40, 3, 1, 1}, 3},
+                                                                     {{8, 3, 8, 8, 16, 3, 2, 1}, 2},
+                                                                     {{12, 4, 4, 4, 33, 1, 1, 0}, 3},
+                                                                     {{6, 2, 32, 32, 5, 3, 1, 1}, 2}};
 
 // The moments conv_igemm_forward_stats returned for y (its output): per group and channel the
 // sum, and the sum of squares about the group's mean, both computed here in two passes.
@@ -309,6 +312,13 @@ TEST(ConvIgemmCuda, ForwardStatsEpilogueGivesTheOutputsMoments) {
       expect_two_pass_moments(first, y.to_vector(), cs, G, what);
     }
   }
+  const ConvGeometry g8{8, 3, 8, 8, 3, 3, 2, 1};  // 4x4 outputs: 4 groups of 32 pixels
+  Tensor x = uniform({8, 3, 8, 8}, 45, Device::CUDA), w = uniform({2, 3, 3, 3}, 46, Device::CUDA);
+  Tensor y = Tensor::empty({8, 2, 4, 4}, DType::F32, Device::CUDA), m = Tensor::empty({16}, DType::F64, Device::CUDA);
+  Tensor work = Tensor::empty({kernels::conv_igemm_stats_workspace_cuda(g8, 2)}, DType::F64, Device::CUDA);
+  expect_error_containing([&] { kernels::conv_igemm_forward_stats_cuda(g8, 2, x.data<float>(), w.data<float>(), y.data<float>(), 4,
+                                                                      m.data<double>(), work.data<double>(), cuda_stream()); },
+                          {"conv igemm statistics: 8 images of 16 output pixels do not split into 4 groups of whole 64-pixel tiles"});
 }
 
 TEST(ConvIgemmCuda, GradInputMatchesTf32CpuTwin) {

@@ -15,6 +15,7 @@
 #include "engine/conv_backend.h"
 #include "engine/kernel_version.h"
 #include "engine/ops_nn.h"
+#include "engine/profiler.h"
 #include "engine/rng.h"
 #include "layers/bn_recorder.h"
 #include "layers/wideresnet.h"
@@ -317,20 +318,54 @@ TEST_P(Fusions, ConvBnStatsGiveTheStatisticsPassNumbers) {
   });
   expect_error_containing([&] { conv2d_with_bn_moments(x, w, 1, 1, 4, &m); }, {"does not split into 4 equal row groups"});
 
-  // The model comparison on the CPU only (the layers' plumbing is the same on both devices; on
-  // the emulated device four igemm model runs take a minute): on CUDA the kernels are held to
-  // the CPU twin in ConvIgemmCuda.ForwardStatsEpilogueGivesTheOutputsMoments, and a WRN with
-  // the fusion (on by default) to the CPU twins in ConvIgemmCuda.WideResNetMatchesCpuTwins....
+  // The layer and model checks on the CPU only (the layers' plumbing is the same on both
+  // devices; on the emulated device the igemm model runs take a minute): on CUDA the kernel's
+  // moments are held to a two-pass sum of its own output in
+  // ConvIgemmCuda.ForwardStatsEpilogueGivesTheOutputsMoments, and a WRN with the fusion (on by
+  // default) to the CPU twins in ConvIgemmCuda.WideResNetMatchesCpuTwins....
   if (d != Device::CPU) return;
+  // BatchNorm uses the moments it is handed: other ones (sums shifted by n * delta) move its
+  // recorded mean by delta.
+  {
+    BatchNorm2d bn(7, 0.1, 1e-5, DType::F32);
+    bn.to(d);
+    BnRecorder rec;
+    bn.set_bn_recorder(&rec);
+    ForwardOptions o;
+    o.groups = {{true, "a"}, {false, "b"}, {false, "c"}};
+    const Tensor y = conv2d_with_bn_moments(x, w, 1, 1, 3, &m);
+    bn.forward_leaky_relu(y, o, 0.1, m);
+    std::vector<double> shifted = m.to_vector();
+    const double n = 2 * 64, delta = 0.5;
+    for (int64_t i = 0; i < 3 * 7; ++i) shifted[i] += n * delta;
+    bn.forward_leaky_relu(y, o, 0.1, Tensor::from_vector(shifted, m.shape(), DType::F64, d));
+    const auto& r = rec.records();
+    ASSERT_EQ(r.size(), 6u);
+    for (size_t g = 0; g < 3; ++g)
+      for (size_t c = 0; c < 7; ++c) EXPECT_NEAR(r[3 + g].mean[c], r[g].mean[c] + delta, 1e-6) << "group " << g;
+    bn.set_bn_recorder(nullptr);
+  }
   for (BnMode mode : {BnMode::Interleave}) {
-    const ModelRun on = run_model(d, DType::F32, mode, BnUpdate::All, true, {Fusion::ConvBnStats}),
-                   off = run_model(d, DType::F32, mode, BnUpdate::All, false, {Fusion::ConvBnStats});
+    // The model uses the fusion where it applies: a WRN-10-1 on 8x8 images (one block per group)
+    // fuses conv1 -> bn2 at the 8x8 and 4x4 maps (4 images x 16 pixels per group), not at 2x2.
+    Profiler::reset();
+    Profiler::enable(true);
+    const ModelRun on = run_model(d, DType::F32, mode, BnUpdate::All, true, {Fusion::ConvBnStats});
+    auto fused_calls = Profiler::totals();
+    Profiler::reset();
+    const ModelRun off = run_model(d, DType::F32, mode, BnUpdate::All, false, {Fusion::ConvBnStats});
+    auto unfused_calls = Profiler::totals();
+    Profiler::enable(false);
+    EXPECT_EQ(fused_calls["conv forward + BN statistics"].second, 2);
+    EXPECT_EQ(fused_calls["batchnorm (statistics given)"].second, 2);
+    EXPECT_EQ(unfused_calls.count("conv forward + BN statistics") + unfused_calls.count("batchnorm (statistics given)"), 0u);
     const std::string what = bn_mode_name(mode);
     EXPECT_TRUE(all_close(on.logits, off.logits, reduction_tol(DType::F32))) << what;
     ASSERT_EQ(on.grads.size(), off.grads.size());
     for (size_t i = 0; i < on.grads.size(); ++i) {
       ASSERT_EQ(on.grads[i].defined(), off.grads[i].defined()) << what << " gradient " << i;
-      if (on.grads[i].defined()) EXPECT_TRUE(all_close(on.grads[i], off.grads[i], {2e-3, 1e-4})) << what << " gradient " << i;
+      if (!on.grads[i].defined()) continue;
+      EXPECT_TRUE(all_close(on.grads[i], off.grads[i], {2e-3, 1e-4})) << what << " gradient " << i;
     }
     for (size_t i = 0; i < on.state.size(); ++i)
       EXPECT_TRUE(all_close(on.state[i], off.state[i], reduction_tol(DType::F32))) << what << " state " << i;

@@ -10,6 +10,7 @@
 //   the whole batch's.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <tuple>
 
@@ -194,6 +195,51 @@ TEST_P(SyncBatchNorm, GivenMomentsReplaceTheStatisticsPass) {
         expect_identical(out->gb, want.gb, "grad beta " + w);
       }
     }
+  // Other moments than x's own are the ones used: sums shifted by n * delta and M2 times 4 give
+  // mean + delta and 4 var (the statistics, the running statistics, y), on both forms.
+  for (DType dt : {DType::F32, DType::F64}) {
+    const Case& c = kCases[0];
+    const int64_t G = c.groups, C = c.shape[1], n = c.shape[0] / G * c.shape[2] * c.shape[3];
+    Tensor x = add(mul(rand_normal(c.shape, 1, 0, dt), 3.0), 2.0);
+    Tensor gamma = rand_uniform({C}, 2, 0, dt, Device::CPU, 0.5, 1.5), beta = rand_uniform({C}, 3, 0, dt, Device::CPU, -1, 1);
+    Tensor r = rand_normal(c.shape, 4, 0, dt);
+    PlayedRanks own(0, 1);
+    const BnOut plain = run_bn(x, gamma, beta, r, G, -1, dt, d, &own);
+    std::vector<double> m = own.sent_moments.to_vector();
+    const double delta = 0.75;
+    for (int64_t i = 0; i < G * C; ++i) m[i] += static_cast<double>(n) * delta, m[G * C + i] *= 4;
+    const Tensor doctored = Tensor::from_vector(m, {2 * G * C}, DType::F64, Device::CPU);
+    PlayedRanks other(0, 1);
+    for (Communicator* comm : {static_cast<Communicator*>(nullptr), static_cast<Communicator*>(&other)}) {
+      const BnOut got = run_bn(x, gamma, beta, r, G, -1, dt, d, comm, true, doctored);
+      const std::string what = std::string(dtype_name(dt)) + (comm ? " synchronized" : "") + ", doctored moments";
+      const std::vector<double> pm = plain.mean.to_vector(), pv = plain.var.to_vector(), gm = got.mean.to_vector(),
+                                gv = got.var.to_vector(), prm = plain.running_mean.to_vector(),
+                                grm = got.running_mean.to_vector(), prv = plain.running_var.to_vector(),
+                                grv = got.running_var.to_vector();
+      for (size_t i = 0; i < pm.size(); ++i) {
+        EXPECT_NEAR(gm[i], pm[i] + delta, 1e-5) << what;
+        EXPECT_NEAR(gv[i], 4 * pv[i], 1e-5 * pv[i]) << what;
+      }
+      // Groups 0 and 2 move the running statistics (momentum 0.25, unbiased variance):
+      // mean + delta m (2 - m), var + 3 u m ((1 - m) v0 + v2).
+      const double mom = 0.25, u = static_cast<double>(n) / static_cast<double>(n - 1);
+      for (int64_t ch = 0; ch < C; ++ch) {
+        EXPECT_NEAR(grm[ch], prm[ch] + delta * mom * (2 - mom), 1e-5) << what;
+        EXPECT_NEAR(grv[ch], prv[ch] + 3 * u * mom * ((1 - mom) * pv[ch] + pv[2 * C + ch]), 1e-5 * (1 + prv[ch])) << what;
+      }
+      // y = (x - mean) / sqrt(var + eps) * gamma + beta with the doctored statistics: for the same x
+      // it is (plain y - beta) / 2 - delta / (2 sd) * gamma + beta, approximately.
+      const std::vector<double> py = plain.y.to_vector(), gy = got.y.to_vector(), gam = gamma.to_vector(), bet = beta.to_vector();
+      const int64_t hw = c.shape[2] * c.shape[3];
+      for (size_t k = 0; k < py.size(); ++k) {
+        const int64_t row = static_cast<int64_t>(k) / (C * hw), ch = (static_cast<int64_t>(k) / hw) % C, grp = row / (c.shape[0] / G);
+        const double sd = std::sqrt(pv[grp * C + ch] + 1e-5);
+        const double want = (py[k] - bet[ch]) / 2 - delta / (2 * sd) * gam[ch] + bet[ch];
+        EXPECT_NEAR(gy[k], want, 1e-4 * (1 + std::fabs(want))) << what << " element " << k;
+      }
+    }
+  }
   Tensor x = rand_normal({6, 4, 3, 3}, 1, 0, DType::F32, d), gamma = Tensor::full({4}, 1.0, DType::F32, d),
          beta = Tensor::zeros({4}, DType::F32, d);
   BatchNormTrainOptions o;

@@ -378,11 +378,11 @@ int64_t conv_igemm_stats_workspace_cuda(const ConvGeometry& g, int64_t cout) {
 
 namespace {
 static_assert(kTileM == kIgemmStatsTile, "conv_igemm_stats_supported assumes the forward's tile height");
-constexpr int kMomentChannels = 32, kMomentLanes = 16;  // a block: 32 channels x 16 lanes over the tiles
+constexpr int kMomentChannels = 32, kMomentLanes = 32;  // a block: 32 channels x 32 lanes over the tiles
 
 // moments [2, G, N] from the forward's per-tile partial sums [tiles, 2, N]: block (group,
-// 32-channel slice); lane l of a channel adds the group's tiles l, l + 16, ... in order, then
-// lane 0 adds the 16 lane sums in lane order (deterministic), and M2 comes from the sums
+// 32-channel slice); lane l of a channel adds the group's tiles l, l + 32, ... in order, then
+// lane 0 adds the 32 lane sums in lane order (deterministic), and M2 comes from the sums
 // (bn_m2_from_sums). Reads are coalesced along the channels.
 __global__ void igemm_group_moments_kernel(const double* __restrict__ partial, double* __restrict__ moments, int groups,
                                            int N, int tiles_per_group, double count) {
