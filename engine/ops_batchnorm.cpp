@@ -199,7 +199,7 @@ Tensor batch_norm_train_sync(const Tensor& x, const Tensor& gamma, const Tensor&
   MM_CHECK(gathered.shape() == (Shape{R, 2 * G * C}), "batch_norm (synchronized): the ranks' statistics gathered as ",
            describe(gathered), ", expected [", R, ", ", 2 * G * C, "] (every rank must run the same BatchNorm)");
   {
-    MM_PROFILE("batchnorm", dev);
+    MM_PROFILE(opt.moments.defined() ? "batchnorm (statistics given)" : "batchnorm", dev);
     Tensor stat = gathered_workspace(dev, G, C);
     MM_DISPATCH_STORAGE(x.dtype(), A, {
       using T = kernels::compute_t<A>;

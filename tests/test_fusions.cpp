@@ -18,6 +18,7 @@
 #include "engine/profiler.h"
 #include "engine/rng.h"
 #include "layers/bn_recorder.h"
+#include "layers/layers.h"
 #include "layers/wideresnet.h"
 #include "mixmatch/ema.h"
 #include "mixmatch/guess.h"
@@ -344,18 +345,29 @@ TEST_P(Fusions, ConvBnStatsGiveTheStatisticsPassNumbers) {
     for (size_t g = 0; g < 3; ++g)
       for (size_t c = 0; c < 7; ++c) EXPECT_NEAR(r[3 + g].mean[c], r[g].mean[c] + delta, 1e-6) << "group " << g;
     bn.set_bn_recorder(nullptr);
+    // A Conv2d hands none to a BatchNorm that would split the groups into calls (grouped-bn off).
+    Conv2d conv(5, 7, 3, 1, 1, false);
+    conv.to(d);
+    conv.weight.copy_from(w);
+    Tensor got;
+    conv.forward_with_bn_moments(x, o, &got);
+    EXPECT_TRUE(got.defined());
+    const FusionScope ungrouped(Fusion::GroupedBatchNorm, false);
+    conv.forward_with_bn_moments(x, o, &got);
+    EXPECT_FALSE(got.defined());
   }
   for (BnMode mode : {BnMode::Interleave}) {
     // The model uses the fusion where it applies: a WRN-10-1 on 8x8 images (one block per group)
     // fuses conv1 -> bn2 at the 8x8 and 4x4 maps (4 images x 16 pixels per group), not at 2x2.
-    Profiler::reset();
-    Profiler::enable(true);
+    struct Profiling {  // (off again however the block ends)
+      Profiling() { Profiler::reset(), Profiler::enable(true); }
+      ~Profiling() { Profiler::enable(false); }
+    } profiling;
     const ModelRun on = run_model(d, DType::F32, mode, BnUpdate::All, true, {Fusion::ConvBnStats});
     auto fused_calls = Profiler::totals();
     Profiler::reset();
     const ModelRun off = run_model(d, DType::F32, mode, BnUpdate::All, false, {Fusion::ConvBnStats});
     auto unfused_calls = Profiler::totals();
-    Profiler::enable(false);
     EXPECT_EQ(fused_calls["conv forward + BN statistics"].second, 2);
     EXPECT_EQ(fused_calls["batchnorm (statistics given)"].second, 2);
     EXPECT_EQ(unfused_calls.count("conv forward + BN statistics") + unfused_calls.count("batchnorm (statistics given)"), 0u);
