@@ -71,6 +71,11 @@ void check_options(const Tensor& x, const BatchNormTrainOptions& o) {
   }
 }
 
+// The profiler family of a training call: apart when its statistics came from the producer.
+const char* train_family(const BatchNormTrainOptions& o) {
+  return o.moments.defined() ? "batchnorm (statistics given)" : "batchnorm";
+}
+
 // batchnorm_forward_gathered's scratch: 2 * G * C doubles on CUDA, none on the CPU.
 Tensor gathered_workspace(Device d, int64_t G, int64_t C) {
   return d == Device::CUDA ? Tensor::empty({2 * G * C}, DType::F64, d) : Tensor();
@@ -79,7 +84,7 @@ Tensor gathered_workspace(Device d, int64_t G, int64_t C) {
 
 Tensor batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, BatchStats* stats,
                         const BatchNormTrainOptions& opt) {
-  MM_PROFILE(opt.moments.defined() ? "batchnorm (statistics given)" : "batchnorm", x.device());
+  MM_PROFILE(train_family(opt), x.device());
   check_param("batch_norm", x, gamma);
   check_param("batch_norm", x, beta);
   MM_CHECK(x.dim() >= 2 && gamma.dim() == 1 && gamma.size(0) == x.size(1) && beta.shape() == gamma.shape(),
@@ -199,7 +204,7 @@ Tensor batch_norm_train_sync(const Tensor& x, const Tensor& gamma, const Tensor&
   MM_CHECK(gathered.shape() == (Shape{R, 2 * G * C}), "batch_norm (synchronized): the ranks' statistics gathered as ",
            describe(gathered), ", expected [", R, ", ", 2 * G * C, "] (every rank must run the same BatchNorm)");
   {
-    MM_PROFILE(opt.moments.defined() ? "batchnorm (statistics given)" : "batchnorm", dev);
+    MM_PROFILE(train_family(opt), dev);
     Tensor stat = gathered_workspace(dev, G, C);
     MM_DISPATCH_STORAGE(x.dtype(), A, {
       using T = kernels::compute_t<A>;

@@ -173,6 +173,11 @@ inline bool conv_igemm_stats_supported(const ConvGeometry& g, int64_t groups) {
   return groups >= 1 && g.batch % groups == 0 &&
          (groups == 1 || (g.batch / groups * g.col_cols()) % kIgemmStatsTile == 0);
 }
+// The statistics launchers' (both twins') refusal of a group count that splits a tile.
+inline void check_conv_igemm_stats_supported(const ConvGeometry& g, int64_t groups) {
+  MM_CHECK(conv_igemm_stats_supported(g, groups), "conv igemm statistics: ", g.batch, " images of ", g.col_cols(),
+           " output pixels do not split into ", groups, " groups of whole ", kIgemmStatsTile, "-pixel tiles");
+}
 void conv_igemm_forward_stats_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
                                   int64_t groups, double* moments, double* workspace);
 int64_t conv_igemm_stats_workspace_cpu(const ConvGeometry& g, int64_t cout);

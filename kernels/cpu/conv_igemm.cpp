@@ -78,8 +78,7 @@ void forward(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A*
 
 void conv_igemm_forward_stats_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
                                   int64_t groups, double* moments, double* /*workspace*/) {
-  MM_CHECK(conv_igemm_stats_supported(g, groups), "conv igemm statistics: ", g.batch, " images of ", g.col_cols(),
-           " output pixels do not split into ", groups, " groups of whole ", kIgemmStatsTile, "-pixel tiles");
+  check_conv_igemm_stats_supported(g, groups);
   conv_igemm_forward_cpu(g, cout, x, w, y);
   const int64_t hw = g.col_cols(), per = g.batch / groups;
   const double count = static_cast<double>(per * hw);

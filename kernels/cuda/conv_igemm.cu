@@ -410,8 +410,7 @@ __global__ void igemm_group_moments_kernel(const double* __restrict__ partial, d
 
 void conv_igemm_forward_stats_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
                                    int64_t groups, double* moments, double* workspace, cudaStream_t stream) {
-  MM_CHECK(conv_igemm_stats_supported(g, groups), "conv igemm statistics: ", g.batch, " images of ", g.col_cols(),
-           " output pixels do not split into ", groups, " groups of whole ", kIgemmStatsTile, "-pixel tiles");
+  check_conv_igemm_stats_supported(g, groups);
   const int64_t M = g.batch * g.col_cols(), K = g.col_rows(), tiles = (M + kTileM - 1) / kTileM;
   if (cout == 0) return;
   if (M == 0) {  // no pixels: zero moments
