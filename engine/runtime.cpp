@@ -1,6 +1,8 @@
 #include "engine/runtime.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <thread>
 
 #include "kernels/error.h"
 
@@ -129,6 +131,11 @@ int cpu_threads() {
 #else
   return 1;
 #endif
+}
+
+int cpu_share(int runs) {
+  MM_CHECK(runs >= 1, "internal: cpu_share(", runs, ")");
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(runs)));
 }
 
 void set_cpu_threads(int n) {

@@ -36,6 +36,9 @@ class WorkerStreamScope {
 // a no-op in a build without OpenMP (cpu_threads() is then 1).
 void set_cpu_threads(int n);
 int cpu_threads();
+// The CPU share of one of `runs` runs at once (ablate --concurrent, the bench's sweep): this
+// machine's cores / runs OpenMP threads, at least 1.
+int cpu_share(int runs);
 // Data parallel: this process uses GPU local_rank % device count (one GPU per rank of a host);
 // a no-op without CUDA devices.
 void use_cuda_device_of_rank(int local_rank);

@@ -183,7 +183,7 @@ void execute_here(const AblateConfig& a, std::vector<Planned>& plan, const std::
   if (pending.empty()) return;  // a complete grid, --report-only, or no seed the rule asks for
   const bool threads = a.concurrent > 0;
   const int workers = threads ? static_cast<int>(std::min<size_t>(a.concurrent, pending.size())) : 1;
-  const int cpu_threads = static_cast<int>(std::max(1u, std::max(1u, std::thread::hardware_concurrency()) / workers));
+  const int cpu_threads = cpu_share(workers);
   const InterruptScope interrupts;
   std::mutex mu;  // guards next, prepare, longest, the plan's statuses and stdout
   size_t next = 0;
@@ -306,8 +306,7 @@ void execute(const AblateConfig& a, std::vector<Planned>& plan) {
     launcher.insert(launcher.end(), {"-np", std::to_string(a.ranks)});
   }
   std::vector<ProcessJob> jobs(pending.size());
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const std::string threads = std::to_string(std::max(1u, cores / static_cast<unsigned>(a.concurrent)));
+  const std::string threads = std::to_string(cpu_share(static_cast<int>(a.concurrent)));
   for (size_t j = 0; j < pending.size(); ++j) {
     const std::string dir = plan[pending[j]].cfg.out_dir;
     fs::create_directories(dir);

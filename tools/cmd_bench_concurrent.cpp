@@ -63,7 +63,7 @@ Rates time_processes(const ConcurrentSweepOpts& o, int n, const std::string& roo
     jobs[i].log = dir + "/train.log";
     jobs[i].argv = train_argv(o, exe, i, dir);
     if (!std::getenv("OMP_NUM_THREADS"))
-      jobs[i].env.push_back("OMP_NUM_THREADS=" + std::to_string(std::max(1u, std::thread::hardware_concurrency() / n)));
+      jobs[i].env.push_back("OMP_NUM_THREADS=" + std::to_string(cpu_share(static_cast<int>(n))));
   }
   auto outcomes = run_processes(jobs, n);
   Rates r;
@@ -87,7 +87,7 @@ Rates time_processes(const ConcurrentSweepOpts& o, int n, const std::string& roo
 
 Rates time_streams(const ConcurrentSweepOpts& o, int n, const std::string& root) {
   const Device device = resolve_device(o.device);
-  const int cpu_threads = static_cast<int>(std::max(1u, std::max(1u, std::thread::hardware_concurrency()) / n));
+  const int cpu_threads = cpu_share(static_cast<int>(n));
   std::vector<TrainConfig> configs;
   for (int i = 0; i < n; ++i) {
     configs.push_back(train_config(o, i, root + "/" + std::to_string(i)));
