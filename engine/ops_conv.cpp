@@ -147,7 +147,7 @@ void with_activation_type(DType t, F f) {
   else f(float{});
 }
 // The halo kernels where the setting asks for them and they cover the convolution (stride 1,
-// 1x1 or 3x3, float32), with their weight workspace.
+// 1x1 or 3x3, float32; the weight gradient 3x3 only), with their weight workspace.
 bool use_halo(const ConvGeometry& g, DType t) {
   return igemm_tiling() == IgemmTiling::Halo && t == DType::F32 && kernels::igemm_halo_supported(g);
 }
@@ -197,6 +197,14 @@ Tensor conv_grad_input_igemm(const ConvGeometry& g, int64_t cout, const Tensor& 
 }
 Tensor conv_grad_weight_igemm(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy, bool split) {
   Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, DType::F32, gy.device());
+  if (use_halo(g, gy.dtype()) && kernels::igemm_halo_wgrad_supported(g)) {  // (3x3: 1x1 keeps the gather kernel)
+    const int64_t ws = MM_KERNEL_FN(gy.device(), conv_igemm_halo_wgrad_workspace)(g, cout);
+    Tensor work = ws > 0 ? Tensor::empty({ws}, DType::F32, gy.device()) : Tensor();
+    (split ? MM_KERNEL_NT(gy.device(), conv_igemm_grad_weight_halo_split)
+           : MM_KERNEL_NT(gy.device(), conv_igemm_grad_weight_halo))(g, cout, x.data<float>(), gy.data<float>(),
+                                                                     gw.data<float>(), data_or_null(work));
+    return gw;
+  }
   const int64_t ws = MM_KERNEL_FN(gy.device(), conv_igemm_workspace)(g, cout);
   Tensor work = ws > 0 ? Tensor::empty({ws}, DType::F32, gy.device()) : Tensor();
   if (split) {

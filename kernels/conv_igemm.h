@@ -211,11 +211,44 @@ inline bool igemm_halo_supported(const ConvGeometry& g) {
 inline void check_igemm_halo_supported(const ConvGeometry& g) {
   MM_CHECK(igemm_halo_supported(g), "conv igemm halo: needs stride 1 and a 1x1 or 3x3 kernel with padding < kernel");
 }
+// The tile width the halo kernels use for output rows of ow pixels: 8, 16 or 32 (as log2), the
+// smallest that covers a row up to 32.
+inline int igemm_halo_tile_shift(int64_t ow) { return ow <= 8 ? 3 : ow <= 16 ? 4 : 5; }
 void conv_igemm_forward_halo_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
                                  float* workspace);
 void conv_igemm_grad_input_halo_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
                                     float* workspace);
 int64_t conv_igemm_halo_workspace_cpu(const ConvGeometry& g, int64_t cout);
+
+// The halo weight gradient (3x3 only: a 1x1 kernel has no taps to share a window, and keeps the
+// gather kernel). GW^T[(c, tap), co] = sum over output pixels p of X(p, (c, tap)) GY(p, co), with
+// the inner dimension walked one 64-pixel TH x TW rectangle of one image at a time (the forward's
+// tiles): per rectangle a block stages its 16 input channels' (TH + 2) x (TW + 2) window and the
+// rectangle's gy for its 32 or 64 output channels in shared memory, and the 9 taps read the same
+// window at shifted offsets (9 m16 fragments, one per tap, over the same staged pixels). The
+// rectangles are split into igemm_halo_wgrad_plan(...).count fixed ranges whose partial products go
+// to a workspace (conv_igemm_halo_wgrad_workspace_<device> floats) and are added in split order:
+// deterministic, a function of the shape only. A rectangle that overhangs the output (odd sizes)
+// multiplies zeros for its missing pixels: gy is read as zero there and so is x (masked per pixel,
+// so a non-finite x only a missing pixel would read stays out of the sums, as in the reference).
+inline bool igemm_halo_wgrad_supported(const ConvGeometry& g) { return igemm_halo_supported(g) && g.kernel_h == 3; }
+inline void check_igemm_halo_wgrad_supported(const ConvGeometry& g) {
+  MM_CHECK(igemm_halo_wgrad_supported(g),
+           "conv igemm halo weight gradient: needs stride 1 and a 3x3 kernel with padding < 3");
+}
+constexpr int kIgemmHaloWgradChannels = 16;  // input channels per block (one m16 fragment per tap)
+// Output channels per block: 32, or 64 above 32.
+inline int64_t igemm_halo_wgrad_tile_n(int64_t cout) { return cout <= 32 ? 32 : 64; }
+struct IgemmHaloWgradPlan {
+  int tw_shift, tiles_x, tiles_per_image, tiles;  // rectangles: per row, per image, in all
+  int count, chunk;                               // splits, and rectangles per split
+};
+IgemmHaloWgradPlan igemm_halo_wgrad_plan(const ConvGeometry& g, int64_t cout);
+void conv_igemm_grad_weight_halo_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+                                     float* workspace);
+void conv_igemm_grad_weight_halo_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy,
+                                           float* gw, float* workspace);
+int64_t conv_igemm_halo_wgrad_workspace_cpu(const ConvGeometry& g, int64_t cout);
 
 // 3xTF32 ("split"): the same kernels (gather and halo) with each float operand split into two
 // TF32 parts and three products per pair (tf32_split in kernels/cuda/tensor_core.cuh):
@@ -249,6 +282,11 @@ void conv_igemm_forward_halo_cuda(const ConvGeometry& g, int64_t cout, const flo
 void conv_igemm_grad_input_halo_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
                                      float* workspace, cudaStream_t stream);
 int64_t conv_igemm_halo_workspace_cuda(const ConvGeometry& g, int64_t cout);
+void conv_igemm_grad_weight_halo_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+                                      float* workspace, cudaStream_t stream);
+void conv_igemm_grad_weight_halo_split_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy,
+                                            float* gw, float* workspace, cudaStream_t stream);
+int64_t conv_igemm_halo_wgrad_workspace_cuda(const ConvGeometry& g, int64_t cout);
 template <typename A>
 void conv_igemm_forward_cuda(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y, cudaStream_t stream);
 void conv_igemm_forward_stats_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,

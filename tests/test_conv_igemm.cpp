@@ -193,6 +193,54 @@ TEST(ConvIgemm, HaloCoversStrideOneOneByOneAndThreeByThree) {
   EXPECT_FALSE(kernels::igemm_halo_supported({2, 3, 8, 8, 5, 5, 1, 2}));
   EXPECT_FALSE(kernels::igemm_halo_supported({2, 3, 8, 8, 3, 3, 1, 3}));
   EXPECT_FALSE(kernels::igemm_halo_supported({2, 3, 8, 8, 1, 3, 1, 0}));
+  // The weight gradient: 3x3 only (a 1x1 kernel has no taps sharing a window), refused alike on
+  // both twins otherwise.
+  EXPECT_TRUE(kernels::igemm_halo_wgrad_supported({2, 3, 8, 8, 3, 3, 1, 1}));
+  EXPECT_TRUE(kernels::igemm_halo_wgrad_supported({2, 3, 8, 8, 3, 3, 1, 0}));
+  EXPECT_FALSE(kernels::igemm_halo_wgrad_supported({2, 3, 8, 8, 1, 1, 1, 0}));
+  EXPECT_FALSE(kernels::igemm_halo_wgrad_supported({2, 3, 8, 8, 3, 3, 2, 1}));
+  std::vector<float> x(2 * 3 * 64, 1.0f), gy(2 * 4 * 64, 1.0f), gw(4 * 3);
+  expect_error_containing([&] { kernels::conv_igemm_grad_weight_halo_cpu({2, 3, 8, 8, 1, 1, 1, 0}, 4, x.data(), gy.data(),
+                                                                         gw.data(), nullptr); },
+                          {"conv igemm halo weight gradient: needs stride 1 and a 3x3 kernel with padding < 3"});
+}
+
+// The halo weight gradient's split plan: rectangles of the forward's tile width tile every
+// output image; the splits cover every rectangle exactly once, none empty; about two waves of
+// blocks where the rectangles allow (at least 4 per split), one split where they do not.
+TEST(ConvIgemm, HaloWgradPlanSplitsEveryRectangleOnce) {
+  struct Case {
+    ConvShape cs;
+    int tw_shift, per_image, count;
+  };
+  const Case cases[] = {
+      {{64, 32, 32, 32, 32, 3, 1, 1}, 5, 16, 128},   // 1024 rectangles: 2 x 132 blocks wanted, 2 channel blocks
+      {{64, 64, 16, 16, 64, 3, 1, 1}, 4, 4, 64},     // 4 channel blocks: 66 wanted, 256 / 4 allowed
+      {{192, 128, 8, 8, 128, 3, 1, 1}, 3, 1, 16},    // 8 x 2 blocks: 17 wanted, as 16 splits of 12 rectangles
+      {{2, 3, 7, 6, 5, 3, 1, 1}, 3, 1, 1},           // 2 rectangles: one split
+      {{1, 17, 21, 35, 33, 3, 1, 1}, 5, 22, 5},      // 2 x 11 rectangles (35 and 21 overhang), the last split 2
+      {{0, 3, 8, 8, 4, 3, 1, 1}, 3, 1, 1},           // no images: one (empty) split
+  };
+  for (const Case& c : cases) {
+    const ConvGeometry g = c.cs.geometry();
+    const kernels::IgemmHaloWgradPlan plan = kernels::igemm_halo_wgrad_plan(g, c.cs.cout);
+    const std::string what = describe_shape(c.cs);
+    EXPECT_EQ(plan.tw_shift, c.tw_shift) << what;
+    EXPECT_EQ(plan.tiles_per_image, c.per_image) << what;
+    EXPECT_EQ(plan.tiles, c.cs.n * c.per_image) << what;
+    EXPECT_EQ(plan.count, c.count) << what;
+    const int64_t tw = int64_t(1) << plan.tw_shift, th = 64 / tw;
+    EXPECT_EQ(plan.tiles_x, (g.out_w() + tw - 1) / tw) << what;
+    EXPECT_EQ(plan.tiles_per_image / plan.tiles_x, (g.out_h() + th - 1) / th) << what;
+    ASSERT_GE(plan.chunk, 1) << what;
+    EXPECT_GE(int64_t(plan.count) * plan.chunk, plan.tiles) << what;                 // every rectangle
+    EXPECT_TRUE(plan.tiles == 0 || int64_t(plan.count - 1) * plan.chunk < plan.tiles) << what;  // no empty split
+    EXPECT_EQ(kernels::conv_igemm_halo_wgrad_workspace_cpu(g, c.cs.cout), 0) << what;
+#ifdef MMENGINE_WITH_CUDA
+    EXPECT_EQ(kernels::conv_igemm_halo_wgrad_workspace_cuda(g, c.cs.cout),
+              plan.count > 1 ? plan.count * c.cs.cout * g.col_rows() : 0) << what;
+#endif
+  }
 }
 
 // The CPU twin of the statistics forward: the reference output and its two-pass moments; a
@@ -368,16 +416,32 @@ TEST(ConvIgemmCuda, GradWeightMatchesTf32CpuTwinAndIsDeterministic) {
 
 // The halo kernels (stride 1, 1x1 and 3x3) against the same CPU twins: every tile width (output
 // rows of <= 8, <= 16 and > 16 pixels, and more than one tile across a row), input channel
-// counts that leave a partial last stage of 8, output channels over one and two column tiles,
-// padding 0, 1 and 2 (the input gradient's window padding 2, 1 and 0), odd sizes; outputs and
-// the weight workspace poisoned first.
+// counts that leave a partial last stage of 8 (and a partial last block of 16 in the weight
+// gradient), output channels over one and two column tiles (one to three in the weight
+// gradient), padding 0, 1 and 2 (the input gradient's window padding 2, 1 and 0), odd sizes (the
+// weight gradient's rectangles overhanging the output), one and several weight-gradient splits;
+// outputs and workspaces poisoned first.
 const std::vector<ConvShape> kHaloShapes{
-    {2, 3, 7, 6, 5, 3, 1, 1},   {1, 5, 13, 7, 70, 1, 1, 0},   {2, 7, 10, 10, 130, 3, 1, 0}, {1, 17, 37, 35, 33, 3, 1, 1},
+    {2, 3, 7, 6, 5, 3, 1, 1},   {1, 5, 13, 7, 70, 1, 1, 0},   {2, 7, 10, 10, 130, 3, 1, 0}, {1, 17, 21, 35, 33, 3, 1, 1},
     {3, 9, 16, 16, 24, 3, 1, 1}, {2, 20, 8, 8, 64, 3, 1, 1},  {2, 16, 32, 32, 32, 1, 1, 0}, {1, 8, 3, 40, 16, 3, 1, 1},
-    {1, 3, 5, 9, 20, 3, 1, 2},
+    {1, 3, 5, 9, 20, 3, 1, 2},   {2, 40, 16, 16, 64, 3, 1, 1},
 };
 
-TEST(ConvIgemmCuda, HaloForwardAndInputGradientMatchTf32CpuTwins) {
+// The halo weight gradient of x and gy into a fresh NaN-poisoned tensor (its workspace poisoned
+// too), through the TF32 or the 3xTF32 launcher.
+Tensor halo_weight_gradient(const ConvShape& cs, const Tensor& cx, const Tensor& cgy, bool split) {
+  const ConvGeometry g = cs.geometry();
+  Tensor got = Tensor::empty({cs.cout, cs.c, cs.k, cs.k}, DType::F32, Device::CUDA);
+  Tensor work = Tensor::empty({std::max<int64_t>(kernels::conv_igemm_halo_wgrad_workspace_cuda(g, cs.cout), 1)},
+                              DType::F32, Device::CUDA);
+  got.poison_();
+  work.poison_();
+  (split ? kernels::conv_igemm_grad_weight_halo_split_cuda : kernels::conv_igemm_grad_weight_halo_cuda)(
+      g, cs.cout, cx.data<float>(), cgy.data<float>(), got.data<float>(), work.data<float>(), cuda_stream());
+  return got;
+}
+
+TEST(ConvIgemmCuda, HaloPassesMatchTf32CpuTwins) {
   MM_SKIP_WITHOUT(Device::CUDA);
   for (const ConvShape& cs : kHaloShapes) {
     const ConvGeometry g = cs.geometry();
@@ -406,13 +470,78 @@ TEST(ConvIgemmCuda, HaloForwardAndInputGradientMatchTf32CpuTwins) {
     kernels::conv_igemm_grad_input_halo_cuda(g, cs.cout, cw.data<float>(), cgy.data<float>(), ggot.data<float>(),
                                              work.data<float>(), cuda_stream());
     expect_within_summation_error(ggot, gwant, gmag, cs.cout * cs.k * cs.k, "halo input gradient, " + describe_shape(cs));
+
+    // The weight gradient (3x3); conv2d's weight-gradient pass under the halo setting is this
+    // launcher's result bit for bit (for 1x1 the gather kernel's): the dispatch, and a second
+    // run giving the same bits (the splits added in a fixed order).
+    Tensor pass_gw;
+    {
+      IgemmTilingScope halo(IgemmTiling::Halo);
+      ConvBackendScope igemm(ConvBackend::Igemm);
+      pass_gw = conv2d_pass(ConvPass::GradWeight, cx, cw, cgy, cs.stride, cs.pad);
+    }
+    if (!kernels::igemm_halo_wgrad_supported(g)) {
+      Tensor gather = Tensor::empty(w.shape(), DType::F32, Device::CUDA);
+      Tensor gwork = Tensor::empty({std::max<int64_t>(kernels::conv_igemm_workspace_cuda(g, cs.cout), 1)}, DType::F32, Device::CUDA);
+      kernels::conv_igemm_grad_weight_cuda(g, cs.cout, cx.data<float>(), cgy.data<float>(), gather.data<float>(),
+                                           gwork.data<float>(), cuda_stream());
+      EXPECT_EQ(pass_gw.to_vector(), gather.to_vector()) << "1x1 weight gradient under halo, " << describe_shape(cs);
+      continue;
+    }
+    Tensor wwant = Tensor::empty(w.shape()), wmag = Tensor::empty(w.shape());
+    kernels::conv_igemm_grad_weight_cpu(g, cs.cout, x.data<float>(), gy.data<float>(), wwant.data<float>(), nullptr);
+    kernels::conv_igemm_grad_weight_cpu(g, cs.cout, abs_of(x).data<float>(), abs_of(gy).data<float>(), wmag.data<float>(),
+                                        nullptr);
+    const Tensor wgot = halo_weight_gradient(cs, cx, cgy, false);
+    expect_within_summation_error(wgot, wwant, wmag, g.batch * g.col_cols(), "halo weight gradient, " + describe_shape(cs));
+    EXPECT_EQ(pass_gw.to_vector(), wgot.to_vector()) << "conv2d's weight gradient under halo, " << describe_shape(cs);
+  }
+}
+
+// A rectangle that overhangs the output multiplies zeros for its missing pixels; an infinite x
+// that only such a pixel's taps would read (here: the last input row and column, reached by a
+// real output pixel through tap (2, 2) alone) must not turn the other taps' sums into NaN
+// (inf x 0): the kernel's gradient is the reference's, infinite at tap (2, 2) (3xTF32: not
+// finite) and finite elsewhere. 3x3 without padding on 11x11 and 11x14 inputs: 9x9 and 9x12
+// outputs in 16 x 4 rectangles, whose k-steps of 8 pixels (t and t + 4 per lane) end past the
+// row's last pixel in the first half (pixels 9-15) or only in the second (12-15).
+TEST(ConvIgemmCuda, HaloWeightGradientKeepsMissingPixelsOutOfTheSums) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  for (auto [split, width] : {std::pair<bool, int64_t>{false, 11}, {true, 11}, {false, 14}, {true, 14}}) {
+    const ConvShape cs{2, 3, 11, width, 5, 3, 1, 0};
+    const ConvGeometry g = cs.geometry();
+    Tensor x = uniform({cs.n, cs.c, cs.h, cs.w}, 57, Device::CPU);
+    Tensor gy = rand_uniform({cs.n, cs.cout, g.out_h(), g.out_w()}, 58, 0, DType::F32, Device::CPU, 0.5, 1);  // > 0
+    std::vector<double> xv = x.to_vector();
+    xv[(1 * cs.c + 1) * cs.h * cs.w + cs.h * cs.w - 1] = INFINITY;  // image 1, channel 1, the last pixel
+    x = Tensor::from_vector(xv, x.shape(), DType::F32, Device::CPU);
+    Tensor want = Tensor::empty({cs.cout, cs.c, cs.k, cs.k});
+    (split ? kernels::conv_igemm_grad_weight_split_cpu : kernels::conv_igemm_grad_weight_cpu<float>)(
+        g, cs.cout, x.data<float>(), gy.data<float>(), want.data<float>(), nullptr);
+    const std::vector<double> w = want.to_vector(), got = halo_weight_gradient(cs, x.to(Device::CUDA), gy.to(Device::CUDA), split).to_vector();
+    for (int64_t co = 0; co < cs.cout; ++co)
+      for (int64_t c = 0; c < cs.c; ++c)
+        for (int64_t tap = 0; tap < 9; ++tap) {
+          const int64_t i = (co * cs.c + c) * 9 + tap;
+          const bool infinite = c == 1 && tap == 8;
+          ASSERT_EQ(std::isinf(w[i]), infinite) << "the reference, element " << i;
+          if (infinite && split) {  // (3xTF32 splits inf into inf + NaN: kernels/conv_igemm.h)
+            EXPECT_FALSE(std::isfinite(got[i])) << "3xTF32 element " << i << ": " << got[i];
+          } else if (infinite) {
+            EXPECT_EQ(got[i], w[i]) << "TF32 element " << i;
+          } else {
+            EXPECT_TRUE(std::isfinite(got[i])) << (split ? "3xTF32 " : "TF32 ") << "element " << i << ": " << got[i];
+            EXPECT_NEAR(got[i], w[i], 1e-4 * (std::fabs(w[i]) + 1)) << (split ? "3xTF32 " : "TF32 ") << "element " << i;
+          }
+        }
   }
 }
 
 // 3xTF32 (the `_split` launchers): every pass of the gather kernels (all shapes) and of the halo
-// kernels against the plain FP32 CPU twins, within FP32 summation error plus the split's
-// product error (~2^-21 each: 4 more terms of the bound); then on one layer against a float64
-// convolution: FP32-class (relative error norm < 2e-6) where the TF32 kernels are not (> 2e-5).
+// kernels (the weight gradient where 3x3) against the plain FP32 CPU twins, within FP32
+// summation error plus the split's product error (~2^-21 each: 4 more terms of the bound); then
+// on one layer against a float64 convolution: FP32-class (relative error norm < 2e-6) where the
+// TF32 kernels are not (> 2e-5).
 TEST(ConvIgemmCuda, SplitMatchesFp32CpuTwinsAndIsFp32Class) {
   MM_SKIP_WITHOUT(Device::CUDA);
   for (const ConvShape& cs : kShapes) {
@@ -473,6 +602,13 @@ TEST(ConvIgemmCuda, SplitMatchesFp32CpuTwinsAndIsFp32Class) {
     kernels::conv_igemm_grad_input_halo_split_cuda(g, cs.cout, cw.data<float>(), cgy.data<float>(), gxgot.data<float>(),
                                                    work.data<float>(), cuda_stream());
     expect_within_summation_error(gxgot, gx, gxmag, cs.cout * cs.k * cs.k + 4, "3xTF32 halo input gradient, " + describe_shape(cs));
+    if (!kernels::igemm_halo_wgrad_supported(g)) continue;
+    Tensor gw = Tensor::empty(w.shape()), gwmag = Tensor::empty(w.shape());
+    kernels::conv_igemm_grad_weight_split_cpu(g, cs.cout, x.data<float>(), gy.data<float>(), gw.data<float>(), nullptr);
+    kernels::conv_igemm_grad_weight_split_cpu(g, cs.cout, abs_of(x).data<float>(), abs_of(gy).data<float>(), gwmag.data<float>(),
+                                              nullptr);
+    expect_within_summation_error(halo_weight_gradient(cs, cx, cgy, true), gw, gwmag, g.batch * g.col_cols() + 4,
+                                  "3xTF32 halo weight gradient, " + describe_shape(cs));
   }
   // FP32-class: every 3xTF32 launcher against float64 on one 3x3 stride-1 layer (reductions of
   // 288, 288 and 576 terms), where its TF32 counterpart is not.
@@ -488,14 +624,16 @@ TEST(ConvIgemmCuda, SplitMatchesFp32CpuTwinsAndIsFp32Class) {
   Tensor halo_work = Tensor::empty({kernels::conv_igemm_halo_workspace_cuda(g, cs.cout)}, DType::F32, Device::CUDA);
   Tensor wgrad_work =
       Tensor::empty({std::max<int64_t>(kernels::conv_igemm_workspace_cuda(g, cs.cout), 1)}, DType::F32, Device::CUDA);
+  Tensor halo_wgrad_work = Tensor::empty({std::max<int64_t>(kernels::conv_igemm_halo_wgrad_workspace_cuda(g, cs.cout), 1)},
+                                         DType::F32, Device::CUDA);
   const Shape shapes[3] = {gy.shape(), x.shape(), w.shape()};
   // (launcher, pass): runs the 3xTF32 or the TF32 launcher into `out`.
   const std::pair<const char*, int> launchers[] = {{"gather forward", 0}, {"gather input gradient", 1},
                                                    {"gather weight gradient", 2}, {"halo forward", 0},
-                                                   {"halo input gradient", 1}};
+                                                   {"halo input gradient", 1}, {"halo weight gradient", 2}};
   auto run = [&](int which, bool split, float* out) {
     const float *xp = cx.data<float>(), *wp = cw.data<float>(), *gyp = cgy.data<float>();
-    float *hw = halo_work.data<float>(), *ww = wgrad_work.data<float>();
+    float *hw = halo_work.data<float>(), *ww = wgrad_work.data<float>(), *hww = halo_wgrad_work.data<float>();
     const cudaStream_t st = cuda_stream();
     switch (which) {
       case 0: return split ? kernels::conv_igemm_forward_split_cuda(g, cs.cout, xp, wp, out, st)
@@ -506,11 +644,13 @@ TEST(ConvIgemmCuda, SplitMatchesFp32CpuTwinsAndIsFp32Class) {
                            : kernels::conv_igemm_grad_weight_cuda(g, cs.cout, xp, gyp, out, ww, st);
       case 3: return split ? kernels::conv_igemm_forward_halo_split_cuda(g, cs.cout, xp, wp, out, hw, st)
                            : kernels::conv_igemm_forward_halo_cuda(g, cs.cout, xp, wp, out, hw, st);
-      default: return split ? kernels::conv_igemm_grad_input_halo_split_cuda(g, cs.cout, wp, gyp, out, hw, st)
-                            : kernels::conv_igemm_grad_input_halo_cuda(g, cs.cout, wp, gyp, out, hw, st);
+      case 4: return split ? kernels::conv_igemm_grad_input_halo_split_cuda(g, cs.cout, wp, gyp, out, hw, st)
+                           : kernels::conv_igemm_grad_input_halo_cuda(g, cs.cout, wp, gyp, out, hw, st);
+      default: return split ? kernels::conv_igemm_grad_weight_halo_split_cuda(g, cs.cout, xp, gyp, out, hww, st)
+                            : kernels::conv_igemm_grad_weight_halo_cuda(g, cs.cout, xp, gyp, out, hww, st);
     }
   };
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < 6; ++i) {
     const int pass = launchers[i].second;
     auto error_of = [&](bool split) {
       Tensor got = Tensor::empty(shapes[pass], DType::F32, Device::CUDA);

@@ -113,7 +113,7 @@ std::vector<ConvLayer> wrn_conv_layers(int64_t widen) {
 
 // A convolution backend and its precision: im2col + cuBLAS in FP32 or with TF32 GEMMs, the
 // implicit-GEMM kernels in TF32 and in 3xTF32 (each gather, and halo where it applies: stride
-// 1), cuDNN in FP32 or with TF32 allowed.
+// 1, the weight gradient 3x3 only), cuDNN in FP32 or with TF32 allowed.
 struct ConvVariant {
   const char* name;
   ConvBackend backend;

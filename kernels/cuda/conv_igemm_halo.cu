@@ -1,5 +1,6 @@
 // The spatial-tile ("halo") implicit-GEMM convolution, stride 1 (kernels/conv_igemm.h): the
-// forward, and the input gradient as the forward of gy with the transposed, flipped weights.
+// forward, and the input gradient as the forward of gy with the transposed, flipped weights
+// (the weight gradient: conv_igemm_halo_wgrad.cu).
 //
 // Block: 128 threads (4 warps, 2 x 2) compute a 64 x BN tile of the GEMM, rows = the 64 pixels
 // of a TH x TW output rectangle of one image, columns = BN output channels (16, 32 or 64); warp
@@ -192,7 +193,7 @@ void halo_conv(int n, int ci, int ih, int iw, int co, int ks, int pad, const flo
     igemm_halo_weights_kernel<<<grid_for(total), kThreads, 0, stream>>>(w, wt, ci, co, kk, transposed, !SPLIT, total);
     MM_LAUNCH_CHECK();
   }
-  HaloConv p{in, wt, out, ci, ih, iw, co, oh, ow, pad, ow <= 8 ? 3 : ow <= 16 ? 4 : 5, 0, 0};
+  HaloConv p{in, wt, out, ci, ih, iw, co, oh, ow, pad, igemm_halo_tile_shift(ow), 0, 0};
   p.tiles_x = (ow + (1 << p.tw_shift) - 1) >> p.tw_shift;
   const int th = kTilePixels >> p.tw_shift;
   p.tiles_y = (oh + th - 1) / th;
