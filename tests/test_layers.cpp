@@ -279,12 +279,14 @@ TEST(Conv, CudaWideColumnsMatchCpu) {
   EXPECT_TRUE(all_close(ig, ic, elementwise_tol(DType::F32)));
 }
 
+// Rows of 32x32, 8x8 (several rows per pass of a block), 5x7 (35 values: 7 rows per pass of 256
+// threads, 11 idle; 13 splits of 11-12 rows each), 1x1 and 3x3 values.
 TEST(BatchNorm, CudaGridMatchesCpuAndV0) {
   MM_SKIP_WITHOUT(Device::CUDA);
   PoisonScope poison;
   for (DType t : {DType::F32, DType::F64})
-    for (Shape shape : {Shape{64, 16, 32, 32}, Shape{67, 64, 8, 8}, Shape{192, 128, 8, 8}, Shape{300, 5, 1, 1},
-                        Shape{2, 700, 3, 3}}) {
+    for (Shape shape : {Shape{64, 16, 32, 32}, Shape{67, 64, 8, 8}, Shape{192, 128, 8, 8}, Shape{150, 40, 5, 7},
+                        Shape{300, 5, 1, 1}, Shape{2, 700, 3, 3}}) {
       const int64_t C = shape[1];
       Tensor x = add(mul(rand_normal(shape, 1, 0, t), 3.0), 5.0);  // a mean far from 0
       Tensor gamma = rand_uniform({C}, 2, 0, t, Device::CPU, 0.5, 1.5), beta = rand_uniform({C}, 3, 0, t, Device::CPU, -1, 1);

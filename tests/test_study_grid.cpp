@@ -426,7 +426,7 @@ TEST(Cli, AblateConcurrentAndBenchSweep) {
 }
 
 // `mmengine bench --variants bn-kernels`: the BatchNorm kernels and a copy of the same bytes, at B
-// and 3B, each row a positive time and bandwidth (on a GPU, or the emulated device at a tiny
+// and 3B on group 1's and group 3's shapes, each row a positive time and bandwidth (on a GPU, or the emulated device at a tiny
 // size: its numbers are CPU timings, only the table's shape is checked); refused without CUDA.
 TEST(Cli, BenchBnKernelsTimeTheCudaKernelsAgainstACopy) {
   auto [rc0, out0] = run_cli("bench --device cpu --variants bn-kernels");
@@ -439,14 +439,15 @@ TEST(Cli, BenchBnKernelsTimeTheCudaKernelsAgainstACopy) {
                            d + "/bench.json");
   ASSERT_EQ(rc, 0) << out;
   const auto rows = nlohmann::json::parse(read_text(d + "/bench.json")).at("bn_kernels");
-  EXPECT_EQ(rows.size(), 6u) << rows.dump();
+  EXPECT_EQ(rows.size(), 12u) << rows.dump();
   for (const char* kernel : {"device copy", "forward (sums, centered squares, apply)", "backward (gradient sums, input gradient)"})
-    for (int b : {1, 3}) {
-      const std::string name = std::string(kernel) + " B=" + std::to_string(b);
-      ASSERT_TRUE(rows.contains(name)) << name << " in " << rows.dump();
-      for (const char* key : {"median_ms", "floor_ms", "of_floor", "passes_mb", "effective_gb_per_s"})
-        EXPECT_GT(rows.at(name).at(key).get<double>(), 0) << name << " " << key;
-    }
+    for (std::string shape : {"", " 8x8"})
+      for (int b : {1, 3}) {
+        const std::string name = std::string(kernel) + " B=" + std::to_string(b) + shape;
+        ASSERT_TRUE(rows.contains(name)) << name << " in " << rows.dump();
+        for (const char* key : {"median_ms", "floor_ms", "of_floor", "passes_mb", "effective_gb_per_s"})
+          EXPECT_GT(rows.at(name).at(key).get<double>(), 0) << name << " " << key;
+      }
   EXPECT_DOUBLE_EQ(rows.at("device copy B=3").at("of_floor").get<double>(), 1.0);  // the copy is its own floor
   fs::remove_all(d);
 }

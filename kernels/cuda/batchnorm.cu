@@ -98,15 +98,29 @@ __device__ inline BnBlock bn_block(int64_t C, int64_t S) {
   return {c, g, static_cast<int64_t>(blockIdx.y) - g * S, g * C + c};
 }
 
-// Sum over this block's values of channel c in the group starting at row n0 of f(value
-// index); valid in thread 0.
+// Calls f(value index) for this thread's share of the block's values: channel c of the group's
+// images n = s, s + S, ... . A row of HW values shorter than half the block is walked several
+// rows at a time (R = blockDim / HW rows, thread t on row t / HW, value t % HW; the threads past
+// R * HW idle), so small maps (8x8: 64 values) keep the block's threads busy instead of a
+// quarter of them; longer rows are walked by the whole block. The mapping depends on N, S, HW
+// and the block size only: every group of a grouped call sums in the order of a one-group call.
+template <typename F>
+__device__ inline void for_block_values(const BnBlock& b, int64_t S, int64_t N, int64_t C, int64_t HW, F f) {
+  const int64_t threads = blockDim.x, t = threadIdx.x;
+  const int64_t R = HW > 0 && 2 * HW <= threads ? threads / HW : 1;
+  const int64_t r = R > 1 ? t / HW : 0, i0 = R > 1 ? t - r * HW : t, step = R > 1 ? HW : threads;
+  if (r >= R) return;
+  for (int64_t n = b.s + r * S; n < N; n += R * S) {
+    const int64_t base = ((b.g * N + n) * C + b.c) * HW;
+    for (int64_t i = i0; i < HW; i += step) f(base + i);
+  }
+}
+
+// Sum over this block's values (for_block_values) of f(value index); valid in thread 0.
 template <typename F>
 __device__ inline double split_sum(const BnBlock& b, int64_t S, int64_t N, int64_t C, int64_t HW, F f) {
   double acc = 0;
-  for (int64_t n = b.s; n < N; n += S) {
-    const int64_t base = ((b.g * N + n) * C + b.c) * HW;
-    for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) acc += f(base + i);
-  }
+  for_block_values(b, S, N, C, HW, [&](int64_t idx) { acc += f(idx); });
   return block_sum(acc);
 }
 
@@ -151,11 +165,7 @@ template <typename T, typename A>
 __device__ inline void apply_block(const BnBlock& b, const A* x, const T* gamma, const T* beta, A* y, double mu,
                                    double is, int64_t N, int64_t C, int64_t HW, int64_t S, const BnTrainExtras<T>& e) {
   const double scale = gamma[b.c] * is, shift = beta[b.c] - mu * scale;
-  for (int64_t n = b.s; n < N; n += S) {
-    const int64_t base = ((b.g * N + n) * C + b.c) * HW;
-    for (int64_t i = threadIdx.x; i < HW; i += blockDim.x)
-      y[base + i] = bn_apply_value(static_cast<T>(x[base + i]), scale, shift, e.leaky, e.slope);
-  }
+  for_block_values(b, S, N, C, HW, [&](int64_t k) { y[k] = bn_apply_value(static_cast<T>(x[k]), scale, shift, e.leaky, e.slope); });
 }
 
 // The input gradient of this block's values from the (group, channel) sums over `count` values.
@@ -164,14 +174,10 @@ __device__ inline void grad_input_block(const BnBlock& b, const A* x, const A* g
                                         const T* gamma, const T* mean, const T* invstd, A* gx, int64_t N, int64_t C,
                                         int64_t HW, int64_t S, double count, double sum_g, double sum_g_xhat) {
   const double mu = mean[b.gc], is = invstd[b.gc], k1 = gamma[b.c] * is / count;
-  for (int64_t n = b.s; n < N; n += S) {
-    const int64_t base = ((b.g * N + n) * C + b.c) * HW;
-    for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) {
-      const int64_t k = base + i;
-      gx[k] = bn_input_grad(static_cast<T>(x[k]), bn_output_grad(gy[k], y_act, k, slope), mu, is, k1, count, sum_g,
-                            sum_g_xhat);
-    }
-  }
+  for_block_values(b, S, N, C, HW, [&](int64_t k) {
+    gx[k] = bn_input_grad(static_cast<T>(x[k]), bn_output_grad(gy[k], y_act, k, slope), mu, is, k1, count, sum_g,
+                          sum_g_xhat);
+  });
 }
 
 // Normalizes (and activates) this block's values; block (c, 0) also moves channel c's running
@@ -206,12 +212,13 @@ __global__ void bn_grad_sums_kernel(const A* x, const A* gy, const A* y_act, T s
                                     double* part, int64_t N, int64_t C, int64_t HW, int64_t S, int64_t GCS) {
   const BnBlock b = bn_block(C, S);
   const double mu = mean[b.gc], is = invstd[b.gc];
-  const double s1 = split_sum(b, S, N, C, HW, [&](int64_t idx) {
-    return static_cast<double>(bn_output_grad(gy[idx], y_act, idx, slope));
+  double a1 = 0, a2 = 0;  // one pass over gy, x (and y_act) for both sums
+  for_block_values(b, S, N, C, HW, [&](int64_t idx) {
+    const double g = bn_output_grad(gy[idx], y_act, idx, slope);
+    a1 += g;
+    a2 += g * ((static_cast<T>(x[idx]) - mu) * is);
   });
-  const double s2 = split_sum(b, S, N, C, HW, [&](int64_t idx) {
-    return bn_output_grad(gy[idx], y_act, idx, slope) * ((static_cast<T>(x[idx]) - mu) * is);
-  });
+  const double s1 = block_sum(a1), s2 = block_sum(a2);
   if (threadIdx.x == 0) {
     part[b.gc * S + b.s] = s1;
     part[GCS + b.gc * S + b.s] = s2;
