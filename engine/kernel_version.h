@@ -18,8 +18,8 @@
 //                   in evaluation without gradients, the whole eval-mode BatchNorm and the LeakyReLU);
 //   multi-tensor:   Adam and the EMA teacher in one launch over all tensors, not one per tensor;
 //   conv-bn-stats:  a BatchNorm right after a convolution on the igemm backend (TF32 gather
-//                   kernels, float32, no bias: WRN's conv1 -> bn2 in every block) takes its
-//                   statistics from the convolution's epilogue instead of two passes over
+//                   or halo kernels, float32, no bias: WRN's conv1 -> bn2 in every block) takes
+//                   its statistics from the convolution's epilogue instead of two passes over
 //                   its input (engine/ops_nn.h conv2d_with_bn_moments).
 // MMENGINE_UNFUSED=name,name,... (or "all") switches fusions off (read once), as does
 // set_fusion_enabled() (per thread); with MMENGINE_KERNELS=v1|v0 they are all off.
@@ -50,7 +50,7 @@ inline constexpr EnumEntry<Fusion> kFusions[] = {
     {Fusion::BnLeakyRelu, "bn-leaky-relu", "BatchNorm's apply fused with the LeakyReLU after it (training and evaluation)"},
     {Fusion::MultiTensor, "multi-tensor", "Adam and the EMA in one launch over all tensors"},
     {Fusion::ConvBnStats, "conv-bn-stats",
-     "BatchNorm's statistics from the epilogue of the implicit-GEMM convolution before it (float32, gather kernels)"}};
+     "BatchNorm's statistics from the epilogue of the implicit-GEMM convolution before it (float32)"}};
 // Every fusion, in table order.
 inline std::vector<Fusion> all_fusions() {
   std::vector<Fusion> out;

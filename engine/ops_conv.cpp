@@ -324,17 +324,27 @@ Tensor conv2d_with_bn_moments(const Tensor& x, const Tensor& w, int64_t stride, 
   const int64_t cout = w.size(0);
   const ConvBackend backend = backend_for(x.device(), x.dtype());
   *moments = Tensor();
+  const bool halo = use_halo(g, x.dtype());  // (a halo tile lies inside one image: any groups that divide the batch)
   const bool fused = fusion_enabled(Fusion::ConvBnStats) && backend == ConvBackend::Igemm && x.dtype() == DType::F32 &&
-                     !use_halo(g, x.dtype()) && kernels::conv_igemm_stats_supported(g, groups);
+                     (halo ? kernels::conv_igemm_halo_stats_supported(g, groups)
+                           : kernels::conv_igemm_stats_supported(g, groups));
   if (!fused) return record_conv(conv_forward(backend, g, cout, x, w), backend, g, cout, x, w);
   MM_PROFILE("conv forward + BN statistics", x.device());
   const Device d = x.device();
   Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), d);
   Tensor m = Tensor::empty({2 * groups * cout}, DType::F64, d);
-  const int64_t ws = MM_KERNEL_FN(d, conv_igemm_stats_workspace)(g, cout);
+  const int64_t ws = halo ? MM_KERNEL_FN(d, conv_igemm_halo_stats_workspace)(g, cout)
+                          : MM_KERNEL_FN(d, conv_igemm_stats_workspace)(g, cout);
   Tensor work = ws > 0 ? Tensor::empty({ws}, DType::F64, d) : Tensor();
-  MM_KERNEL_NT(d, conv_igemm_forward_stats)(g, cout, x.data<float>(), w.data<float>(), y.data<float>(), groups,
-                                            m.data<double>(), work.defined() ? work.data<double>() : nullptr);
+  double* stats_work = work.defined() ? work.data<double>() : nullptr;
+  if (halo) {
+    Tensor weights = halo_workspace(g, cout, d);
+    MM_KERNEL_NT(d, conv_igemm_forward_halo_stats)(g, cout, x.data<float>(), w.data<float>(), y.data<float>(), groups,
+                                                   m.data<double>(), stats_work, data_or_null(weights));
+  } else {
+    MM_KERNEL_NT(d, conv_igemm_forward_stats)(g, cout, x.data<float>(), w.data<float>(), y.data<float>(), groups,
+                                              m.data<double>(), stats_work);
+  }
   *moments = m;
   return record_conv(y, backend, g, cout, x, w);
 }

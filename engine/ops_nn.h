@@ -8,8 +8,9 @@ namespace mmengine {
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding);
 // conv2d without bias for a training-mode BatchNorm right after it, whose input rows are
 // `groups` equal chunks (BatchNormTrainOptions::groups): where the conv-bn-stats fusion is on
-// (engine/kernel_version.h), the backend is igemm (TF32) with the gather kernels, x is float32
-// and kernels::conv_igemm_stats_supported holds, `moments` receives the [sum; M2] of the output
+// (engine/kernel_version.h), the backend is igemm (TF32), x is float32 and the kernels' epilogue
+// covers the groups (gather tiling: kernels::conv_igemm_stats_supported; halo tiling, where it
+// runs the convolution: conv_igemm_halo_stats_supported), `moments` receives the [sum; M2] of the output
 // per group and channel from the convolution's epilogue (float64 [2 * groups * Cout]: pass it
 // as BatchNormTrainOptions::moments); otherwise `moments` is left undefined and BatchNorm
 // computes them. The output, its gradients and the backend are conv2d's.

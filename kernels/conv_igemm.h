@@ -181,6 +181,9 @@ inline void check_conv_igemm_stats_supported(const ConvGeometry& g, int64_t grou
 void conv_igemm_forward_stats_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
                                   int64_t groups, double* moments, double* workspace);
 int64_t conv_igemm_stats_workspace_cpu(const ConvGeometry& g, int64_t cout);
+// The CPU twins' epilogue: per group and channel the [sum; M2] of y [N, Cout, Ho, Wo] (M2 from the
+// plain sums in double, bn_m2_from_sums), as the CUDA epilogues compute it.
+void conv_igemm_output_moments_cpu(const ConvGeometry& g, int64_t cout, const float* y, int64_t groups, double* moments);
 // gx [N, Cin, H, W] from gy [N, Cout, Ho, Wo] and w (overwrites gx)
 template <typename A>
 void conv_igemm_grad_input_cpu(const ConvGeometry& g, int64_t cout, const float* w, const A* gy, A* gx);
@@ -219,6 +222,22 @@ void conv_igemm_forward_halo_cpu(const ConvGeometry& g, int64_t cout, const floa
 void conv_igemm_grad_input_halo_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
                                     float* workspace);
 int64_t conv_igemm_halo_workspace_cpu(const ConvGeometry& g, int64_t cout);
+// The halo forward with the BatchNorm moments of its output from its epilogue: the contract of
+// conv_igemm_forward_stats_* above (y bit for bit the plain halo forward's). A halo tile lies
+// inside one image, so any group count that divides the batch works. Workspaces: the halo
+// weights (conv_igemm_halo_workspace_<device> floats) and the per-tile partial sums
+// (conv_igemm_halo_stats_workspace_<device> doubles).
+inline bool conv_igemm_halo_stats_supported(const ConvGeometry& g, int64_t groups) {
+  return igemm_halo_supported(g) && groups >= 1 && g.batch % groups == 0;
+}
+inline void check_conv_igemm_halo_stats_supported(const ConvGeometry& g, int64_t groups) {
+  check_igemm_halo_supported(g);
+  MM_CHECK(groups >= 1 && g.batch % groups == 0, "conv igemm halo statistics: ", g.batch, " images do not split into ",
+           groups, " equal groups");
+}
+void conv_igemm_forward_halo_stats_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                       int64_t groups, double* moments, double* stats_workspace, float* workspace);
+int64_t conv_igemm_halo_stats_workspace_cpu(const ConvGeometry& g, int64_t cout);
 
 // The halo weight gradient (3x3 only: a 1x1 kernel has no taps to share a window, and keeps the
 // gather kernel). GW^T[(c, tap), co] = sum over output pixels p of X(p, (c, tap)) GY(p, co), with
@@ -282,6 +301,10 @@ void conv_igemm_forward_halo_cuda(const ConvGeometry& g, int64_t cout, const flo
 void conv_igemm_grad_input_halo_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
                                      float* workspace, cudaStream_t stream);
 int64_t conv_igemm_halo_workspace_cuda(const ConvGeometry& g, int64_t cout);
+void conv_igemm_forward_halo_stats_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                        int64_t groups, double* moments, double* stats_workspace, float* workspace,
+                                        cudaStream_t stream);
+int64_t conv_igemm_halo_stats_workspace_cuda(const ConvGeometry& g, int64_t cout);
 void conv_igemm_grad_weight_halo_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
                                       float* workspace, cudaStream_t stream);
 void conv_igemm_grad_weight_halo_split_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy,

@@ -5,6 +5,7 @@
 // a WRN forward and backward on them stays within TF32 error of full FP32.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <tuple>
 #include <utility>
 
@@ -325,6 +326,30 @@ TEST(ConvIgemmCuda, ForwardMatchesTf32CpuTwin) {
   }
 }
 
+// Runs a statistics forward (`run` writes its output into ys and the moments, [2 * G * Cout]
+// float64, into moments; `workspaces` are poisoned before each run, as are ys and moments)
+// twice: ys must be y (the plain forward's output) bit for bit, the moments the two-pass
+// moments of y, the same bits both times.
+void expect_stats_forward(const std::function<void(Tensor& ys, Tensor& moments)>& run, const Tensor& y,
+                          const ConvShape& cs, int64_t G, const std::vector<Tensor*>& workspaces, const std::string& what) {
+  std::vector<double> first;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Tensor ys = Tensor::empty(y.shape(), DType::F32, Device::CUDA);
+    Tensor moments = Tensor::empty({2 * G * cs.cout}, DType::F64, Device::CUDA);
+    ys.poison_();
+    moments.poison_();
+    for (Tensor* t : workspaces) t->poison_();
+    run(ys, moments);
+    ASSERT_EQ(ys.to_vector(), y.to_vector()) << what;
+    if (attempt == 1) {
+      EXPECT_EQ(moments.to_vector(), first) << "moments not deterministic, " << what;
+      continue;
+    }
+    first = moments.to_vector();
+    expect_two_pass_moments(first, y.to_vector(), cs, G, what);
+  }
+}
+
 // The forward with BatchNorm moments from its epilogue: the same y bit for bit as the plain
 // forward, per group and channel the sum of that y and its centered sum of squares (from the
 // plain sums in double: within 1e-12 of the two-pass values on these well-conditioned outputs),
@@ -342,23 +367,12 @@ TEST(ConvIgemmCuda, ForwardStatsEpilogueGivesTheOutputsMoments) {
     Tensor y = Tensor::empty({cs.n, cs.cout, g.out_h(), g.out_w()}, DType::F32, Device::CUDA);
     kernels::conv_igemm_forward_cuda(g, cs.cout, x.data<float>(), w.data<float>(), y.data<float>(), cuda_stream());
     Tensor work = Tensor::empty({kernels::conv_igemm_stats_workspace_cuda(g, cs.cout)}, DType::F64, Device::CUDA);
-    std::vector<double> first;
-    for (int run = 0; run < 2; ++run) {
-      Tensor ys = Tensor::empty(y.shape(), DType::F32, Device::CUDA);
-      Tensor moments = Tensor::empty({2 * G * cs.cout}, DType::F64, Device::CUDA);
-      ys.poison_();
-      moments.poison_();
-      work.poison_();
-      kernels::conv_igemm_forward_stats_cuda(g, cs.cout, x.data<float>(), w.data<float>(), ys.data<float>(), G,
-                                             moments.data<double>(), work.data<double>(), cuda_stream());
-      ASSERT_EQ(ys.to_vector(), y.to_vector()) << what;
-      if (run == 1) {
-        EXPECT_EQ(moments.to_vector(), first) << "moments not deterministic, " << what;
-        continue;
-      }
-      first = moments.to_vector();
-      expect_two_pass_moments(first, y.to_vector(), cs, G, what);
-    }
+    expect_stats_forward(
+        [&](Tensor& ys, Tensor& moments) {
+          kernels::conv_igemm_forward_stats_cuda(g, cs.cout, x.data<float>(), w.data<float>(), ys.data<float>(), G,
+                                                 moments.data<double>(), work.data<double>(), cuda_stream());
+        },
+        y, cs, G, {&work}, what);
   }
   const ConvGeometry g8{8, 3, 8, 8, 3, 3, 2, 1};  // 4x4 outputs: 4 groups of 32 pixels
   Tensor x = uniform({8, 3, 8, 8}, 45, Device::CUDA), w = uniform({2, 3, 3, 3}, 46, Device::CUDA);
@@ -498,17 +512,62 @@ TEST(ConvIgemmCuda, HaloPassesMatchTf32CpuTwins) {
   }
 }
 
+// The halo forward with the BatchNorm moments from its epilogue: y bit for bit the plain halo
+// forward's, per group and channel the two-pass moments of that y (within 1e-12), the same bits
+// on a second run; every halo shape with each image its own group (one group for the
+// single-image shapes; tiles that overhang the output count only their pixels inside it);
+// refused on both twins for groups that do not divide the batch.
+TEST(ConvIgemmCuda, HaloForwardStatsEpilogueGivesTheOutputsMoments) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  for (const ConvShape& cs : kHaloShapes) {
+    const int64_t G = cs.n;  // one group (single-image shapes) or one per image
+    const ConvGeometry g = cs.geometry();
+    const std::string what = "halo, " + describe_shape(cs) + " groups " + std::to_string(G);
+    Tensor x = uniform({cs.n, cs.c, cs.h, cs.w}, 47, Device::CUDA), w = uniform({cs.cout, cs.c, cs.k, cs.k}, 48, Device::CUDA);
+    Tensor work = Tensor::empty({kernels::conv_igemm_halo_workspace_cuda(g, cs.cout)}, DType::F32, Device::CUDA);
+    Tensor y = Tensor::empty({cs.n, cs.cout, g.out_h(), g.out_w()}, DType::F32, Device::CUDA);
+    kernels::conv_igemm_forward_halo_cuda(g, cs.cout, x.data<float>(), w.data<float>(), y.data<float>(), work.data<float>(),
+                                          cuda_stream());
+    Tensor stats = Tensor::empty({kernels::conv_igemm_halo_stats_workspace_cuda(g, cs.cout)}, DType::F64, Device::CUDA);
+    expect_stats_forward(
+        [&](Tensor& ys, Tensor& moments) {
+          kernels::conv_igemm_forward_halo_stats_cuda(g, cs.cout, x.data<float>(), w.data<float>(), ys.data<float>(), G,
+                                                      moments.data<double>(), stats.data<double>(), work.data<float>(),
+                                                      cuda_stream());
+        },
+        y, cs, G, {&stats, &work}, what);
+  }
+  const ConvShape cs{3, 2, 5, 5, 4, 3, 1, 1};
+  const ConvGeometry g = cs.geometry();
+  std::vector<float> hx(3 * 2 * 25, 1.0f), hw(4 * 2 * 9, 1.0f), hy(3 * 4 * 25);
+  std::vector<double> hm(2 * 2 * 4);
+  expect_error_containing([&] { kernels::conv_igemm_forward_halo_stats_cpu(g, 4, hx.data(), hw.data(), hy.data(), 2, hm.data(),
+                                                                           nullptr, nullptr); },
+                          {"conv igemm halo statistics: 3 images do not split into 2 equal groups"});
+  Tensor x = uniform({3, 2, 5, 5}, 49, Device::CUDA), w = uniform({4, 2, 3, 3}, 50, Device::CUDA);
+  Tensor y = Tensor::empty({3, 4, 5, 5}, DType::F32, Device::CUDA), m = Tensor::empty({16}, DType::F64, Device::CUDA);
+  Tensor work = Tensor::empty({kernels::conv_igemm_halo_workspace_cuda(g, 4)}, DType::F32, Device::CUDA);
+  Tensor stats = Tensor::empty({kernels::conv_igemm_halo_stats_workspace_cuda(g, 4)}, DType::F64, Device::CUDA);
+  expect_error_containing([&] { kernels::conv_igemm_forward_halo_stats_cuda(g, 4, x.data<float>(), w.data<float>(), y.data<float>(), 2,
+                                                                            m.data<double>(), stats.data<double>(),
+                                                                            work.data<float>(), cuda_stream()); },
+                          {"conv igemm halo statistics: 3 images do not split into 2 equal groups"});
+}
+
 // A rectangle that overhangs the output multiplies zeros for its missing pixels; an infinite x
 // that only such a pixel's taps would read (here: the last input row and column, reached by a
 // real output pixel through tap (2, 2) alone) must not turn the other taps' sums into NaN
 // (inf x 0): the kernel's gradient is the reference's, infinite at tap (2, 2) (3xTF32: not
 // finite) and finite elsewhere. 3x3 without padding on 11x11 and 11x14 inputs: 9x9 and 9x12
 // outputs in 16 x 4 rectangles, whose k-steps of 8 pixels (t and t + 4 per lane) end past the
-// row's last pixel in the first half (pixels 9-15) or only in the second (12-15).
+// row's last pixel in the first half (pixels 9-15) or only in the second (12-15); on 10x11 (8x9
+// outputs: the last rectangle overhangs in columns only) and 11x18 (9x16: in rows only), so
+// neither half of the masked path's condition goes untested.
 TEST(ConvIgemmCuda, HaloWeightGradientKeepsMissingPixelsOutOfTheSums) {
   MM_SKIP_WITHOUT(Device::CUDA);
-  for (auto [split, width] : {std::pair<bool, int64_t>{false, 11}, {true, 11}, {false, 14}, {true, 14}}) {
-    const ConvShape cs{2, 3, 11, width, 5, 3, 1, 0};
+  for (auto [split, height, width] : {std::tuple<bool, int64_t, int64_t>{false, 11, 11}, {true, 11, 11}, {false, 11, 14},
+                                      {true, 11, 14}, {false, 10, 11}, {true, 10, 11}, {false, 11, 18}, {true, 11, 18}}) {
+    const ConvShape cs{2, 3, height, width, 5, 3, 1, 0};
     const ConvGeometry g = cs.geometry();
     Tensor x = uniform({cs.n, cs.c, cs.h, cs.w}, 57, Device::CPU);
     Tensor gy = rand_uniform({cs.n, cs.cout, g.out_h(), g.out_w()}, 58, 0, DType::F32, Device::CPU, 0.5, 1);  // > 0

@@ -7,6 +7,7 @@
 // instead of per group in T and then by autograd).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <functional>
 
@@ -279,8 +280,8 @@ TEST_P(Fusions, GroupedModelPassEqualsOneCallPerChunk) {
 }
 
 // conv-bn-stats: on the igemm backend, conv2d_with_bn_moments hands BatchNorm the moments of
-// its output exactly where the epilogue applies (float32, gather kernels, groups of whole
-// 64-pixel tiles, the fusion on), and in a model each block's conv1 -> bn2 then skips
+// its output exactly where the epilogue applies (float32, the fusion on; gather kernels: groups
+// of whole 64-pixel tiles; halo kernels: any groups), and in a model each block's conv1 -> bn2 then skips
 // BatchNorm's statistics pass (here at the 8x8 and 4x4 maps; the 2x2 maps of the last group,
 // 16 pixels per group, fall back). The epilogue's M2 comes from plain sums in double, not two
 // passes, so the model agrees with the statistics pass to float32 rounding, not bit for bit.
@@ -305,10 +306,31 @@ TEST_P(Fusions, ConvBnStatsGiveTheStatisticsPassNumbers) {
     const FusionScope off(Fusion::ConvBnStats, false);
     conv2d_with_bn_moments(x, w, 1, 1, 3, &m);
   });
-  expect_none("the halo kernels", [&] {
+  const Tensor x4 = rand_normal({6, 5, 4, 4}, 23, 0, DType::F32, d);  // 4x4 maps: 32 pixels per group of 2 images
+  expect_none("4x4 maps on the gather kernels (32 pixels per group)", [&] { conv2d_with_bn_moments(x4, w, 1, 1, 3, &m); });
+  {
+    // The halo kernels' epilogue (stride 1): any groups that divide the batch (a halo tile lies
+    // inside one image), the 4x4 maps included; the moments are the output's (two passes here).
     const IgemmTilingScope halo(IgemmTiling::Halo);
-    conv2d_with_bn_moments(x, w, 1, 1, 3, &m);
-  });
+    for (const Tensor* in : {&x, &x4}) {
+      const Tensor y = conv2d_with_bn_moments(*in, w, 1, 1, 3, &m);
+      ASSERT_TRUE(m.defined()) << "halo, " << describe(*in);
+      expect_identical(y, conv2d(*in, w, Tensor(), 1, 1), "the halo conv2d_with_bn_moments' output");
+      const std::vector<double> yv = y.to_vector(), mv = m.to_vector();
+      const int64_t hw = y.size(2) * y.size(3), per = 2 * hw;  // 2 images per group
+      for (int64_t grp = 0; grp < 3; ++grp)
+        for (int64_t c = 0; c < 7; ++c) {
+          double sum = 0, m2 = 0;
+          for (int64_t n = 2 * grp; n < 2 * grp + 2; ++n)
+            for (int64_t i = 0; i < hw; ++i) sum += yv[(n * 7 + c) * hw + i];
+          for (int64_t n = 2 * grp; n < 2 * grp + 2; ++n)
+            for (int64_t i = 0; i < hw; ++i) m2 += std::pow(yv[(n * 7 + c) * hw + i] - sum / per, 2);
+          EXPECT_NEAR(mv[grp * 7 + c], sum, 1e-9 * per) << "halo, group " << grp << " channel " << c;
+          EXPECT_NEAR(mv[(3 + grp) * 7 + c], m2, 1e-9 * (m2 + 1)) << "halo, group " << grp << " channel " << c;
+        }
+    }
+    expect_none("halo, stride 2 (the gather kernels: 4x4 maps)", [&] { conv2d_with_bn_moments(x, w, 2, 1, 3, &m); });
+  }
   expect_none("the own kernels", [&] {
     const ConvBackendScope own(ConvBackend::Own);
     conv2d_with_bn_moments(x, w, 1, 1, 3, &m);

@@ -231,12 +231,13 @@ void fusion_rows(const BenchOpts& o, Device dev, WideResNet& student, WideResNet
   row("BN+LeakyReLU fwd+bwd: unfused", pair, pair.median);
   row("BN+LeakyReLU fwd+bwd: fused", fused, pair.median);
 
-  // conv-bn-stats at the same shape: a block's conv1 (3x3, C -> C) on the igemm kernels and the
-  // grouped bn2 + LeakyReLU after it, forward (where the fusion acts): BatchNorm's two
-  // statistics passes against the moments from the convolution's epilogue.
-  {
+  // conv-bn-stats at the same shape: a block's conv1 (3x3, C -> C) on the igemm kernels (gather,
+  // then halo tiling) and the grouped bn2 + LeakyReLU after it, forward (where the fusion acts):
+  // BatchNorm's two statistics passes against the moments from the convolution's epilogue.
+  for (IgemmTiling tiling : {IgemmTiling::Gather, IgemmTiling::Halo}) {
     const ConvBackendScope igemm(ConvBackend::Igemm);
-    const IgemmTilingScope gather(IgemmTiling::Gather);  // (the halo kernels have no statistics epilogue)
+    const IgemmTilingScope scope(tiling);
+    const std::string name = tiling == IgemmTiling::Gather ? "conv+BN fwd (igemm)" : "conv+BN fwd (igemm halo)";
     NoGrad no_grad;
     Conv2d conv(C, C, 3, 1, 1, false);
     conv.to(dev);
@@ -251,8 +252,8 @@ void fusion_rows(const BenchOpts& o, Device dev, WideResNet& student, WideResNet
     Stats passes = measure(dev, o.warmup, repeats, conv_bn);
     set_fusion_enabled(Fusion::ConvBnStats, true);
     Stats epilogue = measure(dev, o.warmup, repeats, conv_bn);
-    row("conv+BN fwd (igemm): BN statistics passes", passes, passes.median);
-    row("conv+BN fwd (igemm): epilogue moments", epilogue, passes.median);
+    row(name + ": BN statistics passes", passes, passes.median);
+    row(name + ": epilogue moments", epilogue, passes.median);
   }
 
   // Adam and the EMA teacher over the whole WRN (the student's gradients from one step).

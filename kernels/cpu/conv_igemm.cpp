@@ -80,6 +80,10 @@ void conv_igemm_forward_stats_cpu(const ConvGeometry& g, int64_t cout, const flo
                                   int64_t groups, double* moments, double* /*workspace*/) {
   check_conv_igemm_stats_supported(g, groups);
   conv_igemm_forward_cpu(g, cout, x, w, y);
+  conv_igemm_output_moments_cpu(g, cout, y, groups, moments);
+}
+
+void conv_igemm_output_moments_cpu(const ConvGeometry& g, int64_t cout, const float* y, int64_t groups, double* moments) {
   const int64_t hw = g.col_cols(), per = g.batch / groups;
   const double count = static_cast<double>(per * hw);
   for (int64_t grp = 0; grp < groups; ++grp)

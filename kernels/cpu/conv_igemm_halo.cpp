@@ -31,6 +31,15 @@ void conv_igemm_grad_input_halo_split_cpu(const ConvGeometry& g, int64_t cout, c
 }
 int64_t conv_igemm_halo_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
 
+void conv_igemm_forward_halo_stats_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                       int64_t groups, double* moments, double* /*stats_workspace*/,
+                                       float* /*workspace*/) {
+  check_conv_igemm_halo_stats_supported(g, groups);
+  conv_igemm_forward_cpu(g, cout, x, w, y);
+  conv_igemm_output_moments_cpu(g, cout, y, groups, moments);
+}
+int64_t conv_igemm_halo_stats_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
+
 void conv_igemm_grad_weight_halo_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
                                      float* /*workspace*/) {
   check_igemm_halo_wgrad_supported(g);
@@ -43,8 +52,9 @@ void conv_igemm_grad_weight_halo_split_cpu(const ConvGeometry& g, int64_t cout, 
 }
 int64_t conv_igemm_halo_wgrad_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
 
-// About two waves of 132 SMs (an H100) in blocks, each split at least 4 rectangles (256 pixels)
-// long: a function of the shape only, so the sums come out the same on every GPU.
+// About two waves of 132 SMs (an H100) in blocks, with at least 4 rectangles (256 pixels) per
+// split on average (the last split may be shorter): a function of the shape only, so the sums
+// come out the same on every GPU.
 IgemmHaloWgradPlan igemm_halo_wgrad_plan(const ConvGeometry& g, int64_t cout) {
   constexpr int64_t kTargetBlocks = 2 * 132, kMinTiles = 4, kPixels = 64;
   const int shift = igemm_halo_tile_shift(g.out_w());

@@ -23,6 +23,7 @@
 #include "kernels/batchnorm_math.h"
 #include "kernels/bf16.h"
 #include "kernels/conv_igemm.h"
+#include "kernels/cuda/conv_igemm_moments.cuh"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/tensor_core.cuh"
 #include "kernels/reduce.h"
@@ -257,39 +258,8 @@ __global__ void __launch_bounds__(kTileThreads) igemm_kernel(Problem pr, int M, 
         if (m < M && n < N) pr.store(m, n, split, acc[mi][ni][i]);
       }
 
-  if constexpr (STATS) {
-    __shared__ double column_sums[2][2][BN];  // [warp row][sum, sum of squares][column]
-    MM_UNROLL
-    for (int ni = 0; ni < NT; ++ni)
-      MM_UNROLL
-      for (int j = 0; j < 2; ++j) {
-        double sum = 0, squares = 0;
-        MM_UNROLL
-        for (int mi = 0; mi < 2; ++mi)
-          MM_UNROLL
-          for (int h = 0; h < 2; ++h) {
-            const int m = m0 + wm + mi * 16 + g + 8 * h;
-            const double v = m < M ? acc[mi][ni][2 * h + j] : 0.0;
-            sum += v;
-            squares += v * v;
-          }
-        MM_UNROLL
-        for (int off = 4; off < 32; off *= 2) {  // the 8 lanes with this t (lane bits 2-4)
-          sum += __shfl_xor_sync(0xffffffffu, sum, off);
-          squares += __shfl_xor_sync(0xffffffffu, squares, off);
-        }
-        if (g == 0) {
-          const int col = wn + ni * 8 + 2 * t + j;
-          column_sums[warp % 2][0][col] = sum;
-          column_sums[warp % 2][1][col] = squares;
-        }
-      }
-    __syncthreads();
-    for (int c = tid; c < BN; c += kTileThreads)
-      if (n0 + c < N)
-        for (int q = 0; q < 2; ++q)
-          pr.partial[(int64_t(blockIdx.x) * 2 + q) * N + n0 + c] = column_sums[0][q][c] + column_sums[1][q][c];
-  }
+  if constexpr (STATS)
+    igemm_tile_moments<NT>(acc, wm, wn, [&](int m) { return m0 + m < M; }, pr.partial + int64_t(blockIdx.x) * 2 * N, n0, N);
 }
 
 // The tile width for N columns: the smallest of 16, 32, 64, 128 covering min(N, 128)
@@ -408,6 +378,14 @@ __global__ void igemm_group_moments_kernel(const double* __restrict__ partial, d
 }
 }  // namespace
 
+void igemm_group_moments_cuda(const double* partial, double* moments, int64_t groups, int64_t N,
+                              int64_t tiles_per_group, double count, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(groups), static_cast<unsigned>((N + kMomentChannels - 1) / kMomentChannels));
+  igemm_group_moments_kernel<<<grid, dim3(kMomentChannels, kMomentLanes), 0, stream>>>(
+      partial, moments, int(groups), int(N), int(tiles_per_group), count);
+  MM_LAUNCH_CHECK();
+}
+
 void conv_igemm_forward_stats_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
                                    int64_t groups, double* moments, double* workspace, cudaStream_t stream) {
   check_conv_igemm_stats_supported(g, groups);
@@ -420,10 +398,7 @@ void conv_igemm_forward_stats_cuda(const ConvGeometry& g, int64_t cout, const fl
   check_sizes(g, cout, tiles * 2 * cout);
   const ForwardProblem<float> pr{igemm_shape(g, cout), x, w, y, int(K), workspace};
   launch<true, true>(pr, M, cout, K, 1, int(K), stream);
-  const dim3 grid(static_cast<unsigned>(groups), static_cast<unsigned>((cout + kMomentChannels - 1) / kMomentChannels));
-  igemm_group_moments_kernel<<<grid, dim3(kMomentChannels, kMomentLanes), 0, stream>>>(
-      workspace, moments, int(groups), int(cout), int(tiles / groups), static_cast<double>(M / groups));
-  MM_LAUNCH_CHECK();
+  igemm_group_moments_cuda(workspace, moments, groups, cout, tiles / groups, static_cast<double>(M / groups), stream);
 }
 
 template <typename A>

@@ -25,6 +25,7 @@
 #include <algorithm>
 
 #include "kernels/conv_igemm.h"
+#include "kernels/cuda/conv_igemm_moments.cuh"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/tensor_core.cuh"
 
@@ -50,9 +51,14 @@ struct HaloConv {
   float* out;
   int ci, ih, iw, co, oh, ow, pad;
   int tw_shift, tiles_x, tiles_y;
+  double* partial;  // with STATS: per tile (blockIdx.x) its channels' sums and sums of squares [2, CO]
 };
 
-template <int KS, int NT, bool SPLIT>
+// STATS (the forward only): the block also writes, for each of its output channels, the sum and
+// the sum of squares (double) of its tile's output pixels inside the output to
+// p.partial[blockIdx.x][2][CO], in a fixed order (lanes by an xor butterfly, then the two warp
+// rows), as the gather kernel's epilogue does.
+template <int KS, int NT, bool SPLIT, bool STATS = false>
 __global__ void __launch_bounds__(kThreadsHalo) igemm_halo_kernel(HaloConv p) {
   constexpr int KK = KS * KS, BN = 16 * NT, PLANE_MAX = max_plane(KS);
   constexpr int WIN_PER = (kStage * PLANE_MAX + kThreadsHalo - 1) / kThreadsHalo;
@@ -163,6 +169,11 @@ __global__ void __launch_bounds__(kThreadsHalo) igemm_halo_kernel(HaloConv p) {
         const int oy = oy0 + (m >> p.tw_shift), ox = ox0 + (m & (tw - 1));
         if (oy < p.oh && ox < p.ow && n < p.co) out[(int64_t(n) * p.oh + oy) * p.ow + ox] = acc[mi][ni][i];
       }
+
+  if constexpr (STATS)  // (the tile's pixels inside the output)
+    igemm_tile_moments<NT>(
+        acc, wm, wn, [&](int m) { return oy0 + (m >> p.tw_shift) < p.oh && ox0 + (m & (tw - 1)) < p.ow; },
+        p.partial + int64_t(blockIdx.x) * 2 * p.co, n0, p.co);
 }
 
 // wt[((s * KK + tap) * 8 + cl) * CO + n] = the weight from input channel c = 8 s + cl to output
@@ -183,9 +194,11 @@ __global__ void igemm_halo_weights_kernel(const float* w, float* wt, int ci, int
 
 // The stride-1 convolution of in [N, CI, IH, IW] by the weights (forward layout w [CO, CI, K, K],
 // or transposed [CI, CO, K, K]) with padding pad into out [N, CO, OH, OW]; TF32 or 3xTF32 products.
+// With `partial` (TF32 only): each tile's per-channel sums and sums of squares there, the tiles
+// in order image by image ([N * tiles per image, 2, CO]).
 template <bool SPLIT>
 void halo_conv(int n, int ci, int ih, int iw, int co, int ks, int pad, const float* in, const float* w, bool transposed,
-               float* out, float* wt, cudaStream_t stream) {
+               float* out, float* wt, cudaStream_t stream, double* partial = nullptr) {
   const int oh = ih + 2 * pad - ks + 1, ow = iw + 2 * pad - ks + 1;
   if (n == 0 || co == 0 || oh <= 0 || ow <= 0) return;
   const int kk = ks * ks, total = (ci + kStage - 1) / kStage * kStage * kk * co;
@@ -193,7 +206,7 @@ void halo_conv(int n, int ci, int ih, int iw, int co, int ks, int pad, const flo
     igemm_halo_weights_kernel<<<grid_for(total), kThreads, 0, stream>>>(w, wt, ci, co, kk, transposed, !SPLIT, total);
     MM_LAUNCH_CHECK();
   }
-  HaloConv p{in, wt, out, ci, ih, iw, co, oh, ow, pad, igemm_halo_tile_shift(ow), 0, 0};
+  HaloConv p{in, wt, out, ci, ih, iw, co, oh, ow, pad, igemm_halo_tile_shift(ow), 0, 0, partial};
   p.tiles_x = (ow + (1 << p.tw_shift) - 1) >> p.tw_shift;
   const int th = kTilePixels >> p.tw_shift;
   p.tiles_y = (oh + th - 1) / th;
@@ -202,6 +215,19 @@ void halo_conv(int n, int ci, int ih, int iw, int co, int ks, int pad, const flo
   MM_CHECK(blocks < (int64_t(1) << 31) && (co + 16 * nt - 1) / (16 * nt) <= 65535, "conv igemm halo: ", blocks,
            " tiles x ", co, " channels exceed one launch's grid");
   const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>((co + 16 * nt - 1) / (16 * nt)));
+  if constexpr (!SPLIT) {
+    if (partial != nullptr) {
+      if (ks == 3 && nt == 1) igemm_halo_kernel<3, 1, false, true><<<grid, kThreadsHalo, 0, stream>>>(p);
+      else if (ks == 3 && nt == 2) igemm_halo_kernel<3, 2, false, true><<<grid, kThreadsHalo, 0, stream>>>(p);
+      else if (ks == 3) igemm_halo_kernel<3, 4, false, true><<<grid, kThreadsHalo, 0, stream>>>(p);
+      else if (nt == 1) igemm_halo_kernel<1, 1, false, true><<<grid, kThreadsHalo, 0, stream>>>(p);
+      else if (nt == 2) igemm_halo_kernel<1, 2, false, true><<<grid, kThreadsHalo, 0, stream>>>(p);
+      else igemm_halo_kernel<1, 4, false, true><<<grid, kThreadsHalo, 0, stream>>>(p);
+      MM_LAUNCH_CHECK();
+      return;
+    }
+  }
+  MM_CHECK(partial == nullptr, "conv igemm halo: statistics are for the TF32 forward");
   if (ks == 3) {
     if (nt == 1) igemm_halo_kernel<3, 1, SPLIT><<<grid, kThreadsHalo, 0, stream>>>(p);
     else if (nt == 2) igemm_halo_kernel<3, 2, SPLIT><<<grid, kThreadsHalo, 0, stream>>>(p);
@@ -264,6 +290,31 @@ void conv_igemm_forward_halo_split_cuda(const ConvGeometry& g, int64_t cout, con
                                         float* workspace, cudaStream_t stream) {
   halo_forward<true>(g, cout, x, w, y, workspace, stream);
 }
+int64_t conv_igemm_halo_stats_workspace_cuda(const ConvGeometry& g, int64_t cout) {
+  const int64_t shift = igemm_halo_tile_shift(g.out_w()), tw = int64_t(1) << shift, th = kTilePixels >> shift;
+  const int64_t tiles = (g.out_w() + tw - 1) / tw * ((g.out_h() + th - 1) / th);
+  return g.batch * tiles * 2 * cout;
+}
+
+void conv_igemm_forward_halo_stats_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+                                        int64_t groups, double* moments, double* stats_workspace, float* workspace,
+                                        cudaStream_t stream) {
+  check_conv_igemm_halo_stats_supported(g, groups);
+  check_halo(g, cout, workspace);
+  if (cout == 0) return;
+  MM_CHECK(stats_workspace != nullptr, "conv igemm halo statistics: needs its workspace");
+  const int64_t tiles = conv_igemm_halo_stats_workspace_cuda(g, cout) / (2 * cout);  // over every image
+  if (tiles == 0) {  // no pixels: zero moments
+    MM_CUDA_CHECK(cudaMemsetAsync(moments, 0, sizeof(double) * 2 * groups * cout, stream));
+    return;
+  }
+  MM_CHECK(tiles * 2 * cout < (int64_t(1) << 31), "conv igemm halo statistics: tensors of 2^31 or more elements are not supported");
+  halo_conv<false>(int(g.batch), int(g.in_channels), int(g.height), int(g.width), int(cout), int(g.kernel_h),
+                   int(g.padding), x, w, false, y, workspace, stream, stats_workspace);
+  igemm_group_moments_cuda(stats_workspace, moments, groups, cout, tiles / groups,
+                           static_cast<double>(g.batch / groups * g.col_cols()), stream);
+}
+
 void conv_igemm_grad_input_halo_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
                                      float* workspace, cudaStream_t stream) {
   halo_grad_input<false>(g, cout, w, gy, gx, workspace, stream);
