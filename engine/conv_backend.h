@@ -38,7 +38,8 @@ using ConvBackendScope = SettingScope<ConvBackend, conv_backend, set_conv_backen
 // convolutions with 1x1 or 3x3 kernels, and their weight gradient with 3x3 kernels
 // (kernels/conv_igemm.h): the gather kernels, or the spatial-tile halo kernels that stage each
 // input window once per block. The same function (within FP32 summation order); the rest
-// (strided, other kernels, bf16, 1x1 weight gradients) runs the gather kernels either way. MMENGINE_IGEMM=gather|halo (read once) or set_igemm_tiling() (per thread).
+// (strided, other kernels, bf16, 1x1 weight gradients) runs the gather kernels either way.
+// MMENGINE_IGEMM=gather|halo (read once) or set_igemm_tiling() (per thread).
 enum class IgemmTiling { Gather, Halo };
 inline constexpr EnumEntry<IgemmTiling> kIgemmTilings[] = {
     {IgemmTiling::Gather, "gather", "every tap gathered from memory per element (measured on an H100, 2026-11-27)"},

@@ -514,13 +514,15 @@ TEST(ConvIgemmCuda, HaloPassesMatchTf32CpuTwins) {
 
 // The halo forward with the BatchNorm moments from its epilogue: y bit for bit the plain halo
 // forward's, per group and channel the two-pass moments of that y (within 1e-12), the same bits
-// on a second run; every halo shape with each image its own group (one group for the
-// single-image shapes; tiles that overhang the output count only their pixels inside it);
-// refused on both twins for groups that do not divide the batch.
+// on a second run; every halo shape, alternately with one group (several images of several
+// tiles each) and with each image its own group (tiles that overhang the output count only their
+// pixels inside it); with no images, zero moments and no workspace; refused on both twins for
+// groups that do not divide the batch.
 TEST(ConvIgemmCuda, HaloForwardStatsEpilogueGivesTheOutputsMoments) {
   MM_SKIP_WITHOUT(Device::CUDA);
-  for (const ConvShape& cs : kHaloShapes) {
-    const int64_t G = cs.n;  // one group (single-image shapes) or one per image
+  for (size_t shape = 0; shape < kHaloShapes.size(); ++shape) {
+    const ConvShape& cs = kHaloShapes[shape];
+    const int64_t G = shape % 2 == 0 ? 1 : cs.n;  // every other shape one group (several images of 1-16 tiles), else one per image
     const ConvGeometry g = cs.geometry();
     const std::string what = "halo, " + describe_shape(cs) + " groups " + std::to_string(G);
     Tensor x = uniform({cs.n, cs.c, cs.h, cs.w}, 47, Device::CUDA), w = uniform({cs.cout, cs.c, cs.k, cs.k}, 48, Device::CUDA);
@@ -536,6 +538,16 @@ TEST(ConvIgemmCuda, HaloForwardStatsEpilogueGivesTheOutputsMoments) {
                                                       cuda_stream());
         },
         y, cs, G, {&stats, &work}, what);
+  }
+  {  // no images: zero moments, and no statistics workspace needed (its size is 0)
+    const ConvGeometry g0{0, 2, 5, 5, 3, 3, 1, 1};
+    ASSERT_EQ(kernels::conv_igemm_halo_stats_workspace_cuda(g0, 4), 0);
+    Tensor w = uniform({4, 2, 3, 3}, 50, Device::CUDA), m = Tensor::empty({8}, DType::F64, Device::CUDA);
+    Tensor work = Tensor::empty({kernels::conv_igemm_halo_workspace_cuda(g0, 4)}, DType::F32, Device::CUDA);
+    m.poison_();
+    kernels::conv_igemm_forward_halo_stats_cuda(g0, 4, nullptr, w.data<float>(), nullptr, 1, m.data<double>(), nullptr,
+                                                work.data<float>(), cuda_stream());
+    EXPECT_EQ(m.to_vector(), std::vector<double>(8, 0.0));
   }
   const ConvShape cs{3, 2, 5, 5, 4, 3, 1, 1};
   const ConvGeometry g = cs.geometry();

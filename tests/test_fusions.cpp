@@ -120,11 +120,13 @@ TEST(KernelSwitches, TablesRoundTripAndNameTheChoices) {
                           {"MMENGINE_CONV: expected own, igemm, igemm-3xtf32 or cudnn, got 'fft'"});
 }
 
+// (On CUDA, [36, 130, 5, 7]: 12 rows per group in 4 splits of 3, which a block walks 7 rows of 35
+// values at a time: the several-rows-per-step mapping under groups.)
 TEST_P(Fusions, BatchNormGroupsEqualSeparateCalls) {
   const Device d = GetParam();
   PoisonScope poison;
   for (DType t : {DType::F32, DType::F64})
-    for (Shape shape : {Shape{27, 19, 7, 5}, Shape{6, 130, 3, 3}, Shape{9, 5, 1, 1}})
+    for (Shape shape : {Shape{27, 19, 7, 5}, Shape{6, 130, 3, 3}, Shape{9, 5, 1, 1}, Shape{36, 130, 5, 7}})
       for (double slope : {-1.0, 0.1}) {
         const int64_t C = shape[1];
         Tensor x = add(mul(rand_normal(shape, 1, 0, t), 3.0), 2.0);
@@ -281,9 +283,9 @@ TEST_P(Fusions, GroupedModelPassEqualsOneCallPerChunk) {
 
 // conv-bn-stats: on the igemm backend, conv2d_with_bn_moments hands BatchNorm the moments of
 // its output exactly where the epilogue applies (float32, the fusion on; gather kernels: groups
-// of whole 64-pixel tiles; halo kernels: any groups), and in a model each block's conv1 -> bn2 then skips
-// BatchNorm's statistics pass (here at the 8x8 and 4x4 maps; the 2x2 maps of the last group,
-// 16 pixels per group, fall back). The epilogue's M2 comes from plain sums in double, not two
+// of whole 64-pixel tiles; halo kernels: any groups), and in a model each block's conv1 -> bn2
+// then skips BatchNorm's statistics pass (here, on the gather kernels, at the 8x8 and 4x4 maps;
+// the 2x2 maps of the last group, 16 pixels per group, fall back). The epilogue's M2 comes from plain sums in double, not two
 // passes, so the model agrees with the statistics pass to float32 rounding, not bit for bit.
 TEST_P(Fusions, ConvBnStatsGiveTheStatisticsPassNumbers) {
   const Device d = GetParam();

@@ -426,8 +426,9 @@ TEST(Cli, AblateConcurrentAndBenchSweep) {
 }
 
 // `mmengine bench --variants bn-kernels`: the BatchNorm kernels and a copy of the same bytes, at B
-// and 3B on group 1's and group 3's shapes, each row a positive time and bandwidth (on a GPU, or the emulated device at a tiny
-// size: its numbers are CPU timings, only the table's shape is checked); refused without CUDA.
+// and 3B on group 1's and group 3's shapes, each row a positive time and bandwidth (on a GPU, or
+// the emulated device at a tiny size: its numbers are CPU timings, only the table's shape is
+// checked); refused without CUDA.
 TEST(Cli, BenchBnKernelsTimeTheCudaKernelsAgainstACopy) {
   auto [rc0, out0] = run_cli("bench --device cpu --variants bn-kernels");
   EXPECT_NE(rc0, 0);

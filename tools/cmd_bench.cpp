@@ -500,8 +500,8 @@ int run_bench(const BenchOpts& o) {
         const IgemmTilingScope tiling(igemm_tiling() == IgemmTiling::Halo ? IgemmTiling::Gather : IgemmTiling::Halo);
         step_row(std::string("MixMatch step (interleave, tf32, igemm ") + igemm_tiling_name(igemm_tiling()) + ")");
       }
-      // --precision tf32 without the fusion that acts only on the igemm gather kernels
-      if (fusion_enabled(Fusion::ConvBnStats) && igemm_tiling() == IgemmTiling::Gather) {
+      // --precision tf32 (on this run's tiling) without the fusion that acts only on the igemm kernels
+      if (fusion_enabled(Fusion::ConvBnStats)) {
         const PrecisionScope scope(Precision::Tf32, dev, DType::F32);
         const FusionScope off(Fusion::ConvBnStats, false);
         step_row("MixMatch step (interleave, --precision tf32, no conv-bn-stats)");

@@ -21,8 +21,8 @@ void bn_kernel_rows(int64_t batch, int64_t group1_channels, int warmup, int repe
 #ifdef MMENGINE_WITH_CUDA
   const Device dev = Device::CUDA;
   // Written before every timed run: larger than any GPU's L2 (H100: 50 MB), so each timed run
-  // starts from device memory (its first pass over the tensor; at these sizes, 8-25 MB, later
-  // passes may hit L2, as they can inside a step).
+  // starts from device memory (its first pass over the tensor; at these sizes, 8-25 MB at group 1
+  // and a quarter of that at group 3, later passes may hit L2, as they can inside a step).
   Tensor flush = Tensor::empty({64 << 20}, DType::F32, dev);
   auto flush_l2 = [&] { MM_CUDA_CHECK(cudaMemsetAsync(flush.raw(), 0, flush.numel() * sizeof(float), cuda_stream())); };
   // Group 1's shape (the rows named "... B=N") and group 3's (4x the channels on 8x8 maps: rows

@@ -99,20 +99,25 @@ __device__ inline BnBlock bn_block(int64_t C, int64_t S) {
 }
 
 // Calls f(value index) for this thread's share of the block's values: channel c of the group's
-// images n = s, s + S, ... . A row of HW values shorter than half the block is walked several
+// images n = s, s + S, ... . A row of HW values no longer than half the block is walked several
 // rows at a time (R = blockDim / HW rows, thread t on row t / HW, value t % HW; the threads past
 // R * HW idle), so small maps (8x8: 64 values) keep the block's threads busy instead of a
 // quarter of them; longer rows are walked by the whole block. The mapping depends on N, S, HW
 // and the block size only: every group of a grouped call sums in the order of a one-group call.
+// (Two loops, the short-row one in 32-bit lane arithmetic: one loop in 64-bit for both cases
+// doubled the kernels' registers.)
 template <typename F>
 __device__ inline void for_block_values(const BnBlock& b, int64_t S, int64_t N, int64_t C, int64_t HW, F f) {
-  const int64_t threads = blockDim.x, t = threadIdx.x;
-  const int64_t R = HW > 0 && 2 * HW <= threads ? threads / HW : 1;
-  const int64_t r = R > 1 ? t / HW : 0, i0 = R > 1 ? t - r * HW : t, step = R > 1 ? HW : threads;
-  if (r >= R) return;
-  for (int64_t n = b.s + r * S; n < N; n += R * S) {
+  const int threads = static_cast<int>(blockDim.x), t = static_cast<int>(threadIdx.x);
+  if (HW > 0 && 2 * HW <= threads) {
+    const int hw = static_cast<int>(HW), R = threads / hw, r = t / hw;
+    if (r >= R) return;
+    for (int64_t n = b.s + r * S; n < N; n += R * S) f(((b.g * N + n) * C + b.c) * HW + (t - r * hw));
+    return;
+  }
+  for (int64_t n = b.s; n < N; n += S) {
     const int64_t base = ((b.g * N + n) * C + b.c) * HW;
-    for (int64_t i = i0; i < HW; i += step) f(base + i);
+    for (int64_t i = t; i < HW; i += threads) f(base + i);
   }
 }
 

@@ -56,8 +56,8 @@ struct HaloConv {
 
 // STATS (the forward only): the block also writes, for each of its output channels, the sum and
 // the sum of squares (double) of its tile's output pixels inside the output to
-// p.partial[blockIdx.x][2][CO], in a fixed order (lanes by an xor butterfly, then the two warp
-// rows), as the gather kernel's epilogue does.
+// p.partial[blockIdx.x][2][CO] in a fixed order (igemm_tile_moments, the gather kernel's epilogue
+// too).
 template <int KS, int NT, bool SPLIT, bool STATS = false>
 __global__ void __launch_bounds__(kThreadsHalo) igemm_halo_kernel(HaloConv p) {
   constexpr int KK = KS * KS, BN = 16 * NT, PLANE_MAX = max_plane(KS);
@@ -302,12 +302,12 @@ void conv_igemm_forward_halo_stats_cuda(const ConvGeometry& g, int64_t cout, con
   check_conv_igemm_halo_stats_supported(g, groups);
   check_halo(g, cout, workspace);
   if (cout == 0) return;
-  MM_CHECK(stats_workspace != nullptr, "conv igemm halo statistics: needs its workspace");
   const int64_t tiles = conv_igemm_halo_stats_workspace_cuda(g, cout) / (2 * cout);  // over every image
-  if (tiles == 0) {  // no pixels: zero moments
+  if (tiles == 0) {  // no pixels: zero moments (and no workspace)
     MM_CUDA_CHECK(cudaMemsetAsync(moments, 0, sizeof(double) * 2 * groups * cout, stream));
     return;
   }
+  MM_CHECK(stats_workspace != nullptr, "conv igemm halo statistics: needs its workspace");
   MM_CHECK(tiles * 2 * cout < (int64_t(1) << 31), "conv igemm halo statistics: tensors of 2^31 or more elements are not supported");
   halo_conv<false>(int(g.batch), int(g.in_channels), int(g.height), int(g.width), int(cout), int(g.kernel_h),
                    int(g.padding), x, w, false, y, workspace, stream, stats_workspace);

@@ -1,9 +1,9 @@
 // Shared by the implicit-GEMM forwards with BatchNorm statistics in their epilogue (gather:
-// conv_igemm.cu, halo: conv_igemm_halo.cu): the tile epilogue below, and igemm_group_moments_cuda:
-// from per-tile partial sums [tiles, 2, N] (each
-// tile's per-channel sum and sum of squares in double), tiles_per_group consecutive tiles per
-// group, the moments [2, groups, N] = [sum; M2] of `count` values per group (M2 from the sums,
-// bn_m2_from_sums), added in a fixed order (deterministic). Defined in conv_igemm.cu.
+// conv_igemm.cu, halo: conv_igemm_halo.cu): the tile epilogue igemm_tile_moments, and
+// igemm_group_moments_cuda (defined in conv_igemm.cu), which makes from the per-tile partial sums
+// [tiles, 2, N] (each tile's per-channel sum and sum of squares in double; tiles_per_group
+// consecutive tiles per group) the moments [2, groups, N] = [sum; M2] of `count` values per group
+// (M2 from the sums, bn_m2_from_sums), added in a fixed order (deterministic).
 #pragma once
 #include <cuda_runtime.h>
 
@@ -49,7 +49,7 @@ __device__ inline void igemm_tile_moments(const float (&acc)[2][NT][4], int wm, 
       }
     }
   __syncthreads();
-  for (int c = tid; c < BN; c += static_cast<int>(blockDim.x))
+  for (int c = tid; c < BN; c += 128)  // (a constant step: blockDim.x cost the gather kernel 12 registers)
     if (n0 + c < N)
       for (int q = 0; q < 2; ++q) row_partial[int64_t(q) * N + n0 + c] = column_sums[0][q][c] + column_sums[1][q][c];
 }
