@@ -208,7 +208,8 @@ TEST(ConvIgemm, HaloCoversStrideOneOneByOneAndThreeByThree) {
 
 // The halo weight gradient's split plan: rectangles of the forward's tile width tile every
 // output image; the splits cover every rectangle exactly once, none empty; about two waves of
-// blocks where the rectangles allow (at least 4 per split), one split where they do not.
+// blocks where the rectangles allow (at least 4 per split on average), one split where they do
+// not.
 TEST(ConvIgemm, HaloWgradPlanSplitsEveryRectangleOnce) {
   struct Case {
     ConvShape cs;
