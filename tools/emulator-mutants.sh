@@ -141,10 +141,8 @@ mutant wrong-index-bn-split-partial kernels/cuda/batchnorm.cu \
   'for (int64_t j = 0; j < S; ++j) t += partial[c * S + j];' \
   'for (int64_t j = 0; j < S; ++j) t += partial[c + j];'
 mutant bn-group-ignored kernels/cuda/batchnorm.cu \
-  'const int64_t base = ((b.g * N + n) * C + b.c) * HW;
-    for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) acc += f(base + i);' \
-  'const int64_t base = (n * C + b.c) * HW;
-    for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) acc += f(base + i);'
+  'for_block_values(b, S, N, C, HW, [&](int64_t idx) { acc += f(idx); });' \
+  'for_block_values(b, S, N, C, HW, [&](int64_t idx) { acc += f(idx - b.g * N * C * HW); });'
 mutant bn-running-update-group-order kernels/cuda/batchnorm.cu \
   'for (int64_t h = 0; h < e.groups; ++h)' \
   'for (int64_t h = e.groups - 1; h >= 0; --h)'
