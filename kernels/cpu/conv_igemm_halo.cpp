@@ -1,10 +1,8 @@
 // The CPU twins of the halo implicit-GEMM kernels (kernels/conv_igemm.h, kernels/cuda/
-// conv_igemm_halo.cu and conv_igemm_halo_wgrad.cu): the halo kernels compute the same function as
-// the gather kernels, so their twins are the reference twins (kernels/cpu/conv_igemm.cpp) behind
-// the halo launchers' own check of the shape; the workspace is unused on the CPU. Also the
-// weight gradient's split plan, a function of the shape that both devices' workspace sizes use.
-#include <algorithm>
-
+// conv_igemm_halo.cu): the halo kernels compute the same function as the gather kernels, so
+// their twins are the reference twins (kernels/cpu/conv_igemm.cpp) behind the halo launchers'
+// own check of the shape; the workspace is unused on the CPU. (The weight gradient's twins:
+// conv_igemm_halo_wgrad.cpp.)
 #include "kernels/conv_igemm.h"
 
 namespace mmengine::kernels {
@@ -39,37 +37,5 @@ void conv_igemm_forward_halo_stats_cpu(const ConvGeometry& g, int64_t cout, cons
   conv_igemm_output_moments_cpu(g, cout, y, groups, moments);
 }
 int64_t conv_igemm_halo_stats_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
-
-void conv_igemm_grad_weight_halo_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
-                                     float* /*workspace*/) {
-  check_igemm_halo_wgrad_supported(g);
-  conv_igemm_grad_weight_cpu(g, cout, x, gy, gw, nullptr);
-}
-void conv_igemm_grad_weight_halo_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy,
-                                           float* gw, float* /*workspace*/) {
-  check_igemm_halo_wgrad_supported(g);
-  conv_igemm_grad_weight_split_cpu(g, cout, x, gy, gw, nullptr);
-}
-int64_t conv_igemm_halo_wgrad_workspace_cpu(const ConvGeometry&, int64_t) { return 0; }
-
-// About two waves of 132 SMs (an H100) in blocks, with at least 4 rectangles (256 pixels) per
-// split on average (the last split may be shorter): a function of the shape only, so the sums
-// come out the same on every GPU.
-IgemmHaloWgradPlan igemm_halo_wgrad_plan(const ConvGeometry& g, int64_t cout) {
-  constexpr int64_t kTargetBlocks = 2 * 132, kMinTiles = 4, kPixels = 64;
-  const int shift = igemm_halo_tile_shift(g.out_w());
-  const int64_t tiles_x = (g.out_w() + (int64_t(1) << shift) - 1) >> shift;
-  const int64_t rows = kPixels >> shift, tiles_y = (g.out_h() + rows - 1) / rows;
-  const int64_t per_image = tiles_x * tiles_y, tiles = g.batch * per_image;
-  MM_CHECK(tiles < (int64_t(1) << 31), "conv igemm halo weight gradient: ", tiles, " tiles exceed 32-bit indexing");
-  const int64_t tile_n = igemm_halo_wgrad_tile_n(cout);
-  const int64_t blocks = (g.in_channels + kIgemmHaloWgradChannels - 1) / kIgemmHaloWgradChannels *
-                         ((cout + tile_n - 1) / tile_n);
-  if (tiles == 0 || blocks == 0) return {shift, int(tiles_x), int(per_image), int(tiles), 1, 1};
-  int64_t count = std::max<int64_t>(1, std::min((kTargetBlocks + blocks - 1) / blocks, tiles / kMinTiles));
-  const int64_t chunk = (tiles + count - 1) / count;
-  count = (tiles + chunk - 1) / chunk;
-  return {shift, int(tiles_x), int(per_image), int(tiles), int(count), int(chunk)};
-}
 
 }  // namespace mmengine::kernels
