@@ -214,9 +214,19 @@ inline bool igemm_halo_supported(const ConvGeometry& g) {
 inline void check_igemm_halo_supported(const ConvGeometry& g) {
   MM_CHECK(igemm_halo_supported(g), "conv igemm halo: needs stride 1 and a 1x1 or 3x3 kernel with padding < kernel");
 }
-// The tile width the halo kernels use for output rows of ow pixels: 8, 16 or 32 (as log2), the
-// smallest that covers a row up to 32.
-inline int igemm_halo_tile_shift(int64_t ow) { return ow <= 8 ? 3 : ow <= 16 ? 4 : 5; }
+// The halo kernels' tiles of an oh x ow output image: 64-pixel TH x TW rectangles, TW = 1 << tw_shift
+// the smallest of 8, 16, 32 that covers a row up to 32, TH = 64 / TW; tiles_x across a row,
+// tiles_y down, numbered row by row (the kernels' blockIdx order within an image).
+struct IgemmHaloTiles {
+  int tw_shift;
+  int64_t tiles_x, tiles_y;
+  int64_t per_image() const { return tiles_x * tiles_y; }
+};
+inline IgemmHaloTiles igemm_halo_tiles(int64_t oh, int64_t ow) {
+  const int shift = ow <= 8 ? 3 : ow <= 16 ? 4 : 5;
+  const int64_t tw = int64_t(1) << shift, th = 64 / tw;
+  return {shift, (ow + tw - 1) / tw, (oh + th - 1) / th};
+}
 void conv_igemm_forward_halo_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
                                  float* workspace);
 void conv_igemm_grad_input_halo_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,

@@ -25,11 +25,10 @@ int64_t conv_igemm_halo_wgrad_workspace_cpu(const ConvGeometry&, int64_t) { retu
 // split on average (the last split may be shorter): a function of the shape only, so the sums
 // come out the same on every GPU.
 IgemmHaloWgradPlan igemm_halo_wgrad_plan(const ConvGeometry& g, int64_t cout) {
-  constexpr int64_t kTargetBlocks = 2 * 132, kMinTiles = 4, kPixels = 64;
-  const int shift = igemm_halo_tile_shift(g.out_w());
-  const int64_t tiles_x = (g.out_w() + (int64_t(1) << shift) - 1) >> shift;
-  const int64_t rows = kPixels >> shift, tiles_y = (g.out_h() + rows - 1) / rows;
-  const int64_t per_image = tiles_x * tiles_y, tiles = g.batch * per_image;
+  constexpr int64_t kTargetBlocks = 2 * 132, kMinTiles = 4;
+  const IgemmHaloTiles t = igemm_halo_tiles(g.out_h(), g.out_w());
+  const int shift = t.tw_shift;
+  const int64_t tiles_x = t.tiles_x, per_image = t.per_image(), tiles = g.batch * per_image;
   MM_CHECK(tiles < (int64_t(1) << 31), "conv igemm halo weight gradient: ", tiles, " tiles exceed 32-bit indexing");
   const int64_t tile_n = igemm_halo_wgrad_tile_n(cout);
   const int64_t blocks = (g.in_channels + kIgemmHaloWgradChannels - 1) / kIgemmHaloWgradChannels *

@@ -206,11 +206,9 @@ void halo_conv(int n, int ci, int ih, int iw, int co, int ks, int pad, const flo
     igemm_halo_weights_kernel<<<grid_for(total), kThreads, 0, stream>>>(w, wt, ci, co, kk, transposed, !SPLIT, total);
     MM_LAUNCH_CHECK();
   }
-  HaloConv p{in, wt, out, ci, ih, iw, co, oh, ow, pad, igemm_halo_tile_shift(ow), 0, 0, partial};
-  p.tiles_x = (ow + (1 << p.tw_shift) - 1) >> p.tw_shift;
-  const int th = kTilePixels >> p.tw_shift;
-  p.tiles_y = (oh + th - 1) / th;
-  const int64_t blocks = int64_t(n) * p.tiles_x * p.tiles_y;
+  const IgemmHaloTiles tiles = igemm_halo_tiles(oh, ow);
+  HaloConv p{in, wt, out, ci, ih, iw, co, oh, ow, pad, tiles.tw_shift, int(tiles.tiles_x), int(tiles.tiles_y), partial};
+  const int64_t blocks = int64_t(n) * tiles.per_image();
   const int nt = co <= 16 ? 1 : co <= 32 ? 2 : 4;
   MM_CHECK(blocks < (int64_t(1) << 31) && (co + 16 * nt - 1) / (16 * nt) <= 65535, "conv igemm halo: ", blocks,
            " tiles x ", co, " channels exceed one launch's grid");
@@ -291,9 +289,7 @@ void conv_igemm_forward_halo_split_cuda(const ConvGeometry& g, int64_t cout, con
   halo_forward<true>(g, cout, x, w, y, workspace, stream);
 }
 int64_t conv_igemm_halo_stats_workspace_cuda(const ConvGeometry& g, int64_t cout) {
-  const int64_t shift = igemm_halo_tile_shift(g.out_w()), tw = int64_t(1) << shift, th = kTilePixels >> shift;
-  const int64_t tiles = (g.out_w() + tw - 1) / tw * ((g.out_h() + th - 1) / th);
-  return g.batch * tiles * 2 * cout;
+  return g.batch * igemm_halo_tiles(g.out_h(), g.out_w()).per_image() * 2 * cout;
 }
 
 void conv_igemm_forward_halo_stats_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
