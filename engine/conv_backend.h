@@ -34,16 +34,16 @@ const char* conv_backend_name(ConvBackend b);
 // Sets the backend for its lifetime (tests, the bench's side-by-side rows).
 using ConvBackendScope = SettingScope<ConvBackend, conv_backend, set_conv_backend>;
 
-// Which implicit-GEMM kernels run the stride-1 forward and input gradient of float32
+// Which implicit-GEMM kernels run the stride-1 forward and input gradient of float32 and bf16
 // convolutions with 1x1 or 3x3 kernels, and their weight gradient with 3x3 kernels
 // (kernels/conv_igemm.h): the gather kernels, or the spatial-tile halo kernels that stage each
 // input window once per block. The same function (within FP32 summation order); the rest
-// (strided, other kernels, bf16, 1x1 weight gradients) runs the gather kernels either way.
+// (strided, other kernels, 1x1 weight gradients) runs the gather kernels either way.
 // MMENGINE_IGEMM=gather|halo (read once) or set_igemm_tiling() (per thread).
 enum class IgemmTiling { Gather, Halo };
 inline constexpr EnumEntry<IgemmTiling> kIgemmTilings[] = {
     {IgemmTiling::Gather, "gather", "every tap gathered from memory per element (measured on an H100, 2026-11-27)"},
-    {IgemmTiling::Halo, "halo", "the input window staged once per 64-pixel tile (stride-1 1x1/3x3 float32, 3x3 weight gradients; not yet timed)"}};
+    {IgemmTiling::Halo, "halo", "the input window staged once per 64-pixel tile (stride-1 1x1/3x3 float32 and bf16, 3x3 weight gradients; not yet timed)"}};
 IgemmTiling igemm_tiling();
 void set_igemm_tiling(IgemmTiling t);
 IgemmTiling parse_igemm_tiling(const std::string& name, const char* what);

@@ -146,76 +146,70 @@ void with_activation_type(DType t, F f) {
   if (t == DType::BF16) f(kernels::bf16{});
   else f(float{});
 }
-// The halo kernels where the setting asks for them and they cover the convolution (stride 1,
-// 1x1 or 3x3, float32; the weight gradient 3x3 only), with their weight workspace.
-bool use_halo(const ConvGeometry& g, DType t) {
-  return igemm_tiling() == IgemmTiling::Halo && t == DType::F32 && kernels::igemm_halo_supported(g);
-}
+bool use_halo(ConvPass pass, const ConvGeometry& g, DType t) { return igemm_tiling_for(pass, g, t) == IgemmTiling::Halo; }
 Tensor halo_workspace(const ConvGeometry& g, int64_t cout, Device d) {
   const int64_t ws = MM_KERNEL_FN(d, conv_igemm_halo_workspace)(g, cout);
   return ws > 0 ? Tensor::empty({ws}, DType::F32, d) : Tensor();
 }
 float* data_or_null(Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
-// split: the 3xTF32 launchers (float32 only).
+// split: the 3xTF32 launchers (float32 only). Each pass runs the halo or the gather kernels
+// (igemm_tiling_for), the halo ones with their workspace.
 Tensor conv_forward_igemm(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& w, bool split) {
-  Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), x.device());
-  if (use_halo(g, x.dtype())) {
-    Tensor work = halo_workspace(g, cout, x.device());
-    (split ? MM_KERNEL_NT(x.device(), conv_igemm_forward_halo_split) : MM_KERNEL_NT(x.device(), conv_igemm_forward_halo))(
-        g, cout, x.data<float>(), w.data<float>(), y.data<float>(), data_or_null(work));
-    return y;
-  }
+  const Device d = x.device();
+  Tensor y = Tensor::empty({g.batch, cout, g.out_h(), g.out_w()}, x.dtype(), d);
+  const bool halo = use_halo(ConvPass::Forward, g, x.dtype());
+  Tensor work = halo ? halo_workspace(g, cout, d) : Tensor();
   if (split) {
-    MM_KERNEL_NT(x.device(), conv_igemm_forward_split)(g, cout, x.data<float>(), w.data<float>(), y.data<float>());
+    const float *xp = x.data<float>(), *wp = w.data<float>();
+    if (halo) MM_KERNEL_NT(d, conv_igemm_forward_halo_split)(g, cout, xp, wp, y.data<float>(), data_or_null(work));
+    else MM_KERNEL_NT(d, conv_igemm_forward_split)(g, cout, xp, wp, y.data<float>());
     return y;
   }
   with_activation_type(x.dtype(), [&](auto a) {
     using A = decltype(a);
-    MM_KERNEL(x.device(), conv_igemm_forward, A)(g, cout, x.data<A>(), w.data<float>(), y.data<A>());
+    const A* xp = x.data<A>();
+    if (halo) MM_KERNEL(d, conv_igemm_forward_halo, A)(g, cout, xp, w.data<float>(), y.data<A>(), data_or_null(work));
+    else MM_KERNEL(d, conv_igemm_forward, A)(g, cout, xp, w.data<float>(), y.data<A>());
   });
   return y;
 }
 Tensor conv_grad_input_igemm(const ConvGeometry& g, int64_t cout, const Tensor& w, const Tensor& gy, bool split) {
-  Tensor gx = Tensor::empty({g.batch, g.in_channels, g.height, g.width}, gy.dtype(), gy.device());
-  if (use_halo(g, gy.dtype())) {
-    Tensor work = halo_workspace(g, cout, gy.device());
-    (split ? MM_KERNEL_NT(gy.device(), conv_igemm_grad_input_halo_split)
-           : MM_KERNEL_NT(gy.device(), conv_igemm_grad_input_halo))(g, cout, w.data<float>(), gy.data<float>(),
-                                                                    gx.data<float>(), data_or_null(work));
-    return gx;
-  }
+  const Device d = gy.device();
+  Tensor gx = Tensor::empty({g.batch, g.in_channels, g.height, g.width}, gy.dtype(), d);
+  const bool halo = use_halo(ConvPass::GradInput, g, gy.dtype());
+  Tensor work = halo ? halo_workspace(g, cout, d) : Tensor();
   if (split) {
-    MM_KERNEL_NT(gy.device(), conv_igemm_grad_input_split)(g, cout, w.data<float>(), gy.data<float>(), gx.data<float>());
+    const float *wp = w.data<float>(), *gyp = gy.data<float>();
+    if (halo) MM_KERNEL_NT(d, conv_igemm_grad_input_halo_split)(g, cout, wp, gyp, gx.data<float>(), data_or_null(work));
+    else MM_KERNEL_NT(d, conv_igemm_grad_input_split)(g, cout, wp, gyp, gx.data<float>());
     return gx;
   }
   with_activation_type(gy.dtype(), [&](auto a) {
     using A = decltype(a);
-    MM_KERNEL(gy.device(), conv_igemm_grad_input, A)(g, cout, w.data<float>(), gy.data<A>(), gx.data<A>());
+    const A* gyp = gy.data<A>();
+    if (halo) MM_KERNEL(d, conv_igemm_grad_input_halo, A)(g, cout, w.data<float>(), gyp, gx.data<A>(), data_or_null(work));
+    else MM_KERNEL(d, conv_igemm_grad_input, A)(g, cout, w.data<float>(), gyp, gx.data<A>());
   });
   return gx;
 }
 Tensor conv_grad_weight_igemm(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy, bool split) {
-  Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, DType::F32, gy.device());
-  if (use_halo(g, gy.dtype()) && kernels::igemm_halo_wgrad_supported(g)) {  // (3x3: 1x1 keeps the gather kernel)
-    const int64_t ws = MM_KERNEL_FN(gy.device(), conv_igemm_halo_wgrad_workspace)(g, cout);
-    Tensor work = ws > 0 ? Tensor::empty({ws}, DType::F32, gy.device()) : Tensor();
-    (split ? MM_KERNEL_NT(gy.device(), conv_igemm_grad_weight_halo_split)
-           : MM_KERNEL_NT(gy.device(), conv_igemm_grad_weight_halo))(g, cout, x.data<float>(), gy.data<float>(),
-                                                                     gw.data<float>(), data_or_null(work));
-    return gw;
-  }
-  const int64_t ws = MM_KERNEL_FN(gy.device(), conv_igemm_workspace)(g, cout);
-  Tensor work = ws > 0 ? Tensor::empty({ws}, DType::F32, gy.device()) : Tensor();
+  const Device d = gy.device();
+  Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, DType::F32, d);
+  const bool halo = use_halo(ConvPass::GradWeight, g, gy.dtype());
+  const int64_t ws = halo ? MM_KERNEL_FN(d, conv_igemm_halo_wgrad_workspace)(g, cout)
+                          : MM_KERNEL_FN(d, conv_igemm_workspace)(g, cout);
+  Tensor work = ws > 0 ? Tensor::empty({ws}, DType::F32, d) : Tensor();
   if (split) {
-    MM_KERNEL_NT(gy.device(), conv_igemm_grad_weight_split)(g, cout, x.data<float>(), gy.data<float>(), gw.data<float>(),
-                                                            data_or_null(work));
+    const float *xp = x.data<float>(), *gyp = gy.data<float>();
+    if (halo) MM_KERNEL_NT(d, conv_igemm_grad_weight_halo_split)(g, cout, xp, gyp, gw.data<float>(), data_or_null(work));
+    else MM_KERNEL_NT(d, conv_igemm_grad_weight_split)(g, cout, xp, gyp, gw.data<float>(), data_or_null(work));
     return gw;
   }
   with_activation_type(gy.dtype(), [&](auto a) {
     using A = decltype(a);
-    MM_KERNEL(gy.device(), conv_igemm_grad_weight, A)(g, cout, x.data<A>(), gy.data<A>(), gw.data<float>(),
-                                                      work.defined() ? work.data<float>() : nullptr);
+    (halo ? MM_KERNEL(d, conv_igemm_grad_weight_halo, A) : MM_KERNEL(d, conv_igemm_grad_weight, A))(
+        g, cout, x.data<A>(), gy.data<A>(), gw.data<float>(), data_or_null(work));
   });
   return gw;
 }
@@ -277,6 +271,14 @@ ConvGeometry checked_geometry(const Tensor& x, const Tensor& w, int64_t stride, 
 }
 }  // namespace
 
+IgemmTiling igemm_tiling_for(ConvPass pass, const ConvGeometry& g, DType t) {
+  if (igemm_tiling() != IgemmTiling::Halo) return IgemmTiling::Gather;
+  const bool covered = (t == DType::F32 || t == DType::BF16) &&
+                       (pass == ConvPass::GradWeight ? kernels::igemm_halo_wgrad_supported(g)  // (1x1: no taps to share a window)
+                                                     : kernels::igemm_halo_supported(g));
+  return covered ? IgemmTiling::Halo : IgemmTiling::Gather;
+}
+
 Tensor conv2d_pass(ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& gy, int64_t stride, int64_t padding) {
   const ConvGeometry g = checked_geometry(x, w, stride, padding);
   const int64_t cout = w.size(0);
@@ -324,7 +326,7 @@ Tensor conv2d_with_bn_moments(const Tensor& x, const Tensor& w, int64_t stride, 
   const int64_t cout = w.size(0);
   const ConvBackend backend = backend_for(x.device(), x.dtype());
   *moments = Tensor();
-  const bool halo = use_halo(g, x.dtype());  // (a halo tile lies inside one image: any groups that divide the batch)
+  const bool halo = use_halo(ConvPass::Forward, g, x.dtype());  // (a halo tile lies inside one image: any groups that divide the batch)
   const bool fused = fusion_enabled(Fusion::ConvBnStats) && backend == ConvBackend::Igemm && x.dtype() == DType::F32 &&
                      (halo ? kernels::conv_igemm_halo_stats_supported(g, groups)
                            : kernels::conv_igemm_stats_supported(g, groups));

@@ -1,6 +1,8 @@
 // Neural-network ops built on kernels/: convolution, batch normalization, pooling.
 #pragma once
+#include "engine/conv_backend.h"
 #include "engine/ops.h"
+#include "kernels/conv.h"
 
 namespace mmengine {
 
@@ -21,6 +23,12 @@ Tensor conv2d_with_bn_moments(const Tensor& x, const Tensor& w, int64_t stride, 
 // and gy (x gives only its shape), the weight gradient from x and gy (w gives only its shape).
 enum class ConvPass { Forward, GradInput, GradWeight };
 Tensor conv2d_pass(ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& gy, int64_t stride, int64_t padding);
+// The implicit-GEMM kernels a pass of a convolution with activations of type t runs on (the
+// igemm backends; the one rule conv2d dispatches by): the halo kernels where the setting
+// (igemm_tiling()) asks for them and they cover the pass (float32 or bf16 activations; stride-1
+// 1x1 or 3x3 forward and input gradient, the stride-1 3x3 weight gradient), the gather kernels
+// otherwise.
+IgemmTiling igemm_tiling_for(ConvPass pass, const kernels::ConvGeometry& g, DType t);
 
 // The statistics one training-mode call computed (per channel; var is the biased variance):
 // [C], or [G, C] with row groups.

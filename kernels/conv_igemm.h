@@ -194,8 +194,9 @@ void conv_igemm_grad_weight_cpu(const ConvGeometry& g, int64_t cout, const A* x,
                                 float* workspace);
 int64_t conv_igemm_workspace_cpu(const ConvGeometry& g, int64_t cout);
 
-// The spatial-tile ("halo") variant of the stride-1 forward and input gradient, float32
-// activations (TF32 products), square kernels of 1 or 3 with padding < kernel (issue 13; the
+// The spatial-tile ("halo") variant of the stride-1 forward and input gradient, float32 (TF32
+// products) or bf16 activations (bf16 products, two channels per shared word, stages of 16
+// channels), square kernels of 1 or 3 with padding < kernel (issue 13; the
 // gather kernels above stay the default until a GPU has timed both: MMENGINE_IGEMM=halo). A
 // block computes a 64-pixel TH x TW rectangle of one image (TW = 8, 16 or 32, TH = 64 / TW) for
 // up to 64 output channels. Per stage of 8 input channels it stages the rectangle's input window
@@ -203,8 +204,8 @@ int64_t conv_igemm_workspace_cpu(const ConvGeometry& g, int64_t cout);
 // memory, and the K x K taps read the window at shifted offsets: each input element is loaded
 // once per block instead of once per tap, and the K loop does no per-element index arithmetic.
 // The weights go first into a workspace in the order the stages read them (per stage of 8 input
-// channels a [K*K][8][Cout] tile, TF32-rounded; conv_igemm_halo_workspace_<device> floats), so
-// the staging loads are contiguous.
+// channels a [K*K][8][Cout] tile, TF32-rounded, or for bf16 per stage of 16 a tile of bf16 pairs;
+// conv_igemm_halo_workspace_<device> floats), so the staging loads are contiguous.
 // The input gradient is the stride-1 forward of gy with the transposed, flipped weights and
 // padding K - 1 - pad. The CPU twins are the reference twins above (the same function).
 inline bool igemm_halo_supported(const ConvGeometry& g) {
@@ -227,9 +228,10 @@ inline IgemmHaloTiles igemm_halo_tiles(int64_t oh, int64_t ow) {
   const int64_t tw = int64_t(1) << shift, th = 64 / tw;
   return {shift, (ow + tw - 1) / tw, (oh + th - 1) / th};
 }
-void conv_igemm_forward_halo_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
-                                 float* workspace);
-void conv_igemm_grad_input_halo_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
+template <typename A>
+void conv_igemm_forward_halo_cpu(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y, float* workspace);
+template <typename A>
+void conv_igemm_grad_input_halo_cpu(const ConvGeometry& g, int64_t cout, const float* w, const A* gy, A* gx,
                                     float* workspace);
 int64_t conv_igemm_halo_workspace_cpu(const ConvGeometry& g, int64_t cout);
 // The halo forward with the BatchNorm moments of its output from its epilogue: the contract of
@@ -260,6 +262,7 @@ int64_t conv_igemm_halo_stats_workspace_cpu(const ConvGeometry& g, int64_t cout)
 // deterministic, a function of the shape only. A rectangle that overhangs the output (odd sizes)
 // multiplies zeros for its missing pixels: gy is read as zero there and so is x (masked per pixel,
 // so a non-finite x only a missing pixel would read stays out of the sums, as in the reference).
+// float32 or bf16 activations (bf16 values are exact in TF32: the same TF32 products, exact).
 inline bool igemm_halo_wgrad_supported(const ConvGeometry& g) { return igemm_halo_supported(g) && g.kernel_h == 3; }
 inline void check_igemm_halo_wgrad_supported(const ConvGeometry& g) {
   MM_CHECK(igemm_halo_wgrad_supported(g),
@@ -273,7 +276,8 @@ struct IgemmHaloWgradPlan {
   int count, chunk;                               // splits, and rectangles per split
 };
 IgemmHaloWgradPlan igemm_halo_wgrad_plan(const ConvGeometry& g, int64_t cout);
-void conv_igemm_grad_weight_halo_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+template <typename A>
+void conv_igemm_grad_weight_halo_cpu(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
                                      float* workspace);
 void conv_igemm_grad_weight_halo_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy,
                                            float* gw, float* workspace);
@@ -306,16 +310,19 @@ void conv_igemm_forward_halo_split_cuda(const ConvGeometry& g, int64_t cout, con
                                         float* workspace, cudaStream_t stream);
 void conv_igemm_grad_input_halo_split_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy,
                                            float* gx, float* workspace, cudaStream_t stream);
-void conv_igemm_forward_halo_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
-                                  float* workspace, cudaStream_t stream);
-void conv_igemm_grad_input_halo_cuda(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
+template <typename A>
+void conv_igemm_forward_halo_cuda(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y, float* workspace,
+                                  cudaStream_t stream);
+template <typename A>
+void conv_igemm_grad_input_halo_cuda(const ConvGeometry& g, int64_t cout, const float* w, const A* gy, A* gx,
                                      float* workspace, cudaStream_t stream);
 int64_t conv_igemm_halo_workspace_cuda(const ConvGeometry& g, int64_t cout);
 void conv_igemm_forward_halo_stats_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
                                         int64_t groups, double* moments, double* stats_workspace, float* workspace,
                                         cudaStream_t stream);
 int64_t conv_igemm_halo_stats_workspace_cuda(const ConvGeometry& g, int64_t cout);
-void conv_igemm_grad_weight_halo_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+template <typename A>
+void conv_igemm_grad_weight_halo_cuda(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
                                       float* workspace, cudaStream_t stream);
 void conv_igemm_grad_weight_halo_split_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy,
                                             float* gw, float* workspace, cudaStream_t stream);

@@ -22,7 +22,11 @@
 #include "engine/rng.h"
 #include "engine/safetensors.h"
 #include "kernels/bf16.h"
+#include "kernels/conv_igemm.h"
 #include "layers/wideresnet.h"
+#ifdef MMENGINE_WITH_CUDA
+#include "engine/cuda/context.h"
+#endif
 #include "tests/test_util.h"
 
 using namespace mmengine;
@@ -253,6 +257,84 @@ TEST(Bf16, ConvIgemmIsTheFloatKernelOnRoundedOperands) { expect_conv_is_float_on
 TEST(Bf16Cuda, ConvIgemmIsTheFloatKernelOnRoundedOperandsAndMatchesCpu) {
   MM_SKIP_WITHOUT(Device::CUDA);
   expect_conv_is_float_on_rounded_operands(Device::CUDA);
+}
+
+// The bf16 halo kernels against the CPU twins: the stride-1 forward
+// and input gradient (bf16 products, two channels per shared word, stages of 16) within one bf16
+// rounding of FP32 summation error; the 3x3 weight gradient (TF32 products of the bf16 values)
+// equal bit for bit to the float32 halo kernel on the same values, and within FP32 summation
+// error of the CPU twin. Every tile width (output rows of <= 8, <= 16, > 16 pixels, two tiles
+// across; rectangles overhanging the output), input channels in part of one stage, exactly one,
+// an odd one past it (the last pair's high half past the last channel) and several, output
+// channels over one to three column tiles, 1x1 and 3x3 with padding 0-2 (the input gradient's
+// window padding 2-0); outputs and workspaces poisoned. conv2d's passes under the halo setting
+// are the launchers' results bit for bit (the dispatch: igemm_tiling_for, tested in
+// test_conv_igemm.cpp).
+TEST(Bf16Cuda, HaloConvMatchesTheCpuTwins) {
+  MM_SKIP_WITHOUT(Device::CUDA);
+  PoisonScope poison;
+  struct Shape4 {
+    int64_t n, c, h, w, cout, k, pad;
+  };
+  for (const Shape4& s : {Shape4{2, 3, 7, 6, 5, 3, 1}, Shape4{1, 17, 21, 35, 33, 3, 1}, Shape4{2, 40, 16, 16, 64, 3, 1},
+                          Shape4{1, 5, 13, 7, 70, 1, 0}, Shape4{2, 7, 10, 10, 130, 3, 0}, Shape4{1, 3, 5, 9, 20, 3, 2},
+                          Shape4{3, 16, 8, 8, 24, 3, 1}, Shape4{1, 32, 8, 16, 16, 3, 1}}) {
+    const kernels::ConvGeometry g{s.n, s.c, s.h, s.w, s.k, s.k, 1, s.pad};
+    const std::string what = "N " + std::to_string(s.n) + " Cin " + std::to_string(s.c) + " " + std::to_string(s.h) +
+                             "x" + std::to_string(s.w) + " Cout " + std::to_string(s.cout) + " k " + std::to_string(s.k) +
+                             " pad " + std::to_string(s.pad);
+    ASSERT_EQ(igemm_tiling_for(ConvPass::Forward, g, DType::BF16), IgemmTiling::Gather) << what;  // (setting: gather)
+    Tensor x = cast(bf16_values({s.n, s.c, s.h, s.w}, 31, Device::CPU), DType::BF16);
+    Tensor w = rand_uniform({s.cout, s.c, s.k, s.k}, 32, 0, DType::F32, Device::CPU, -0.5, 0.5);
+    Tensor gy = cast(bf16_values({s.n, s.cout, g.out_h(), g.out_w()}, 33, Device::CPU), DType::BF16);
+    Tensor cx = x.to(Device::CUDA), cw = w.to(Device::CUDA), cgy = gy.to(Device::CUDA);
+
+    Tensor want_y = Tensor::empty(gy.shape(), DType::BF16), want_gx = Tensor::empty(x.shape(), DType::BF16);
+    kernels::conv_igemm_forward_cpu(g, s.cout, x.data<bf16>(), w.data<float>(), want_y.data<bf16>());
+    kernels::conv_igemm_grad_input_cpu(g, s.cout, w.data<float>(), gy.data<bf16>(), want_gx.data<bf16>());
+    // (new tensors are NaN-poisoned in this scope: outputs and the weight workspace)
+    Tensor work = Tensor::empty({kernels::conv_igemm_halo_workspace_cuda(g, s.cout)}, DType::F32, Device::CUDA);
+    Tensor y = Tensor::empty(gy.shape(), DType::BF16, Device::CUDA), gx = Tensor::empty(x.shape(), DType::BF16, Device::CUDA);
+    kernels::conv_igemm_forward_halo_cuda(g, s.cout, cx.data<bf16>(), cw.data<float>(), y.data<bf16>(),
+                                          work.data<float>(), cuda_stream());
+    work.poison_();
+    kernels::conv_igemm_grad_input_halo_cuda(g, s.cout, cw.data<float>(), cgy.data<bf16>(), gx.data<bf16>(),
+                                             work.data<float>(), cuda_stream());
+
+    const double u = std::ldexp(1.0, -24);  // |operands| <= 1: a sum of n products errs by <= ~n u
+    const double fwd = 4 * double(s.c * s.k * s.k) * u, dgrad = 4 * double(s.cout * s.k * s.k) * u;
+    EXPECT_TRUE(within_bf16_rounding(y, want_y, fwd)) << what << ": forward against the CPU twin";
+    EXPECT_TRUE(within_bf16_rounding(gx, want_gx, dgrad)) << what << ": input gradient against the CPU twin";
+
+    Tensor gw;
+    if (kernels::igemm_halo_wgrad_supported(g)) {
+      const int64_t ws = std::max<int64_t>(kernels::conv_igemm_halo_wgrad_workspace_cuda(g, s.cout), 1);
+      Tensor wwork = Tensor::empty({ws}, DType::F32, Device::CUDA);
+      gw = Tensor::empty(w.shape(), DType::F32, Device::CUDA);
+      kernels::conv_igemm_grad_weight_halo_cuda(g, s.cout, cx.data<bf16>(), cgy.data<bf16>(), gw.data<float>(),
+                                                wwork.data<float>(), cuda_stream());
+      const Tensor fx = cast(cx, DType::F32), fgy = cast(cgy, DType::F32);
+      Tensor fgw = Tensor::empty(w.shape(), DType::F32, Device::CUDA);
+      wwork.poison_();
+      kernels::conv_igemm_grad_weight_halo_cuda(g, s.cout, fx.data<float>(), fgy.data<float>(), fgw.data<float>(),
+                                                wwork.data<float>(), cuda_stream());
+      EXPECT_TRUE(same_values(gw, fgw)) << what << ": weight gradient against the float32 halo kernel";
+      Tensor want_gw = Tensor::empty(w.shape(), DType::F32);
+      kernels::conv_igemm_grad_weight_cpu(g, s.cout, x.data<bf16>(), gy.data<bf16>(), want_gw.data<float>(), nullptr);
+      const double wgrad = 4 * double(s.n * g.out_h() * g.out_w()) * u;
+      EXPECT_TRUE(all_close(gw, want_gw, Tolerance{1e-5, wgrad})) << what << ": weight gradient against the CPU twin";
+    }
+
+    IgemmTilingScope halo(IgemmTiling::Halo);
+    ConvBackendScope igemm(ConvBackend::Igemm);
+    ASSERT_EQ(igemm_tiling_for(ConvPass::Forward, g, DType::BF16), IgemmTiling::Halo) << what;
+    ASSERT_EQ(igemm_tiling_for(ConvPass::GradInput, g, DType::BF16), IgemmTiling::Halo) << what;
+    EXPECT_TRUE(same_values(conv2d_pass(ConvPass::Forward, cx, cw, Tensor(), 1, s.pad), y)) << what << ": conv2d forward";
+    EXPECT_TRUE(same_values(conv2d_pass(ConvPass::GradInput, cx, cw, cgy, 1, s.pad), gx)) << what << ": conv2d input gradient";
+    if (gw.defined()) {
+      EXPECT_TRUE(same_values(conv2d_pass(ConvPass::GradWeight, cx, cw, cgy, 1, s.pad), gw)) << what << ": conv2d weight gradient";
+    }
+  }
 }
 #endif
 

@@ -206,6 +206,27 @@ TEST(ConvIgemm, HaloCoversStrideOneOneByOneAndThreeByThree) {
                           {"conv igemm halo weight gradient: needs stride 1 and a 3x3 kernel with padding < 3"});
 }
 
+// The rule conv2d dispatches each pass by: the gather kernels unless the setting asks for halo;
+// under halo, the halo kernels for the stride-1 1x1 / 3x3 forward and input gradient and the 3x3
+// weight gradient of float32 and bf16 activations; the gather kernels for the rest.
+TEST(ConvIgemm, TilingForEachPassAndActivationType) {
+  const ConvGeometry k3{2, 3, 8, 8, 3, 3, 1, 1}, k1{2, 3, 8, 8, 1, 1, 1, 0}, s2{2, 3, 8, 8, 3, 3, 2, 1};
+  const ConvPass passes[] = {ConvPass::Forward, ConvPass::GradInput, ConvPass::GradWeight};
+  const DType types[] = {DType::F32, DType::BF16, DType::F64};
+  for (IgemmTiling setting : {IgemmTiling::Gather, IgemmTiling::Halo}) {
+    IgemmTilingScope scope(setting);
+    for (const ConvGeometry* g : {&k3, &k1, &s2})
+      for (ConvPass pass : passes)
+        for (DType t : types) {
+          const bool halo = setting == IgemmTiling::Halo && g != &s2 && t != DType::F64 &&
+                            (pass != ConvPass::GradWeight || g == &k3);
+          EXPECT_EQ(igemm_tiling_for(pass, *g, t), halo ? IgemmTiling::Halo : IgemmTiling::Gather)
+              << igemm_tiling_name(setting) << ", kernel " << g->kernel_h << " stride " << g->stride << ", pass "
+              << int(pass) << ", " << dtype_name(t);
+        }
+  }
+}
+
 // The halo weight gradient's split plan: rectangles of the forward's tile width tile every
 // output image; the splits cover every rectangle exactly once, none empty; about two waves of
 // blocks where the rectangles allow (at least 4 per split on average), one split where they do
@@ -451,7 +472,7 @@ Tensor halo_weight_gradient(const ConvShape& cs, const Tensor& cx, const Tensor&
                               DType::F32, Device::CUDA);
   got.poison_();
   work.poison_();
-  (split ? kernels::conv_igemm_grad_weight_halo_split_cuda : kernels::conv_igemm_grad_weight_halo_cuda)(
+  (split ? kernels::conv_igemm_grad_weight_halo_split_cuda : kernels::conv_igemm_grad_weight_halo_cuda<float>)(
       g, cs.cout, cx.data<float>(), cgy.data<float>(), got.data<float>(), work.data<float>(), cuda_stream());
   return got;
 }

@@ -112,19 +112,22 @@ std::vector<ConvLayer> wrn_conv_layers(int64_t widen) {
 }
 
 // A convolution backend and its precision: im2col + cuBLAS in FP32 or with TF32 GEMMs, the
-// implicit-GEMM kernels in TF32 and in 3xTF32 (each gather, and halo where it applies: stride
-// 1, the weight gradient 3x3 only), cuDNN in FP32 or with TF32 allowed.
+// implicit-GEMM kernels in TF32, in 3xTF32 and on bf16 activations (each gather, and halo where
+// it applies: stride 1, the weight gradient 3x3 only), cuDNN in FP32 or with TF32 allowed.
 struct ConvVariant {
   const char* name;
   ConvBackend backend;
   bool tf32;
   IgemmTiling tiling = IgemmTiling::Gather;
+  bool bf16 = false;  // x and gy (and so y, gx) bfloat16, the weights float32
 };
 
-// Every layer shape x batch (B, 3B) x pass x variant: median ms; the last three columns are igemm
+// Every layer shape x batch (B, 3B) x pass x variant: median ms; the ratio columns are igemm
 // (gather) and igemm-halo over the best cuDNN at the same precision (TF32), or over own-tf32
-// without cuDNN (the halo column is the gather kernel again where halo does not apply), and the
-// faster 3xTF32 kernel over cuDNN FP32 (or own FP32).
+// without cuDNN (the halo column is the gather kernel again where halo does not apply), the
+// faster 3xTF32 kernel over cuDNN FP32 (or own FP32), and bf16-halo over igemm-halo (what bf16
+// activations gain on the same tiling: bf16 products in the forward and input gradient, half
+// the bytes on the TF32 products of the weight gradient).
 #ifdef MMENGINE_WITH_CUDA
 // The cuBLAS math mode (MMENGINE_MATMUL) for a scope's lifetime.
 using GemmTf32Scope = SettingScope<bool, kernels::gemm_tf32_cuda, kernels::gemm_set_tf32_cuda>;
@@ -136,15 +139,17 @@ void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::orde
                                     {"igemm", ConvBackend::Igemm, true},
                                     {"igemm-halo", ConvBackend::Igemm, true, IgemmTiling::Halo},
                                     {"3xtf32", ConvBackend::Igemm3xTf32, false},
-                                    {"3xtf32-halo", ConvBackend::Igemm3xTf32, false, IgemmTiling::Halo}};
+                                    {"3xtf32-halo", ConvBackend::Igemm3xTf32, false, IgemmTiling::Halo},
+                                    {"igemm-bf16", ConvBackend::Igemm, false, IgemmTiling::Gather, true},
+                                    {"bf16-halo", ConvBackend::Igemm, false, IgemmTiling::Halo, true}};
   if (cudnn_built()) variants.push_back({"cudnn", ConvBackend::Cudnn, false}), variants.push_back({"cudnn-tf32", ConvBackend::Cudnn, true});
   const char* baseline = cudnn_built() ? "cudnn-tf32" : "own-tf32";
   const char* baseline32 = cudnn_built() ? "cudnn" : "own";
-  std::printf("\nconvolution layers (ms, median of %d; last columns: igemm and igemm-halo / %s, the faster 3xtf32 / %s)\n"
-              "%-22s %4s %-6s",
+  std::printf("\nconvolution layers (ms, median of %d; last columns: igemm and igemm-halo / %s, the faster 3xtf32 / %s,"
+              " bf16-halo / igemm-halo)\n%-22s %4s %-6s",
               repeats, baseline, baseline32, "layer", "B", "pass");
   for (auto& v : variants) std::printf(" %10s", v.name);
-  std::printf(" %8s %8s %8s\n", "igemm/", "halo/", "3x/");
+  std::printf(" %8s %8s %8s %8s\n", "igemm/", "halo/", "3x/", "bf16h/");
   const std::pair<ConvPass, const char*> passes[] = {
       {ConvPass::Forward, "fwd"}, {ConvPass::GradInput, "dgrad"}, {ConvPass::GradWeight, "wgrad"}};
   for (const ConvLayer& l : wrn_conv_layers(o.widen))
@@ -153,6 +158,7 @@ void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::orde
       Tensor x = rand_normal({B, l.cin, l.size, l.size}, 11, 0, DType::F32, dev);
       Tensor w = rand_normal({l.cout, l.cin, l.k, l.k}, 12, 0, DType::F32, dev);
       Tensor gy = rand_normal({B, l.cout, out_size, out_size}, 13, 0, DType::F32, dev);
+      const Tensor xb = cast(x, DType::BF16), gyb = cast(gy, DType::BF16);
       char name[64];
       std::snprintf(name, sizeof name, "%lld->%lld k%lld s%lld %lldx%lld", (long long)l.cin, (long long)l.cout,
                     (long long)l.k, (long long)l.stride, (long long)l.size, (long long)l.size);
@@ -163,12 +169,13 @@ void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::orde
           ConvBackendScope scope(v.backend);
           IgemmTilingScope tiling(v.tiling);
           GemmTf32Scope math(v.tf32);
-          ms[v.name] = measure(dev, o.warmup, repeats, [&] { conv2d_pass(pass, x, w, gy, l.stride, pad); }).median;
+          const Tensor &xv = v.bf16 ? xb : x, &gyv = v.bf16 ? gyb : gy;
+          ms[v.name] = measure(dev, o.warmup, repeats, [&] { conv2d_pass(pass, xv, w, gyv, l.stride, pad); }).median;
           std::printf(" %10.4f", ms[v.name]);
           out["conv_layers"][name][std::to_string(B)][pass_name][v.name] = ms[v.name];
         }
-        std::printf(" %8.2f %8.2f %8.2f\n", ms["igemm"] / ms[baseline], ms["igemm-halo"] / ms[baseline],
-                    std::min(ms["3xtf32"], ms["3xtf32-halo"]) / ms[baseline32]);
+        std::printf(" %8.2f %8.2f %8.2f %8.2f\n", ms["igemm"] / ms[baseline], ms["igemm-halo"] / ms[baseline],
+                    std::min(ms["3xtf32"], ms["3xtf32-halo"]) / ms[baseline32], ms["bf16-halo"] / ms["igemm-halo"]);
       }
     }
 #else
@@ -495,10 +502,13 @@ int run_bench(const BenchOpts& o) {
         const GemmTf32Scope full(false);
         step_row(std::string("MixMatch step (interleave, igemm-3xtf32 ") + igemm_tiling_name(t) + ")");
       }
-      {  // --precision tf32 with the other implicit-GEMM tiling (MMENGINE_IGEMM) for its stride-1 passes
-        const PrecisionScope scope(Precision::Tf32, dev, DType::F32);
+      // --precision tf32 and bf16 with the other implicit-GEMM tiling (MMENGINE_IGEMM) for their stride-1 passes
+      for (Precision p : {Precision::Tf32, Precision::Bf16}) {
+        if (p == Precision::Bf16 && !fusion_enabled(Fusion::BnLeakyRelu)) continue;  // (said above)
+        const PrecisionScope scope(p, dev, DType::F32);
         const IgemmTilingScope tiling(igemm_tiling() == IgemmTiling::Halo ? IgemmTiling::Gather : IgemmTiling::Halo);
-        step_row(std::string("MixMatch step (interleave, tf32, igemm ") + igemm_tiling_name(igemm_tiling()) + ")");
+        step_row(std::string("MixMatch step (interleave, ") + enum_name(kPrecisions, p) + ", igemm " +
+                 igemm_tiling_name(igemm_tiling()) + ")");
       }
       // --precision tf32 (on this run's tiling) without the fusion that acts only on the igemm kernels
       if (fusion_enabled(Fusion::ConvBnStats)) {

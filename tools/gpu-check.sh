@@ -144,13 +144,14 @@ if [[ -n $mm ]] && want bench; then
     >"$out/bench.log" 2>&1
   rc=$?
   engine_ms=$(awk '/^MixMatch step \(interleave\)/ {print $4}' "$out/bench.log")
-  # the convolution variants' steps (issue 13): TF32 gather / halo, 3xTF32 (FP32-class) gather / halo
+  # the convolution variants' steps (issue 13): TF32 gather / halo, bf16 gather / halo, 3xTF32 (FP32-class) gather / halo
   variants=$(python3 - <<'PY' 2>/dev/null
 import json
 t = json.load(open("/tmp/mmengine-bench.json"))["timings"]
 ms = lambda k: "%.1f" % t["MixMatch step (interleave, %s)" % k]["median_ms"] if "MixMatch step (interleave, %s)" % k in t else "?"
-print("tf32 %s, tf32 halo %s, 3xtf32 %s, 3xtf32 halo %s" % (ms("--precision tf32"), ms("tf32, igemm halo"),
-                                                          ms("igemm-3xtf32 gather"), ms("igemm-3xtf32 halo")))
+print("tf32 %s, tf32 halo %s, bf16 %s, bf16 halo %s, 3xtf32 %s, 3xtf32 halo %s" % (
+    ms("--precision tf32"), ms("tf32, igemm halo"), ms("--precision bf16"), ms("bf16, igemm halo"),
+    ms("igemm-3xtf32 gather"), ms("igemm-3xtf32 halo")))
 PY
 )
   row "mmengine bench" "$(verdict $rc)" "interleaved step ${engine_ms:-?} ms (median); ${variants:-}"
@@ -186,7 +187,7 @@ if [[ -n $tests && -n $san ]] && want memcheck; then
 fi
 if [[ -n $tests && -n $san ]] && want racecheck; then
   (timeout "$(cap 90)" "$san" --tool racecheck --racecheck-report all --error-exitcode 3 "$tests" \
-     --gtest_filter='*CudaMatchesCpu*sum*:*CudaMatchesCpu*mean*:*CudaMatchesCpu*softmax*:*CudaMatchesCpu*batch_norm*:*CudaMatchesCpu*global_avg_pool*:*BatchNormOnDevice*cuda*:*CudaMatchesCpu*channel*:ConvIgemmCuda.HaloPassesMatchTf32CpuTwins:ConvIgemmCuda.HaloWeightGradientKeepsMissingPixelsOutOfTheSums:ConvIgemmCuda.ForwardMatchesTf32CpuTwin:ConvIgemmCuda.ForwardStatsEpilogueGivesTheOutputsMoments:ConvIgemmCuda.HaloForwardStatsEpilogueGivesTheOutputsMoments' \
+     --gtest_filter='*CudaMatchesCpu*sum*:*CudaMatchesCpu*mean*:*CudaMatchesCpu*softmax*:*CudaMatchesCpu*batch_norm*:*CudaMatchesCpu*global_avg_pool*:*BatchNormOnDevice*cuda*:*CudaMatchesCpu*channel*:ConvIgemmCuda.HaloPassesMatchTf32CpuTwins:ConvIgemmCuda.HaloWeightGradientKeepsMissingPixelsOutOfTheSums:ConvIgemmCuda.ForwardMatchesTf32CpuTwin:ConvIgemmCuda.ForwardStatsEpilogueGivesTheOutputsMoments:ConvIgemmCuda.HaloForwardStatsEpilogueGivesTheOutputsMoments:Bf16Cuda.HaloConvMatchesTheCpuTwins' \
      --gtest_brief=1 >"$out/racecheck.log" 2>&1; echo "exit $?" >>"$out/racecheck.log") & pids+=($!)
 fi
 if [[ -n $mm ]] && want parity && python3 -c 'import torch' 2>/dev/null; then

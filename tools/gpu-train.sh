@@ -18,8 +18,9 @@ device=${GPU_TRAIN_DEVICE:-cuda}  # cpu only to rehearse the script
 # the bench's bf16 row and Bf16Cuda tests say so); the CPU rehearsal runs fp32.
 precision=${GPU_TRAIN_PRECISION:-$([[ $device == cuda ]] && echo tf32 || echo fp32)}
 # MMENGINE_IGEMM=halo (exported by the caller) trains with the halo implicit-GEMM kernels for the
-# stride-1 passes: only after gpu-check.sh's ConvIgemmCuda.Halo* tests passed on this GPU and its
-# bench's "tf32, igemm halo" step row beat the "--precision tf32" one; the plan then reads that row.
+# stride-1 passes: only after gpu-check.sh's ConvIgemmCuda.Halo* tests (Bf16Cuda.Halo* for bf16)
+# passed on this GPU and its bench's "tf32, igemm halo" (or "bf16, igemm halo") step row beat the
+# "--precision tf32" one; the plan then reads that row.
 start=$(date +%s)
 out=${OUT:-/tmp/gpu-train}
 run=/tmp/gpu-train-run
@@ -47,8 +48,8 @@ try:
 except Exception:
     rows = {}
 names = []
-if sys.argv[1] == "tf32" and sys.argv[2] == "halo":
-    names.append("MixMatch step (interleave, tf32, igemm halo)")
+if sys.argv[1] in ("tf32", "bf16") and sys.argv[2] == "halo":
+    names.append("MixMatch step (interleave, %s, igemm halo)" % sys.argv[1])
 names += ["MixMatch step (interleave%s)" % (", --precision " + sys.argv[1] if sys.argv[1] in ("tf32", "bf16") else ""),
           "MixMatch step (interleave)"]
 for i, name in enumerate(names):

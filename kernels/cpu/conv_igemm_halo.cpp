@@ -3,20 +3,29 @@
 // their twins are the reference twins (kernels/cpu/conv_igemm.cpp) behind the halo launchers'
 // own check of the shape; the workspace is unused on the CPU. (The weight gradient's twins:
 // conv_igemm_halo_wgrad.cpp.)
+#include "kernels/bf16.h"
 #include "kernels/conv_igemm.h"
 
 namespace mmengine::kernels {
 
-void conv_igemm_forward_halo_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
+template <typename A>
+void conv_igemm_forward_halo_cpu(const ConvGeometry& g, int64_t cout, const A* x, const float* w, A* y,
                                  float* /*workspace*/) {
   check_igemm_halo_supported(g);
   conv_igemm_forward_cpu(g, cout, x, w, y);
 }
-void conv_igemm_grad_input_halo_cpu(const ConvGeometry& g, int64_t cout, const float* w, const float* gy, float* gx,
+template <typename A>
+void conv_igemm_grad_input_halo_cpu(const ConvGeometry& g, int64_t cout, const float* w, const A* gy, A* gx,
                                     float* /*workspace*/) {
   check_igemm_halo_supported(g);
   conv_igemm_grad_input_cpu(g, cout, w, gy, gx);
 }
+template void conv_igemm_forward_halo_cpu<float>(const ConvGeometry&, int64_t, const float*, const float*, float*, float*);
+template void conv_igemm_forward_halo_cpu<bf16>(const ConvGeometry&, int64_t, const bf16*, const float*, bf16*, float*);
+template void conv_igemm_grad_input_halo_cpu<float>(const ConvGeometry&, int64_t, const float*, const float*, float*,
+                                                    float*);
+template void conv_igemm_grad_input_halo_cpu<bf16>(const ConvGeometry&, int64_t, const float*, const bf16*, bf16*,
+                                                   float*);
 void conv_igemm_forward_halo_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* w, float* y,
                                        float* /*workspace*/) {
   check_igemm_halo_supported(g);

@@ -1,19 +1,25 @@
 // The CPU twins of the halo weight gradient (kernels/conv_igemm.h, kernels/cuda/
 // conv_igemm_halo_wgrad.cu): the reference weight gradient (kernels/cpu/conv_igemm.cpp) on
-// TF32-rounded operands (3xTF32: as they are) behind the halo launcher's own check of the shape;
+// TF32-rounded operands (3xTF32: as they are; bf16 values are TF32 values) behind the halo launcher's own check of the shape;
 // the workspace is unused on the CPU. Also the split plan, a function of the shape that both
 // devices' workspace sizes use.
 #include <algorithm>
 
+#include "kernels/bf16.h"
 #include "kernels/conv_igemm.h"
 
 namespace mmengine::kernels {
 
-void conv_igemm_grad_weight_halo_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+template <typename A>
+void conv_igemm_grad_weight_halo_cpu(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
                                      float* /*workspace*/) {
   check_igemm_halo_wgrad_supported(g);
   conv_igemm_grad_weight_cpu(g, cout, x, gy, gw, nullptr);
 }
+template void conv_igemm_grad_weight_halo_cpu<float>(const ConvGeometry&, int64_t, const float*, const float*, float*,
+                                                     float*);
+template void conv_igemm_grad_weight_halo_cpu<bf16>(const ConvGeometry&, int64_t, const bf16*, const bf16*, float*,
+                                                    float*);
 void conv_igemm_grad_weight_halo_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy,
                                            float* gw, float* /*workspace*/) {
   check_igemm_halo_wgrad_supported(g);

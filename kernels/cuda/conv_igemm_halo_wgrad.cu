@@ -22,9 +22,14 @@
 // per stage). Operands are TF32-rounded when staged (3xTF32, SPLIT: staged as they are and split
 // at the fragment reads); the sums are FP32 in registers. Each split writes its partial GW to the
 // workspace (or GW itself when there is one split); sum_axis adds the splits in order.
+// bf16 activations (--precision bf16): x and gy are staged as their float values, which are exact
+// in TF32, so the TF32 products are exact as the bf16 mma's would be (FP32 sums either way): the
+// same kernel with half the global bytes. (.bf16 fragments would pair consecutive pixels, which
+// the taps with kx = 1 read at odd window offsets: not done.)
 #include <algorithm>
 #include <type_traits>
 
+#include "kernels/bf16.h"
 #include "kernels/conv_igemm.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/tensor_core.cuh"
@@ -42,16 +47,19 @@ MM_HD int wgrad_plane(int tw_shift) {
   return area + (12 - area % 8) % 8;
 }
 
+template <typename A>
 struct HaloWgrad {
-  const float* x;   // [N, CI, IH, IW]
-  const float* gy;  // [N, CO, OH, OW]
+  const A* x;   // [N, CI, IH, IW]
+  const A* gy;  // [N, CO, OH, OW]
   float* out;       // [splits][CO][CI * 9]
   int ci, ih, iw, co, oh, ow, pad;
   int tw_shift, tiles_x, tiles_per_image, tiles, chunk;
 };
 
-template <int NW, bool SPLIT>
-__global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad p) {
+template <typename A, int NW, bool SPLIT>
+__global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad<A> p) {
+  static_assert(std::is_same_v<A, float> || !SPLIT, "3xTF32 is float32 only");
+  constexpr bool ROUND = std::is_same_v<A, float> && !SPLIT;  // (bf16 values are TF32 values already)
   constexpr int BN = 32 * NW;
   constexpr int WIN_PER = (kChannels * kPlaneMax + kThreadsW - 1) / kThreadsW, GY_PER = BN * kPixels / kThreadsW;
   constexpr int GY_STEP = kThreadsW / kPixels;  // output channels between a thread's gy elements
@@ -91,20 +99,22 @@ __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad p
   auto load = [&](int tile) {
     int img, oy0, ox0;
     origin(tile, img, oy0, ox0);
-    const float* xi = p.x + (int64_t(img) * p.ci + c0) * in_plane;
+    const A* xi = p.x + (int64_t(img) * p.ci + c0) * in_plane;
     const int y0 = oy0 - p.pad, x0 = ox0 - p.pad;
     MM_UNROLL
     for (int i = 0; i < WIN_PER; ++i) {
       const int d = wdec[i], cl = d >> 16, iy = y0 + (d >> 8 & 255), ix = x0 + (d & 255);
-      rwin[i] = d >= 0 && cl < cmax && iy >= 0 && iy < p.ih && ix >= 0 && ix < p.iw ? xi[cl * in_plane + iy * p.iw + ix]
-                                                                                   : 0.0f;
+      rwin[i] = d >= 0 && cl < cmax && iy >= 0 && iy < p.ih && ix >= 0 && ix < p.iw
+                    ? static_cast<float>(xi[cl * in_plane + iy * p.iw + ix])
+                    : 0.0f;
     }
     const int oy = oy0 + gty, ox = ox0 + gtx;
     const bool pixel_ok = oy < p.oh && ox < p.ow;
-    const float* gi = p.gy + (int64_t(img) * p.co + n0 + gco) * out_plane + (pixel_ok ? oy * p.ow + ox : 0);
+    const A* gi = p.gy + (int64_t(img) * p.co + n0 + gco) * out_plane + (pixel_ok ? oy * p.ow + ox : 0);
     MM_UNROLL
     for (int i = 0; i < GY_PER; ++i)
-      rgy[i] = pixel_ok && n0 + gco + i * GY_STEP < p.co ? gi[int64_t(i) * GY_STEP * out_plane] : 0.0f;
+      rgy[i] = pixel_ok && n0 + gco + i * GY_STEP < p.co ? static_cast<float>(gi[int64_t(i) * GY_STEP * out_plane])
+                                                         : 0.0f;
   };
 
   float acc[kTaps][NW][4];
@@ -163,10 +173,10 @@ __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad p
   for (int tile = t_begin; tile < t_end; ++tile) {
     MM_UNROLL
     for (int i = 0; i < WIN_PER; ++i)
-      if (wdec[i] != -2) window[tid + i * kThreadsW] = SPLIT ? float_bits(rwin[i]) : tf32_round(rwin[i]);
+      if (wdec[i] != -2) window[tid + i * kThreadsW] = ROUND ? tf32_round(rwin[i]) : float_bits(rwin[i]);
     MM_UNROLL
     for (int i = 0; i < GY_PER; ++i)
-      gys[(gco + i * GY_STEP) * kGyRow + gm] = SPLIT ? float_bits(rgy[i]) : tf32_round(rgy[i]);
+      gys[(gco + i * GY_STEP) * kGyRow + gm] = ROUND ? tf32_round(rgy[i]) : float_bits(rgy[i]);
     __syncthreads();
     int img, oy0, ox0;
     origin(tile, img, oy0, ox0);
@@ -188,8 +198,8 @@ __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad p
       }
 }
 
-template <bool SPLIT>
-void halo_wgrad(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw, float* workspace,
+template <typename A, bool SPLIT>
+void halo_wgrad(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw, float* workspace,
                 cudaStream_t stream) {
   check_igemm_halo_wgrad_supported(g);
   const int64_t K = g.col_rows();
@@ -202,13 +212,13 @@ void halo_wgrad(const ConvGeometry& g, int64_t cout, const float* x, const float
   MM_CHECK(plan.count == 1 || workspace != nullptr, "conv igemm halo weight gradient: needs its workspace");
   MM_CHECK(plan.count <= 65535 && (cout + tile_n - 1) / tile_n <= 65535, "conv igemm halo weight gradient: ",
            plan.count, " splits x ", cout, " channels exceed one launch's grid");
-  const HaloWgrad p{x, gy, plan.count > 1 ? workspace : gw, int(g.in_channels), int(g.height), int(g.width),
+  const HaloWgrad<A> p{x, gy, plan.count > 1 ? workspace : gw, int(g.in_channels), int(g.height), int(g.width),
                     int(cout), int(g.out_h()), int(g.out_w()), int(g.padding), plan.tw_shift, plan.tiles_x,
                     plan.tiles_per_image, plan.tiles, plan.chunk};
   const dim3 grid(static_cast<unsigned>((g.in_channels + kChannels - 1) / kChannels),
                   static_cast<unsigned>((cout + tile_n - 1) / tile_n), static_cast<unsigned>(plan.count));
-  if (tile_n == 32) igemm_halo_wgrad_kernel<1, SPLIT><<<grid, kThreadsW, 0, stream>>>(p);
-  else igemm_halo_wgrad_kernel<2, SPLIT><<<grid, kThreadsW, 0, stream>>>(p);
+  if (tile_n == 32) igemm_halo_wgrad_kernel<A, 1, SPLIT><<<grid, kThreadsW, 0, stream>>>(p);
+  else igemm_halo_wgrad_kernel<A, 2, SPLIT><<<grid, kThreadsW, 0, stream>>>(p);
   MM_LAUNCH_CHECK();
   if (plan.count > 1) sum_axis_cuda(workspace, gw, 1, plan.count, cout * K, stream);  // the splits in order
 }
@@ -219,13 +229,18 @@ int64_t conv_igemm_halo_wgrad_workspace_cuda(const ConvGeometry& g, int64_t cout
   return plan.count > 1 ? int64_t(plan.count) * cout * g.col_rows() : 0;
 }
 
-void conv_igemm_grad_weight_halo_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy, float* gw,
+template <typename A>
+void conv_igemm_grad_weight_halo_cuda(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
                                       float* workspace, cudaStream_t stream) {
-  halo_wgrad<false>(g, cout, x, gy, gw, workspace, stream);
+  halo_wgrad<A, false>(g, cout, x, gy, gw, workspace, stream);
 }
 void conv_igemm_grad_weight_halo_split_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy,
                                             float* gw, float* workspace, cudaStream_t stream) {
-  halo_wgrad<true>(g, cout, x, gy, gw, workspace, stream);
+  halo_wgrad<float, true>(g, cout, x, gy, gw, workspace, stream);
 }
+template void conv_igemm_grad_weight_halo_cuda<float>(const ConvGeometry&, int64_t, const float*, const float*, float*,
+                                                      float*, cudaStream_t);
+template void conv_igemm_grad_weight_halo_cuda<bf16>(const ConvGeometry&, int64_t, const bf16*, const bf16*, float*,
+                                                     float*, cudaStream_t);
 
 }  // namespace mmengine::kernels
