@@ -38,12 +38,15 @@ using ConvBackendScope = SettingScope<ConvBackend, conv_backend, set_conv_backen
 // convolutions with 1x1 or 3x3 kernels, and their weight gradient with 3x3 kernels
 // (kernels/conv_igemm.h): the gather kernels, or the spatial-tile halo kernels that stage each
 // input window once per block. The same function (within FP32 summation order); the rest
-// (strided, other kernels, 1x1 weight gradients) runs the gather kernels either way.
-// MMENGINE_IGEMM=gather|halo (read once) or set_igemm_tiling() (per thread).
-enum class IgemmTiling { Gather, Halo };
+// (strided, other kernels, 1x1 weight gradients) runs the gather kernels either way. halo-rows
+// is halo with the 3x3 weight gradient's (TF32, bf16) warps owning kernel rows instead of
+// columns (kernels/conv_igemm.h; the same bits, fewer shared loads per product).
+// MMENGINE_IGEMM=gather|halo|halo-rows (read once) or set_igemm_tiling() (per thread).
+enum class IgemmTiling { Gather, Halo, HaloRows };
 inline constexpr EnumEntry<IgemmTiling> kIgemmTilings[] = {
     {IgemmTiling::Gather, "gather", "every tap gathered from memory per element (measured on an H100, 2026-11-27)"},
-    {IgemmTiling::Halo, "halo", "the input window staged once per 64-pixel tile (stride-1 1x1/3x3 float32 and bf16, 3x3 weight gradients; not yet timed)"}};
+    {IgemmTiling::Halo, "halo", "the input window staged once per 64-pixel tile (stride-1 1x1/3x3 float32 and bf16, 3x3 weight gradients; not yet timed)"},
+    {IgemmTiling::HaloRows, "halo-rows", "halo, the 3x3 weight gradient's warps owning kernel rows (not yet timed)"}};
 IgemmTiling igemm_tiling();
 void set_igemm_tiling(IgemmTiling t);
 IgemmTiling parse_igemm_tiling(const std::string& name, const char* what);

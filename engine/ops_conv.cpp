@@ -146,7 +146,7 @@ void with_activation_type(DType t, F f) {
   if (t == DType::BF16) f(kernels::bf16{});
   else f(float{});
 }
-bool use_halo(ConvPass pass, const ConvGeometry& g, DType t) { return igemm_tiling_for(pass, g, t) == IgemmTiling::Halo; }
+bool use_halo(ConvPass pass, const ConvGeometry& g, DType t) { return igemm_tiling_for(pass, g, t) != IgemmTiling::Gather; }
 Tensor halo_workspace(const ConvGeometry& g, int64_t cout, Device d) {
   const int64_t ws = MM_KERNEL_FN(d, conv_igemm_halo_workspace)(g, cout);
   return ws > 0 ? Tensor::empty({ws}, DType::F32, d) : Tensor();
@@ -196,20 +196,23 @@ Tensor conv_grad_input_igemm(const ConvGeometry& g, int64_t cout, const Tensor& 
 Tensor conv_grad_weight_igemm(const ConvGeometry& g, int64_t cout, const Tensor& x, const Tensor& gy, bool split) {
   const Device d = gy.device();
   Tensor gw = Tensor::empty({cout, g.in_channels, g.kernel_h, g.kernel_w}, DType::F32, d);
-  const bool halo = use_halo(ConvPass::GradWeight, g, gy.dtype());
+  const IgemmTiling tiling = igemm_tiling_for(ConvPass::GradWeight, g, gy.dtype());
+  const bool halo = tiling != IgemmTiling::Gather;
   const int64_t ws = halo ? MM_KERNEL_FN(d, conv_igemm_halo_wgrad_workspace)(g, cout)
                           : MM_KERNEL_FN(d, conv_igemm_workspace)(g, cout);
   Tensor work = ws > 0 ? Tensor::empty({ws}, DType::F32, d) : Tensor();
   if (split) {
     const float *xp = x.data<float>(), *gyp = gy.data<float>();
-    if (halo) MM_KERNEL_NT(d, conv_igemm_grad_weight_halo_split)(g, cout, xp, gyp, gw.data<float>(), data_or_null(work));
+    if (halo) MM_KERNEL_NT(d, conv_igemm_grad_weight_halo_split)(g, cout, xp, gyp, gw.data<float>(), data_or_null(work));  // (columns)
     else MM_KERNEL_NT(d, conv_igemm_grad_weight_split)(g, cout, xp, gyp, gw.data<float>(), data_or_null(work));
     return gw;
   }
   with_activation_type(gy.dtype(), [&](auto a) {
     using A = decltype(a);
-    (halo ? MM_KERNEL(d, conv_igemm_grad_weight_halo, A) : MM_KERNEL(d, conv_igemm_grad_weight, A))(
-        g, cout, x.data<A>(), gy.data<A>(), gw.data<float>(), data_or_null(work));
+    (tiling == IgemmTiling::HaloRows ? MM_KERNEL(d, conv_igemm_grad_weight_halo_rows, A)
+     : halo                          ? MM_KERNEL(d, conv_igemm_grad_weight_halo, A)
+                                     : MM_KERNEL(d, conv_igemm_grad_weight, A))(g, cout, x.data<A>(), gy.data<A>(),
+                                                                                 gw.data<float>(), data_or_null(work));
   });
   return gw;
 }
@@ -272,11 +275,13 @@ ConvGeometry checked_geometry(const Tensor& x, const Tensor& w, int64_t stride, 
 }  // namespace
 
 IgemmTiling igemm_tiling_for(ConvPass pass, const ConvGeometry& g, DType t) {
-  if (igemm_tiling() != IgemmTiling::Halo) return IgemmTiling::Gather;
+  const IgemmTiling setting = igemm_tiling();
+  if (setting == IgemmTiling::Gather) return IgemmTiling::Gather;
   const bool covered = (t == DType::F32 || t == DType::BF16) &&
                        (pass == ConvPass::GradWeight ? kernels::igemm_halo_wgrad_supported(g)  // (1x1: no taps to share a window)
                                                      : kernels::igemm_halo_supported(g));
-  return covered ? IgemmTiling::Halo : IgemmTiling::Gather;
+  if (!covered) return IgemmTiling::Gather;
+  return pass == ConvPass::GradWeight ? setting : IgemmTiling::Halo;  // (the rows layout is the weight gradient's)
 }
 
 Tensor conv2d_pass(ConvPass pass, const Tensor& x, const Tensor& w, const Tensor& gy, int64_t stride, int64_t padding) {

@@ -27,7 +27,8 @@ Tensor conv2d_pass(ConvPass pass, const Tensor& x, const Tensor& w, const Tensor
 // igemm backends; the one rule conv2d dispatches by): the halo kernels where the setting
 // (igemm_tiling()) asks for them and they cover the pass (float32 or bf16 activations; stride-1
 // 1x1 or 3x3 forward and input gradient, the stride-1 3x3 weight gradient), the gather kernels
-// otherwise.
+// otherwise. HaloRows only for a covered weight gradient under halo-rows (the forward and
+// input gradient: Halo); the 3xTF32 weight gradient runs the column layout either way.
 IgemmTiling igemm_tiling_for(ConvPass pass, const kernels::ConvGeometry& g, DType t);
 
 // The statistics one training-mode call computed (per channel; var is the biased variance):

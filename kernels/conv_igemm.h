@@ -279,6 +279,13 @@ IgemmHaloWgradPlan igemm_halo_wgrad_plan(const ConvGeometry& g, int64_t cout);
 template <typename A>
 void conv_igemm_grad_weight_halo_cpu(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
                                      float* workspace);
+// The same weight gradient with the block's warps owning kernel rows (3 taps each, every column of
+// the block) instead of columns (all 9 taps each): fewer shared loads per product
+// (MMENGINE_IGEMM=halo-rows; kernels/cuda/conv_igemm_halo_wgrad.cu). The same sums in the same
+// order per output, so the same bits as the column layout.
+template <typename A>
+void conv_igemm_grad_weight_halo_rows_cpu(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
+                                          float* workspace);
 void conv_igemm_grad_weight_halo_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy,
                                            float* gw, float* workspace);
 int64_t conv_igemm_halo_wgrad_workspace_cpu(const ConvGeometry& g, int64_t cout);
@@ -324,6 +331,9 @@ int64_t conv_igemm_halo_stats_workspace_cuda(const ConvGeometry& g, int64_t cout
 template <typename A>
 void conv_igemm_grad_weight_halo_cuda(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
                                       float* workspace, cudaStream_t stream);
+template <typename A>
+void conv_igemm_grad_weight_halo_rows_cuda(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
+                                           float* workspace, cudaStream_t stream);
 void conv_igemm_grad_weight_halo_split_cuda(const ConvGeometry& g, int64_t cout, const float* x, const float* gy,
                                             float* gw, float* workspace, cudaStream_t stream);
 int64_t conv_igemm_halo_wgrad_workspace_cuda(const ConvGeometry& g, int64_t cout);

@@ -319,6 +319,11 @@ TEST(Bf16Cuda, HaloConvMatchesTheCpuTwins) {
       kernels::conv_igemm_grad_weight_halo_cuda(g, s.cout, fx.data<float>(), fgy.data<float>(), fgw.data<float>(),
                                                 wwork.data<float>(), cuda_stream());
       EXPECT_TRUE(same_values(gw, fgw)) << what << ": weight gradient against the float32 halo kernel";
+      Tensor rgw = Tensor::empty(w.shape(), DType::F32, Device::CUDA);
+      wwork.poison_();
+      kernels::conv_igemm_grad_weight_halo_rows_cuda(g, s.cout, cx.data<bf16>(), cgy.data<bf16>(), rgw.data<float>(),
+                                                     wwork.data<float>(), cuda_stream());
+      EXPECT_TRUE(same_values(rgw, gw)) << what << ": the row layout's weight gradient";
       Tensor want_gw = Tensor::empty(w.shape(), DType::F32);
       kernels::conv_igemm_grad_weight_cpu(g, s.cout, x.data<bf16>(), gy.data<bf16>(), want_gw.data<float>(), nullptr);
       const double wgrad = 4 * double(s.n * g.out_h() * g.out_w()) * u;

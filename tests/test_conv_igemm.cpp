@@ -207,20 +207,23 @@ TEST(ConvIgemm, HaloCoversStrideOneOneByOneAndThreeByThree) {
 }
 
 // The rule conv2d dispatches each pass by: the gather kernels unless the setting asks for halo;
-// under halo, the halo kernels for the stride-1 1x1 / 3x3 forward and input gradient and the 3x3
-// weight gradient of float32 and bf16 activations; the gather kernels for the rest.
+// under halo (or halo-rows), the halo kernels for the stride-1 1x1 / 3x3 forward and input
+// gradient and the 3x3 weight gradient (halo-rows: its row layout) of float32 and bf16
+// activations; the gather kernels for the rest.
 TEST(ConvIgemm, TilingForEachPassAndActivationType) {
   const ConvGeometry k3{2, 3, 8, 8, 3, 3, 1, 1}, k1{2, 3, 8, 8, 1, 1, 1, 0}, s2{2, 3, 8, 8, 3, 3, 2, 1};
   const ConvPass passes[] = {ConvPass::Forward, ConvPass::GradInput, ConvPass::GradWeight};
   const DType types[] = {DType::F32, DType::BF16, DType::F64};
-  for (IgemmTiling setting : {IgemmTiling::Gather, IgemmTiling::Halo}) {
+  for (IgemmTiling setting : {IgemmTiling::Gather, IgemmTiling::Halo, IgemmTiling::HaloRows}) {
     IgemmTilingScope scope(setting);
     for (const ConvGeometry* g : {&k3, &k1, &s2})
       for (ConvPass pass : passes)
         for (DType t : types) {
-          const bool halo = setting == IgemmTiling::Halo && g != &s2 && t != DType::F64 &&
+          const bool halo = setting != IgemmTiling::Gather && g != &s2 && t != DType::F64 &&
                             (pass != ConvPass::GradWeight || g == &k3);
-          EXPECT_EQ(igemm_tiling_for(pass, *g, t), halo ? IgemmTiling::Halo : IgemmTiling::Gather)
+          // (halo-rows: the weight gradient's layout; the forward and input gradient are halo's)
+          const IgemmTiling want = !halo ? IgemmTiling::Gather : pass == ConvPass::GradWeight ? setting : IgemmTiling::Halo;
+          EXPECT_EQ(igemm_tiling_for(pass, *g, t), want)
               << igemm_tiling_name(setting) << ", kernel " << g->kernel_h << " stride " << g->stride << ", pass "
               << int(pass) << ", " << dtype_name(t);
         }
@@ -464,15 +467,17 @@ const std::vector<ConvShape> kHaloShapes{
 };
 
 // The halo weight gradient of x and gy into a fresh NaN-poisoned tensor (its workspace poisoned
-// too), through the TF32 or the 3xTF32 launcher.
-Tensor halo_weight_gradient(const ConvShape& cs, const Tensor& cx, const Tensor& cgy, bool split) {
+// too), through the TF32 or the 3xTF32 launcher, or (rows) the TF32 launcher of the row layout.
+Tensor halo_weight_gradient(const ConvShape& cs, const Tensor& cx, const Tensor& cgy, bool split, bool rows = false) {
   const ConvGeometry g = cs.geometry();
   Tensor got = Tensor::empty({cs.cout, cs.c, cs.k, cs.k}, DType::F32, Device::CUDA);
   Tensor work = Tensor::empty({std::max<int64_t>(kernels::conv_igemm_halo_wgrad_workspace_cuda(g, cs.cout), 1)},
                               DType::F32, Device::CUDA);
   got.poison_();
   work.poison_();
-  (split ? kernels::conv_igemm_grad_weight_halo_split_cuda : kernels::conv_igemm_grad_weight_halo_cuda<float>)(
+  (split  ? kernels::conv_igemm_grad_weight_halo_split_cuda
+   : rows ? kernels::conv_igemm_grad_weight_halo_rows_cuda<float>
+          : kernels::conv_igemm_grad_weight_halo_cuda<float>)(
       g, cs.cout, cx.data<float>(), cgy.data<float>(), got.data<float>(), work.data<float>(), cuda_stream());
   return got;
 }
@@ -509,12 +514,15 @@ TEST(ConvIgemmCuda, HaloPassesMatchTf32CpuTwins) {
 
     // The weight gradient (3x3); conv2d's weight-gradient pass under the halo setting is this
     // launcher's result bit for bit (for 1x1 the gather kernel's): the dispatch, and a second
-    // run giving the same bits (the splits added in a fixed order).
-    Tensor pass_gw;
+    // run giving the same bits (the splits added in a fixed order). The row layout (halo-rows)
+    // gives the same bits: the same products summed in the same order per output.
+    Tensor pass_gw, rows_pass_gw;
     {
-      IgemmTilingScope halo(IgemmTiling::Halo);
       ConvBackendScope igemm(ConvBackend::Igemm);
+      IgemmTilingScope halo(IgemmTiling::Halo);
       pass_gw = conv2d_pass(ConvPass::GradWeight, cx, cw, cgy, cs.stride, cs.pad);
+      set_igemm_tiling(IgemmTiling::HaloRows);
+      rows_pass_gw = conv2d_pass(ConvPass::GradWeight, cx, cw, cgy, cs.stride, cs.pad);
     }
     if (!kernels::igemm_halo_wgrad_supported(g)) {
       Tensor gather = Tensor::empty(w.shape(), DType::F32, Device::CUDA);
@@ -522,6 +530,7 @@ TEST(ConvIgemmCuda, HaloPassesMatchTf32CpuTwins) {
       kernels::conv_igemm_grad_weight_cuda(g, cs.cout, cx.data<float>(), cgy.data<float>(), gather.data<float>(),
                                            gwork.data<float>(), cuda_stream());
       EXPECT_EQ(pass_gw.to_vector(), gather.to_vector()) << "1x1 weight gradient under halo, " << describe_shape(cs);
+      EXPECT_EQ(rows_pass_gw.to_vector(), gather.to_vector()) << "1x1 weight gradient under halo-rows, " << describe_shape(cs);
       continue;
     }
     Tensor wwant = Tensor::empty(w.shape()), wmag = Tensor::empty(w.shape());
@@ -531,6 +540,9 @@ TEST(ConvIgemmCuda, HaloPassesMatchTf32CpuTwins) {
     const Tensor wgot = halo_weight_gradient(cs, cx, cgy, false);
     expect_within_summation_error(wgot, wwant, wmag, g.batch * g.col_cols(), "halo weight gradient, " + describe_shape(cs));
     EXPECT_EQ(pass_gw.to_vector(), wgot.to_vector()) << "conv2d's weight gradient under halo, " << describe_shape(cs);
+    EXPECT_EQ(halo_weight_gradient(cs, cx, cgy, false, true).to_vector(), wgot.to_vector())
+        << "the row layout's weight gradient, " << describe_shape(cs);
+    EXPECT_EQ(rows_pass_gw.to_vector(), wgot.to_vector()) << "conv2d's weight gradient under halo-rows, " << describe_shape(cs);
   }
 }
 
@@ -599,8 +611,12 @@ TEST(ConvIgemmCuda, HaloForwardStatsEpilogueGivesTheOutputsMoments) {
 // neither half of the masked path's condition goes untested.
 TEST(ConvIgemmCuda, HaloWeightGradientKeepsMissingPixelsOutOfTheSums) {
   MM_SKIP_WITHOUT(Device::CUDA);
-  for (auto [split, height, width] : {std::tuple<bool, int64_t, int64_t>{false, 11, 11}, {true, 11, 11}, {false, 11, 14},
-                                      {true, 11, 14}, {false, 10, 11}, {true, 10, 11}, {false, 11, 18}, {true, 11, 18}}) {
+  // (rows: the TF32 launcher of the row layout, whose warps mask the same pixels)
+  for (auto [split, rows, height, width] :
+       {std::tuple<bool, bool, int64_t, int64_t>{false, false, 11, 11}, {true, false, 11, 11}, {false, true, 11, 11},
+        {false, false, 11, 14}, {true, false, 11, 14}, {false, true, 11, 14}, {false, false, 10, 11},
+        {true, false, 10, 11}, {false, true, 10, 11}, {false, false, 11, 18}, {true, false, 11, 18},
+        {false, true, 11, 18}}) {
     const ConvShape cs{2, 3, height, width, 5, 3, 1, 0};
     const ConvGeometry g = cs.geometry();
     Tensor x = uniform({cs.n, cs.c, cs.h, cs.w}, 57, Device::CPU);
@@ -611,7 +627,8 @@ TEST(ConvIgemmCuda, HaloWeightGradientKeepsMissingPixelsOutOfTheSums) {
     Tensor want = Tensor::empty({cs.cout, cs.c, cs.k, cs.k});
     (split ? kernels::conv_igemm_grad_weight_split_cpu : kernels::conv_igemm_grad_weight_cpu<float>)(
         g, cs.cout, x.data<float>(), gy.data<float>(), want.data<float>(), nullptr);
-    const std::vector<double> w = want.to_vector(), got = halo_weight_gradient(cs, x.to(Device::CUDA), gy.to(Device::CUDA), split).to_vector();
+    const std::vector<double> w = want.to_vector(),
+                              got = halo_weight_gradient(cs, x.to(Device::CUDA), gy.to(Device::CUDA), split, rows).to_vector();
     for (int64_t co = 0; co < cs.cout; ++co)
       for (int64_t c = 0; c < cs.c; ++c)
         for (int64_t tap = 0; tap < 9; ++tap) {

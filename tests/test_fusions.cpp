@@ -115,7 +115,7 @@ TEST(KernelSwitches, TablesRoundTripAndNameTheChoices) {
     EXPECT_STREQ(igemm_tiling_name(e.value), e.name);
   }
   expect_error_containing([] { parse_igemm_tiling("winograd", "MMENGINE_IGEMM"); },
-                          {"MMENGINE_IGEMM: expected gather or halo, got 'winograd'"});
+                          {"MMENGINE_IGEMM: expected gather, halo or halo-rows, got 'winograd'"});
   expect_error_containing([] { parse_conv_backend("fft", "MMENGINE_CONV"); },
                           {"MMENGINE_CONV: expected own, igemm, igemm-3xtf32 or cudnn, got 'fft'"});
 }

@@ -125,9 +125,10 @@ struct ConvVariant {
 // Every layer shape x batch (B, 3B) x pass x variant: median ms; the ratio columns are igemm
 // (gather) and igemm-halo over the best cuDNN at the same precision (TF32), or over own-tf32
 // without cuDNN (the halo column is the gather kernel again where halo does not apply), the
-// faster 3xTF32 kernel over cuDNN FP32 (or own FP32), and bf16-halo over igemm-halo (what bf16
-// activations gain on the same tiling: bf16 products in the forward and input gradient, half
-// the bytes on the TF32 products of the weight gradient).
+// faster 3xTF32 kernel over cuDNN FP32 (or own FP32), halo-rows over igemm-halo (the weight
+// gradient's row layout; the other passes run the same kernels), and bf16-halo over igemm-halo
+// (what bf16 activations gain on the same tiling: bf16 products in the forward and input
+// gradient, half the bytes on the TF32 products of the weight gradient).
 #ifdef MMENGINE_WITH_CUDA
 // The cuBLAS math mode (MMENGINE_MATMUL) for a scope's lifetime.
 using GemmTf32Scope = SettingScope<bool, kernels::gemm_tf32_cuda, kernels::gemm_set_tf32_cuda>;
@@ -138,6 +139,7 @@ void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::orde
   std::vector<ConvVariant> variants{{"own", ConvBackend::Own, false}, {"own-tf32", ConvBackend::Own, true},
                                     {"igemm", ConvBackend::Igemm, true},
                                     {"igemm-halo", ConvBackend::Igemm, true, IgemmTiling::Halo},
+                                    {"halo-rows", ConvBackend::Igemm, true, IgemmTiling::HaloRows},
                                     {"3xtf32", ConvBackend::Igemm3xTf32, false},
                                     {"3xtf32-halo", ConvBackend::Igemm3xTf32, false, IgemmTiling::Halo},
                                     {"igemm-bf16", ConvBackend::Igemm, false, IgemmTiling::Gather, true},
@@ -146,10 +148,10 @@ void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::orde
   const char* baseline = cudnn_built() ? "cudnn-tf32" : "own-tf32";
   const char* baseline32 = cudnn_built() ? "cudnn" : "own";
   std::printf("\nconvolution layers (ms, median of %d; last columns: igemm and igemm-halo / %s, the faster 3xtf32 / %s,"
-              " bf16-halo / igemm-halo)\n%-22s %4s %-6s",
+              " halo-rows and bf16-halo / igemm-halo)\n%-22s %4s %-6s",
               repeats, baseline, baseline32, "layer", "B", "pass");
   for (auto& v : variants) std::printf(" %10s", v.name);
-  std::printf(" %8s %8s %8s %8s\n", "igemm/", "halo/", "3x/", "bf16h/");
+  std::printf(" %8s %8s %8s %8s %8s\n", "igemm/", "halo/", "3x/", "rows/", "bf16h/");
   const std::pair<ConvPass, const char*> passes[] = {
       {ConvPass::Forward, "fwd"}, {ConvPass::GradInput, "dgrad"}, {ConvPass::GradWeight, "wgrad"}};
   for (const ConvLayer& l : wrn_conv_layers(o.widen))
@@ -174,8 +176,9 @@ void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::orde
           std::printf(" %10.4f", ms[v.name]);
           out["conv_layers"][name][std::to_string(B)][pass_name][v.name] = ms[v.name];
         }
-        std::printf(" %8.2f %8.2f %8.2f %8.2f\n", ms["igemm"] / ms[baseline], ms["igemm-halo"] / ms[baseline],
-                    std::min(ms["3xtf32"], ms["3xtf32-halo"]) / ms[baseline32], ms["bf16-halo"] / ms["igemm-halo"]);
+        std::printf(" %8.2f %8.2f %8.2f %8.2f %8.2f\n", ms["igemm"] / ms[baseline], ms["igemm-halo"] / ms[baseline],
+                    std::min(ms["3xtf32"], ms["3xtf32-halo"]) / ms[baseline32], ms["halo-rows"] / ms["igemm-halo"],
+                    ms["bf16-halo"] / ms["igemm-halo"]);
       }
     }
 #else
@@ -502,13 +505,16 @@ int run_bench(const BenchOpts& o) {
         const GemmTf32Scope full(false);
         step_row(std::string("MixMatch step (interleave, igemm-3xtf32 ") + igemm_tiling_name(t) + ")");
       }
-      // --precision tf32 and bf16 with the other implicit-GEMM tiling (MMENGINE_IGEMM) for their stride-1 passes
+      // --precision tf32 and bf16 with each other implicit-GEMM tiling (MMENGINE_IGEMM) for their stride-1 passes
       for (Precision p : {Precision::Tf32, Precision::Bf16}) {
         if (p == Precision::Bf16 && !fusion_enabled(Fusion::BnLeakyRelu)) continue;  // (said above)
         const PrecisionScope scope(p, dev, DType::F32);
-        const IgemmTilingScope tiling(igemm_tiling() == IgemmTiling::Halo ? IgemmTiling::Gather : IgemmTiling::Halo);
-        step_row(std::string("MixMatch step (interleave, ") + enum_name(kPrecisions, p) + ", igemm " +
-                 igemm_tiling_name(igemm_tiling()) + ")");
+        const IgemmTiling setting = igemm_tiling();
+        for (const auto& e : kIgemmTilings) {
+          if (e.value == setting) continue;
+          const IgemmTilingScope tiling(e.value);
+          step_row(std::string("MixMatch step (interleave, ") + enum_name(kPrecisions, p) + ", igemm " + e.name + ")");
+        }
       }
       // --precision tf32 (on this run's tiling) without the fusion that acts only on the igemm kernels
       if (fusion_enabled(Fusion::ConvBnStats)) {

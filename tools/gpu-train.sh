@@ -17,7 +17,7 @@ device=${GPU_TRAIN_DEVICE:-cuda}  # cpu only to rehearse the script
 # gpu-check.sh's ConvIgemmCuda tests failed, =bf16 to train with bfloat16 activations once
 # the bench's bf16 row and Bf16Cuda tests say so); the CPU rehearsal runs fp32.
 precision=${GPU_TRAIN_PRECISION:-$([[ $device == cuda ]] && echo tf32 || echo fp32)}
-# MMENGINE_IGEMM=halo (exported by the caller) trains with the halo implicit-GEMM kernels for the
+# MMENGINE_IGEMM=halo or halo-rows (exported by the caller) trains with the halo implicit-GEMM kernels for the
 # stride-1 passes: only after gpu-check.sh's ConvIgemmCuda.Halo* tests (Bf16Cuda.Halo* for bf16)
 # passed on this GPU and its bench's "tf32, igemm halo" (or "bf16, igemm halo") step row beat the
 # "--precision tf32" one; the plan then reads that row.
@@ -50,8 +50,8 @@ try:
 except Exception:
     rows = {}
 names = []
-if sys.argv[1] in ("tf32", "bf16") and sys.argv[2] == "halo":
-    names.append("MixMatch step (interleave, %s, igemm halo)" % sys.argv[1])
+if sys.argv[1] in ("tf32", "bf16") and sys.argv[2] in ("halo", "halo-rows"):
+    names.append("MixMatch step (interleave, %s, igemm %s)" % (sys.argv[1], sys.argv[2]))
 names += ["MixMatch step (interleave%s)" % (", --precision " + sys.argv[1] if sys.argv[1] in ("tf32", "bf16") else ""),
           "MixMatch step (interleave)"]
 for i, name in enumerate(names):

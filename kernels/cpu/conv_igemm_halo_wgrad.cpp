@@ -16,10 +16,17 @@ void conv_igemm_grad_weight_halo_cpu(const ConvGeometry& g, int64_t cout, const 
   check_igemm_halo_wgrad_supported(g);
   conv_igemm_grad_weight_cpu(g, cout, x, gy, gw, nullptr);
 }
-template void conv_igemm_grad_weight_halo_cpu<float>(const ConvGeometry&, int64_t, const float*, const float*, float*,
-                                                     float*);
-template void conv_igemm_grad_weight_halo_cpu<bf16>(const ConvGeometry&, int64_t, const bf16*, const bf16*, float*,
-                                                    float*);
+template <typename A>
+void conv_igemm_grad_weight_halo_rows_cpu(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
+                                          float* workspace) {
+  conv_igemm_grad_weight_halo_cpu(g, cout, x, gy, gw, workspace);
+}
+#define MM_INSTANTIATE(A)                                                                                            \
+  template void conv_igemm_grad_weight_halo_cpu<A>(const ConvGeometry&, int64_t, const A*, const A*, float*, float*); \
+  template void conv_igemm_grad_weight_halo_rows_cpu<A>(const ConvGeometry&, int64_t, const A*, const A*, float*,     \
+                                                        float*);
+MM_INSTANTIATE(float)
+MM_INSTANTIATE(bf16)
 void conv_igemm_grad_weight_halo_split_cpu(const ConvGeometry& g, int64_t cout, const float* x, const float* gy,
                                            float* gw, float* /*workspace*/) {
   check_igemm_halo_wgrad_supported(g);

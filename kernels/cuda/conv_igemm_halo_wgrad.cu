@@ -4,7 +4,11 @@
 // Block: 128 threads (4 warps) compute GW^T for 16 input channels x 9 taps (rows) and BN = 32 or 64
 // output channels (columns): warp w owns columns w * BN/4 .. + BN/4 (NW = BN/32 n8 fragments) for
 // all 9 taps, i.e. 9 x NW accumulators of mma.m16n8k8 TF32, whose m16 rows are the 16 channels at
-// one tap and whose k8 inner dimension is 8 consecutive pixels of a rectangle row. The inner
+// one tap and whose k8 inner dimension is 8 consecutive pixels of a rectangle row. Per k-step a
+// warp loads 36 A and 2 NW B fragment words for 9 NW products ((36 + 2 NW) / 9 NW shared loads
+// per product: 4.2 at BN = 32, 2.2 at 64). The ROWS layout (MMENGINE_IGEMM=halo-rows) instead
+// gives warp w < 3 the kernel row ky = w (3 taps) for all BN columns (3 x BN/8 products from
+// 12 A and BN/4 B words: 1.7 loads per product at 32, 1.2 at 64); warp 3 only stages. The inner
 // dimension is walked one 64-pixel TH x TW output rectangle of one image (the halo forward's
 // tiles) per stage, over the split's range of rectangles (blockIdx.z). Per stage the block
 // stages in shared memory:
@@ -56,11 +60,14 @@ struct HaloWgrad {
   int tw_shift, tiles_x, tiles_per_image, tiles, chunk;
 };
 
-template <typename A, int NW, bool SPLIT>
+template <typename A, int NW, bool SPLIT, bool ROWS>
 __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad<A> p) {
   static_assert(std::is_same_v<A, float> || !SPLIT, "3xTF32 is float32 only");
   constexpr bool ROUND = std::is_same_v<A, float> && !SPLIT;  // (bf16 values are TF32 values already)
   constexpr int BN = 32 * NW;
+  // A warp's accumulators: TAPS taps x NF n8 fragments (columns: all 9 taps x NW; ROWS: one
+  // kernel row's 3 taps x every n8 fragment of the block).
+  constexpr int TAPS = ROWS ? 3 : kTaps, NF = ROWS ? BN / 8 : NW;
   constexpr int WIN_PER = (kChannels * kPlaneMax + kThreadsW - 1) / kThreadsW, GY_PER = BN * kPixels / kThreadsW;
   constexpr int GY_STEP = kThreadsW / kPixels;  // output channels between a thread's gy elements
   __shared__ uint32_t window[kChannels * kPlaneMax];
@@ -69,7 +76,8 @@ __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad<A
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32, g = lane / 4, t = lane % 4;
   const int tw = 1 << p.tw_shift, th = kPixels >> p.tw_shift, hw = tw + 2, area = (th + 2) * hw;
   const int plane = wgrad_plane(p.tw_shift);
-  const int c0 = blockIdx.x * kChannels, n0 = blockIdx.y * BN, wn = warp * (BN / 4);
+  const int c0 = blockIdx.x * kChannels, n0 = blockIdx.y * BN, wn = ROWS ? 0 : warp * (BN / 4);
+  const int tap0 = ROWS ? warp * 3 : 0;  // this warp's first tap (ROWS: warp 3 has none)
   const int t_begin = blockIdx.z * p.chunk, t_end = p.tiles - t_begin < p.chunk ? p.tiles : t_begin + p.chunk;
   const int in_plane = p.ih * p.iw, out_plane = p.oh * p.ow, cmax = p.ci - c0;
 
@@ -117,10 +125,10 @@ __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad<A
                                                          : 0.0f;
   };
 
-  float acc[kTaps][NW][4];
+  float acc[TAPS][NF][4];
   MM_UNROLL
-  for (int tap = 0; tap < kTaps; ++tap)
-    for (int nf = 0; nf < NW; ++nf)
+  for (int tap = 0; tap < TAPS; ++tap)
+    for (int nf = 0; nf < NF; ++nf)
       for (int i = 0; i < 4; ++i) acc[tap][nf][i] = 0.0f;
 
   const int at = g * plane + t, bt = (wn + g) * kGyRow + t;  // this lane's fragment addresses at pixel 0
@@ -137,10 +145,10 @@ __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad<A
         keep0 = row_ok && ox0 + tx + t < p.ow ? ~0u : 0u;
         keep4 = row_ok && ox0 + tx + t + 4 < p.ow ? ~0u : 0u;
       }
-      uint32_t bf[NW][2];
-      [[maybe_unused]] uint32_t bl[NW][2];  // (3xTF32: the low parts)
+      uint32_t bf[NF][2];
+      [[maybe_unused]] uint32_t bl[NF][2];  // (3xTF32: the low parts)
       MM_UNROLL
-      for (int nf = 0; nf < NW; ++nf) {
+      for (int nf = 0; nf < NF; ++nf) {
         bf[nf][0] = gys[bt + nf * 8 * kGyRow + 8 * j];
         bf[nf][1] = gys[bt + nf * 8 * kGyRow + 8 * j + 4];
         if constexpr (SPLIT) {
@@ -149,8 +157,8 @@ __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad<A
         }
       }
       MM_UNROLL
-      for (int tap = 0; tap < kTaps; ++tap) {
-        const int a = base + (tap / 3) * hw + tap % 3;
+      for (int tap = 0; tap < TAPS; ++tap) {
+        const int a = base + ((tap0 + tap) / 3) * hw + (tap0 + tap) % 3;
         uint32_t af[4] = {window[a] & keep0, window[a + 8 * plane] & keep0, window[a + 4] & keep4,
                           window[a + 8 * plane + 4] & keep4};
         if constexpr (SPLIT) {  // 3xTF32: the cross terms, then hi x hi below
@@ -158,13 +166,13 @@ __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad<A
           MM_UNROLL
           for (int i = 0; i < 4; ++i) al[i] = tf32_split(af[i]);
           MM_UNROLL
-          for (int nf = 0; nf < NW; ++nf) {
+          for (int nf = 0; nf < NF; ++nf) {
             mma_m16n8k8_tf32(acc[tap][nf], af, bl[nf], acc[tap][nf]);
             mma_m16n8k8_tf32(acc[tap][nf], al, bf[nf], acc[tap][nf]);
           }
         }
         MM_UNROLL
-        for (int nf = 0; nf < NW; ++nf) mma_m16n8k8_tf32(acc[tap][nf], af, bf[nf], acc[tap][nf]);
+        for (int nf = 0; nf < NF; ++nf) mma_m16n8k8_tf32(acc[tap][nf], af, bf[nf], acc[tap][nf]);
       }
     }
   };
@@ -181,24 +189,29 @@ __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad<A
     int img, oy0, ox0;
     origin(tile, img, oy0, ox0);
     if (tile + 1 < t_end) load(tile + 1);  // the next rectangle's loads overlap the products
-    if (oy0 + th <= p.oh && ox0 + tw <= p.ow) products(std::false_type{}, oy0, ox0);
-    else products(std::true_type{}, oy0, ox0);
+    if (ROWS && warp == 3) {  // (warp-uniform: this warp only stages)
+    } else if (oy0 + th <= p.oh && ox0 + tw <= p.ow) {
+      products(std::false_type{}, oy0, ox0);
+    } else {
+      products(std::true_type{}, oy0, ox0);
+    }
     __syncthreads();  // the next stage overwrites the window and gy
   }
 
   // Every (output channel, channel, tap) of this split is this block's alone: plain stores.
   const int k = p.ci * kTaps;
   float* out = p.out + int64_t(blockIdx.z) * p.co * k;
+  if (ROWS && warp == 3) return;
   MM_UNROLL
-  for (int tap = 0; tap < kTaps; ++tap)
-    for (int nf = 0; nf < NW; ++nf)
+  for (int tap = 0; tap < TAPS; ++tap)
+    for (int nf = 0; nf < NF; ++nf)
       for (int i = 0; i < 4; ++i) {
         const int cl = g + 8 * (i / 2), co = n0 + wn + nf * 8 + 2 * t + i % 2;
-        if (cl < cmax && co < p.co) out[int64_t(co) * k + (c0 + cl) * kTaps + tap] = acc[tap][nf][i];
+        if (cl < cmax && co < p.co) out[int64_t(co) * k + (c0 + cl) * kTaps + tap0 + tap] = acc[tap][nf][i];
       }
 }
 
-template <typename A, bool SPLIT>
+template <typename A, bool SPLIT, bool ROWS = false>
 void halo_wgrad(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw, float* workspace,
                 cudaStream_t stream) {
   check_igemm_halo_wgrad_supported(g);
@@ -217,8 +230,8 @@ void halo_wgrad(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, fl
                     plan.tiles_per_image, plan.tiles, plan.chunk};
   const dim3 grid(static_cast<unsigned>((g.in_channels + kChannels - 1) / kChannels),
                   static_cast<unsigned>((cout + tile_n - 1) / tile_n), static_cast<unsigned>(plan.count));
-  if (tile_n == 32) igemm_halo_wgrad_kernel<A, 1, SPLIT><<<grid, kThreadsW, 0, stream>>>(p);
-  else igemm_halo_wgrad_kernel<A, 2, SPLIT><<<grid, kThreadsW, 0, stream>>>(p);
+  if (tile_n == 32) igemm_halo_wgrad_kernel<A, 1, SPLIT, ROWS><<<grid, kThreadsW, 0, stream>>>(p);
+  else igemm_halo_wgrad_kernel<A, 2, SPLIT, ROWS><<<grid, kThreadsW, 0, stream>>>(p);
   MM_LAUNCH_CHECK();
   if (plan.count > 1) sum_axis_cuda(workspace, gw, 1, plan.count, cout * K, stream);  // the splits in order
 }
@@ -238,9 +251,17 @@ void conv_igemm_grad_weight_halo_split_cuda(const ConvGeometry& g, int64_t cout,
                                             float* gw, float* workspace, cudaStream_t stream) {
   halo_wgrad<float, true>(g, cout, x, gy, gw, workspace, stream);
 }
-template void conv_igemm_grad_weight_halo_cuda<float>(const ConvGeometry&, int64_t, const float*, const float*, float*,
-                                                      float*, cudaStream_t);
-template void conv_igemm_grad_weight_halo_cuda<bf16>(const ConvGeometry&, int64_t, const bf16*, const bf16*, float*,
-                                                     float*, cudaStream_t);
+template <typename A>
+void conv_igemm_grad_weight_halo_rows_cuda(const ConvGeometry& g, int64_t cout, const A* x, const A* gy, float* gw,
+                                           float* workspace, cudaStream_t stream) {
+  halo_wgrad<A, false, true>(g, cout, x, gy, gw, workspace, stream);
+}
+#define MM_INSTANTIATE(A)                                                                                            \
+  template void conv_igemm_grad_weight_halo_cuda<A>(const ConvGeometry&, int64_t, const A*, const A*, float*, float*, \
+                                                    cudaStream_t);                                                   \
+  template void conv_igemm_grad_weight_halo_rows_cuda<A>(const ConvGeometry&, int64_t, const A*, const A*, float*,    \
+                                                         float*, cudaStream_t);
+MM_INSTANTIATE(float)
+MM_INSTANTIATE(bf16)
 
 }  // namespace mmengine::kernels
