@@ -305,6 +305,15 @@ TEST(Bf16Cuda, HaloConvMatchesTheCpuTwins) {
     const double fwd = 4 * double(s.c * s.k * s.k) * u, dgrad = 4 * double(s.cout * s.k * s.k) * u;
     EXPECT_TRUE(within_bf16_rounding(y, want_y, fwd)) << what << ": forward against the CPU twin";
     EXPECT_TRUE(within_bf16_rounding(gx, want_gx, dgrad)) << what << ": input gradient against the CPU twin";
+    // Tighter: against the float32 sums of the same values (weights rounded to bf16 as the kernels
+    // read them), one round-to-nearest to bf16 is at most 2^-8 relative (a truncation up to 2^-7).
+    const Tensor fx = cast(x, DType::F32), fw = cast(rounded(w), DType::F32), fgy = cast(gy, DType::F32);
+    Tensor sum_y = Tensor::empty(gy.shape()), sum_gx = Tensor::empty(x.shape());
+    kernels::conv_igemm_forward_cpu(g, s.cout, fx.data<float>(), fw.data<float>(), sum_y.data<float>());
+    kernels::conv_igemm_grad_input_cpu(g, s.cout, fw.data<float>(), fgy.data<float>(), sum_gx.data<float>());
+    const double half_ulp = std::ldexp(1.0, -8);
+    EXPECT_TRUE(all_close(y, sum_y, Tolerance{half_ulp, 2 * fwd})) << what << ": forward, rounded to nearest";
+    EXPECT_TRUE(all_close(gx, sum_gx, Tolerance{half_ulp, 2 * dgrad})) << what << ": input gradient, rounded to nearest";
 
     Tensor gw;
     if (kernels::igemm_halo_wgrad_supported(g)) {
