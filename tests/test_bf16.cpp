@@ -347,6 +347,10 @@ TEST(Bf16Cuda, HaloConvMatchesTheCpuTwins) {
     EXPECT_TRUE(same_values(conv2d_pass(ConvPass::GradInput, cx, cw, cgy, 1, s.pad), gx)) << what << ": conv2d input gradient";
     if (gw.defined()) {
       EXPECT_TRUE(same_values(conv2d_pass(ConvPass::GradWeight, cx, cw, cgy, 1, s.pad), gw)) << what << ": conv2d weight gradient";
+      set_igemm_tiling(IgemmTiling::HaloRows);  // (the scope above restores the setting)
+      ASSERT_EQ(igemm_tiling_for(ConvPass::GradWeight, g, DType::BF16), IgemmTiling::HaloRows) << what;
+      EXPECT_TRUE(same_values(conv2d_pass(ConvPass::GradWeight, cx, cw, cgy, 1, s.pad), gw))
+          << what << ": conv2d weight gradient under halo-rows";
     }
   }
 }

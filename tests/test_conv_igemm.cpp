@@ -611,13 +611,14 @@ TEST(ConvIgemmCuda, HaloForwardStatsEpilogueGivesTheOutputsMoments) {
 // neither half of the masked path's condition goes untested.
 TEST(ConvIgemmCuda, HaloWeightGradientKeepsMissingPixelsOutOfTheSums) {
   MM_SKIP_WITHOUT(Device::CUDA);
-  // (rows: the TF32 launcher of the row layout, whose warps mask the same pixels)
-  for (auto [split, rows, height, width] :
-       {std::tuple<bool, bool, int64_t, int64_t>{false, false, 11, 11}, {true, false, 11, 11}, {false, true, 11, 11},
-        {false, false, 11, 14}, {true, false, 11, 14}, {false, true, 11, 14}, {false, false, 10, 11},
-        {true, false, 10, 11}, {false, true, 10, 11}, {false, false, 11, 18}, {true, false, 11, 18},
-        {false, true, 11, 18}}) {
-    const ConvShape cs{2, 3, height, width, 5, 3, 1, 0};
+  // (rows: the TF32 launcher of the row layout, whose warps mask the same pixels; 40 output
+  // channels: its 64-column tiles)
+  for (auto [split, rows, height, width, cout] :
+       {std::tuple<bool, bool, int64_t, int64_t, int64_t>{false, false, 11, 11, 5}, {true, false, 11, 11, 5},
+        {false, true, 11, 11, 5}, {false, true, 11, 11, 40}, {false, false, 11, 14, 5}, {true, false, 11, 14, 5},
+        {false, true, 11, 14, 5}, {false, false, 10, 11, 5}, {true, false, 10, 11, 5}, {false, true, 10, 11, 5},
+        {false, false, 11, 18, 5}, {true, false, 11, 18, 5}, {false, true, 11, 18, 5}, {false, true, 11, 18, 40}}) {
+    const ConvShape cs{2, 3, height, width, cout, 3, 1, 0};
     const ConvGeometry g = cs.geometry();
     Tensor x = uniform({cs.n, cs.c, cs.h, cs.w}, 57, Device::CPU);
     Tensor gy = rand_uniform({cs.n, cs.cout, g.out_h(), g.out_w()}, 58, 0, DType::F32, Device::CPU, 0.5, 1);  // > 0

@@ -143,7 +143,8 @@ void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::orde
                                     {"3xtf32", ConvBackend::Igemm3xTf32, false},
                                     {"3xtf32-halo", ConvBackend::Igemm3xTf32, false, IgemmTiling::Halo},
                                     {"igemm-bf16", ConvBackend::Igemm, false, IgemmTiling::Gather, true},
-                                    {"bf16-halo", ConvBackend::Igemm, false, IgemmTiling::Halo, true}};
+                                    {"bf16-halo", ConvBackend::Igemm, false, IgemmTiling::Halo, true},
+                                    {"bf16-rows", ConvBackend::Igemm, false, IgemmTiling::HaloRows, true}};
   if (cudnn_built()) variants.push_back({"cudnn", ConvBackend::Cudnn, false}), variants.push_back({"cudnn-tf32", ConvBackend::Cudnn, true});
   const char* baseline = cudnn_built() ? "cudnn-tf32" : "own-tf32";
   const char* baseline32 = cudnn_built() ? "cudnn" : "own";

@@ -149,9 +149,9 @@ if [[ -n $mm ]] && want bench; then
 import json
 t = json.load(open("/tmp/mmengine-bench.json"))["timings"]
 ms = lambda k: "%.1f" % t["MixMatch step (interleave, %s)" % k]["median_ms"] if "MixMatch step (interleave, %s)" % k in t else "?"
-print("tf32 %s, tf32 halo %s, tf32 halo-rows %s, bf16 %s, bf16 halo %s, 3xtf32 %s, 3xtf32 halo %s" % (
+print("tf32 %s, tf32 halo %s, tf32 halo-rows %s, bf16 %s, bf16 halo %s, bf16 halo-rows %s, 3xtf32 %s, 3xtf32 halo %s" % (
     ms("--precision tf32"), ms("tf32, igemm halo"), ms("tf32, igemm halo-rows"), ms("--precision bf16"),
-    ms("bf16, igemm halo"), ms("igemm-3xtf32 gather"), ms("igemm-3xtf32 halo")))
+    ms("bf16, igemm halo"), ms("bf16, igemm halo-rows"), ms("igemm-3xtf32 gather"), ms("igemm-3xtf32 halo")))
 PY
 )
   row "mmengine bench" "$(verdict $rc)" "interleaved step ${engine_ms:-?} ms (median); ${variants:-}"

@@ -19,8 +19,9 @@ device=${GPU_TRAIN_DEVICE:-cuda}  # cpu only to rehearse the script
 precision=${GPU_TRAIN_PRECISION:-$([[ $device == cuda ]] && echo tf32 || echo fp32)}
 # MMENGINE_IGEMM=halo or halo-rows (exported by the caller) trains with the halo implicit-GEMM kernels for the
 # stride-1 passes: only after gpu-check.sh's ConvIgemmCuda.Halo* tests (Bf16Cuda.Halo* for bf16)
-# passed on this GPU and its bench's "tf32, igemm halo" step row beat the "--precision tf32" one
-# (for bf16: "bf16, igemm halo" against "--precision bf16"); the plan then reads that row.
+# passed on this GPU and its bench's "tf32, igemm halo" (or "halo-rows") step row beat the
+# "--precision tf32" one (for bf16: "bf16, igemm halo[-rows]" against "--precision bf16"); the
+# plan then reads that row.
 start=$(date +%s)
 out=${OUT:-/tmp/gpu-train}
 run=/tmp/gpu-train-run

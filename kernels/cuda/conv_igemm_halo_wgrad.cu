@@ -7,8 +7,9 @@
 // one tap and whose k8 inner dimension is 8 consecutive pixels of a rectangle row. Per k-step a
 // warp loads 36 A and 2 NW B fragment words for 9 NW products ((36 + 2 NW) / 9 NW shared loads
 // per product: 4.2 at BN = 32, 2.2 at 64). The ROWS layout (MMENGINE_IGEMM=halo-rows) instead
-// gives warp w < 3 the kernel row ky = w (3 taps) for all BN columns (3 x BN/8 products from
-// 12 A and BN/4 B words: 1.7 loads per product at 32, 1.2 at 64); warp 3 only stages. The inner
+// gives three warps a kernel row each (3 taps) for all BN columns (3 x BN/8 products from 12 A
+// and BN/4 B words: 1.7 loads per product at 32, 1.2 at 64); the fourth only stages (which warp:
+// rotated with the block index). The inner
 // dimension is walked one 64-pixel TH x TW output rectangle of one image (the halo forward's
 // tiles) per stage, over the split's range of rectangles (blockIdx.z). Per stage the block
 // stages in shared memory:
@@ -77,7 +78,13 @@ __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad<A
   const int tw = 1 << p.tw_shift, th = kPixels >> p.tw_shift, hw = tw + 2, area = (th + 2) * hw;
   const int plane = wgrad_plane(p.tw_shift);
   const int c0 = blockIdx.x * kChannels, n0 = blockIdx.y * BN, wn = ROWS ? 0 : warp * (BN / 4);
-  const int tap0 = ROWS ? warp * 3 : 0;  // this warp's first tap (ROWS: warp 3 has none)
+  // ROWS: the warp's role, rotated with the block so that co-resident blocks leave different
+  // warp slots (SM sub-partitions, each with its own tensor core) without products: role r < 3
+  // owns kernel row r, role 3 only stages.
+  const int role = ROWS ? (warp + blockIdx.x + blockIdx.y + blockIdx.z) % 4 : 0;
+  const bool stager = ROWS && role == 3;  // (warp-uniform)
+  const int tap0 = ROWS ? role * 3 : 0;   // this warp's first tap
+  const int row_off = ROWS ? role * (tw + 2) : 0;  // ROWS: its kernel row's offset in the window
   const int t_begin = blockIdx.z * p.chunk, t_end = p.tiles - t_begin < p.chunk ? p.tiles : t_begin + p.chunk;
   const int in_plane = p.ih * p.iw, out_plane = p.oh * p.ow, cmax = p.ci - c0;
 
@@ -158,7 +165,7 @@ __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad<A
       }
       MM_UNROLL
       for (int tap = 0; tap < TAPS; ++tap) {
-        const int a = base + ((tap0 + tap) / 3) * hw + (tap0 + tap) % 3;
+        const int a = ROWS ? base + row_off + tap : base + (tap / 3) * hw + tap % 3;
         uint32_t af[4] = {window[a] & keep0, window[a + 8 * plane] & keep0, window[a + 4] & keep4,
                           window[a + 8 * plane + 4] & keep4};
         if constexpr (SPLIT) {  // 3xTF32: the cross terms, then hi x hi below
@@ -189,7 +196,7 @@ __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad<A
     int img, oy0, ox0;
     origin(tile, img, oy0, ox0);
     if (tile + 1 < t_end) load(tile + 1);  // the next rectangle's loads overlap the products
-    if (ROWS && warp == 3) {  // (warp-uniform: this warp only stages)
+    if (stager) {  // (this warp only stages)
     } else if (oy0 + th <= p.oh && ox0 + tw <= p.ow) {
       products(std::false_type{}, oy0, ox0);
     } else {
@@ -201,7 +208,7 @@ __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad<A
   // Every (output channel, channel, tap) of this split is this block's alone: plain stores.
   const int k = p.ci * kTaps;
   float* out = p.out + int64_t(blockIdx.z) * p.co * k;
-  if (ROWS && warp == 3) return;
+  if (stager) return;
   MM_UNROLL
   for (int tap = 0; tap < TAPS; ++tap)
     for (int nf = 0; nf < NF; ++nf)
