@@ -463,6 +463,7 @@ TEST(Cli, BenchVariantsPickTheParts) {
   ASSERT_EQ(rc, 0) << out;
   const auto j = nlohmann::json::parse(read_text(d + "/bench.json"));
   EXPECT_EQ(j.at("variants").get<std::string>(), "model,sync");
+  EXPECT_TRUE(j.at("complete").get<bool>()) << "the last write of --json (each row rewrites it with complete: false)";
   const auto& t = j.at("timings");
   for (const char* row : {"forward B=4", "forward+backward B=12", "MixMatch step (interleave)",
                           "MixMatch step (interleave, losses read every step)"})

@@ -370,9 +370,15 @@ int run_bench(const BenchOpts& o) {
 
   // Forward and forward+backward of the WRN alone.
   std::printf("%-48s %10s %10s %10s %8s\n", "what", "median ms", "min ms", "max ms", "ratio");
+  // --json is rewritten (atomically) after every row with "complete": false, so that a run cut
+  // short (a timeout, a kernel fault on a first GPU run) still leaves the rows it measured, e.g.
+  // the step times tools/gpu-train.sh plans from; the last write says "complete": true.
+  out["complete"] = false;
   auto row = [&](const std::string& name, const Stats& s, double baseline) {
     std::printf("%-48s %10.3f %10.3f %10.3f %8.2f\n", name.c_str(), s.median, s.min, s.max, s.median / baseline);
+    std::fflush(stdout);
     out["timings"][name] = {{"median_ms", s.median}, {"min_ms", s.min}, {"max_ms", s.max}, {"ratio", s.median / baseline}};
+    if (!o.json.empty()) write_file_atomically(o.json, out.dump(2) + "\n");
   };
   for (int64_t B : {o.batch, 3 * o.batch}) {
     if (!want(BenchPart::Model)) break;
@@ -534,6 +540,7 @@ int run_bench(const BenchOpts& o) {
   if (want(BenchPart::Pipeline)) pipeline_row(o, repeats, out);
   if (want(BenchPart::ConvLayers)) conv_layer_rows(o, dev, repeats, out);
   if (want(BenchPart::BnKernels)) bn_kernel_rows(o.batch, 16 * o.widen, o.warmup, repeats, out);
+  out["complete"] = true;
   if (!o.json.empty()) write_file_atomically(o.json, out.dump(2) + "\n");
   return 0;
 }
