@@ -62,8 +62,9 @@ void apply_preset(const std::string& name, TrainConfig& c) {
       // EMA decay of 0.999 averages ~1000 steps (an eighth of this run, most of it from a much
       // worse model early on), a BN momentum of 0.001 keeps ~0.1% of its initial statistics
       // only after ~7000 calls. 0.995 (200 steps) and 0.01 (~700 calls to 0.1%) fit the
-      // budget. The recipe still decides the ramp-up (port: over the whole run); the values
-      // have not yet been tuned on a GPU (docs/perf-notes.md).
+      // budget. The recipe still decides the ramp-up (port: over the whole run; tools/gpu-train.sh
+      // passes --rampup-steps of a quarter of its planned run); the values have not yet been
+      // tuned on a GPU (docs/perf-notes.md).
       c.epochs = 16;
       c.steps_per_epoch = 512;
       c.eval_batch = 512;

@@ -97,6 +97,13 @@ uint32_t selected_parts(const BenchOpts& o, Device dev, bool emulated, Precision
 struct ConvLayer {
   int64_t cin, cout, k, stride, size;
 };
+// What a bench run has so far: stdout flushed, --json (if given) rewritten atomically (the main
+// bench's "complete" stays false until its last write).
+void save_partial(const BenchOpts& o, const nlohmann::ordered_json& out) {
+  std::fflush(stdout);
+  if (!o.json.empty()) write_file_atomically(o.json, out.dump(2) + "\n");
+}
+
 // The distinct convolution shapes of a WRN of this width on 32x32 images: conv1, then per group
 // the first block's 3x3 conv, its 1x1 shortcut, and the 3x3 conv every later block repeats.
 // (With widen 1 the first block keeps 16 channels: it has no shortcut and its conv is the
@@ -180,6 +187,7 @@ void conv_layer_rows(const BenchOpts& o, Device dev, int repeats, nlohmann::orde
         std::printf(" %8.2f %8.2f %8.2f %8.2f %8.2f\n", ms["igemm"] / ms[baseline], ms["igemm-halo"] / ms[baseline],
                     std::min(ms["3xtf32"], ms["3xtf32-halo"]) / ms[baseline32], ms["halo-rows"] / ms["igemm-halo"],
                     ms["bf16-halo"] / ms["igemm-halo"]);
+        save_partial(o, out);  // (the table is the bench's last long part: keep what a cut-short run measured)
       }
     }
 #else
@@ -365,20 +373,21 @@ int run_bench(const BenchOpts& o) {
     std::printf("precision: %s (the model and step rows)\n", enum_name(kPrecisions, precision));
     precision_scope.emplace(precision, dev, DType::F32);
   }
+  // --json is written now (a bad path fails before any work; a stale file from an earlier run is
+  // replaced) and again after every row and part with "complete": false, so that a run cut short
+  // (a timeout, a kernel fault on a first GPU run) still leaves what it measured, e.g. the step
+  // times tools/gpu-train.sh plans from; the last write says "complete": true.
+  out["complete"] = false;
+  save_partial(o, out);
   BenchModels models(o.depth, o.widen, dev);
   WideResNet &student = models.student, &teacher = models.teacher;
 
   // Forward and forward+backward of the WRN alone.
   std::printf("%-48s %10s %10s %10s %8s\n", "what", "median ms", "min ms", "max ms", "ratio");
-  // --json is rewritten (atomically) after every row with "complete": false, so that a run cut
-  // short (a timeout, a kernel fault on a first GPU run) still leaves the rows it measured, e.g.
-  // the step times tools/gpu-train.sh plans from; the last write says "complete": true.
-  out["complete"] = false;
   auto row = [&](const std::string& name, const Stats& s, double baseline) {
     std::printf("%-48s %10.3f %10.3f %10.3f %8.2f\n", name.c_str(), s.median, s.min, s.max, s.median / baseline);
-    std::fflush(stdout);
     out["timings"][name] = {{"median_ms", s.median}, {"min_ms", s.min}, {"max_ms", s.max}, {"ratio", s.median / baseline}};
-    if (!o.json.empty()) write_file_atomically(o.json, out.dump(2) + "\n");
+    save_partial(o, out);
   };
   for (int64_t B : {o.batch, 3 * o.batch}) {
     if (!want(BenchPart::Model)) break;
@@ -536,10 +545,10 @@ int run_bench(const BenchOpts& o) {
   if (want(BenchPart::Fusions) && kernel_version() == KernelVersion::Current)
     fusion_rows(o, dev, student, teacher, adam, batch, step, baseline, row);
 
-  if (want(BenchPart::Breakdown)) breakdown_rows(o, student, teacher, adam, batch, step, out);
-  if (want(BenchPart::Pipeline)) pipeline_row(o, repeats, out);
-  if (want(BenchPart::ConvLayers)) conv_layer_rows(o, dev, repeats, out);
-  if (want(BenchPart::BnKernels)) bn_kernel_rows(o.batch, 16 * o.widen, o.warmup, repeats, out);
+  if (want(BenchPart::Breakdown)) breakdown_rows(o, student, teacher, adam, batch, step, out), save_partial(o, out);
+  if (want(BenchPart::Pipeline)) pipeline_row(o, repeats, out), save_partial(o, out);
+  if (want(BenchPart::ConvLayers)) conv_layer_rows(o, dev, repeats, out), save_partial(o, out);
+  if (want(BenchPart::BnKernels)) bn_kernel_rows(o.batch, 16 * o.widen, o.warmup, repeats, out), save_partial(o, out);
   out["complete"] = true;
   if (!o.json.empty()) write_file_atomically(o.json, out.dump(2) + "\n");
   return 0;
