@@ -84,7 +84,7 @@ __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad<A
   const int role = ROWS ? (warp + blockIdx.x + blockIdx.y + blockIdx.z) % 4 : 0;
   const bool stager = ROWS && role == 3;  // (warp-uniform)
   const int tap0 = ROWS ? role * 3 : 0;   // this warp's first tap
-  const int row_off = ROWS ? role * (tw + 2) : 0;  // ROWS: its kernel row's offset in the window
+  const int row_off = ROWS ? role * hw : 0;  // ROWS: its kernel row's offset in the window
   const int t_begin = blockIdx.z * p.chunk, t_end = p.tiles - t_begin < p.chunk ? p.tiles : t_begin + p.chunk;
   const int in_plane = p.ih * p.iw, out_plane = p.oh * p.ow, cmax = p.ci - c0;
 
@@ -196,11 +196,9 @@ __global__ void __launch_bounds__(kThreadsW) igemm_halo_wgrad_kernel(HaloWgrad<A
     int img, oy0, ox0;
     origin(tile, img, oy0, ox0);
     if (tile + 1 < t_end) load(tile + 1);  // the next rectangle's loads overlap the products
-    if (stager) {  // (this warp only stages)
-    } else if (oy0 + th <= p.oh && ox0 + tw <= p.ow) {
-      products(std::false_type{}, oy0, ox0);
-    } else {
-      products(std::true_type{}, oy0, ox0);
+    if (!stager) {  // (the staging warp only stages)
+      if (oy0 + th <= p.oh && ox0 + tw <= p.ow) products(std::false_type{}, oy0, ox0);
+      else products(std::true_type{}, oy0, ox0);
     }
     __syncthreads();  // the next stage overwrites the window and gy
   }
