@@ -228,7 +228,7 @@ __global__ void igemm_halo_weights_kernel(const float* w, uint32_t* wt, int ci, 
                           : w[(int64_t(n) * ci + c) * kk + tap];
     };
     if (form == HaloWeights::Bf16Pairs) {
-      wt[i] = bf16_round_bits(float_bits(weight(c0))) | uint32_t(bf16_round_bits(float_bits(weight(c0 + 1)))) << 16;
+      wt[i] = pack_bf16x2(float_bits(bf16_round(weight(c0))), float_bits(bf16_round(weight(c0 + 1))));
     } else {
       const float v = weight(c0);
       wt[i] = form == HaloWeights::Tf32 ? tf32_round(v) : float_bits(v);
